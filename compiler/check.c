@@ -1,0 +1,1601 @@
+/*
+ * check.c - the YAML tree to the model IR, checking everything the language
+ * says and reporting every error of the file (not just the first).
+ *
+ * Order: top-level keys, dims, inputs, data, then nodes (expanding blocks),
+ * the loss, references, dtypes, a topological order (cycles), dim names,
+ * outputs, train and decode settings, and last the graph hash.
+ */
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model.h"
+
+#define MAX_BLOCK_INPUTS 16
+
+typedef struct scope scope;
+struct scope {
+    const scope *parent;
+    const char *prefix;      /* full name prefix of nodes made here: "layers.0." */
+    const hy_node *locals;   /* the block's nodes (NULL at top level) */
+    const hy_node *params;   /* the block's parameters with defaults */
+    const hy_node *instance; /* the instance mapping giving parameter values */
+    int n_inputs;
+    const char *in_names[MAX_BLOCK_INPUTS];
+    const char *in_bound[MAX_BLOCK_INPUTS]; /* full value names */
+    int depth;
+};
+
+typedef struct alias {
+    const char *name;
+    const char *target;
+    const hy_node *at;
+} alias;
+
+typedef struct checker {
+    heed_model *m;
+    heed_diag *diag;
+    int errors;
+    bool nomem;
+    const hy_node *blocks;
+    alias *aliases;
+    size_t n_alias, cap_alias;
+    size_t cap_nodes, cap_values, cap_syms;
+} checker;
+
+/* ------------------------------------------------------------ errors */
+
+static void err(checker *ck, const char *node, const hy_node *at, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void err(checker *ck, const char *node, const hy_node *at, const char *fmt, ...)
+{
+    heed_srcpos pos = hm_pos(ck->m, at);
+    va_list ap;
+    va_start(ap, fmt);
+    heed_diag_vadd(ck->diag, HEED_ERR_MODEL, &pos, node, fmt, ap);
+    va_end(ap);
+    ck->errors++;
+}
+
+static void nomem(checker *ck)
+{
+    if (!ck->nomem)
+        heed_fail(ck->diag, HEED_ERR_NOMEM, "out of memory while checking the model");
+    ck->nomem = true;
+    ck->errors++;
+}
+
+/* "; did you mean 'x'?" or "" */
+static const char *suggest(char *buf, size_t cap, const char *word, const char *const *cands,
+                           size_t n)
+{
+    const char *best = heed_did_you_mean(word, cands, n);
+    if (best)
+        snprintf(buf, cap, "; did you mean '%s'?", best);
+    else
+        buf[0] = '\0';
+    return buf;
+}
+
+static void note_list(checker *ck, const char *what, const char *const *names, size_t n)
+{
+    char buf[900];
+    heed_sbuf s;
+    heed_sbuf_init(&s, buf, sizeof buf);
+    for (size_t i = 0; i < n; i++)
+        heed_sbuf_printf(&s, "%s%s", i ? ", " : "", names[i]);
+    heed_diag_note(ck->diag, "%s: %s", what, buf);
+}
+
+/* ------------------------------------------------------------ helpers */
+
+heed_srcpos hm_pos(const heed_model *m, const hy_node *at)
+{
+    return hy_pos(m->doc, at);
+}
+
+char *hm_strdup(heed_model *m, const char *s)
+{
+    return heed_pool_strdup(&m->env, &m->pool, s);
+}
+
+static char *cat(checker *ck, const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    char *p = heed_pool_alloc(&ck->m->env, &ck->m->pool, la + lb + 1);
+    if (!p) {
+        nomem(ck);
+        return NULL;
+    }
+    memcpy(p, a, la);
+    memcpy(p + la, b, lb + 1);
+    return p;
+}
+
+static bool is_ident(const char *s)
+{
+    if (!s || !(isalpha((unsigned char)*s) || *s == '_'))
+        return false;
+    for (s++; *s; s++)
+        if (!(isalnum((unsigned char)*s) || *s == '_'))
+            return false;
+    return true;
+}
+
+/* A value reference: identifiers joined by dots ("enc", "enc.state", "l.0.attn"). */
+static bool is_ref(const char *s)
+{
+    if (!s || !*s)
+        return false;
+    for (const char *p = s; *p; p++)
+        if (!(isalnum((unsigned char)*p) || *p == '_' || *p == '.'))
+            return false;
+    return s[0] != '.' && s[strlen(s) - 1] != '.' && !strstr(s, "..");
+}
+
+static const char *scalar(const hy_node *n)
+{
+    return n && n->kind == HY_SCALAR ? n->str : NULL;
+}
+
+int hm_sym_find(const heed_model *m, const char *name)
+{
+    for (int i = 0; i < m->n_syms; i++)
+        if (strcmp(m->syms[i].name, name) == 0)
+            return i;
+    return -1;
+}
+
+int hm_value_find(const heed_model *m, const char *name)
+{
+    return heed_strmap_get(&m->value_names, name);
+}
+
+int hm_attr_index(const heed_op *op, const char *name)
+{
+    heed_flat_attr flat[HEED_MAX_ATTRS];
+    int n = heed_flatten_attrs(op->attrs, flat, HEED_MAX_ATTRS);
+    for (int i = 0; i < n; i++)
+        if (strcmp(flat[i].name, name) == 0)
+            return i;
+    return -1;
+}
+
+static int add_sym(checker *ck, const char *name, hm_sym_kind kind, const hy_node *at)
+{
+    heed_model *m = ck->m;
+    if (!heed_grow(&m->env, (void **)&m->syms, &ck->cap_syms, (size_t)m->n_syms + 1,
+                   sizeof *m->syms)) {
+        nomem(ck);
+        return -1;
+    }
+    hm_sym *s = &m->syms[m->n_syms];
+    memset(s, 0, sizeof *s);
+    s->name = hm_strdup(m, name);
+    if (!s->name) {
+        nomem(ck);
+        return -1;
+    }
+    s->kind = kind;
+    s->at = at;
+    return m->n_syms++;
+}
+
+static const char **sym_names(checker *ck, size_t *n)
+{
+    heed_model *m = ck->m;
+    const char **names = heed_pool_alloc(&m->env, &m->pool, sizeof(char *) * (m->n_syms + 1));
+    if (!names) {
+        nomem(ck);
+        *n = 0;
+        return NULL;
+    }
+    for (int i = 0; i < m->n_syms; i++)
+        names[i] = m->syms[i].name;
+    *n = (size_t)m->n_syms;
+    return names;
+}
+
+/* ------------------------------------------------------------ dims */
+
+/* Parses "H", "256", "2*H": calls back with each factor. */
+typedef bool (*factor_fn)(void *user, const char *name, int64_t lit);
+
+static bool each_factor(const char *text, factor_fn fn, void *user)
+{
+    char buf[128];
+    size_t n = strlen(text);
+    if (n == 0 || n >= sizeof buf)
+        return false;
+    memcpy(buf, text, n + 1);
+    char *save = NULL;
+    int terms = 0;
+    for (char *t = strtok_r(buf, "*", &save); t; t = strtok_r(NULL, "*", &save)) {
+        while (*t == ' ')
+            t++;
+        char *e = t + strlen(t);
+        while (e > t && e[-1] == ' ')
+            *--e = '\0';
+        terms++;
+        if (isdigit((unsigned char)*t)) {
+            char *end;
+            long long v = strtoll(t, &end, 10);
+            if (*end || v <= 0 || v > HEED_MAX_DIM_VALUE)
+                return false;
+            if (!fn(user, NULL, v))
+                return false;
+        } else if (is_ident(t)) {
+            if (!fn(user, t, 0))
+                return false;
+        } else {
+            return false;
+        }
+    }
+    /* "2**H" or a trailing "*" leave empty terms that strtok skips */
+    size_t stars = 0;
+    for (const char *p = text; *p; p++)
+        stars += *p == '*';
+    return terms > 0 && stars == (size_t)terms - 1;
+}
+
+typedef struct eval_state {
+    const heed_model *m;
+    const int64_t *vals;
+    int64_t product;
+    int terms;
+    int sym;
+    char *err;
+    size_t err_cap;
+} eval_state;
+
+static bool eval_factor(void *user, const char *name, int64_t lit)
+{
+    eval_state *e = user;
+    int64_t v = lit;
+    e->terms++;
+    e->sym = -1;
+    if (name) {
+        int s = hm_sym_find(e->m, name);
+        if (s < 0) {
+            snprintf(e->err, e->err_cap, "unbound dim '%s'", name);
+            return false;
+        }
+        v = e->vals ? e->vals[s] : -1;
+        if (v < 0) {
+            snprintf(e->err, e->err_cap, "dim '%s' has no value (give it with --dim %s=N)", name,
+                     name);
+            return false;
+        }
+        /* run-time and vocabulary dims keep their name when used alone */
+        if (e->m->syms[s].kind != HM_SYM_FIXED)
+            e->sym = s;
+    }
+    if (__builtin_mul_overflow(e->product, v, &e->product) || e->product > HEED_MAX_DIM_VALUE) {
+        snprintf(e->err, e->err_cap, "dim product is too large");
+        return false;
+    }
+    return true;
+}
+
+bool hm_eval_dim(const heed_model *m, const char *text, const int64_t *vals, heed_dimv *out,
+                 char *err, size_t err_cap)
+{
+    eval_state e = {m, vals, 1, 0, -1, err, err_cap};
+    err[0] = '\0';
+    if (!each_factor(text, eval_factor, &e)) {
+        if (!err[0])
+            snprintf(err, err_cap, "'%s' is not a dim (a positive number, a dim name or a "
+                                   "product such as 2*H)",
+                     text);
+        return false;
+    }
+    out->v = e.product;
+    out->sym = e.terms == 1 ? e.sym : -1;
+    return true;
+}
+
+typedef struct dimcheck {
+    checker *ck;
+    const char *node;
+    const hy_node *at;
+    bool ok;
+} dimcheck;
+
+static bool check_factor(void *user, const char *name, int64_t lit)
+{
+    (void)lit;
+    dimcheck *d = user;
+    if (!name || hm_sym_find(d->ck->m, name) >= 0)
+        return true;
+    size_t n;
+    const char **names = sym_names(d->ck, &n);
+    char sug[96];
+    err(d->ck, d->node, d->at, "%s%s%sunbound dim '%s'%s", d->node ? "node '" : "",
+        d->node ? d->node : "", d->node ? "': " : "", name,
+        names ? suggest(sug, sizeof sug, name, names, n) : "");
+    if (names && n)
+        note_list(d->ck, "dims are bound in dims:, by input shapes or by data vocabularies", names,
+                  n);
+    d->ok = false;
+    return true;
+}
+
+static void check_dim_names(checker *ck, const char *node, const hy_node *v)
+{
+    dimcheck d = {ck, node, v, true};
+    each_factor(v->str, check_factor, &d);
+}
+
+/* ------------------------------------------------------------ scalar checks */
+
+static bool check_value(checker *ck, const char *node, const char *key, const heed_attr *a,
+                        const hy_node *v)
+{
+    const char *ctx = node ? node : "";
+    char sep[8] = "";
+    if (node)
+        snprintf(sep, sizeof sep, "%s", "': ");
+#define WHO node ? "node '" : "", ctx, sep
+    switch (a->kind) {
+    case HEED_A_INT: {
+        int64_t x;
+        if (!hy_int(v, &x)) {
+            err(ck, node, v, "%s%s%s'%s' must be an integer, not '%s'", WHO, key,
+                v->kind == HY_SCALAR ? v->str : hy_kind_name(v->kind));
+            return false;
+        }
+        if (a->lo < a->hi && (x < a->lo || x > a->hi)) {
+            err(ck, node, v, "%s%s%s'%s' is %lld, outside [%g, %g]", WHO, key, (long long)x, a->lo,
+                a->hi);
+            return false;
+        }
+        return true;
+    }
+    case HEED_A_FLOAT: {
+        double x;
+        if (!hy_float(v, &x)) {
+            err(ck, node, v, "%s%s%s'%s' must be a number, not '%s'", WHO, key,
+                v->kind == HY_SCALAR ? v->str : hy_kind_name(v->kind));
+            return false;
+        }
+        if (!isfinite(x)) {
+            err(ck, node, v, "%s%s%s'%s' must be finite, not %s", WHO, key, v->str);
+            return false;
+        }
+        if (a->lo < a->hi && (x < a->lo || x > a->hi)) {
+            err(ck, node, v, "%s%s%s'%s' is %g, outside [%g, %g]", WHO, key, x, a->lo, a->hi);
+            return false;
+        }
+        return true;
+    }
+    case HEED_A_BOOL: {
+        bool b;
+        if (!hy_bool(v, &b)) {
+            err(ck, node, v, "%s%s%s'%s' must be true or false, not '%s'", WHO, key,
+                v->kind == HY_SCALAR ? v->str : hy_kind_name(v->kind));
+            return false;
+        }
+        return true;
+    }
+    case HEED_A_DIM: {
+        int64_t x;
+        if (hy_int(v, &x)) {
+            if (x <= 0 || x > HEED_MAX_DIM_VALUE) {
+                err(ck, node, v, "%s%s%s'%s' must be a positive dim, not %lld", WHO, key,
+                    (long long)x);
+                return false;
+            }
+            return true;
+        }
+        dimcheck d = {ck, node, v, true};
+        if (v->kind != HY_SCALAR || !each_factor(v->str, check_factor, &d)) {
+            err(ck, node, v,
+                "%s%s%s'%s' must be a dim (a positive number, a dim name or a product such as "
+                "2*H), not '%s'",
+                WHO, key, v->kind == HY_SCALAR ? v->str : hy_kind_name(v->kind));
+            return false;
+        }
+        return d.ok;
+    }
+    case HEED_A_CHOICE: {
+        const char *s = scalar(v);
+        char buf[256];
+        const char *opts[16];
+        size_t n = 0;
+        snprintf(buf, sizeof buf, "%s", a->choices);
+        char *save = NULL;
+        for (char *t = strtok_r(buf, ",", &save); t && n < 16; t = strtok_r(NULL, ",", &save))
+            opts[n++] = t;
+        for (size_t i = 0; s && i < n; i++)
+            if (strcmp(s, opts[i]) == 0)
+                return true;
+        char sug[96];
+        err(ck, node, v, "%s%s%s'%s' must be one of %s, not '%s'%s", WHO, key, a->choices,
+            s ? s : hy_kind_name(v->kind), s ? suggest(sug, sizeof sug, s, opts, n) : "");
+        return false;
+    }
+    case HEED_A_INPUT:
+        if (!is_ref(scalar(v))) {
+            err(ck, node, v, "%s%s%s'%s' must name one value, not %s%s%s", WHO, key,
+                v->kind == HY_SCALAR ? "'" : "", v->kind == HY_SCALAR ? v->str
+                                                                       : hy_kind_name(v->kind),
+                v->kind == HY_SCALAR ? "'" : "");
+            return false;
+        }
+        return true;
+    case HEED_A_INPUTS:
+        if (v->kind == HY_SEQ) {
+            bool ok = v->n > 0;
+            if (!ok)
+                err(ck, node, v, "%s%s%s'%s' is an empty list", WHO, key);
+            for (size_t i = 0; i < v->n; i++) {
+                if (!is_ref(scalar(v->kids[i]))) {
+                    err(ck, node, v->kids[i], "%s%s%s'%s' items must name values", WHO, key);
+                    ok = false;
+                }
+            }
+            return ok;
+        }
+        if (!is_ref(scalar(v))) {
+            err(ck, node, v, "%s%s%s'%s' must name a value or list values", WHO, key);
+            return false;
+        }
+        return true;
+    case HEED_A_MAP:
+        if (v->kind != HY_MAP) {
+            err(ck, node, v, "%s%s%s'%s' must be a mapping, not %s", WHO, key,
+                hy_kind_name(v->kind));
+            return false;
+        }
+        return true;
+    case HEED_A_STRING:
+        if (v->kind != HY_SCALAR) {
+            err(ck, node, v, "%s%s%s'%s' must be text, not %s", WHO, key, hy_kind_name(v->kind));
+            return false;
+        }
+        return true;
+    }
+#undef WHO
+    return false;
+}
+
+/*
+ * Checks a mapping against a schema: unknown keys (with did-you-mean), value
+ * types, required keys. `found[i]` receives the value of attrs[i] (or NULL).
+ */
+static void check_section(checker *ck, const char *what, const hy_node *map,
+                          const heed_attr *attrs, const hy_node **found)
+{
+    int n = 0;
+    const char *names[HEED_MAX_ATTRS];
+    for (const heed_attr *a = attrs; a->name; a++) {
+        found[n] = NULL;
+        names[n++] = a->name;
+    }
+    if (!map)
+        return;
+    if (map->kind != HY_MAP) {
+        err(ck, NULL, map, "'%s' must be a mapping, not %s", what, hy_kind_name(map->kind));
+        return;
+    }
+    for (size_t i = 0; i < map->n; i++) {
+        const char *k = scalar(hy_key(map, i));
+        int idx = -1;
+        for (int j = 0; k && j < n; j++)
+            if (strcmp(k, names[j]) == 0)
+                idx = j;
+        if (idx < 0) {
+            char sug[96];
+            err(ck, NULL, hy_key(map, i), "unknown key '%s' in %s%s", k ? k : "?", what,
+                k ? suggest(sug, sizeof sug, k, names, (size_t)n) : "");
+            note_list(ck, "known keys", names, (size_t)n);
+            continue;
+        }
+        if (check_value(ck, NULL, k, &attrs[idx], hy_val(map, i)))
+            found[idx] = hy_val(map, i);
+    }
+    for (int j = 0; j < n; j++)
+        if (!attrs[j].def && !hy_get(map, attrs[j].name))
+            err(ck, NULL, map, "%s needs '%s'", what, attrs[j].name);
+}
+
+/* ------------------------------------------------------------ values */
+
+static int add_value(checker *ck, const char *name, int node, int port, const hy_node *at)
+{
+    heed_model *m = ck->m;
+    int prev = hm_value_find(m, name);
+    if (prev >= 0) {
+        const hm_value *pv = &m->values[prev];
+        const hy_node *pat = pv->node >= 0 ? m->nodes[pv->node].at : m->inputs[pv->port].at;
+        err(ck, name, at, "'%s' is defined twice (first as %s at line %d)", name,
+            pv->node >= 0 ? "a node" : "an input", pat ? pat->line : 0);
+        return -1;
+    }
+    if (!heed_grow(&m->env, (void **)&m->values, &ck->cap_values, (size_t)m->n_values + 1,
+                   sizeof *m->values)) {
+        nomem(ck);
+        return -1;
+    }
+    hm_value *v = &m->values[m->n_values];
+    v->name = hm_strdup(m, name);
+    v->node = node;
+    v->port = port;
+    if (!v->name || !heed_strmap_put(&m->env, &m->value_names, v->name, m->n_values)) {
+        nomem(ck);
+        return -1;
+    }
+    return m->n_values++;
+}
+
+/* ------------------------------------------------------------ dims, inputs, data */
+
+static void check_dims(checker *ck, const hy_node *dims)
+{
+    if (!dims)
+        return;
+    if (dims->kind != HY_MAP) {
+        err(ck, NULL, dims, "'dims' must be a mapping of names to numbers");
+        return;
+    }
+    for (size_t i = 0; i < dims->n; i++) {
+        const hy_node *k = hy_key(dims, i), *v = hy_val(dims, i);
+        if (!is_ident(scalar(k))) {
+            err(ck, NULL, k, "dim name '%s' is not a name (letters, digits, _)",
+                scalar(k) ? scalar(k) : "?");
+            continue;
+        }
+        int64_t x;
+        if (!hy_int(v, &x) || x <= 0 || x > HEED_MAX_DIM_VALUE) {
+            err(ck, NULL, v, "dim '%s' must be a positive integer up to %lld, not '%s'", k->str,
+                (long long)HEED_MAX_DIM_VALUE, scalar(v) ? scalar(v) : hy_kind_name(v->kind));
+            continue;
+        }
+        int s = add_sym(ck, k->str, HM_SYM_FIXED, k);
+        if (s >= 0) {
+            ck->m->syms[s].has_default = true;
+            ck->m->syms[s].value = x;
+        }
+    }
+}
+
+static const heed_attr input_schema[] = {
+    {.name = "shape", .kind = HEED_A_STRING, .def = NULL, .doc = "list of dims"},
+    {.name = "dtype", .kind = HEED_A_CHOICE, .def = "float", .choices = "float,ids",
+     .doc = "float: a float tensor; ids: token ids"},
+    {0}};
+
+static void check_input_dim(checker *ck, hm_input *in, const hy_node *d)
+{
+    int r = in->rank++;
+    in->sym[r] = -1;
+    in->lit[r] = 0;
+    int64_t x;
+    if (hy_int(d, &x)) {
+        if (x <= 0 || x > HEED_MAX_DIM_VALUE)
+            err(ck, in->name, d, "input '%s': dim %d must be positive, not %lld", in->name, r + 1,
+                (long long)x);
+        in->lit[r] = x;
+        return;
+    }
+    if (!is_ident(scalar(d))) {
+        err(ck, in->name, d, "input '%s': dim %d must be a number or a dim name", in->name, r + 1);
+        return;
+    }
+    int s = hm_sym_find(ck->m, d->str);
+    if (s < 0)
+        s = add_sym(ck, d->str, HM_SYM_RUNTIME, d);
+    else if (ck->m->syms[s].kind == HM_SYM_FIXED)
+        ck->m->syms[s].kind = HM_SYM_RUNTIME;
+    in->sym[r] = s;
+}
+
+static void check_inputs(checker *ck, const hy_node *inputs)
+{
+    heed_model *m = ck->m;
+    if (!inputs) {
+        err(ck, NULL, m->doc->root, "the model has no 'inputs:'");
+        return;
+    }
+    if (inputs->kind != HY_MAP) {
+        err(ck, NULL, inputs, "'inputs' must map names to shapes, e.g. src: [B, S]");
+        return;
+    }
+    m->inputs = heed_pool_alloc(&m->env, &m->pool, sizeof *m->inputs * (inputs->n + 1));
+    if (!m->inputs) {
+        nomem(ck);
+        return;
+    }
+    for (size_t i = 0; i < inputs->n; i++) {
+        const hy_node *k = hy_key(inputs, i), *v = hy_val(inputs, i);
+        if (!is_ident(scalar(k))) {
+            err(ck, NULL, k, "input name '%s' is not a name", scalar(k) ? scalar(k) : "?");
+            continue;
+        }
+        hm_input *in = &m->inputs[m->n_inputs];
+        memset(in, 0, sizeof *in);
+        in->name = hm_strdup(m, k->str);
+        in->at = k;
+        in->dtype = HEED_F32;
+        const hy_node *shape = v;
+        if (v->kind == HY_MAP) {
+            const hy_node *found[3];
+            check_section(ck, "an input", v, input_schema, found);
+            shape = hy_get(v, "shape");
+            if (found[1]) {
+                in->dtype_given = true;
+                in->dtype = strcmp(found[1]->str, "ids") == 0 ? HEED_I32 : HEED_F32;
+            }
+        }
+        if (!shape || shape->kind != HY_SEQ || shape->n == 0 || shape->n > HEED_MAX_RANK) {
+            err(ck, in->name, shape ? shape : v,
+                "input '%s' needs a shape: a list of 1 to %d dims, e.g. [B, S]", k->str,
+                HEED_MAX_RANK);
+            continue;
+        }
+        for (size_t d = 0; d < shape->n; d++)
+            check_input_dim(ck, in, shape->kids[d]);
+        in->value = add_value(ck, in->name, -1, m->n_inputs, k);
+        m->n_inputs++;
+    }
+}
+
+static const heed_attr field_schema[] = {
+    {.name = "column", .kind = HEED_A_INT, .def = NULL, .lo = 0, .hi = 255,
+     .doc = "TSV column (0-based)"},
+    {.name = "tokens", .kind = HEED_A_CHOICE, .def = "chars", .choices = "chars,words,label",
+     .doc = "chars: one token per character; words: split on spaces; label: the whole column"},
+    {.name = "vocab", .kind = HEED_A_STRING, .def = NULL,
+     .doc = "the dim bound to this vocabulary's size"},
+    {.name = "bos", .kind = HEED_A_BOOL, .def = "false", .doc = "prepend a begin token"},
+    {.name = "eos", .kind = HEED_A_BOOL, .def = "false", .doc = "append an end token"},
+    {.name = "reverse", .kind = HEED_A_BOOL, .def = "false", .doc = "reverse the tokens"},
+    {0}};
+
+static hm_input *find_input(heed_model *m, const char *name)
+{
+    for (int i = 0; i < m->n_inputs; i++)
+        if (strcmp(m->inputs[i].name, name) == 0)
+            return &m->inputs[i];
+    return NULL;
+}
+
+static void check_data(checker *ck, const hy_node *data)
+{
+    heed_model *m = ck->m;
+    if (!data)
+        return;
+    if (data->kind != HY_MAP) {
+        err(ck, NULL, data, "'data' must map input names to columns");
+        return;
+    }
+    m->fields = heed_pool_alloc(&m->env, &m->pool, sizeof *m->fields * (data->n + 1));
+    if (!m->fields) {
+        nomem(ck);
+        return;
+    }
+    for (size_t i = 0; i < data->n; i++) {
+        const hy_node *k = hy_key(data, i), *v = hy_val(data, i);
+        const char *name = scalar(k);
+        hm_input *in = name ? find_input(m, name) : NULL;
+        if (!in) {
+            const char *names[64];
+            size_t n = 0;
+            for (int j = 0; j < m->n_inputs && n < 64; j++)
+                names[n++] = m->inputs[j].name;
+            char sug[96];
+            err(ck, NULL, k, "data field '%s' is not a model input%s", name ? name : "?",
+                name ? suggest(sug, sizeof sug, name, names, n) : "");
+            continue;
+        }
+        const hy_node *f[8];
+        int before = ck->errors;
+        check_section(ck, "a data field", v, field_schema, f);
+        if (ck->errors != before)
+            continue;
+        hm_field *fd = &m->fields[m->n_fields];
+        memset(fd, 0, sizeof *fd);
+        fd->input = in->name;
+        fd->at = k;
+        int64_t col;
+        hy_int(f[0], &col);
+        fd->column = (int)col;
+        const char *tok = f[1] ? f[1]->str : "chars";
+        fd->tokens = !strcmp(tok, "words") ? HM_TOK_WORDS
+                     : !strcmp(tok, "label") ? HM_TOK_LABEL : HM_TOK_CHARS;
+        if (f[3])
+            hy_bool(f[3], &fd->bos);
+        if (f[4])
+            hy_bool(f[4], &fd->eos);
+        if (f[5])
+            hy_bool(f[5], &fd->reverse);
+        int want_rank = fd->tokens == HM_TOK_LABEL ? 1 : 2;
+        if (in->rank != want_rank)
+            err(ck, NULL, k, "data field '%s' (%s) needs an input of rank %d, e.g. %s", name, tok,
+                want_rank, want_rank == 1 ? "[B]" : "[B, S]");
+        in->dtype = HEED_I32;
+        const char *vname = f[2]->str;
+        if (!is_ident(vname)) {
+            err(ck, NULL, f[2], "vocab '%s' is not a dim name", vname);
+            continue;
+        }
+        int s = hm_sym_find(m, vname);
+        if (s >= 0 && m->syms[s].kind == HM_SYM_RUNTIME) {
+            err(ck, NULL, f[2], "dim '%s' is bound by an input shape; it cannot also be a "
+                                "vocabulary size", vname);
+            continue;
+        }
+        if (s < 0)
+            s = add_sym(ck, vname, HM_SYM_VOCAB, f[2]);
+        if (s < 0)
+            continue;
+        m->syms[s].kind = HM_SYM_VOCAB;
+        fd->vocab_sym = s;
+        fd->vocab = -1;
+        for (int j = 0; j < m->n_fields; j++)
+            if (m->fields[j].vocab_sym == s)
+                fd->vocab = m->fields[j].vocab;
+        if (fd->vocab < 0)
+            fd->vocab = m->n_vocabs++;
+        m->n_fields++;
+    }
+}
+
+/* ------------------------------------------------------------ nodes */
+
+static const hy_node *find_param(const scope *sc, const char *name)
+{
+    for (; sc; sc = sc->parent) {
+        if (!sc->params || !hy_get(sc->params, name))
+            continue;
+        const hy_node *given = hy_get(sc->instance, name);
+        return given ? given : hy_get(sc->params, name);
+    }
+    return NULL;
+}
+
+/* A plain scalar naming a block parameter stands for the parameter's value. */
+static const hy_node *substitute(const scope *sc, const hy_node *v)
+{
+    if (v && v->kind == HY_SCALAR && v->plain && is_ident(v->str)) {
+        const hy_node *p = find_param(sc, v->str);
+        if (p)
+            return p;
+    }
+    return v;
+}
+
+/* The full value name a reference written inside `sc` stands for. */
+static const char *resolve_ref(checker *ck, const scope *sc, const char *ref)
+{
+    for (; sc && sc->locals; sc = sc->parent) {
+        char base[128];
+        size_t n = strcspn(ref, ".");
+        if (n >= sizeof base)
+            return ref;
+        memcpy(base, ref, n);
+        base[n] = '\0';
+        for (int i = 0; i < sc->n_inputs; i++)
+            if (strcmp(base, sc->in_names[i]) == 0)
+                return cat(ck, sc->in_bound[i], ref + n);
+        if (hy_get(sc->locals, base))
+            return cat(ck, sc->prefix, ref);
+    }
+    return ref;
+}
+
+static hm_node *new_node(checker *ck, const char *name, const heed_op *op, const hy_node *at)
+{
+    heed_model *m = ck->m;
+    if (m->n_nodes >= HEED_MAX_NODES) {
+        if (m->n_nodes == HEED_MAX_NODES)
+            err(ck, name, at, "the model has more than %d nodes", HEED_MAX_NODES);
+        m->n_nodes++; /* count once past the limit so the message is given once */
+        return NULL;
+    }
+    if (!heed_grow(&m->env, (void **)&m->nodes, &ck->cap_nodes, (size_t)m->n_nodes + 1,
+                   sizeof *m->nodes)) {
+        nomem(ck);
+        return NULL;
+    }
+    hm_node *nd = &m->nodes[m->n_nodes];
+    memset(nd, 0, sizeof *nd);
+    nd->name = hm_strdup(m, name);
+    nd->op = op;
+    nd->at = at;
+    for (int i = 0; i < HEED_MAX_INPUTS; i++)
+        nd->port_first[i] = -1;
+    if (!nd->name) {
+        nomem(ck);
+        return NULL;
+    }
+    return nd;
+}
+
+static void add_ref(checker *ck, hm_node *nd, int flat_index, const char *name,
+                    const hy_node *at, hm_ref *refs, int *n_refs)
+{
+    if (*n_refs >= HEED_MAX_INPUTS) {
+        err(ck, nd->name, at, "node '%s' has more than %d inputs", nd->name, HEED_MAX_INPUTS);
+        return;
+    }
+    if (flat_index >= HEED_MAX_INPUTS) {
+        err(ck, nd->name, at, "internal: op %s has too many attributes", nd->op->name);
+        return;
+    }
+    if (nd->port_first[flat_index] < 0)
+        nd->port_first[flat_index] = *n_refs;
+    nd->port_count[flat_index]++;
+    refs[*n_refs].name = name;
+    refs[*n_refs].at = at;
+    (*n_refs)++;
+}
+
+static void unknown_attr(checker *ck, const char *full, const heed_op *op, const char *prefix,
+                         const hy_node *k, heed_flat_attr *flat, int n_flat, int parent)
+{
+    const char *names[HEED_MAX_ATTRS];
+    size_t n = 0;
+    for (int j = 0; j < n_flat; j++)
+        if (flat[j].parent == parent)
+            names[n++] = flat[j].a->name;
+    char sug[96];
+    const char *key = scalar(k) ? scalar(k) : "?";
+    err(ck, full, k, "node '%s': %s has no attribute '%s%s'%s", full, op->name, prefix, key,
+        suggest(sug, sizeof sug, key, names, n));
+    note_list(ck, parent < 0 ? "its attributes" : "its fields", names, n);
+}
+
+static void add_op_node(checker *ck, const scope *sc, const char *local, const hy_node *key,
+                        const hy_node *map, bool is_loss)
+{
+    heed_model *m = ck->m;
+    const char *full = sc->prefix[0] ? cat(ck, sc->prefix, local) : local;
+    if (!full)
+        return;
+    const hy_node *opv = hy_get(map, "op");
+    if (!opv || !scalar(opv)) {
+        err(ck, full, opv ? opv : key, "node '%s' needs 'op:' naming its op (or 'block:')", full);
+        note_list(ck, "ops", heed_op_names, HEED_OP_COUNT);
+        return;
+    }
+    const heed_op *op = heed_op_find(opv->str);
+    if (!op) {
+        char sug[96];
+        err(ck, full, opv, "node '%s': unknown op '%s'%s", full, opv->str,
+            suggest(sug, sizeof sug, opv->str, heed_op_names, HEED_OP_COUNT));
+        note_list(ck, "ops", heed_op_names, HEED_OP_COUNT);
+        return;
+    }
+    if (is_loss && !(op->flags & HEED_OP_LOSS)) {
+        err(ck, full, opv, "op %s cannot be a loss", op->name);
+        return;
+    }
+    heed_flat_attr flat[HEED_MAX_ATTRS];
+    int n_flat = heed_flatten_attrs(op->attrs, flat, HEED_MAX_ATTRS);
+    hm_node *nd = new_node(ck, full, op, key);
+    if (!nd)
+        return;
+    nd->n_attr = n_flat;
+    nd->attr = heed_pool_alloc(&m->env, &m->pool, sizeof *nd->attr * (size_t)(n_flat + 1));
+    hm_ref refs[HEED_MAX_INPUTS];
+    int n_refs = 0;
+    if (!nd->attr) {
+        nomem(ck);
+        return;
+    }
+    memset(nd->attr, 0, sizeof *nd->attr * (size_t)(n_flat + 1));
+    for (size_t i = 0; i < map->n; i++) {
+        const hy_node *k = hy_key(map, i);
+        const char *kname = scalar(k);
+        if (kname && strcmp(kname, "op") == 0)
+            continue;
+        int idx = -1;
+        for (int j = 0; kname && j < n_flat; j++)
+            if (flat[j].parent < 0 && strcmp(flat[j].name, kname) == 0)
+                idx = j;
+        if (idx < 0) {
+            unknown_attr(ck, full, op, "", k, flat, n_flat, -1);
+            continue;
+        }
+        const hy_node *v = substitute(sc, hy_val(map, i));
+        if (!check_value(ck, full, kname, flat[idx].a, v))
+            continue;
+        nd->attr[idx] = v;
+        if (flat[idx].a->kind != HEED_A_MAP)
+            continue;
+        for (size_t f = 0; f < v->n; f++) {
+            const hy_node *fk = hy_key(v, f);
+            const char *fname = scalar(fk);
+            int fidx = -1;
+            for (int j = 0; fname && j < n_flat; j++)
+                if (flat[j].parent == idx && strcmp(flat[j].a->name, fname) == 0)
+                    fidx = j;
+            if (fidx < 0) {
+                char prefix[64];
+                snprintf(prefix, sizeof prefix, "%s.", kname);
+                unknown_attr(ck, full, op, prefix, fk, flat, n_flat, idx);
+                continue;
+            }
+            const hy_node *fv = substitute(sc, hy_val(v, f));
+            if (check_value(ck, full, flat[fidx].name, flat[fidx].a, fv))
+                nd->attr[fidx] = fv;
+        }
+    }
+    for (int j = 0; j < n_flat; j++) {
+        const heed_attr *a = flat[j].a;
+        bool parent_given = flat[j].parent < 0 || nd->attr[flat[j].parent];
+        if (!a->def && parent_given && !nd->attr[j] &&
+            !(flat[j].parent >= 0 ? hy_get(nd->attr[flat[j].parent], a->name)
+                                  : hy_get(map, a->name)))
+            err(ck, full, opv, "node '%s': %s needs '%s'", full, op->name, flat[j].name);
+    }
+    for (int j = 0; j < n_flat; j++) {
+        const hy_node *v = nd->attr[j];
+        heed_attr_kind kind = flat[j].a->kind;
+        if (!v || (kind != HEED_A_INPUT && kind != HEED_A_INPUTS))
+            continue;
+        if (v->kind == HY_SEQ) {
+            for (size_t e = 0; e < v->n; e++)
+                add_ref(ck, nd, j, resolve_ref(ck, sc, v->kids[e]->str), v->kids[e], refs,
+                        &n_refs);
+        } else {
+            add_ref(ck, nd, j, resolve_ref(ck, sc, v->str), v, refs, &n_refs);
+        }
+    }
+    nd->n_in = n_refs;
+    nd->refs = heed_pool_alloc(&m->env, &m->pool, sizeof *nd->refs * (size_t)(n_refs + 1));
+    nd->in = heed_pool_alloc(&m->env, &m->pool, sizeof *nd->in * (size_t)(n_refs + 1));
+    if (!nd->refs || !nd->in) {
+        nomem(ck);
+        return;
+    }
+    memcpy(nd->refs, refs, sizeof *refs * (size_t)n_refs);
+    int index = m->n_nodes++;
+    for (int p = 0; op->outputs[p] && p < HEED_MAX_OUTPUTS; p++) {
+        char buf[300];
+        if (p == 0)
+            snprintf(buf, sizeof buf, "%s", full);
+        else
+            snprintf(buf, sizeof buf, "%s.%s", full, op->outputs[p]);
+        m->nodes[index].out[p] = add_value(ck, buf, index, p, key);
+        m->nodes[index].n_out = p + 1;
+    }
+}
+
+static void add_alias(checker *ck, const char *name, const char *target, const hy_node *at)
+{
+    if (!heed_grow(&ck->m->env, (void **)&ck->aliases, &ck->cap_alias, ck->n_alias + 1,
+                   sizeof *ck->aliases)) {
+        nomem(ck);
+        return;
+    }
+    ck->aliases[ck->n_alias++] = (alias){name, target, at};
+}
+
+static void add_nodes(checker *ck, const scope *sc, const hy_node *nodes);
+
+static const hy_node *find_block(checker *ck, const hy_node *name_node, const char *full)
+{
+    const char *name = scalar(name_node);
+    const hy_node *def = name ? hy_get(ck->blocks, name) : NULL;
+    if (def)
+        return def;
+    const char *names[64];
+    size_t n = 0;
+    for (size_t i = 0; ck->blocks && ck->blocks->kind == HY_MAP && i < ck->blocks->n && n < 64;
+         i++)
+        if (scalar(hy_key(ck->blocks, i)))
+            names[n++] = hy_key(ck->blocks, i)->str;
+    char sug[96];
+    err(ck, full, name_node, "node '%s': unknown block '%s'%s", full, name ? name : "?",
+        name ? suggest(sug, sizeof sug, name, names, n) : "");
+    return NULL;
+}
+
+static void expand_block(checker *ck, const scope *sc, const char *local, const hy_node *key,
+                         const hy_node *inst)
+{
+    const char *full = sc->prefix[0] ? cat(ck, sc->prefix, local) : local;
+    if (!full)
+        return;
+    if (sc->depth >= HEED_MAX_BLOCK_DEPTH) {
+        err(ck, full, key, "node '%s': blocks nested deeper than %d (a block using itself?)",
+            full, HEED_MAX_BLOCK_DEPTH);
+        return;
+    }
+    const hy_node *def = find_block(ck, hy_get(inst, "block"), full);
+    if (!def || def->kind != HY_MAP)
+        return;
+    const hy_node *inputs = hy_get(def, "inputs"), *params = hy_get(def, "params");
+    const hy_node *nodes = hy_get(def, "nodes"), *output = hy_get(def, "output");
+    if (!nodes || nodes->kind != HY_MAP || nodes->n == 0)
+        return; /* reported when the block definition was checked */
+    /* the keys an instance may use: block, repeat, in, the inputs, the parameters */
+    const char *allowed[MAX_BLOCK_INPUTS + 40] = {"block", "repeat", "in"};
+    size_t n_allowed = 3;
+    int n_in = inputs && inputs->kind == HY_SEQ ? (int)inputs->n : 0;
+    for (int i = 0; i < n_in && i < MAX_BLOCK_INPUTS; i++)
+        allowed[n_allowed++] = inputs->kids[i]->str;
+    for (size_t i = 0; params && params->kind == HY_MAP && i < params->n && n_allowed < 56; i++)
+        allowed[n_allowed++] = hy_key(params, i)->str;
+    for (size_t i = 0; i < inst->n; i++) {
+        const char *k = scalar(hy_key(inst, i));
+        bool ok = false;
+        for (size_t j = 0; k && j < n_allowed; j++)
+            ok |= strcmp(k, allowed[j]) == 0;
+        if (!ok) {
+            char sug[96];
+            err(ck, full, hy_key(inst, i), "node '%s': block %s has no input or parameter '%s'%s",
+                full, hy_get(inst, "block")->str, k ? k : "?",
+                k ? suggest(sug, sizeof sug, k, allowed + 1, n_allowed - 1) : "");
+        }
+    }
+    int64_t repeat = 1;
+    const hy_node *rep = hy_get(inst, "repeat");
+    if (rep && (!hy_int(rep, &repeat) || repeat < 1 || repeat > HEED_MAX_REPEAT)) {
+        err(ck, full, rep, "node '%s': 'repeat' must be an integer from 1 to %d", full,
+            HEED_MAX_REPEAT);
+        return;
+    }
+    scope inner = {.parent = sc, .locals = nodes, .params = params, .instance = inst,
+                   .depth = sc->depth + 1, .n_inputs = n_in};
+    for (int i = 0; i < n_in; i++) {
+        inner.in_names[i] = inputs->kids[i]->str;
+        const hy_node *b = hy_get(inst, inputs->kids[i]->str);
+        if (!b && i == 0)
+            b = hy_get(inst, "in");
+        if (!b || !is_ref(scalar(b))) {
+            err(ck, full, b ? b : key, "node '%s': block input '%s' needs a value", full,
+                inputs->kids[i]->str);
+            return;
+        }
+        inner.in_bound[i] = resolve_ref(ck, sc, b->str);
+    }
+    const char *out_local = scalar(output) ? output->str : hy_key(nodes, nodes->n - 1)->str;
+    const char *last = NULL;
+    for (int64_t r = 0; r < repeat; r++) {
+        char buf[256];
+        if (rep)
+            snprintf(buf, sizeof buf, "%s.%lld.", full, (long long)r);
+        else
+            snprintf(buf, sizeof buf, "%s.", full);
+        inner.prefix = cat(ck, buf, "");
+        if (!inner.prefix)
+            return;
+        if (r > 0 && n_in > 0)
+            inner.in_bound[0] = last; /* each repetition feeds the next */
+        add_nodes(ck, &inner, nodes);
+        last = cat(ck, inner.prefix, out_local);
+        if (!last)
+            return;
+    }
+    add_alias(ck, full, last, key);
+}
+
+static void add_nodes(checker *ck, const scope *sc, const hy_node *nodes)
+{
+    for (size_t i = 0; i < nodes->n; i++) {
+        const hy_node *k = hy_key(nodes, i), *v = hy_val(nodes, i);
+        const char *name = scalar(k);
+        if (!is_ident(name)) {
+            err(ck, NULL, k, "node name '%s' is not a name (letters, digits, _)",
+                name ? name : "?");
+            continue;
+        }
+        if (v->kind != HY_MAP) {
+            err(ck, name, v, "node '%s' must be a mapping such as {op: Affine, in: x, units: 8}",
+                name);
+            continue;
+        }
+        if (hy_get(v, "block"))
+            expand_block(ck, sc, name, k, v);
+        else
+            add_op_node(ck, sc, name, k, v, false);
+    }
+}
+
+static void check_block_defs(checker *ck, const hy_node *blocks)
+{
+    static const heed_attr block_schema[] = {
+        {.name = "inputs", .kind = HEED_A_STRING, .def = "", .doc = "input names"},
+        {.name = "params", .kind = HEED_A_MAP, .def = "", .doc = "parameters with defaults"},
+        {.name = "nodes", .kind = HEED_A_MAP, .def = NULL, .doc = "the block's nodes"},
+        {.name = "output", .kind = HEED_A_STRING, .def = "", .doc = "the output node"},
+        {.name = "doc", .kind = HEED_A_STRING, .def = "", .doc = "what the block is"},
+        {0}};
+    if (!blocks)
+        return;
+    if (blocks->kind != HY_MAP) {
+        err(ck, NULL, blocks, "'blocks' must map block names to definitions");
+        return;
+    }
+    for (size_t i = 0; i < blocks->n; i++) {
+        const hy_node *k = hy_key(blocks, i), *def = hy_val(blocks, i);
+        if (!is_ident(scalar(k))) {
+            err(ck, NULL, k, "block name is not a name");
+            continue;
+        }
+        if (def->kind != HY_MAP) {
+            err(ck, NULL, def, "block '%s' must be a mapping with nodes:", k->str);
+            continue;
+        }
+        for (size_t j = 0; j < def->n; j++) {
+            const char *key = scalar(hy_key(def, j));
+            const char *names[] = {"inputs", "params", "nodes", "output", "doc"};
+            bool ok = false;
+            for (int q = 0; key && q < 5; q++)
+                ok |= strcmp(key, names[q]) == 0;
+            if (!ok) {
+                char sug[96];
+                err(ck, NULL, hy_key(def, j), "unknown key '%s' in block '%s'%s", key ? key : "?",
+                    k->str, key ? suggest(sug, sizeof sug, key, names, 5) : "");
+            }
+        }
+        (void)block_schema;
+        const hy_node *nodes = hy_get(def, "nodes"), *inputs = hy_get(def, "inputs");
+        const hy_node *output = hy_get(def, "output");
+        if (!nodes || nodes->kind != HY_MAP || nodes->n == 0)
+            err(ck, NULL, nodes ? nodes : k, "block '%s' needs nodes:", k->str);
+        if (inputs && (inputs->kind != HY_SEQ || inputs->n > MAX_BLOCK_INPUTS))
+            err(ck, NULL, inputs, "block '%s': inputs must be a list of up to %d names", k->str,
+                MAX_BLOCK_INPUTS);
+        for (size_t j = 0; inputs && inputs->kind == HY_SEQ && j < inputs->n; j++)
+            if (!is_ident(scalar(inputs->kids[j])))
+                err(ck, NULL, inputs->kids[j], "block '%s': input names must be names", k->str);
+        if (output && nodes && (!scalar(output) || !hy_get(nodes, output->str)))
+            err(ck, NULL, output, "block '%s': output '%s' is not one of its nodes", k->str,
+                scalar(output) ? output->str : "?");
+        const hy_node *params = hy_get(def, "params");
+        if (params && params->kind != HY_MAP)
+            err(ck, NULL, params, "block '%s': params must map names to defaults", k->str);
+    }
+}
+
+/* ------------------------------------------------------------ references, order */
+
+static void resolve_aliases(checker *ck)
+{
+    for (size_t i = 0; i < ck->n_alias; i++) {
+        alias *a = &ck->aliases[i];
+        int v = hm_value_find(ck->m, a->target);
+        if (v < 0)
+            continue; /* the block's output node failed and was reported */
+        if (hm_value_find(ck->m, a->name) >= 0) {
+            err(ck, a->name, a->at, "'%s' is defined twice", a->name);
+            continue;
+        }
+        if (!heed_strmap_put(&ck->m->env, &ck->m->value_names, a->name, v))
+            nomem(ck);
+    }
+}
+
+static void resolve_refs(checker *ck)
+{
+    heed_model *m = ck->m;
+    const char **names = heed_zalloc(&m->env, (size_t)m->n_values + 1, sizeof *names);
+    if (!names) {
+        nomem(ck);
+        return;
+    }
+    for (int i = 0; i < m->n_values; i++)
+        names[i] = m->values[i].name;
+    for (int n = 0; n < m->n_nodes; n++) {
+        hm_node *nd = &m->nodes[n];
+        for (int i = 0; i < nd->n_in; i++) {
+            nd->in[i] = nd->refs[i].name ? hm_value_find(m, nd->refs[i].name) : -1;
+            if (nd->in[i] >= 0)
+                continue;
+            char sug[96];
+            err(ck, nd->name, nd->refs[i].at, "node '%s': input '%s' is not defined%s", nd->name,
+                nd->refs[i].name,
+                suggest(sug, sizeof sug, nd->refs[i].name, names, (size_t)m->n_values));
+        }
+    }
+    heed_dealloc(&m->env, names);
+}
+
+/* Inputs used as token ids become int32; floats may not go where ids are expected. */
+static void infer_dtypes(checker *ck)
+{
+    heed_model *m = ck->m;
+    for (int n = 0; n < m->n_nodes; n++) {
+        hm_node *nd = &m->nodes[n];
+        heed_flat_attr flat[HEED_MAX_ATTRS];
+        int n_flat = heed_flatten_attrs(nd->op->attrs, flat, HEED_MAX_ATTRS);
+        for (int j = 0; j < n_flat && j < HEED_MAX_INPUTS; j++) {
+            if (!flat[j].a->ids || nd->port_first[j] < 0)
+                continue;
+            for (int e = 0; e < nd->port_count[j]; e++) {
+                int r = nd->port_first[j] + e, v = nd->in[r];
+                if (v < 0)
+                    continue;
+                const hm_value *val = &m->values[v];
+                if (val->node >= 0) {
+                    err(ck, nd->name, nd->refs[r].at,
+                        "node '%s': '%s' takes token ids, but '%s' is a float tensor made by "
+                        "node '%s'",
+                        nd->name, flat[j].name, val->name, m->nodes[val->node].name);
+                    continue;
+                }
+                hm_input *in = &m->inputs[val->port];
+                if (in->dtype_given && in->dtype != HEED_I32) {
+                    err(ck, nd->name, nd->refs[r].at,
+                        "node '%s': '%s' takes token ids, but input '%s' is declared float",
+                        nd->name, flat[j].name, in->name);
+                    continue;
+                }
+                in->dtype = HEED_I32;
+            }
+        }
+    }
+}
+
+/* Kahn's algorithm; what is left over lies on or behind a cycle. */
+static void topo_sort(checker *ck)
+{
+    heed_model *m = ck->m;
+    int n = m->n_nodes;
+    if (n == 0)
+        return;
+    int *indeg = heed_zalloc(&m->env, (size_t)n, sizeof *indeg);
+    int *order = heed_zalloc(&m->env, (size_t)n, sizeof *order);
+    int *pos = heed_zalloc(&m->env, (size_t)n, sizeof *pos);
+    hm_node *sorted = heed_zalloc(&m->env, (size_t)n, sizeof *sorted);
+    if (!indeg || !order || !pos || !sorted) {
+        nomem(ck);
+        goto done;
+    }
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < m->nodes[i].n_in; j++) {
+            int v = m->nodes[i].in[j];
+            if (v >= 0 && m->values[v].node >= 0)
+                indeg[i]++;
+        }
+    int head = 0, tail = 0;
+    for (int i = 0; i < n; i++)
+        if (indeg[i] == 0)
+            order[tail++] = i;
+    while (head < tail) {
+        int u = order[head++];
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < m->nodes[i].n_in; j++) {
+                int v = m->nodes[i].in[j];
+                if (v >= 0 && m->values[v].node == u && --indeg[i] == 0)
+                    order[tail++] = i;
+            }
+    }
+    if (tail < n) {
+        /* walk back from a stuck node along stuck producers until a node repeats */
+        int u = -1;
+        for (int i = 0; i < n && u < 0; i++)
+            if (indeg[i] > 0)
+                u = i;
+        memset(pos, -1, sizeof *pos * (size_t)n);
+        int path[HEED_MAX_NODES], len = 0;
+        while (u >= 0 && pos[u] < 0 && len < HEED_MAX_NODES) {
+            pos[u] = len;
+            path[len++] = u;
+            int next = -1;
+            for (int j = 0; j < m->nodes[u].n_in && next < 0; j++) {
+                int v = m->nodes[u].in[j];
+                if (v >= 0 && m->values[v].node >= 0 && indeg[m->values[v].node] > 0)
+                    next = m->values[v].node;
+            }
+            u = next;
+        }
+        char buf[600];
+        heed_sbuf s;
+        heed_sbuf_init(&s, buf, sizeof buf);
+        int start = u >= 0 ? pos[u] : 0;
+        for (int i = len - 1; i >= start; i--)
+            heed_sbuf_printf(&s, "%s -> ", m->nodes[path[i]].name);
+        heed_sbuf_printf(&s, "%s", m->nodes[path[len - 1]].name);
+        const hm_node *at = &m->nodes[path[len - 1]];
+        err(ck, at->name, at->at, "the graph has a cycle: %s", buf);
+        goto done;
+    }
+    for (int i = 0; i < n; i++) {
+        sorted[i] = m->nodes[order[i]];
+        sorted[i].order = i;
+        pos[order[i]] = i;
+    }
+    memcpy(m->nodes, sorted, sizeof *sorted * (size_t)n);
+    for (int v = 0; v < m->n_values; v++)
+        if (m->values[v].node >= 0)
+            m->values[v].node = pos[m->values[v].node];
+    if (m->loss_node >= 0)
+        m->loss_node = pos[m->loss_node];
+done:
+    heed_dealloc(&m->env, indeg);
+    heed_dealloc(&m->env, order);
+    heed_dealloc(&m->env, pos);
+    heed_dealloc(&m->env, sorted);
+}
+
+/* ------------------------------------------------------------ outputs, train */
+
+static void check_outputs(checker *ck, const hy_node *outputs)
+{
+    heed_model *m = ck->m;
+    bool *consumed = heed_zalloc(&m->env, (size_t)m->n_values + 1, sizeof *consumed);
+    m->keep = heed_pool_alloc(&m->env, &m->pool, sizeof *m->keep * (size_t)(m->n_values + 1));
+    if (!consumed || !m->keep) {
+        heed_dealloc(&m->env, consumed);
+        nomem(ck);
+        return;
+    }
+    for (int n = 0; n < m->n_nodes; n++)
+        for (int i = 0; i < m->nodes[n].n_in; i++)
+            if (m->nodes[n].in[i] >= 0)
+                consumed[m->nodes[n].in[i]] = true;
+    /* values nobody reads are results: keep them readable */
+    for (int v = 0; v < m->n_values; v++)
+        if (m->values[v].node >= 0 && !consumed[v])
+            m->keep[m->n_keep++] = v;
+    heed_dealloc(&m->env, consumed);
+    if (!outputs)
+        return;
+    const hy_node *list = outputs;
+    if (list->kind == HY_SCALAR) {
+        /* a single name */
+    } else if (list->kind != HY_SEQ) {
+        err(ck, NULL, list, "'outputs' must list value names");
+        return;
+    }
+    size_t count = list->kind == HY_SEQ ? list->n : 1;
+    for (size_t i = 0; i < count; i++) {
+        const hy_node *e = list->kind == HY_SEQ ? list->kids[i] : list;
+        int v = scalar(e) ? hm_value_find(m, e->str) : -1;
+        if (v < 0) {
+            err(ck, NULL, e, "output '%s' is not a value of the model",
+                scalar(e) ? e->str : "?");
+            continue;
+        }
+        bool have = false;
+        for (int k = 0; k < m->n_keep; k++)
+            have |= m->keep[k] == v;
+        if (!have)
+            m->keep[m->n_keep++] = v;
+    }
+}
+
+static const heed_attr train_schema[] = {
+    {.name = "optimizer", .kind = HEED_A_CHOICE, .def = "adam", .choices = "adam,sgd",
+     .doc = "adam or sgd (with momentum)"},
+    {.name = "lr", .kind = HEED_A_FLOAT, .def = "0.001", .lo = 1e-9, .hi = 100,
+     .doc = "learning rate"},
+    {.name = "momentum", .kind = HEED_A_FLOAT, .def = "0.9", .lo = 0, .hi = 0.9999,
+     .doc = "SGD momentum"},
+    {.name = "beta1", .kind = HEED_A_FLOAT, .def = "0.9", .lo = 0, .hi = 0.9999,
+     .doc = "Adam beta1"},
+    {.name = "beta2", .kind = HEED_A_FLOAT, .def = "0.999", .lo = 0, .hi = 0.99999,
+     .doc = "Adam beta2"},
+    {.name = "eps", .kind = HEED_A_FLOAT, .def = "1e-8", .lo = 1e-12, .hi = 1,
+     .doc = "Adam epsilon"},
+    {.name = "weight_decay", .kind = HEED_A_FLOAT, .def = "0", .lo = 0, .hi = 1,
+     .doc = "L2 penalty (decoupled for Adam: AdamW)"},
+    {.name = "clip", .kind = HEED_A_FLOAT, .def = "0", .lo = 0, .hi = 1e6,
+     .doc = "clip gradients to this global norm (0: off)"},
+    {.name = "batch", .kind = HEED_A_INT, .def = "32", .lo = 1, .hi = 1 << 20,
+     .doc = "examples per step"},
+    {.name = "epochs", .kind = HEED_A_INT, .def = "10", .lo = 1, .hi = 1000000,
+     .doc = "passes over the training data"},
+    {.name = "seed", .kind = HEED_A_INT, .def = "1", .lo = 0, .hi = 4294967295.0,
+     .doc = "seed of initialisation, shuffling and dropout"},
+    {.name = "lr_decay", .kind = HEED_A_FLOAT, .def = "1", .lo = 1e-6, .hi = 1,
+     .doc = "multiply lr by this after each epoch"},
+    {0}};
+
+static double num_or(const hy_node *v, const char *def)
+{
+    double x = 0;
+    if (v && hy_float(v, &x))
+        return x;
+    return strtod(def, NULL);
+}
+
+static void check_train(checker *ck, const hy_node *train)
+{
+    const hy_node *f[16];
+    check_section(ck, "train", train, train_schema, f);
+    heed_train_config *t = &ck->m->train;
+    t->optimizer = f[0] && strcmp(f[0]->str, "sgd") == 0 ? HEED_OPT_SGD : HEED_OPT_ADAM;
+    t->lr = (float)num_or(f[1], train_schema[1].def);
+    t->momentum = (float)num_or(f[2], train_schema[2].def);
+    t->beta1 = (float)num_or(f[3], train_schema[3].def);
+    t->beta2 = (float)num_or(f[4], train_schema[4].def);
+    t->eps = (float)num_or(f[5], train_schema[5].def);
+    t->weight_decay = (float)num_or(f[6], train_schema[6].def);
+    t->clip = (float)num_or(f[7], train_schema[7].def);
+    t->batch = (int)num_or(f[8], train_schema[8].def);
+    t->epochs = (int)num_or(f[9], train_schema[9].def);
+    t->seed = (uint64_t)num_or(f[10], train_schema[10].def);
+    t->lr_decay = (float)num_or(f[11], train_schema[11].def);
+}
+
+static void check_decode(checker *ck, const hy_node *decode)
+{
+    static const heed_attr schema[] = {
+        {.name = "max_length", .kind = HEED_A_INT, .def = "64", .lo = 1, .hi = 4096,
+         .doc = "longest output when decoding"},
+        {0}};
+    const hy_node *f[2];
+    check_section(ck, "decode", decode, schema, f);
+    ck->m->decode_max_length = (int)num_or(f[0], "64");
+}
+
+/* ------------------------------------------------------------ hash */
+
+/* A hash of what determines the parameters and the computation: the inputs,
+ * fixed dims, data fields and every node's op, attributes and inputs in
+ * topological order. Comments, key order and training settings do not count. */
+static uint64_t hash_node_value(uint64_t h, const hy_node *v)
+{
+    if (!v)
+        return heed_hash_bytes(h, "~", 1);
+    if (v->kind == HY_SCALAR)
+        return heed_hash_bytes(h, v->str, v->len + 1);
+    h = heed_hash_bytes(h, v->kind == HY_SEQ ? "[" : "{", 1);
+    size_t n = v->kind == HY_MAP ? 2 * v->n : v->n;
+    for (size_t i = 0; i < n; i++)
+        h = hash_node_value(h, v->kids[i]);
+    return h;
+}
+
+static void compute_hash(heed_model *m)
+{
+    uint64_t h = HEED_HASH_INIT;
+    for (int i = 0; i < m->n_syms; i++) {
+        h = heed_hash_bytes(h, m->syms[i].name, strlen(m->syms[i].name) + 1);
+        if (m->syms[i].kind == HM_SYM_FIXED)
+            h = heed_hash_bytes(h, &m->syms[i].value, sizeof m->syms[i].value);
+    }
+    for (int i = 0; i < m->n_inputs; i++) {
+        h = heed_hash_bytes(h, m->inputs[i].name, strlen(m->inputs[i].name) + 1);
+        h = heed_hash_bytes(h, &m->inputs[i].rank, sizeof(int));
+    }
+    for (int i = 0; i < m->n_fields; i++) {
+        const hm_field *f = &m->fields[i];
+        int bits[6] = {f->column, (int)f->tokens, f->bos, f->eos, f->reverse, f->vocab};
+        h = heed_hash_bytes(h, bits, sizeof bits);
+    }
+    for (int n = 0; n < m->n_nodes; n++) {
+        const hm_node *nd = &m->nodes[n];
+        h = heed_hash_bytes(h, nd->name, strlen(nd->name) + 1);
+        h = heed_hash_bytes(h, nd->op->name, strlen(nd->op->name) + 1);
+        for (int a = 0; a < nd->n_attr; a++)
+            h = hash_node_value(h, nd->attr[a]);
+    }
+    m->hash = h;
+}
+
+/* ------------------------------------------------------------ entry */
+
+static const char *const top_keys[] = {"heed",    "name",   "doc",  "dims",  "inputs",
+                                       "data",    "blocks", "nodes", "outputs", "loss",
+                                       "train",   "decode"};
+#define N_TOP_KEYS (sizeof top_keys / sizeof top_keys[0])
+
+static void check_top(checker *ck, const hy_node *root)
+{
+    for (size_t i = 0; i < root->n; i++) {
+        const char *k = scalar(hy_key(root, i));
+        bool ok = false;
+        for (size_t j = 0; k && j < N_TOP_KEYS; j++)
+            ok |= strcmp(k, top_keys[j]) == 0;
+        if (!ok) {
+            char sug[96];
+            err(ck, NULL, hy_key(root, i), "unknown top-level key '%s'%s", k ? k : "?",
+                k ? suggest(sug, sizeof sug, k, top_keys, N_TOP_KEYS) : "");
+            note_list(ck, "top-level keys", top_keys, N_TOP_KEYS);
+        }
+    }
+    const hy_node *ver = hy_get(root, "heed");
+    int64_t v;
+    if (!ver)
+        err(ck, NULL, root, "the model must start with 'heed: 1' (the language version)");
+    else if (!hy_int(ver, &v) || v != 1)
+        err(ck, NULL, ver, "this heed reads language version 1, not '%s'",
+            scalar(ver) ? ver->str : "?");
+    heed_model *m = ck->m;
+    const hy_node *name = hy_get(root, "name"), *doc = hy_get(root, "doc");
+    m->name = hm_strdup(m, scalar(name) ? name->str : "model");
+    m->doc_text = hm_strdup(m, scalar(doc) ? doc->str : "");
+    if (!m->name || !m->doc_text)
+        nomem(ck);
+}
+
+static void check_dim_attrs(checker *ck)
+{
+    heed_model *m = ck->m;
+    for (int n = 0; n < m->n_nodes; n++) {
+        const hm_node *nd = &m->nodes[n];
+        heed_flat_attr flat[HEED_MAX_ATTRS];
+        int n_flat = heed_flatten_attrs(nd->op->attrs, flat, HEED_MAX_ATTRS);
+        for (int j = 0; j < n_flat; j++) {
+            const hy_node *v = nd->attr[j];
+            int64_t x;
+            if (flat[j].a->kind == HEED_A_DIM && v && !hy_int(v, &x))
+                check_dim_names(ck, nd->name, v);
+        }
+    }
+}
+
+heed_status heed_model_build(const heed_env *env, hy_doc *doc, heed_model **out,
+                             heed_diag *diag)
+{
+    *out = NULL;
+    heed_model *m = heed_zalloc(env, 1, sizeof *m);
+    if (!m) {
+        hy_free(doc);
+        return heed_fail(diag, HEED_ERR_NOMEM, "out of memory while checking the model");
+    }
+    m->env = *env;
+    m->doc = doc;
+    m->loss_node = -1;
+    checker ck = {.m = m, .diag = diag, .errors = doc->errors};
+    const hy_node *root = doc->root;
+    if (!root || hy_is_null(root)) {
+        heed_srcpos pos = {doc->file, NULL, 0, 0};
+        heed_diag_add(diag, HEED_ERR_MODEL, &pos, NULL, "the model file is empty");
+        heed_model_free(m);
+        return HEED_ERR_MODEL;
+    }
+    if (root->kind != HY_MAP) {
+        err(&ck, NULL, root, "a model file is a mapping (heed: 1, inputs:, nodes: ...), not %s",
+            hy_kind_name(root->kind));
+        heed_model_free(m);
+        return HEED_ERR_MODEL;
+    }
+    check_top(&ck, root);
+    check_dims(&ck, hy_get(root, "dims"));
+    check_inputs(&ck, hy_get(root, "inputs"));
+    check_data(&ck, hy_get(root, "data"));
+    ck.blocks = hy_get(root, "blocks");
+    check_block_defs(&ck, ck.blocks);
+    const hy_node *nodes = hy_get(root, "nodes");
+    scope top = {.prefix = ""};
+    if (!nodes || nodes->kind != HY_MAP || nodes->n == 0)
+        err(&ck, NULL, nodes ? nodes : root, "the model needs 'nodes:', a mapping of node names "
+                                             "to ops");
+    else
+        add_nodes(&ck, &top, nodes);
+    const hy_node *loss = hy_get(root, "loss");
+    if (loss) {
+        if (loss->kind != HY_MAP) {
+            err(&ck, NULL, loss, "'loss' must be a mapping such as {op: CrossEntropy, ...}");
+        } else {
+            int before = m->n_nodes;
+            add_op_node(&ck, &top, "loss", hy_get(root, "loss") ? loss : root, loss, true);
+            if (m->n_nodes > before)
+                m->loss_node = before;
+        }
+    }
+    if (m->n_nodes > HEED_MAX_NODES)
+        m->n_nodes = HEED_MAX_NODES;
+    resolve_aliases(&ck);
+    resolve_refs(&ck);
+    if (ck.errors == 0) {
+        infer_dtypes(&ck);
+        topo_sort(&ck);
+    }
+    check_dim_attrs(&ck);
+    if (ck.errors == 0)
+        check_outputs(&ck, hy_get(root, "outputs"));
+    check_train(&ck, hy_get(root, "train"));
+    check_decode(&ck, hy_get(root, "decode"));
+    heed_dealloc(env, ck.aliases);
+    if (ck.errors > 0) {
+        heed_status st = diag && diag->status != HEED_OK ? diag->status : HEED_ERR_MODEL;
+        heed_model_free(m);
+        return st;
+    }
+    compute_hash(m);
+    *out = m;
+    return HEED_OK;
+}

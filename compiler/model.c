@@ -1,0 +1,256 @@
+/*
+ * model.c - the public face of the compiler: loading a model, checking it at
+ * given dims, compiling plans and describing them (for `heed inspect`).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "plan.h"
+
+const char *heed_version(void) { return HEED_VERSION_STRING; }
+int heed_version_number(void) { return HEED_VERSION_NUMBER; }
+
+/* Reads a whole file, refusing more than `limit` bytes. */
+static heed_status read_file(const heed_env *env, const char *path, size_t limit, char **out,
+                             size_t *len, heed_diag *diag)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return heed_fail(diag, HEED_ERR_IO, "cannot open %s", path);
+    char *buf = NULL;
+    size_t n = 0, cap = 0;
+    for (;;) {
+        if (!heed_grow(env, (void **)&buf, &cap, n + 65536, 1)) {
+            fclose(f);
+            heed_dealloc(env, buf);
+            return heed_fail(diag, HEED_ERR_NOMEM, "out of memory reading %s", path);
+        }
+        size_t got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (n > limit) {
+            fclose(f);
+            heed_dealloc(env, buf);
+            heed_srcpos pos = {path, NULL, 0, 0};
+            heed_diag_add(diag, HEED_ERR_LIMIT, &pos, NULL,
+                          "file is larger than the limit of %zu bytes", limit);
+            return HEED_ERR_LIMIT;
+        }
+        if (got == 0)
+            break;
+    }
+    bool bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        heed_dealloc(env, buf);
+        return heed_fail(diag, HEED_ERR_IO, "error reading %s", path);
+    }
+    *out = buf;
+    *len = n;
+    return HEED_OK;
+}
+
+heed_status heed_model_load_string(const char *text, size_t length, const char *name,
+                                   const heed_options *options, heed_model **out,
+                                   heed_diag *diag)
+{
+    heed_diag_clear(diag);
+    if (!out)
+        return heed_fail(diag, HEED_ERR_ARGUMENT, "heed_model_load_string: out is NULL");
+    *out = NULL;
+    if (!text)
+        return heed_fail(diag, HEED_ERR_ARGUMENT, "heed_model_load_string: text is NULL");
+    heed_env env;
+    heed_env_init(&env, options);
+    hy_doc *doc;
+    heed_status st = hy_parse(&env, text, length, name ? name : "<string>", NULL, &doc, diag);
+    if (st != HEED_OK)
+        return st;
+    return heed_model_build(&env, doc, out, diag);
+}
+
+heed_status heed_model_load_file(const char *path, const heed_options *options,
+                                 heed_model **out, heed_diag *diag)
+{
+    heed_diag_clear(diag);
+    if (!out || !path)
+        return heed_fail(diag, HEED_ERR_ARGUMENT, "heed_model_load_file: NULL argument");
+    *out = NULL;
+    heed_env env;
+    heed_env_init(&env, options);
+    hy_limits lim;
+    hy_limits_default(&lim);
+    char *text = NULL;
+    size_t len = 0;
+    heed_status st = read_file(&env, path, lim.max_bytes, &text, &len, diag);
+    if (st != HEED_OK)
+        return st;
+    st = heed_model_load_string(text, len, path, options, out, diag);
+    heed_dealloc(&env, text);
+    return st;
+}
+
+void heed_model_free(heed_model *m)
+{
+    if (!m)
+        return;
+    heed_env env = m->env;
+    heed_dealloc(&env, m->syms);
+    heed_dealloc(&env, m->nodes);
+    heed_dealloc(&env, m->values);
+    heed_strmap_free(&env, &m->value_names);
+    hy_free(m->doc);
+    heed_pool_free(&env, m->pool);
+    heed_dealloc(&env, m);
+}
+
+const char *heed_model_name(const heed_model *m) { return m ? m->name : ""; }
+const char *heed_model_doc(const heed_model *m) { return m ? m->doc_text : ""; }
+uint64_t heed_model_hash(const heed_model *m) { return m ? m->hash : 0; }
+
+heed_status heed_plan_new(const heed_model *m, const heed_dim *dims, size_t n_dims,
+                          heed_mode mode, heed_plan **out, heed_diag *diag)
+{
+    heed_diag_clear(diag);
+    if (!m || !out)
+        return heed_fail(diag, HEED_ERR_ARGUMENT, "heed_plan_new: NULL argument");
+    *out = NULL;
+    int64_t *vals = hp_bind_dims(m, dims, n_dims, true, diag);
+    if (!vals)
+        return diag && diag->status ? diag->status : HEED_ERR_NOMEM;
+    hp_options opt = {.mode = mode, .step_input = -1};
+    heed_status st = hp_build(m, vals, &opt, out, diag);
+    heed_dealloc(&m->env, vals);
+    return st;
+}
+
+heed_status heed_model_check(const heed_model *m, const heed_dim *dims, size_t n_dims,
+                             heed_diag *diag)
+{
+    heed_plan *p;
+    heed_status st = heed_plan_new(m, dims, n_dims,
+                                   m && m->loss_node >= 0 ? HEED_MODE_TRAIN : HEED_MODE_INFER,
+                                   &p, diag);
+    heed_plan_free(p);
+    return st;
+}
+
+size_t heed_plan_node_count(const heed_plan *p) { return p ? (size_t)p->m->n_nodes : 0; }
+
+int64_t heed_plan_dim(const heed_plan *p, const char *name)
+{
+    int s = p && name ? hm_sym_find(p->m, name) : -1;
+    return s >= 0 ? p->dimval[s] : -1;
+}
+
+heed_status heed_plan_node_info(const heed_plan *p, size_t index, heed_node_info *out)
+{
+    if (!p || !out || index >= (size_t)p->m->n_nodes)
+        return HEED_ERR_ARGUMENT;
+    const hm_node *mn = &p->m->nodes[index];
+    const hp_node *pn = &p->nodes[index];
+    const hp_value *v = &p->values[mn->out[0]];
+    memset(out, 0, sizeof *out);
+    out->name = mn->name;
+    out->op = mn->op->name;
+    out->line = mn->at ? mn->at->line : 0;
+    out->column = mn->at ? mn->at->col : 0;
+    out->rank = v->shape.rank;
+    for (int d = 0; d < v->shape.rank; d++)
+        out->shape[d] = v->shape.d[d].v;
+    hp_shape_text(p->m, &v->shape, out->shape_text, sizeof out->shape_text);
+    for (int k = 0; k < pn->n_params; k++)
+        out->params += (int64_t)p->params[pn->param[k]].numel;
+    out->flops = pn->flops;
+    out->flops_backward = pn->has_bwd ? pn->flops_bwd : 0;
+    return HEED_OK;
+}
+
+void heed_plan_memory(const heed_plan *p, heed_memory_info *out)
+{
+    if (!out)
+        return;
+    memset(out, 0, sizeof *out);
+    if (!p)
+        return;
+    out->arena = p->arena;
+    out->naive = p->naive;
+    out->lower_bound = p->lower_bound;
+    out->params = p->param_floats * sizeof(float) * (p->opt.mode == HEED_MODE_TRAIN ? 4 : 1);
+    out->tensors = (size_t)p->n_bufs;
+}
+
+static int emit(heed_write_fn w, void *user, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int emit(heed_write_fn w, void *user, const char *fmt, ...)
+{
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return -1;
+    return w(user, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
+}
+
+heed_status heed_plan_write_dot(const heed_plan *p, heed_write_fn w, void *user)
+{
+    if (!p || !w)
+        return HEED_ERR_ARGUMENT;
+    const heed_model *m = p->m;
+    int rc = emit(w, user, "digraph \"%s\" {\n  rankdir=TB;\n  node [fontname=\"Helvetica\"];\n",
+                  m->name);
+    char shape[160];
+    for (int i = 0; i < m->n_inputs && !rc; i++)
+        rc = emit(w, user, "  \"%s\" [shape=ellipse, label=\"%s\\n%s\"];\n", m->inputs[i].name,
+                  m->inputs[i].name,
+                  hp_shape_text(m, &p->values[m->inputs[i].value].shape, shape, sizeof shape));
+    for (int n = 0; n < m->n_nodes && !rc; n++) {
+        const hm_node *mn = &m->nodes[n];
+        rc = emit(w, user, "  \"%s\" [shape=box, style=rounded, label=\"%s\\n%s %s\"];\n",
+                  mn->name, mn->name, mn->op->name,
+                  hp_shape_text(m, &p->values[mn->out[0]].shape, shape, sizeof shape));
+        for (int i = 0; i < mn->n_in && !rc; i++) {
+            const hm_value *v = &m->values[mn->in[i]];
+            const char *from = v->node >= 0 ? m->nodes[v->node].name : m->inputs[v->port].name;
+            rc = emit(w, user, "  \"%s\" -> \"%s\" [label=\"%s\"];\n", from, mn->name,
+                      hp_shape_text(m, &p->values[mn->in[i]].shape, shape, sizeof shape));
+        }
+    }
+    if (!rc)
+        rc = emit(w, user, "}\n");
+    return rc ? HEED_ERR_IO : HEED_OK;
+}
+
+size_t heed_model_value_count(const heed_model *m) { return m ? (size_t)m->n_values : 0; }
+
+const char *heed_model_value_name(const heed_model *m, size_t i)
+{
+    return m && i < (size_t)m->n_values ? m->values[i].name : NULL;
+}
+
+size_t heed_model_input_count(const heed_model *m) { return m ? (size_t)m->n_inputs : 0; }
+
+heed_status heed_model_input(const heed_model *m, size_t index, heed_tensor *out)
+{
+    if (!m || !out || index >= (size_t)m->n_inputs)
+        return HEED_ERR_ARGUMENT;
+    const hm_input *in = &m->inputs[index];
+    memset(out, 0, sizeof *out);
+    out->name = in->name;
+    out->dtype = in->dtype;
+    out->rank = in->rank;
+    for (int d = 0; d < in->rank; d++) {
+        const hm_sym *s = in->sym[d] >= 0 ? &m->syms[in->sym[d]] : NULL;
+        out->shape[d] = s ? (s->has_default ? s->value : -1) : in->lit[d];
+    }
+    return HEED_OK;
+}
+
+size_t heed_model_dim_count(const heed_model *m) { return m ? (size_t)m->n_syms : 0; }
+
+const char *heed_model_dim_name(const heed_model *m, size_t i)
+{
+    return m && i < (size_t)m->n_syms ? m->syms[i].name : NULL;
+}

@@ -1,0 +1,146 @@
+/* kernels.c - see kernels.h. */
+#include "kernels.h"
+
+#include <cblas.h>
+#include <omp.h>
+#include <string.h>
+
+void heed_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+               int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc)
+{
+    if (M <= 0 || N <= 0)
+        return;
+    if (K <= 0) {
+        if (beta != 1.0f)
+            for (int64_t i = 0; i < M; i++)
+                for (int64_t j = 0; j < N; j++)
+                    C[i * ldc + j] *= beta;
+        return;
+    }
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+                (blasint)M, (blasint)N, (blasint)K, alpha, A, (blasint)lda, B, (blasint)ldb, beta,
+                C, (blasint)ldc);
+}
+
+void heed_gemm_batch(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
+                     const float *A, int64_t lda, int64_t stride_a, const float *B, int64_t ldb,
+                     int64_t stride_b, float beta, float *C, int64_t ldc, int64_t stride_c,
+                     int64_t count)
+{
+    /* Small products: one per thread (BLAS runs single-threaded inside a
+     * parallel region). Large ones: let BLAS use the threads. */
+    if ((double)M * N * K < 64.0 * 64 * 64 && count > 1) {
+#pragma omp parallel for schedule(static)
+        for (int64_t i = 0; i < count; i++)
+            heed_gemm(ta, tb, M, N, K, alpha, A + i * stride_a, lda, B + i * stride_b, ldb, beta,
+                      C + i * stride_c, ldc);
+    } else {
+        for (int64_t i = 0; i < count; i++)
+            heed_gemm(ta, tb, M, N, K, alpha, A + i * stride_a, lda, B + i * stride_b, ldb, beta,
+                      C + i * stride_c, ldc);
+    }
+}
+
+void heed_add_bias(float *y, const float *bias, int64_t rows, int64_t n)
+{
+#pragma omp parallel for schedule(static) if (rows * n > 32768)
+    for (int64_t r = 0; r < rows; r++) {
+        float *row = y + r * n;
+        for (int64_t j = 0; j < n; j++)
+            row[j] += bias[j];
+    }
+}
+
+void heed_sum_rows(float *db, const float *dy, int64_t rows, int64_t n)
+{
+    /* column sums: parallel over columns keeps each thread's sums private */
+#pragma omp parallel for schedule(static) if (rows * n > 32768)
+    for (int64_t j0 = 0; j0 < n; j0 += 64) {
+        int64_t j1 = j0 + 64 < n ? j0 + 64 : n;
+        float acc[64] = {0};
+        for (int64_t r = 0; r < rows; r++) {
+            const float *row = dy + r * n;
+            for (int64_t j = j0; j < j1; j++)
+                acc[j - j0] += row[j];
+        }
+        for (int64_t j = j0; j < j1; j++)
+            db[j] += acc[j - j0];
+    }
+}
+
+void heed_act_forward(heed_act act, float *y, size_t n)
+{
+    switch (act) {
+    case HEED_ACT_NONE: return;
+    case HEED_ACT_TANH:
+#pragma omp parallel for schedule(static) if (n > 32768)
+        for (size_t i = 0; i < n; i++)
+            y[i] = tanhf(y[i]);
+        return;
+    case HEED_ACT_SIGMOID:
+#pragma omp parallel for schedule(static) if (n > 32768)
+        for (size_t i = 0; i < n; i++)
+            y[i] = heed_sigmoidf(y[i]);
+        return;
+    case HEED_ACT_RELU:
+#pragma omp parallel for schedule(static) if (n > 32768)
+        for (size_t i = 0; i < n; i++)
+            y[i] = y[i] > 0.0f ? y[i] : 0.0f;
+        return;
+    }
+}
+
+void heed_act_backward(heed_act act, float *dx, const float *dy, const float *y, size_t n)
+{
+    switch (act) {
+    case HEED_ACT_NONE:
+        if (dx != dy)
+            memcpy(dx, dy, n * sizeof *dx);
+        return;
+    case HEED_ACT_TANH:
+#pragma omp parallel for schedule(static) if (n > 32768)
+        for (size_t i = 0; i < n; i++)
+            dx[i] = dy[i] * (1.0f - y[i] * y[i]);
+        return;
+    case HEED_ACT_SIGMOID:
+#pragma omp parallel for schedule(static) if (n > 32768)
+        for (size_t i = 0; i < n; i++)
+            dx[i] = dy[i] * y[i] * (1.0f - y[i]);
+        return;
+    case HEED_ACT_RELU:
+#pragma omp parallel for schedule(static) if (n > 32768)
+        for (size_t i = 0; i < n; i++)
+            dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+        return;
+    }
+}
+
+void heed_softmax_row(float *x, int64_t n, int64_t valid)
+{
+    if (valid <= 0) {
+        memset(x, 0, (size_t)n * sizeof *x);
+        return;
+    }
+    float mx = x[0];
+    for (int64_t j = 1; j < valid; j++)
+        mx = x[j] > mx ? x[j] : mx;
+    float sum = 0.0f;
+    for (int64_t j = 0; j < valid; j++) {
+        x[j] = expf(x[j] - mx);
+        sum += x[j];
+    }
+    float inv = 1.0f / sum;
+    for (int64_t j = 0; j < valid; j++)
+        x[j] *= inv;
+    for (int64_t j = valid; j < n; j++)
+        x[j] = 0.0f;
+}
+
+void heed_softmax_row_backward(float *dx, const float *y, const float *dy, int64_t n)
+{
+    float dot = 0.0f;
+    for (int64_t j = 0; j < n; j++)
+        dot += y[j] * dy[j];
+    for (int64_t j = 0; j < n; j++)
+        dx[j] += y[j] * (dy[j] - dot);
+}

@@ -1,0 +1,401 @@
+/* base.c - environment, checked allocation, logging, diagnostics helpers. */
+#include "base.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void *sys_alloc(void *user, size_t size)
+{
+    (void)user;
+    return malloc(size);
+}
+
+static void *sys_realloc(void *user, void *ptr, size_t size)
+{
+    (void)user;
+    return realloc(ptr, size);
+}
+
+static void sys_free(void *user, void *ptr)
+{
+    (void)user;
+    free(ptr);
+}
+
+void heed_options_init(heed_options *options)
+{
+    if (!options)
+        return;
+    memset(options, 0, sizeof *options);
+    options->log_level = HEED_LOG_INFO;
+}
+
+void heed_env_init(heed_env *env, const heed_options *options)
+{
+    memset(env, 0, sizeof *env);
+    env->alloc = (heed_allocator){sys_alloc, sys_realloc, sys_free, NULL};
+    env->log_level = HEED_LOG_INFO;
+    if (!options)
+        return;
+    if (options->allocator && options->allocator->alloc && options->allocator->realloc &&
+        options->allocator->free)
+        env->alloc = *options->allocator;
+    env->log = options->log;
+    env->log_user = options->log_user;
+    env->log_level = options->log_level;
+    env->threads = options->threads > 0 ? options->threads : 0;
+}
+
+void *heed_alloc(const heed_env *env, size_t size)
+{
+    return env->alloc.alloc(env->alloc.user, size ? size : 1);
+}
+
+void *heed_zalloc(const heed_env *env, size_t count, size_t size)
+{
+    size_t total;
+    if (!heed_mul_ok(count, size, &total))
+        return NULL;
+    void *p = heed_alloc(env, total);
+    if (p)
+        memset(p, 0, total ? total : 1);
+    return p;
+}
+
+void *heed_realloc(const heed_env *env, void *ptr, size_t size)
+{
+    return env->alloc.realloc(env->alloc.user, ptr, size ? size : 1);
+}
+
+void heed_dealloc(const heed_env *env, void *ptr)
+{
+    if (ptr)
+        env->alloc.free(env->alloc.user, ptr);
+}
+
+char *heed_strndup(const heed_env *env, const char *s, size_t n)
+{
+    char *p = heed_alloc(env, n + 1);
+    if (!p)
+        return NULL;
+    memcpy(p, s, n);
+    p[n] = '\0';
+    return p;
+}
+
+char *heed_strdup(const heed_env *env, const char *s)
+{
+    return heed_strndup(env, s, strlen(s));
+}
+
+/* Aligned blocks keep the distance to the raw pointer just before the block,
+ * so any allocator (even a user's) can serve them. */
+void *heed_alloc_aligned(const heed_env *env, size_t size)
+{
+    size_t total;
+    if (!heed_add_ok(size, 64 + sizeof(void *), &total))
+        return NULL;
+    char *raw = heed_alloc(env, total);
+    if (!raw)
+        return NULL;
+    uintptr_t start = ((uintptr_t)raw + sizeof(void *) + 63) & ~(uintptr_t)63;
+    ((void **)start)[-1] = raw;
+    return (void *)start;
+}
+
+void heed_dealloc_aligned(const heed_env *env, void *ptr)
+{
+    if (ptr)
+        heed_dealloc(env, ((void **)ptr)[-1]);
+}
+
+bool heed_grow(const heed_env *env, void **items, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return true;
+    size_t ncap = *cap ? *cap : 8;
+    while (ncap < need) {
+        if (!heed_mul_ok(ncap, 2, &ncap))
+            return false;
+    }
+    size_t bytes;
+    if (!heed_mul_ok(ncap, elem, &bytes))
+        return false;
+    void *p = heed_realloc(env, *items, bytes);
+    if (!p)
+        return false;
+    *items = p;
+    *cap = ncap;
+    return true;
+}
+
+typedef struct pool_block {
+    struct pool_block *next;
+    size_t used, cap;
+    max_align_t data[];
+} pool_block;
+
+void *heed_pool_alloc(const heed_env *env, void **pool, size_t size)
+{
+    if (size > ((size_t)1 << 40))
+        return NULL;
+    size = (size + 15) & ~(size_t)15;
+    pool_block *b = *pool;
+    if (!b || b->cap - b->used < size) {
+        size_t cap = size > 65536 ? size : 65536;
+        pool_block *nb = heed_alloc(env, sizeof(pool_block) + cap);
+        if (!nb)
+            return NULL;
+        nb->next = b;
+        nb->used = 0;
+        nb->cap = cap;
+        /* a big block goes behind the current one so the current keeps filling */
+        if (b && size > 65536) {
+            nb->next = b->next;
+            b->next = nb;
+        } else {
+            *pool = nb;
+        }
+        b = nb;
+    }
+    void *p = (char *)b->data + b->used;
+    b->used += size;
+    return p;
+}
+
+char *heed_pool_strdup(const heed_env *env, void **pool, const char *s)
+{
+    size_t n = strlen(s);
+    char *p = heed_pool_alloc(env, pool, n + 1);
+    if (p)
+        memcpy(p, s, n + 1);
+    return p;
+}
+
+void heed_pool_free(const heed_env *env, void *pool)
+{
+    pool_block *b = pool;
+    while (b) {
+        pool_block *next = b->next;
+        heed_dealloc(env, b);
+        b = next;
+    }
+}
+
+void heed_log(const heed_env *env, heed_log_level level, const char *fmt, ...)
+{
+    if (!env || !env->log || level > env->log_level)
+        return;
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    env->log(env->log_user, level, msg);
+}
+
+/* ------------------------------------------------------------ sbuf */
+
+void heed_sbuf_init(heed_sbuf *s, char *buf, size_t cap)
+{
+    s->buf = buf;
+    s->cap = cap;
+    s->len = 0;
+    if (cap)
+        buf[0] = '\0';
+}
+
+void heed_sbuf_printf(heed_sbuf *s, const char *fmt, ...)
+{
+    if (s->len + 1 >= s->cap)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(s->buf + s->len, s->cap - s->len, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    s->len += (size_t)n;
+    if (s->len >= s->cap)
+        s->len = s->cap - 1;
+}
+
+/* ------------------------------------------------------------ diagnostics */
+
+const char *heed_status_string(heed_status status)
+{
+    switch (status) {
+    case HEED_OK: return "ok";
+    case HEED_ERR_ARGUMENT: return "bad argument";
+    case HEED_ERR_NOMEM: return "out of memory";
+    case HEED_ERR_IO: return "input/output error";
+    case HEED_ERR_SYNTAX: return "YAML syntax error";
+    case HEED_ERR_MODEL: return "model error";
+    case HEED_ERR_SHAPE: return "shape error";
+    case HEED_ERR_WEIGHTS: return "weights error";
+    case HEED_ERR_DATA: return "data error";
+    case HEED_ERR_NUMERICS: return "NaN or infinity";
+    case HEED_ERR_LIMIT: return "input exceeds a limit";
+    case HEED_ERR_STATE: return "call does not fit the object's state";
+    case HEED_ERR_UNSUPPORTED: return "unsupported";
+    }
+    return "unknown status";
+}
+
+void heed_diag_clear(heed_diag *diag)
+{
+    if (!diag)
+        return;
+    diag->status = HEED_OK;
+    diag->count = 0;
+    diag->line = diag->column = 0;
+    diag->file[0] = diag->node[0] = diag->message[0] = diag->text[0] = '\0';
+}
+
+static void copy_str(char *dst, size_t cap, const char *src)
+{
+    if (!src)
+        src = "";
+    size_t n = strlen(src);
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
+/* Appends the source line `line` of `text` and a caret under `column`. */
+static void show_source(heed_sbuf *s, const char *text, int line, int column)
+{
+    if (!text || line <= 0)
+        return;
+    const char *p = text;
+    for (int l = 1; l < line && *p; l++) {
+        const char *nl = strchr(p, '\n');
+        if (!nl)
+            return;
+        p = nl + 1;
+    }
+    size_t n = strcspn(p, "\r\n");
+    if (n > 200)
+        n = 200;
+    heed_sbuf_printf(s, "%5d | %.*s\n      | ", line, (int)n, p);
+    /* tabs in the line keep the caret aligned */
+    for (int c = 1; c < column && (size_t)(c - 1) < n; c++)
+        heed_sbuf_printf(s, "%c", p[c - 1] == '\t' ? '\t' : ' ');
+    heed_sbuf_printf(s, "^\n");
+}
+
+void heed_diag_vadd(heed_diag *diag, heed_status status, const heed_srcpos *pos,
+                    const char *node, const char *fmt, va_list ap)
+{
+    if (!diag)
+        return;
+    char msg[1024];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    if (diag->count == 0) {
+        diag->status = status;
+        diag->line = pos ? pos->line : 0;
+        diag->column = pos ? pos->column : 0;
+        copy_str(diag->file, sizeof diag->file, pos ? pos->file : NULL);
+        copy_str(diag->node, sizeof diag->node, node);
+        copy_str(diag->message, sizeof diag->message, msg);
+    }
+    diag->count++;
+    heed_sbuf s = {diag->text, sizeof diag->text, strlen(diag->text)};
+    if (pos && pos->file && pos->line > 0)
+        heed_sbuf_printf(&s, "%s:%d:%d: error: %s\n", pos->file, pos->line, pos->column, msg);
+    else if (pos && pos->file)
+        heed_sbuf_printf(&s, "%s: error: %s\n", pos->file, msg);
+    else
+        heed_sbuf_printf(&s, "error: %s\n", msg);
+    if (pos)
+        show_source(&s, pos->text, pos->line, pos->column);
+}
+
+void heed_diag_add(heed_diag *diag, heed_status status, const heed_srcpos *pos,
+                   const char *node, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    heed_diag_vadd(diag, status, pos, node, fmt, ap);
+    va_end(ap);
+}
+
+heed_status heed_fail(heed_diag *diag, heed_status status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    heed_diag_vadd(diag, status, NULL, NULL, fmt, ap);
+    va_end(ap);
+    return status;
+}
+
+void heed_diag_note(heed_diag *diag, const char *fmt, ...)
+{
+    if (!diag)
+        return;
+    heed_sbuf s = {diag->text, sizeof diag->text, strlen(diag->text)};
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    heed_sbuf_printf(&s, "      = note: %s\n", msg);
+}
+
+int heed_edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 64)
+        la = 64;
+    if (lb > 64)
+        lb = 64;
+    int row[65];
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = (int)j;
+    for (size_t i = 1; i <= la; i++) {
+        int diag = row[0];
+        row[0] = (int)i;
+        for (size_t j = 1; j <= lb; j++) {
+            int up = row[j];
+            int ca = a[i - 1], cb = b[j - 1];
+            /* case differences count half as much as other edits: "affine" is Affine */
+            int cost = ca == cb ? 0 : ((ca | 32) == (cb | 32) ? 0 : 1);
+            int best = diag + cost;
+            if (row[j] + 1 < best)
+                best = row[j] + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[lb];
+}
+
+const char *heed_did_you_mean(const char *word, const char *const *candidates, size_t n)
+{
+    const char *best = NULL;
+    int best_d = 1 << 30;
+    size_t len = strlen(word);
+    int limit = len <= 3 ? 1 : (len <= 6 ? 2 : 3);
+    for (size_t i = 0; i < n; i++) {
+        int d = heed_edit_distance(word, candidates[i]);
+        if (d < best_d) {
+            best_d = d;
+            best = candidates[i];
+        }
+    }
+    return best && best_d <= limit ? best : NULL;
+}
+
+uint64_t heed_hash_bytes(uint64_t h, const void *data, size_t n)
+{
+    const unsigned char *p = data;
+    for (size_t i = 0; i < n; i++) {
+        h ^= p[i];
+        h *= 1099511628211ull;
+    }
+    return h;
+}

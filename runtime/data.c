@@ -1,0 +1,711 @@
+/*
+ * data.c - TSV files to token ids: tokenising (characters, words or whole
+ * labels), vocabularies (four reserved ids, then tokens in byte order so the
+ * ids do not depend on row order), datasets and batches padded with the pad id.
+ * Files are untrusted: invalid UTF-8, missing columns and oversized files are
+ * reported with file:line.
+ */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime.h"
+
+#define DATA_MAX_FILE ((size_t)2 << 30)
+#define DATA_MAX_TOKENS 4096 /* per field per row */
+
+static const char *const reserved[4] = {"<pad>", "<unk>", "<bos>", "<eos>"};
+
+/* ------------------------------------------------------------ UTF-8 */
+
+/* Length of the UTF-8 sequence at s (1-4), or 0 when invalid. */
+static size_t utf8_len(const unsigned char *s, size_t avail)
+{
+    unsigned char c = s[0];
+    size_t n;
+    uint32_t cp;
+    if (c < 0x80)
+        return 1;
+    if ((c & 0xe0) == 0xc0)
+        n = 2, cp = c & 0x1f;
+    else if ((c & 0xf0) == 0xe0)
+        n = 3, cp = c & 0x0f;
+    else if ((c & 0xf8) == 0xf0)
+        n = 4, cp = c & 0x07;
+    else
+        return 0;
+    if (n > avail)
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = cp << 6 | (s[i] & 0x3f);
+    }
+    /* overlong forms, surrogates and values past U+10FFFF */
+    if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
+        (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+        return 0;
+    return n;
+}
+
+bool hv_split(const hm_field *f, const char *text, size_t len, hv_token_fn fn, void *user)
+{
+    const unsigned char *s = (const unsigned char *)text;
+    size_t i = 0;
+    for (size_t k = 0; k < len;) {
+        size_t n = utf8_len(s + k, len - k);
+        if (!n)
+            return false;
+        k += n;
+    }
+    if (f->tokens == HM_TOK_LABEL) {
+        while (len && (text[len - 1] == ' ' || text[len - 1] == '\r'))
+            len--;
+        while (i < len && text[i] == ' ')
+            i++;
+        if (len > i)
+            fn(user, text + i, len - i);
+        return true;
+    }
+    if (f->tokens == HM_TOK_WORDS) {
+        while (i < len) {
+            while (i < len && (text[i] == ' ' || text[i] == '\r'))
+                i++;
+            size_t start = i;
+            while (i < len && text[i] != ' ' && text[i] != '\r')
+                i++;
+            if (i > start && !fn(user, text + start, i - start))
+                return true;
+        }
+        return true;
+    }
+    while (i < len) {
+        size_t n = utf8_len(s + i, len - i);
+        if (text[i] != '\r' && !fn(user, text + i, n))
+            return true;
+        i += n;
+    }
+    return true;
+}
+
+/* ------------------------------------------------------------ vocabularies */
+
+heed_vocab *hv_new(const heed_model *m)
+{
+    heed_vocab *v = heed_zalloc(&m->env, 1, sizeof *v);
+    if (!v)
+        return NULL;
+    v->m = m;
+    v->env = &m->env;
+    v->n = m->n_vocabs;
+    v->v = heed_zalloc(&m->env, (size_t)m->n_vocabs + 1, sizeof *v->v);
+    if (!v->v) {
+        heed_dealloc(&m->env, v);
+        return NULL;
+    }
+    return v;
+}
+
+int hv_add(heed_vocab *vocab, int k, const char *token)
+{
+    hv_vocab *hv = &vocab->v[k];
+    int id = heed_strmap_get(&hv->ids, token);
+    if (id >= 0)
+        return id;
+    if (!heed_grow(vocab->env, (void **)&hv->tokens, &hv->cap, (size_t)hv->n + 1,
+                   sizeof *hv->tokens))
+        return -1;
+    char *copy = heed_pool_strdup(vocab->env, &vocab->pool, token);
+    if (!copy || !heed_strmap_put(vocab->env, &hv->ids, copy, hv->n))
+        return -1;
+    hv->tokens[hv->n] = copy;
+    return hv->n++;
+}
+
+void heed_vocab_free(heed_vocab *vocab)
+{
+    if (!vocab)
+        return;
+    for (int k = 0; k < vocab->n; k++) {
+        heed_dealloc(vocab->env, vocab->v[k].tokens);
+        heed_strmap_free(vocab->env, &vocab->v[k].ids);
+    }
+    heed_dealloc(vocab->env, vocab->v);
+    heed_pool_free(vocab->env, vocab->pool);
+    heed_dealloc(vocab->env, vocab);
+}
+
+static bool add_reserved(heed_vocab *v)
+{
+    for (int k = 0; k < v->n; k++)
+        for (int r = 0; r < 4; r++)
+            if (hv_add(v, k, reserved[r]) != r)
+                return false;
+    return true;
+}
+
+heed_vocab *hv_copy(const heed_vocab *src, const heed_model *m)
+{
+    heed_vocab *v = hv_new(m);
+    if (!v)
+        return NULL;
+    for (int k = 0; k < src->n && k < v->n; k++)
+        for (int i = 0; i < src->v[k].n; i++)
+            if (hv_add(v, k, src->v[k].tokens[i]) != i) {
+                heed_vocab_free(v);
+                return NULL;
+            }
+    return v;
+}
+
+int hv_field(const heed_model *m, const char *field)
+{
+    for (int f = 0; field && f < m->n_fields; f++)
+        if (!strcmp(m->fields[f].input, field))
+            return f;
+    return -1;
+}
+
+char *hv_to_json(const heed_vocab *vocab, int k)
+{
+    json_t *arr = json_array();
+    if (!arr)
+        return NULL;
+    for (int i = 0; i < vocab->v[k].n; i++)
+        if (json_array_append_new(arr, json_string(vocab->v[k].tokens[i])) != 0) {
+            json_decref(arr);
+            return NULL;
+        }
+    char *text = json_dumps(arr, JSON_COMPACT);
+    json_decref(arr);
+    if (!text)
+        return NULL;
+    char *copy = heed_strdup(vocab->env, text);
+    free(text);
+    return copy;
+}
+
+heed_status hv_from_json(heed_vocab *vocab, int k, const char *json, heed_diag *diag,
+                         const char *file)
+{
+    json_error_t err;
+    json_t *arr = json_loads(json, 0, &err);
+    heed_srcpos pos = {file, NULL, 0, 0};
+    if (!json_is_array(arr) || json_array_size(arr) < 4 || json_array_size(arr) > (1u << 24)) {
+        json_decref(arr);
+        heed_diag_add(diag, HEED_ERR_WEIGHTS, &pos, NULL,
+                      "vocabulary %d in the metadata is not a JSON list of tokens", k);
+        return HEED_ERR_WEIGHTS;
+    }
+    for (size_t i = 0; i < json_array_size(arr); i++) {
+        const char *t = json_string_value(json_array_get(arr, i));
+        if (!t || (i < 4 && strcmp(t, reserved[i]) != 0) || hv_add(vocab, k, t) != (int)i) {
+            json_decref(arr);
+            heed_diag_add(diag, HEED_ERR_WEIGHTS, &pos, NULL,
+                          "vocabulary %d: entry %zu is missing, repeated or not text", k, i);
+            return HEED_ERR_WEIGHTS;
+        }
+    }
+    json_decref(arr);
+    return HEED_OK;
+}
+
+int64_t heed_vocab_size(const heed_vocab *vocab, const char *field)
+{
+    int f = vocab ? hv_field(vocab->m, field) : -1;
+    return f >= 0 ? vocab->v[vocab->m->fields[f].vocab].n : -1;
+}
+
+/* ------------------------------------------------------------ TSV */
+
+typedef struct tsv_line {
+    char *text;
+    size_t len;
+    int number;
+} tsv_line;
+
+/* Calls `fn` for each non-empty line; stops at the first failure. */
+typedef heed_status (*line_fn)(void *user, char **cols, int n_cols, int line);
+
+static heed_status read_tsv(const heed_env *env, const char *path, line_fn fn, void *user,
+                            heed_diag *diag)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return heed_fail(diag, HEED_ERR_IO, "cannot open %s", path);
+    char *line = NULL;
+    size_t cap = 0, len = 0, total = 0;
+    int number = 0;
+    heed_status st = HEED_OK;
+    int c = 0;
+    while (st == HEED_OK && c != EOF) {
+        len = 0;
+        while ((c = fgetc(f)) != EOF && c != '\n') {
+            if (!heed_grow(env, (void **)&line, &cap, len + 2, 1)) {
+                st = heed_fail(diag, HEED_ERR_NOMEM, "out of memory reading %s", path);
+                break;
+            }
+            line[len++] = (char)c;
+        }
+        if (st != HEED_OK)
+            break;
+        number++;
+        total += len + 1;
+        if (total > DATA_MAX_FILE) {
+            st = heed_fail(diag, HEED_ERR_LIMIT, "%s is larger than %zu bytes", path,
+                           DATA_MAX_FILE);
+            break;
+        }
+        if (len && line[len - 1] == '\r')
+            len--;
+        if (len == 0)
+            continue;
+        line[len] = '\0';
+        if (memchr(line, '\0', len)) {
+            heed_srcpos pos = {path, NULL, number, (int)(strlen(line) + 1)};
+            heed_diag_add(diag, HEED_ERR_DATA, &pos, NULL, "the line contains a NUL byte");
+            st = HEED_ERR_DATA;
+            break;
+        }
+        char *cols[64];
+        int n_cols = 0;
+        char *p = line;
+        for (;;) {
+            if (n_cols < 64)
+                cols[n_cols++] = p;
+            char *tab = strchr(p, '\t');
+            if (!tab)
+                break;
+            *tab = '\0';
+            p = tab + 1;
+        }
+        st = fn(user, cols, n_cols, number);
+    }
+    bool bad = ferror(f);
+    fclose(f);
+    heed_dealloc(env, line);
+    if (st == HEED_OK && bad)
+        st = heed_fail(diag, HEED_ERR_IO, "error reading %s", path);
+    return st;
+}
+
+static heed_status column_error(heed_diag *diag, const char *path, int line, const hm_field *f,
+                                int n_cols)
+{
+    heed_srcpos pos = {path, NULL, line, 1};
+    heed_diag_add(diag, HEED_ERR_DATA, &pos, NULL,
+                  "the row has %d column%s but field '%s' reads column %d (columns are "
+                  "separated by tabs and counted from 0)",
+                  n_cols, n_cols == 1 ? "" : "s", f->input, f->column);
+    return HEED_ERR_DATA;
+}
+
+static heed_status utf8_error(heed_diag *diag, const char *path, int line, const hm_field *f)
+{
+    heed_srcpos pos = {path, NULL, line, 1};
+    heed_diag_add(diag, HEED_ERR_DATA, &pos, NULL, "column %d (field '%s') is not valid UTF-8",
+                  f->column, f->input);
+    return HEED_ERR_DATA;
+}
+
+/* ------------------------------------------------------------ building */
+
+typedef struct collect {
+    heed_vocab *v;
+    int k;
+    bool nomem;
+} collect;
+
+static bool collect_token(void *user, const char *tok, size_t len)
+{
+    collect *c = user;
+    char buf[1024];
+    if (len >= sizeof buf)
+        len = sizeof buf - 1;
+    memcpy(buf, tok, len);
+    buf[len] = '\0';
+    if (hv_add(c->v, c->k, buf) < 0) {
+        c->nomem = true;
+        return false;
+    }
+    return true;
+}
+
+typedef struct build_ctx {
+    const heed_model *m;
+    heed_vocab *v;
+    const char *path;
+    heed_diag *diag;
+} build_ctx;
+
+static heed_status build_line(void *user, char **cols, int n_cols, int line)
+{
+    build_ctx *b = user;
+    for (int f = 0; f < b->m->n_fields; f++) {
+        const hm_field *fd = &b->m->fields[f];
+        if (fd->column >= n_cols)
+            return column_error(b->diag, b->path, line, fd, n_cols);
+        collect c = {b->v, fd->vocab, false};
+        if (!hv_split(fd, cols[fd->column], strlen(cols[fd->column]), collect_token, &c))
+            return utf8_error(b->diag, b->path, line, fd);
+        if (c.nomem)
+            return heed_fail(b->diag, HEED_ERR_NOMEM, "out of memory building the vocabulary");
+    }
+    return HEED_OK;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+heed_status heed_vocab_build(const heed_model *m, const char *tsv_path, heed_vocab **out,
+                             heed_diag *diag)
+{
+    heed_diag_clear(diag);
+    if (!m || !tsv_path || !out)
+        return heed_fail(diag, HEED_ERR_ARGUMENT, "heed_vocab_build: NULL argument");
+    *out = NULL;
+    if (m->n_fields == 0)
+        return heed_fail(diag, HEED_ERR_MODEL, "model '%s' has no data: section", m->name);
+    heed_vocab *seen = hv_new(m), *v = hv_new(m);
+    if (!seen || !v || !add_reserved(v)) {
+        heed_vocab_free(seen);
+        heed_vocab_free(v);
+        return heed_fail(diag, HEED_ERR_NOMEM, "out of memory");
+    }
+    build_ctx b = {m, seen, tsv_path, diag};
+    heed_status st = read_tsv(&m->env, tsv_path, build_line, &b, diag);
+    for (int k = 0; st == HEED_OK && k < m->n_vocabs; k++) {
+        hv_vocab *hv = &seen->v[k];
+        qsort(hv->tokens, (size_t)hv->n, sizeof *hv->tokens, cmp_str);
+        for (int i = 0; i < hv->n && st == HEED_OK; i++)
+            if (hv_add(v, k, hv->tokens[i]) < 0)
+                st = heed_fail(diag, HEED_ERR_NOMEM, "out of memory");
+    }
+    heed_vocab_free(seen);
+    if (st != HEED_OK) {
+        heed_vocab_free(v);
+        return st;
+    }
+    *out = v;
+    return HEED_OK;
+}
+
+/* ------------------------------------------------------------ encode, decode */
+
+typedef struct enc_ctx {
+    const heed_vocab *v;
+    int k;
+    int32_t *ids;
+    size_t cap, n;
+} enc_ctx;
+
+static void enc_push(enc_ctx *e, int32_t id)
+{
+    if (e->n < e->cap)
+        e->ids[e->n] = id;
+    e->n++;
+}
+
+static bool enc_token(void *user, const char *tok, size_t len)
+{
+    enc_ctx *e = user;
+    char buf[1024];
+    if (len >= sizeof buf)
+        len = sizeof buf - 1;
+    memcpy(buf, tok, len);
+    buf[len] = '\0';
+    int id = heed_strmap_get(&e->v->v[e->k].ids, buf);
+    enc_push(e, id >= 4 ? id : HEED_UNK_ID);
+    return e->n < DATA_MAX_TOKENS;
+}
+
+/* Encodes into ids[0..cap); returns the full count in *n or false on bad UTF-8. */
+static bool encode_field(const heed_vocab *v, const hm_field *f, const char *text, int32_t *ids,
+                         size_t cap, size_t *n)
+{
+    enc_ctx e = {v, f->vocab, ids, cap, 0};
+    if (f->bos)
+        enc_push(&e, HEED_BOS_ID);
+    size_t start = e.n;
+    if (!hv_split(f, text, strlen(text), enc_token, &e))
+        return false;
+    if (f->reverse) {
+        size_t end = e.n < cap ? e.n : cap;
+        for (size_t i = start, j = end; i + 1 < j; i++, j--) {
+            int32_t t = ids[i];
+            ids[i] = ids[j - 1];
+            ids[j - 1] = t;
+        }
+    }
+    if (f->eos)
+        enc_push(&e, HEED_EOS_ID);
+    *n = e.n;
+    return true;
+}
+
+heed_status heed_vocab_encode(const heed_vocab *vocab, const char *field, const char *text,
+                              int32_t *ids, size_t capacity, size_t *n, heed_diag *diag)
+{
+    heed_diag_clear(diag);
+    if (!vocab || !text || !n)
+        return heed_fail(diag, HEED_ERR_ARGUMENT, "heed_vocab_encode: NULL argument");
+    int f = hv_field(vocab->m, field);
+    if (f < 0)
+        return heed_fail(diag, HEED_ERR_ARGUMENT, "model '%s' has no data field '%s'",
+                         vocab->m->name, field ? field : "(null)");
+    if (!encode_field(vocab, &vocab->m->fields[f], text, ids, capacity, n))
+        return heed_fail(diag, HEED_ERR_DATA, "the text is not valid UTF-8");
+    return HEED_OK;
+}
+
+heed_status heed_vocab_decode(const heed_vocab *vocab, const char *field, const int32_t *ids,
+                              size_t n, char *text, size_t capacity)
+{
+    if (!vocab || !text || capacity == 0)
+        return HEED_ERR_ARGUMENT;
+    int f = hv_field(vocab->m, field);
+    if (f < 0)
+        return HEED_ERR_ARGUMENT;
+    const hm_field *fd = &vocab->m->fields[f];
+    const hv_vocab *hv = &vocab->v[fd->vocab];
+    heed_sbuf s;
+    heed_sbuf_init(&s, text, capacity);
+    size_t end = 0;
+    while (end < n && ids[end] != HEED_EOS_ID)
+        end++;
+    bool first = true;
+    for (size_t k = 0; k < end; k++) {
+        size_t i = fd->reverse ? end - 1 - k : k;
+        int32_t id = ids[i];
+        if (id == HEED_PAD_ID || id == HEED_BOS_ID)
+            continue;
+        const char *tok = id >= 0 && id < hv->n ? hv->tokens[id] : "<unk>";
+        heed_sbuf_printf(&s, "%s%s", fd->tokens == HM_TOK_WORDS && !first ? " " : "", tok);
+        first = false;
+    }
+    return HEED_OK;
+}
+
+/* ------------------------------------------------------------ datasets */
+
+typedef struct load_ctx {
+    heed_dataset *ds;
+    const heed_vocab *v;
+    const char *path;
+    heed_diag *diag;
+    int32_t *scratch;
+} load_ctx;
+
+static heed_status load_line(void *user, char **cols, int n_cols, int line)
+{
+    load_ctx *c = user;
+    heed_dataset *ds = c->ds;
+    const heed_model *m = ds->m;
+    if (!heed_grow(ds->env, (void **)&ds->rows, &ds->cap, ds->n + 1, sizeof *ds->rows))
+        return heed_fail(c->diag, HEED_ERR_NOMEM, "out of memory loading %s", c->path);
+    hd_row *r = &ds->rows[ds->n];
+    memset(r, 0, sizeof *r);
+    for (int f = 0; f < m->n_fields; f++) {
+        const hm_field *fd = &m->fields[f];
+        if (fd->column >= n_cols)
+            return column_error(c->diag, c->path, line, fd, n_cols);
+        size_t n;
+        if (!encode_field(c->v, fd, cols[fd->column], c->scratch, DATA_MAX_TOKENS + 2, &n))
+            return utf8_error(c->diag, c->path, line, fd);
+        if (n > DATA_MAX_TOKENS) {
+            heed_srcpos pos = {c->path, NULL, line, 1};
+            heed_diag_add(c->diag, HEED_ERR_LIMIT, &pos, NULL,
+                          "field '%s' has %zu tokens, more than the limit of %d", fd->input, n,
+                          DATA_MAX_TOKENS);
+            return HEED_ERR_LIMIT;
+        }
+        r->ids[f] = heed_pool_alloc(ds->env, &ds->pool, (n + 1) * sizeof(int32_t));
+        if (!r->ids[f])
+            return heed_fail(c->diag, HEED_ERR_NOMEM, "out of memory loading %s", c->path);
+        memcpy(r->ids[f], c->scratch, n * sizeof(int32_t));
+        r->len[f] = (int)n;
+    }
+    r->cols = heed_pool_alloc(ds->env, &ds->pool, sizeof(char *) * (size_t)n_cols);
+    if (!r->cols)
+        return heed_fail(c->diag, HEED_ERR_NOMEM, "out of memory loading %s", c->path);
+    for (int k = 0; k < n_cols; k++)
+        if (!(r->cols[k] = heed_pool_strdup(ds->env, &ds->pool, cols[k])))
+            return heed_fail(c->diag, HEED_ERR_NOMEM, "out of memory loading %s", c->path);
+    r->n_cols = n_cols;
+    ds->n++;
+    return HEED_OK;
+}
+
+heed_status heed_dataset_load(const heed_model *m, const heed_vocab *vocab, const char *path,
+                              heed_dataset **out, heed_diag *diag)
+{
+    heed_diag_clear(diag);
+    if (!m || !vocab || !path || !out)
+        return heed_fail(diag, HEED_ERR_ARGUMENT, "heed_dataset_load: NULL argument");
+    *out = NULL;
+    if (m->n_fields > 8)
+        return heed_fail(diag, HEED_ERR_MODEL, "a model may read at most 8 data fields");
+    heed_dataset *ds = heed_zalloc(&m->env, 1, sizeof *ds);
+    int32_t *scratch = heed_alloc(&m->env, (DATA_MAX_TOKENS + 2) * sizeof(int32_t));
+    if (!ds || !scratch) {
+        heed_dealloc(&m->env, ds);
+        heed_dealloc(&m->env, scratch);
+        return heed_fail(diag, HEED_ERR_NOMEM, "out of memory");
+    }
+    ds->m = m;
+    ds->env = &m->env;
+    load_ctx c = {ds, vocab, path, diag, scratch};
+    heed_status st = read_tsv(&m->env, path, load_line, &c, diag);
+    heed_dealloc(&m->env, scratch);
+    if (st == HEED_OK && ds->n == 0) {
+        heed_srcpos pos = {path, NULL, 0, 0};
+        heed_diag_add(diag, HEED_ERR_DATA, &pos, NULL, "the file has no rows");
+        st = HEED_ERR_DATA;
+    }
+    if (st != HEED_OK) {
+        heed_dataset_free(ds);
+        return st;
+    }
+    *out = ds;
+    return HEED_OK;
+}
+
+void heed_dataset_free(heed_dataset *ds)
+{
+    if (!ds)
+        return;
+    const heed_env *env = ds->env;
+    heed_dealloc(env, ds->rows);
+    heed_pool_free(env, ds->pool);
+    heed_dealloc(env, ds);
+}
+
+size_t heed_dataset_size(const heed_dataset *ds)
+{
+    return ds ? ds->n : 0;
+}
+
+const char *heed_dataset_text(const heed_dataset *ds, size_t row, int column)
+{
+    if (!ds || row >= ds->n || column < 0 || column >= ds->rows[row].n_cols)
+        return NULL;
+    return ds->rows[row].cols[column];
+}
+
+heed_status heed_dataset_feed(const heed_dataset *ds, const size_t *rows, size_t n,
+                              heed_session *s, heed_diag *diag)
+{
+    heed_diag_clear(diag);
+    if (!ds || !rows || !s || n == 0)
+        return heed_fail(diag, HEED_ERR_ARGUMENT, "heed_dataset_feed: bad argument");
+    const heed_model *m = ds->m;
+    for (int f = 0; f < m->n_fields; f++) {
+        const hm_field *fd = &m->fields[f];
+        size_t T = 1;
+        for (size_t i = 0; i < n; i++) {
+            if (rows[i] >= ds->n)
+                return heed_fail(diag, HEED_ERR_ARGUMENT, "row %zu is past the end (%zu rows)",
+                                 rows[i], ds->n);
+            if ((size_t)ds->rows[rows[i]].len[f] > T)
+                T = (size_t)ds->rows[rows[i]].len[f];
+        }
+        bool label = fd->tokens == HM_TOK_LABEL;
+        if (label)
+            T = 1;
+        int32_t *buf = heed_zalloc(ds->env, n * T, sizeof *buf);
+        if (!buf)
+            return heed_fail(diag, HEED_ERR_NOMEM, "out of memory");
+        for (size_t i = 0; i < n; i++) {
+            const hd_row *r = &ds->rows[rows[i]];
+            size_t len = label ? 1 : (size_t)r->len[f];
+            if (label && r->len[f] == 0)
+                buf[i] = HEED_UNK_ID;
+            else
+                memcpy(buf + i * T, r->ids[f], len * sizeof *buf);
+        }
+        heed_tensor t = {fd->input, HEED_I32, label ? 1 : 2, {(int64_t)n, (int64_t)T, 0, 0}, buf};
+        heed_status st = heed_session_set_input(s, fd->input, &t, diag);
+        heed_dealloc(ds->env, buf);
+        if (st != HEED_OK)
+            return st;
+    }
+    return HEED_OK;
+}
+
+/* ------------------------------------------------------------ batching */
+
+typedef struct len_row {
+    int len;
+    size_t row;
+} len_row;
+
+static int cmp_len(const void *a, const void *b)
+{
+    const len_row *x = a, *y = b;
+    if (x->len != y->len)
+        return x->len - y->len;
+    return x->row < y->row ? -1 : (x->row > y->row);
+}
+
+static void shuffle(size_t *a, size_t n, uint64_t seed)
+{
+    for (size_t i = n; i > 1; i--) {
+        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+        size_t j = (size_t)((seed >> 33) % i);
+        size_t t = a[i - 1];
+        a[i - 1] = a[j];
+        a[j] = t;
+    }
+}
+
+void heed_dataset_shuffle(const heed_dataset *ds, size_t batch, uint64_t seed, int64_t epoch,
+                          size_t *order)
+{
+    if (!ds || !order || ds->n == 0)
+        return;
+    size_t n = ds->n;
+    if (batch == 0)
+        batch = 1;
+    uint64_t s = seed * 0x9e3779b97f4a7c15ull + (uint64_t)epoch * 0xbf58476d1ce4e5b9ull + 1;
+    for (size_t i = 0; i < n; i++)
+        order[i] = i;
+    shuffle(order, n, s);
+    /* sort windows of 32 batches by length, then shuffle whole batches */
+    size_t window = batch * 32;
+    len_row *tmp = heed_alloc(ds->env, (window < n ? window : n) * sizeof *tmp);
+    if (tmp) {
+        for (size_t w = 0; w < n; w += window) {
+            size_t m = w + window < n ? window : n - w;
+            for (size_t i = 0; i < m; i++) {
+                const hd_row *r = &ds->rows[order[w + i]];
+                int len = 0;
+                for (int f = 0; f < ds->m->n_fields; f++)
+                    len = r->len[f] > len ? r->len[f] : len;
+                tmp[i] = (len_row){len, order[w + i]};
+            }
+            qsort(tmp, m, sizeof *tmp, cmp_len);
+            for (size_t i = 0; i < m; i++)
+                order[w + i] = tmp[i].row;
+        }
+        heed_dealloc(ds->env, tmp);
+    }
+    size_t nb = (n + batch - 1) / batch;
+    size_t *perm = heed_alloc(ds->env, nb * sizeof *perm);
+    size_t *copy = heed_alloc(ds->env, n * sizeof *copy);
+    if (perm && copy) {
+        for (size_t b = 0; b < nb; b++)
+            perm[b] = b;
+        /* the last, possibly short, batch stays last */
+        shuffle(perm, n % batch ? nb - 1 : nb, s ^ 0x5851f42d4c957f2dull);
+        memcpy(copy, order, n * sizeof *copy);
+        size_t k = 0;
+        for (size_t b = 0; b < nb; b++)
+            for (size_t i = perm[b] * batch; i < (perm[b] + 1) * batch && i < n; i++)
+                order[k++] = copy[i];
+    }
+    heed_dealloc(ds->env, perm);
+    heed_dealloc(ds->env, copy);
+}

@@ -1,0 +1,57 @@
+/*
+ * metrics.c - teacher-forced accuracy from the last forward pass of a model
+ * whose loss is CrossEntropy: the argmax of each logits row against its
+ * (shifted, non-pad) target.
+ */
+#include <string.h>
+
+#include "runtime.h"
+
+heed_status heed_session_accuracy(heed_session *s, heed_accuracy *acc, heed_diag *diag)
+{
+    heed_diag_clear(diag);
+    if (!s || !acc)
+        return heed_fail(diag, HEED_ERR_ARGUMENT, "heed_session_accuracy: NULL argument");
+    memset(acc, 0, sizeof *acc);
+    const heed_model *m = s->m;
+    if (m->loss_node < 0 || m->nodes[m->loss_node].op != &heed_op_cross_entropy)
+        return heed_fail(diag, HEED_ERR_UNSUPPORTED,
+                         "accuracy needs a model whose loss is CrossEntropy");
+    if (!s->have_forward)
+        return heed_fail(diag, HEED_ERR_STATE, "accuracy needs a forward pass first");
+    const hm_node *ce = &m->nodes[m->loss_node];
+    const hp_value *lv = &s->plan->values[ce->in[0]], *tv = &s->plan->values[ce->in[1]];
+    const float *logits = hs_value_ptr(s, ce->in[0], false);
+    const int32_t *target = hs_value_ptr(s, ce->in[1], false);
+    int shift_attr = hm_attr_index(ce->op, "shift");
+    int64_t shift = 0;
+    if (shift_attr >= 0 && ce->attr[shift_attr])
+        hy_int(ce->attr[shift_attr], &shift);
+    int64_t V = lv->shape.d[lv->shape.rank - 1].v;
+    int64_t B = tv->shape.d[0].v, T = tv->shape.rank == 2 ? tv->shape.d[1].v : 1;
+    for (int64_t b = 0; b < B; b++) {
+        bool all = true, any = false;
+        for (int64_t t = 0; t < T; t++) {
+            int64_t ts = t + shift;
+            int32_t y = ts < T ? target[b * T + ts] : 0;
+            if (y == HEED_PAD_ID)
+                continue;
+            const float *row = logits + (b * T + t) * V;
+            int64_t best = 0;
+            for (int64_t j = 1; j < V; j++)
+                if (row[j] > row[best])
+                    best = j;
+            any = true;
+            acc->tokens++;
+            if (best == y)
+                acc->tokens_correct++;
+            else
+                all = false;
+        }
+        if (any) {
+            acc->sequences++;
+            acc->sequences_correct += all;
+        }
+    }
+    return HEED_OK;
+}

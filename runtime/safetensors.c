@@ -1,0 +1,485 @@
+/*
+ * safetensors.c - the safetensors format: an 8-byte little-endian header
+ * length, a JSON header (parsed with jansson) naming each tensor's dtype, shape
+ * and data offsets, then the raw data. Files come from other people: every
+ * length and offset is checked before it is used, and overlapping tensors are
+ * refused.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "runtime.h"
+
+#define ST_MAX_FILE ((size_t)8 << 30)
+#define ST_MAX_HEADER ((size_t)100 << 20)
+#define ST_MAX_TENSORS 100000
+
+static heed_status st_fail(heed_diag *diag, heed_status st, const char *path, const char *fmt,
+                           ...) __attribute__((format(printf, 4, 5)));
+
+static heed_status st_fail(heed_diag *diag, heed_status st, const char *path, const char *fmt,
+                           ...)
+{
+    char msg[800];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    heed_srcpos pos = {path, NULL, 0, 0};
+    heed_diag_add(diag, st, &pos, NULL, "%s", msg);
+    return st;
+}
+
+static size_t dtype_size(const char *dt)
+{
+    if (!strcmp(dt, "F32") || !strcmp(dt, "I32") || !strcmp(dt, "U32"))
+        return 4;
+    if (!strcmp(dt, "F16") || !strcmp(dt, "BF16") || !strcmp(dt, "I16") || !strcmp(dt, "U16"))
+        return 2;
+    if (!strcmp(dt, "F64") || !strcmp(dt, "I64") || !strcmp(dt, "U64"))
+        return 8;
+    if (!strcmp(dt, "I8") || !strcmp(dt, "U8") || !strcmp(dt, "BOOL") || !strcmp(dt, "F8_E4M3") ||
+        !strcmp(dt, "F8_E5M2"))
+        return 1;
+    return 0;
+}
+
+static heed_status read_all(const heed_env *env, const char *path, unsigned char **out,
+                            size_t *size, heed_diag *diag)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return st_fail(diag, HEED_ERR_IO, path, "cannot open the file: %s", strerror(errno));
+    struct stat sb;
+    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        fclose(f);
+        return st_fail(diag, HEED_ERR_IO, path, "not a regular file");
+    }
+    if ((size_t)sb.st_size > ST_MAX_FILE) {
+        fclose(f);
+        return st_fail(diag, HEED_ERR_LIMIT, path, "file is larger than %zu bytes", ST_MAX_FILE);
+    }
+    size_t n = (size_t)sb.st_size;
+    unsigned char *buf = heed_alloc(env, n ? n : 1);
+    if (!buf) {
+        fclose(f);
+        return st_fail(diag, HEED_ERR_NOMEM, path, "out of memory reading %zu bytes", n);
+    }
+    size_t got = fread(buf, 1, n, f);
+    fclose(f);
+    if (got != n) {
+        heed_dealloc(env, buf);
+        return st_fail(diag, HEED_ERR_IO, path, "short read (%zu of %zu bytes)", got, n);
+    }
+    *out = buf;
+    *size = n;
+    return HEED_OK;
+}
+
+static heed_status parse_tensor(st_file *f, const char *name, json_t *obj, st_tensor *t,
+                                heed_diag *diag)
+{
+    const char *path = f->path;
+    size_t data_size = f->size - f->data_start;
+    if (!json_is_object(obj))
+        return st_fail(diag, HEED_ERR_WEIGHTS, path, "tensor '%s': its header entry is not an "
+                                                     "object", name);
+    json_t *dt = json_object_get(obj, "dtype"), *shape = json_object_get(obj, "shape");
+    json_t *offs = json_object_get(obj, "data_offsets");
+    if (!json_is_string(dt) || !json_is_array(shape) || !json_is_array(offs) ||
+        json_array_size(offs) != 2)
+        return st_fail(diag, HEED_ERR_WEIGHTS, path,
+                       "tensor '%s': needs dtype, shape and data_offsets [begin, end]", name);
+    t->name = heed_strdup(f->env, name);
+    t->dtype = NULL;
+    if (!t->name)
+        return st_fail(diag, HEED_ERR_NOMEM, path, "out of memory");
+    const char *dts = json_string_value(dt);
+    size_t esize = dtype_size(dts);
+    if (!esize)
+        return st_fail(diag, HEED_ERR_WEIGHTS, path, "tensor '%s': unknown dtype '%s'", name, dts);
+    t->dtype = !strcmp(dts, "F32") ? "F32" : !strcmp(dts, "I32") ? "I32" : "other";
+    if (json_array_size(shape) > 8)
+        return st_fail(diag, HEED_ERR_WEIGHTS, path, "tensor '%s': rank %zu is too large", name,
+                       json_array_size(shape));
+    t->rank = (int)json_array_size(shape);
+    size_t numel = 1;
+    for (int d = 0; d < t->rank; d++) {
+        json_t *e = json_array_get(shape, (size_t)d);
+        json_int_t v = json_is_integer(e) ? json_integer_value(e) : -1;
+        if (v < 0 || !heed_mul_ok(numel, (size_t)v, &numel))
+            return st_fail(diag, HEED_ERR_WEIGHTS, path, "tensor '%s': dim %d is invalid", name,
+                           d);
+        t->shape[d] = v;
+    }
+    json_t *b = json_array_get(offs, 0), *e = json_array_get(offs, 1);
+    json_int_t begin = json_is_integer(b) ? json_integer_value(b) : -1;
+    json_int_t end = json_is_integer(e) ? json_integer_value(e) : -1;
+    if (begin < 0 || end < begin || (size_t)end > data_size)
+        return st_fail(diag, HEED_ERR_WEIGHTS, path,
+                       "tensor '%s': data_offsets [%lld, %lld] lie outside the %zu data bytes "
+                       "(truncated file or a header that lies?)",
+                       name, (long long)begin, (long long)end, data_size);
+    size_t bytes;
+    if (!heed_mul_ok(numel, esize, &bytes) || bytes != (size_t)(end - begin))
+        return st_fail(diag, HEED_ERR_WEIGHTS, path,
+                       "tensor '%s': its shape and dtype need %zu bytes but its offsets span "
+                       "%lld",
+                       name, bytes, (long long)(end - begin));
+    t->begin = (size_t)begin;
+    t->end = (size_t)end;
+    return HEED_OK;
+}
+
+static int cmp_begin(const void *a, const void *b)
+{
+    const st_tensor *x = a, *y = b;
+    return x->begin < y->begin ? -1 : (x->begin > y->begin);
+}
+
+static heed_status parse_meta(st_file *f, json_t *meta, heed_diag *diag)
+{
+    if (!json_is_object(meta))
+        return st_fail(diag, HEED_ERR_WEIGHTS, f->path, "__metadata__ is not an object");
+    size_t n = json_object_size(meta);
+    f->meta_keys = heed_zalloc(f->env, n + 1, sizeof(char *));
+    f->meta_vals = heed_zalloc(f->env, n + 1, sizeof(char *));
+    if (!f->meta_keys || !f->meta_vals)
+        return st_fail(diag, HEED_ERR_NOMEM, f->path, "out of memory");
+    const char *k;
+    json_t *v;
+    json_object_foreach(meta, k, v)
+    {
+        if (!json_is_string(v))
+            return st_fail(diag, HEED_ERR_WEIGHTS, f->path, "metadata '%s' is not a string", k);
+        f->meta_keys[f->n_meta] = heed_strdup(f->env, k);
+        f->meta_vals[f->n_meta] = heed_strdup(f->env, json_string_value(v));
+        if (!f->meta_keys[f->n_meta] || !f->meta_vals[f->n_meta])
+            return st_fail(diag, HEED_ERR_NOMEM, f->path, "out of memory");
+        f->n_meta++;
+    }
+    return HEED_OK;
+}
+
+static heed_status parse_header(st_file *f, heed_diag *diag)
+{
+    const char *path = f->path;
+    if (f->size < 8)
+        return st_fail(diag, HEED_ERR_WEIGHTS, path,
+                       "the file has %zu bytes; a safetensors file starts with an 8-byte header "
+                       "length",
+                       f->size);
+    uint64_t hlen = 0;
+    for (int i = 7; i >= 0; i--)
+        hlen = hlen << 8 | f->bytes[i];
+    if (hlen > f->size - 8 || hlen > ST_MAX_HEADER)
+        return st_fail(diag, HEED_ERR_WEIGHTS, path,
+                       "the header length says %llu bytes but only %zu follow (truncated file, "
+                       "or not a safetensors file)",
+                       (unsigned long long)hlen, f->size - 8);
+    f->data_start = 8 + (size_t)hlen;
+    json_error_t jerr;
+    json_t *root = json_loadb((const char *)f->bytes + 8, (size_t)hlen, JSON_REJECT_DUPLICATES,
+                              &jerr);
+    if (!root)
+        return st_fail(diag, HEED_ERR_WEIGHTS, path, "the header is not valid JSON: %s at byte %d",
+                       jerr.text, jerr.position + 8);
+    heed_status st = HEED_OK;
+    if (!json_is_object(root) || json_object_size(root) > ST_MAX_TENSORS) {
+        json_decref(root);
+        return st_fail(diag, HEED_ERR_WEIGHTS, path, "the header is not a JSON object of tensors");
+    }
+    f->t = heed_zalloc(f->env, json_object_size(root) + 1, sizeof *f->t);
+    if (!f->t) {
+        json_decref(root);
+        return st_fail(diag, HEED_ERR_NOMEM, path, "out of memory");
+    }
+    const char *key;
+    json_t *val;
+    json_object_foreach(root, key, val)
+    {
+        if (st != HEED_OK)
+            break;
+        if (!strcmp(key, "__metadata__"))
+            st = parse_meta(f, val, diag);
+        else if ((st = parse_tensor(f, key, val, &f->t[f->n], diag)) == HEED_OK || f->t[f->n].name)
+            f->n++;
+    }
+    json_decref(root);
+    if (st != HEED_OK)
+        return st;
+    /* Sorted by offset, neighbours must not overlap. */
+    st_tensor *sorted = heed_zalloc(f->env, (size_t)f->n + 1, sizeof *sorted);
+    if (!sorted)
+        return st_fail(diag, HEED_ERR_NOMEM, path, "out of memory");
+    memcpy(sorted, f->t, sizeof *sorted * (size_t)f->n);
+    qsort(sorted, (size_t)f->n, sizeof *sorted, cmp_begin);
+    for (int i = 1; i < f->n && st == HEED_OK; i++)
+        if (sorted[i].begin < sorted[i - 1].end && sorted[i].end > sorted[i].begin)
+            st = st_fail(diag, HEED_ERR_WEIGHTS, path,
+                         "tensors '%s' and '%s' overlap in the data section", sorted[i - 1].name,
+                         sorted[i].name);
+    heed_dealloc(f->env, sorted);
+    return st;
+}
+
+heed_status st_read(const heed_env *env, const char *path, st_file **out, heed_diag *diag)
+{
+    *out = NULL;
+    st_file *f = heed_zalloc(env, 1, sizeof *f);
+    if (!f)
+        return heed_fail(diag, HEED_ERR_NOMEM, "out of memory");
+    f->env = env;
+    f->path = heed_strdup(env, path);
+    heed_status st = f->path ? read_all(env, path, &f->bytes, &f->size, diag)
+                             : heed_fail(diag, HEED_ERR_NOMEM, "out of memory");
+    if (st == HEED_OK)
+        st = parse_header(f, diag);
+    if (st != HEED_OK) {
+        st_free(f);
+        return st;
+    }
+    *out = f;
+    return HEED_OK;
+}
+
+void st_free(st_file *f)
+{
+    if (!f)
+        return;
+    const heed_env *env = f->env;
+    for (int i = 0; f->t && i < f->n; i++)
+        heed_dealloc(env, f->t[i].name);
+    for (int i = 0; i < f->n_meta; i++) {
+        heed_dealloc(env, f->meta_keys[i]);
+        heed_dealloc(env, f->meta_vals[i]);
+    }
+    heed_dealloc(env, f->meta_keys);
+    heed_dealloc(env, f->meta_vals);
+    heed_dealloc(env, f->t);
+    heed_dealloc(env, f->bytes);
+    heed_dealloc(env, f->path);
+    heed_dealloc(env, f);
+}
+
+const char *st_meta(const st_file *f, const char *key)
+{
+    for (int i = 0; i < f->n_meta; i++)
+        if (!strcmp(f->meta_keys[i], key))
+            return f->meta_vals[i];
+    return NULL;
+}
+
+const st_tensor *st_find(const st_file *f, const char *name)
+{
+    for (int i = 0; i < f->n; i++)
+        if (!strcmp(f->t[i].name, name))
+            return &f->t[i];
+    return NULL;
+}
+
+/* ------------------------------------------------------------ writing */
+
+static heed_status write_fully(int fd, const void *data, size_t n)
+{
+    const char *p = data;
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return HEED_ERR_IO;
+        p += w;
+        n -= (size_t)w;
+    }
+    return HEED_OK;
+}
+
+static char *build_header(const st_entry *e, int n, const char *const *mk,
+                          const char *const *mv, int n_meta, size_t *data_bytes)
+{
+    json_t *root = json_object();
+    if (!root)
+        return NULL;
+    bool ok = true;
+    if (n_meta > 0) {
+        json_t *meta = json_object();
+        ok = meta && json_object_set_new(root, "__metadata__", meta) == 0;
+        for (int i = 0; ok && i < n_meta; i++)
+            ok = json_object_set_new(meta, mk[i], json_string(mv[i])) == 0;
+    }
+    size_t off = 0;
+    for (int i = 0; ok && i < n; i++) {
+        size_t numel = 1;
+        json_t *t = json_object(), *shape = json_array();
+        ok = t && shape;
+        for (int d = 0; ok && d < e[i].rank; d++) {
+            numel *= (size_t)e[i].shape[d];
+            ok = json_array_append_new(shape, json_integer(e[i].shape[d])) == 0;
+        }
+        json_t *offs = json_pack("[II]", (json_int_t)off, (json_int_t)(off + numel * 4));
+        ok = ok && offs &&
+             json_object_set_new(t, "dtype", json_string(e[i].ids ? "I32" : "F32")) == 0 &&
+             json_object_set_new(t, "shape", shape) == 0 &&
+             json_object_set_new(t, "data_offsets", offs) == 0 &&
+             json_object_set_new(root, e[i].name, t) == 0;
+        off += numel * 4;
+    }
+    *data_bytes = off;
+    char *text = ok ? json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(root);
+    return text;
+}
+
+heed_status st_write(const heed_env *env, const char *path, const st_entry *e, int n,
+                     const char *const *mk, const char *const *mv, int n_meta, heed_diag *diag)
+{
+    (void)env;
+    size_t data_bytes;
+    char *header = build_header(e, n, mk, mv, n_meta, &data_bytes);
+    if (!header)
+        return st_fail(diag, HEED_ERR_NOMEM, path, "out of memory building the header");
+    size_t hlen = strlen(header), padded = (hlen + 7) & ~(size_t)7;
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        free(header);
+        return st_fail(diag, HEED_ERR_IO, path, "cannot create a temporary file beside it: %s",
+                       strerror(errno));
+    }
+    unsigned char len8[8];
+    for (int i = 0; i < 8; i++)
+        len8[i] = (unsigned char)((uint64_t)padded >> (8 * i));
+    heed_status st = write_fully(fd, len8, 8);
+    if (st == HEED_OK)
+        st = write_fully(fd, header, hlen);
+    for (size_t i = hlen; st == HEED_OK && i < padded; i++)
+        st = write_fully(fd, " ", 1);
+    for (int i = 0; st == HEED_OK && i < n; i++) {
+        size_t numel = 1;
+        for (int d = 0; d < e[i].rank; d++)
+            numel *= (size_t)e[i].shape[d];
+        st = write_fully(fd, e[i].data, numel * 4);
+    }
+    free(header);
+    /* the data reaches the disk before the name points at it */
+    if (st == HEED_OK && fsync(fd) != 0)
+        st = HEED_ERR_IO;
+    if (close(fd) != 0)
+        st = HEED_ERR_IO;
+    if (st == HEED_OK && rename(tmp, path) != 0)
+        st = HEED_ERR_IO;
+    if (st != HEED_OK) {
+        int saved = errno;
+        unlink(tmp);
+        return st_fail(diag, HEED_ERR_IO, path, "cannot write: %s", strerror(saved));
+    }
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *slash = '\0';
+    else
+        snprintf(dir, sizeof dir, ".");
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (dfd >= 0) {
+        fsync(dfd); /* the rename itself is durable */
+        close(dfd);
+    }
+    return HEED_OK;
+}
+
+/* ------------------------------------------------------------ public tensor files */
+
+struct heed_tensor_file {
+    heed_env env;
+    st_file *f;
+};
+
+heed_status heed_tensor_file_read(const char *path, heed_tensor_file **out, heed_diag *diag)
+{
+    heed_diag_clear(diag);
+    if (!path || !out)
+        return heed_fail(diag, HEED_ERR_ARGUMENT, "heed_tensor_file_read: NULL argument");
+    *out = NULL;
+    heed_env env;
+    heed_env_init(&env, NULL);
+    heed_tensor_file *tf = heed_zalloc(&env, 1, sizeof *tf);
+    if (!tf)
+        return heed_fail(diag, HEED_ERR_NOMEM, "out of memory");
+    tf->env = env;
+    heed_status st = st_read(&tf->env, path, &tf->f, diag);
+    for (int i = 0; st == HEED_OK && i < tf->f->n; i++) {
+        const st_tensor *t = &tf->f->t[i];
+        if (strcmp(t->dtype, "other") == 0)
+            st = st_fail(diag, HEED_ERR_DATA, path, "tensor '%s': only F32 and I32 are read",
+                         t->name);
+        else if (t->rank > HEED_MAX_RANK)
+            st = st_fail(diag, HEED_ERR_DATA, path, "tensor '%s': rank %d is more than %d",
+                         t->name, t->rank, HEED_MAX_RANK);
+        else if ((tf->f->data_start + t->begin) % 4)
+            st = st_fail(diag, HEED_ERR_DATA, path, "tensor '%s': data is not 4-byte aligned",
+                         t->name);
+    }
+    if (st != HEED_OK) {
+        heed_tensor_file_free(tf);
+        return st;
+    }
+    *out = tf;
+    return HEED_OK;
+}
+
+size_t heed_tensor_file_count(const heed_tensor_file *tf)
+{
+    return tf ? (size_t)tf->f->n : 0;
+}
+
+heed_status heed_tensor_file_get(const heed_tensor_file *tf, size_t index, heed_tensor *out)
+{
+    if (!tf || !out || index >= (size_t)tf->f->n)
+        return HEED_ERR_ARGUMENT;
+    const st_tensor *t = &tf->f->t[index];
+    memset(out, 0, sizeof *out);
+    out->name = t->name;
+    out->dtype = strcmp(t->dtype, "I32") == 0 ? HEED_I32 : HEED_F32;
+    out->rank = t->rank;
+    for (int d = 0; d < t->rank; d++)
+        out->shape[d] = t->shape[d];
+    out->data = tf->f->bytes + tf->f->data_start + t->begin;
+    return HEED_OK;
+}
+
+void heed_tensor_file_free(heed_tensor_file *tf)
+{
+    if (!tf)
+        return;
+    heed_env env = tf->env;
+    st_free(tf->f);
+    heed_dealloc(&env, tf);
+}
+
+heed_status heed_tensor_file_write(const char *path, const heed_tensor *tensors, size_t n,
+                                   heed_diag *diag)
+{
+    heed_diag_clear(diag);
+    if (!path || (!tensors && n))
+        return heed_fail(diag, HEED_ERR_ARGUMENT, "heed_tensor_file_write: NULL argument");
+    heed_env env;
+    heed_env_init(&env, NULL);
+    st_entry *e = heed_zalloc(&env, n + 1, sizeof *e);
+    if (!e)
+        return heed_fail(diag, HEED_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++)
+        e[i] = (st_entry){tensors[i].name, tensors[i].rank, tensors[i].shape, tensors[i].data,
+                          tensors[i].dtype == HEED_I32};
+    heed_status st = st_write(&env, path, e, (int)n, NULL, NULL, 0, diag);
+    heed_dealloc(&env, e);
+    return st;
+}

@@ -1,0 +1,224 @@
+/*
+ * weights_io.c - weights to and from safetensors files, PyTorch-style names,
+ * with the vocabularies and the graph hash in the metadata. Loading matches
+ * tensors by name and shape and reports every mismatch at once.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime.h"
+
+#define META_MAX 64
+
+static const char *vocab_dim_name(const heed_model *m, int k)
+{
+    for (int f = 0; f < m->n_fields; f++)
+        if (m->fields[f].vocab == k)
+            return m->syms[m->fields[f].vocab_sym].name;
+    return "?";
+}
+
+heed_status heed_weights_save(const heed_weights *w, const char *path, heed_diag *diag)
+{
+    heed_diag_clear(diag);
+    if (!w || !path)
+        return heed_fail(diag, HEED_ERR_ARGUMENT, "heed_weights_save: NULL argument");
+    const heed_model *m = w->m;
+    const heed_env *env = w->env;
+    st_entry *e = heed_zalloc(env, (size_t)w->n_params + 1, sizeof *e);
+    int64_t *shapes = heed_zalloc(env, (size_t)w->n_params * HEED_MAX_RANK + 1, sizeof *shapes);
+    const char *mk[META_MAX], *mv[META_MAX];
+    char *owned[META_MAX];
+    int n_meta = 0, n_owned = 0;
+    char hash[32], keys[META_MAX][96];
+    heed_status st = HEED_OK;
+    if (!e || !shapes) {
+        st = heed_fail(diag, HEED_ERR_NOMEM, "out of memory saving weights");
+        goto done;
+    }
+    for (int i = 0; i < w->n_params; i++) {
+        const hp_param *p = &w->params[i];
+        for (int d = 0; d < p->shape.rank; d++)
+            shapes[i * HEED_MAX_RANK + d] = p->shape.d[d].v;
+        e[i] = (st_entry){p->name, p->shape.rank, shapes + i * HEED_MAX_RANK, w->data + p->offset,
+                          false};
+    }
+    snprintf(hash, sizeof hash, "%016" PRIx64, m->hash);
+    mk[n_meta] = "heed.model";
+    mv[n_meta++] = m->name;
+    mk[n_meta] = "heed.hash";
+    mv[n_meta++] = hash;
+    for (int k = 0; w->vocab && k < w->vocab->n && n_meta < META_MAX; k++) {
+        char *json = hv_to_json(w->vocab, k);
+        if (!json) {
+            st = heed_fail(diag, HEED_ERR_NOMEM, "out of memory saving the vocabulary");
+            goto done;
+        }
+        owned[n_owned++] = json;
+        snprintf(keys[k], sizeof keys[k], "heed.vocab.%s", vocab_dim_name(m, k));
+        mk[n_meta] = keys[k];
+        mv[n_meta++] = json;
+    }
+    st = st_write(env, path, e, w->n_params, mk, mv, n_meta, diag);
+done:
+    for (int i = 0; i < n_owned; i++)
+        heed_dealloc(env, owned[i]);
+    heed_dealloc(env, e);
+    heed_dealloc(env, shapes);
+    return st;
+}
+
+static heed_status load_vocab(const heed_model *m, const st_file *f, heed_vocab **out,
+                              heed_diag *diag)
+{
+    *out = NULL;
+    if (m->n_vocabs == 0)
+        return HEED_OK;
+    heed_vocab *v = hv_new(m);
+    if (!v)
+        return heed_fail(diag, HEED_ERR_NOMEM, "out of memory");
+    for (int k = 0; k < m->n_vocabs; k++) {
+        char key[128];
+        snprintf(key, sizeof key, "heed.vocab.%s", vocab_dim_name(m, k));
+        const char *json = st_meta(f, key);
+        heed_status st;
+        if (!json) {
+            heed_srcpos pos = {f->path, NULL, 0, 0};
+            heed_diag_add(diag, HEED_ERR_WEIGHTS, &pos, NULL,
+                          "the file has no vocabulary '%s' (metadata %s); weights for a model "
+                          "with data: fields are written by heed train",
+                          vocab_dim_name(m, k), key);
+            st = HEED_ERR_WEIGHTS;
+        } else {
+            st = hv_from_json(v, k, json, diag, f->path);
+        }
+        if (st != HEED_OK) {
+            heed_vocab_free(v);
+            return st;
+        }
+    }
+    *out = v;
+    return HEED_OK;
+}
+
+static void shape_text(char *buf, size_t cap, int rank, const int64_t *d)
+{
+    heed_sbuf s;
+    heed_sbuf_init(&s, buf, cap);
+    heed_sbuf_printf(&s, "[");
+    for (int i = 0; i < rank; i++)
+        heed_sbuf_printf(&s, "%s%lld", i ? "," : "", (long long)d[i]);
+    heed_sbuf_printf(&s, "]");
+}
+
+typedef struct match_report {
+    int matched, missing, unexpected, mismatched;
+} match_report;
+
+/* Compares the file's tensors with the weights' parameters; copies matches. */
+static match_report match_tensors(heed_weights *w, const st_file *f, heed_diag *notes,
+                                  bool copy)
+{
+    match_report r = {0};
+    char a[128], b[128];
+    for (int i = 0; i < w->n_params; i++) {
+        const hp_param *p = &w->params[i];
+        const st_tensor *t = st_find(f, p->name);
+        if (!t) {
+            r.missing++;
+            heed_diag_note(notes, "missing: %s", p->name);
+            continue;
+        }
+        int64_t want[HEED_MAX_RANK];
+        bool same = t->rank == p->shape.rank && !strcmp(t->dtype, "F32");
+        for (int d = 0; d < p->shape.rank; d++) {
+            want[d] = p->shape.d[d].v;
+            same = same && d < t->rank && t->shape[d] == want[d];
+        }
+        if (!same) {
+            r.mismatched++;
+            shape_text(a, sizeof a, t->rank, t->shape);
+            shape_text(b, sizeof b, p->shape.rank, want);
+            heed_diag_note(notes, "mismatched: %s is %s %s in the file, the model needs F32 %s",
+                           p->name, strcmp(t->dtype, "F32") ? "non-F32" : "F32", a, b);
+            continue;
+        }
+        r.matched++;
+        if (copy)
+            memcpy(w->data + p->offset, f->bytes + f->data_start + t->begin, p->numel * 4);
+    }
+    for (int i = 0; i < f->n; i++) {
+        bool known = false;
+        for (int k = 0; k < w->n_params && !known; k++)
+            known = !strcmp(w->params[k].name, f->t[i].name);
+        if (!known) {
+            r.unexpected++;
+            heed_diag_note(notes, "unexpected: %s", f->t[i].name);
+        }
+    }
+    return r;
+}
+
+heed_status heed_weights_load(const heed_model *m, const char *path, unsigned flags,
+                              heed_weights **out, heed_diag *diag)
+{
+    heed_diag_clear(diag);
+    if (!m || !path || !out)
+        return heed_fail(diag, HEED_ERR_ARGUMENT, "heed_weights_load: NULL argument");
+    *out = NULL;
+    st_file *f;
+    heed_status st = st_read(&m->env, path, &f, diag);
+    if (st != HEED_OK)
+        return st;
+    heed_vocab *vocab;
+    if ((st = load_vocab(m, f, &vocab, diag)) != HEED_OK) {
+        st_free(f);
+        return st;
+    }
+    heed_weights *w;
+    st = hw_create(m, vocab, NULL, 0, &w, diag);
+    heed_vocab_free(vocab);
+    if (st != HEED_OK) {
+        st_free(f);
+        return st;
+    }
+    hw_init_params(w, m->train.seed);
+    heed_diag notes;
+    heed_diag_clear(&notes);
+    match_report r = match_tensors(w, f, &notes, true);
+    bool exact = r.missing == 0 && r.unexpected == 0 && r.mismatched == 0;
+    if (!exact && (!(flags & HEED_LOAD_PARTIAL) || r.matched == 0)) {
+        heed_srcpos pos = {path, NULL, 0, 0};
+        heed_diag_add(diag, HEED_ERR_WEIGHTS, &pos, NULL,
+                      "the file does not match model '%s': %d matched, %d missing, %d "
+                      "unexpected, %d mismatched%s",
+                      m->name, r.matched, r.missing, r.unexpected, r.mismatched,
+                      r.matched && !(flags & HEED_LOAD_PARTIAL)
+                          ? " (load a partial match explicitly with HEED_LOAD_PARTIAL / "
+                            "--partial)"
+                          : "");
+        size_t len = strlen(diag->text);
+        snprintf(diag->text + len, sizeof diag->text - len, "%s", notes.text);
+        heed_weights_free(w);
+        st_free(f);
+        return HEED_ERR_WEIGHTS;
+    }
+    if (!exact)
+        heed_log(&m->env, HEED_LOG_WARN,
+                 "%s: partial match: %d matched, %d missing (initialised), %d unexpected "
+                 "(ignored), %d mismatched (initialised)",
+                 path, r.matched, r.missing, r.unexpected, r.mismatched);
+    const char *hash = st_meta(f, "heed.hash");
+    char mine[32];
+    snprintf(mine, sizeof mine, "%016" PRIx64, m->hash);
+    if (hash && strcmp(hash, mine) != 0)
+        heed_log(&m->env, HEED_LOG_WARN,
+                 "%s was saved from a different version of the graph (hash %s, this model %s); "
+                 "all tensors matched by name and shape",
+                 path, hash, mine);
+    st_free(f);
+    *out = w;
+    return HEED_OK;
+}

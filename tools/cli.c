@@ -1,0 +1,198 @@
+/* cli.c - shared helpers of the heed subcommands (see cli.h). */
+#include "cli.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+void cli_opts_init(cli_opts *o, int argc, char **argv, const char *cmd, const char *usage)
+{
+    memset(o, 0, sizeof *o);
+    o->argc = argc;
+    o->argv = argv;
+    o->i = 1;
+    o->cmd = cmd;
+    o->usage = usage;
+}
+
+const char *cli_next(cli_opts *o)
+{
+    o->pending = NULL;
+    while (o->i < o->argc) {
+        char *a = o->argv[o->i++];
+        if (strcmp(a, "--") == 0) {
+            while (o->i < o->argc && o->n_positional < 8)
+                o->positional[o->n_positional++] = o->argv[o->i++];
+            return NULL;
+        }
+        if (a[0] == '-' && a[1] != '\0') {
+            const char *eq = strchr(a, '=');
+            if (eq && a[1] == '-') {
+                size_t n = (size_t)(eq - a) < sizeof o->name - 1 ? (size_t)(eq - a)
+                                                                 : sizeof o->name - 1;
+                memcpy(o->name, a, n);
+                o->name[n] = '\0';
+                o->pending = eq + 1;
+                return o->name;
+            }
+            return a;
+        }
+        if (o->n_positional < 8)
+            o->positional[o->n_positional++] = a;
+    }
+    return NULL;
+}
+
+const char *cli_value(cli_opts *o)
+{
+    if (o->pending) {
+        const char *v = o->pending;
+        o->pending = NULL;
+        return v;
+    }
+    if (o->i < o->argc)
+        return o->argv[o->i++];
+    cli_usage_error(o, "option %s needs a value", o->argv[o->i - 1]);
+    return NULL;
+}
+
+int cli_int(cli_opts *o, long lo, long hi)
+{
+    const char *v = cli_value(o);
+    if (!v)
+        return 0;
+    char *end;
+    errno = 0;
+    long x = strtol(v, &end, 10);
+    if (errno || *end || x < lo || x > hi) {
+        cli_usage_error(o, "'%s' is not an integer from %ld to %ld", v, lo, hi);
+        return 0;
+    }
+    return (int)x;
+}
+
+double cli_double(cli_opts *o)
+{
+    const char *v = cli_value(o);
+    if (!v)
+        return 0;
+    char *end;
+    double x = strtod(v, &end);
+    if (*end) {
+        cli_usage_error(o, "'%s' is not a number", v);
+        return 0;
+    }
+    return x;
+}
+
+bool cli_dim_option(cli_opts *o, const char *opt)
+{
+    if (strcmp(opt, "--dim") != 0 && strcmp(opt, "-d") != 0)
+        return false;
+    const char *v = cli_value(o);
+    if (!v)
+        return true;
+    const char *eq = strchr(v, '=');
+    char *end = NULL;
+    long long x = eq ? strtoll(eq + 1, &end, 10) : 0;
+    if (!eq || eq == v || (size_t)(eq - v) >= sizeof o->dim_names[0] || !end || *end || x <= 0) {
+        cli_usage_error(o, "--dim takes NAME=N with N > 0, not '%s'", v);
+        return true;
+    }
+    if (o->n_dims >= CLI_MAX_DIMS) {
+        cli_usage_error(o, "too many --dim options");
+        return true;
+    }
+    memcpy(o->dim_names[o->n_dims], v, (size_t)(eq - v));
+    o->dim_names[o->n_dims][eq - v] = '\0';
+    o->dims[o->n_dims] = (heed_dim){o->dim_names[o->n_dims], x};
+    o->n_dims++;
+    return true;
+}
+
+int cli_usage_error(const cli_opts *o, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "heed %s: error: ", o->cmd);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\nusage: %s\n", o->usage);
+    va_end(ap);
+    ((cli_opts *)o)->failed = true;
+    return CLI_USAGE;
+}
+
+int cli_unknown_option(const cli_opts *o, const char *opt, const char *const *known, int n)
+{
+    int best = -1, best_d = 1 << 30;
+    for (int i = 0; i < n; i++) {
+        int d = 0;
+        const char *a = opt, *b = known[i];
+        /* a rough distance: differing positions plus the length difference */
+        while (*a && *b)
+            d += *a++ != *b++;
+        d += (int)(strlen(a) + strlen(b));
+        if (d < best_d)
+            best_d = d, best = i;
+    }
+    if (best >= 0 && best_d <= 3)
+        return cli_usage_error(o, "unknown option '%s'; did you mean '%s'?", opt, known[best]);
+    return cli_usage_error(o, "unknown option '%s'", opt);
+}
+
+int cli_report(const heed_diag *d)
+{
+    if (d->text[0])
+        fputs(d->text, stderr);
+    else
+        fprintf(stderr, "error: %s\n", d->message[0] ? d->message : heed_status_string(d->status));
+    if (d->count > 1)
+        fprintf(stderr, "%d errors\n", d->count);
+    return d->status == HEED_ERR_ARGUMENT ? CLI_USAGE : CLI_USER_ERROR;
+}
+
+void cli_log(void *user, heed_log_level level, const char *msg)
+{
+    (void)user;
+    static const char *const names[] = {"error", "warning", "info", "debug"};
+    fprintf(stderr, "heed: %s: %s\n", names[level], msg);
+}
+
+void cli_options(heed_options *o, int threads)
+{
+    heed_options_init(o);
+    o->log = cli_log;
+    o->log_level = HEED_LOG_WARN;
+    o->threads = threads;
+}
+
+heed_status cli_load_model(const char *path, int threads, heed_model **out)
+{
+    heed_options opt;
+    cli_options(&opt, threads);
+    heed_diag d;
+    heed_status st = heed_model_load_file(path, &opt, out, &d);
+    if (st != HEED_OK)
+        cli_report(&d);
+    return st;
+}
+
+const char *cli_bytes(size_t n, char *buf, size_t cap)
+{
+    if (n >= (size_t)1 << 30)
+        snprintf(buf, cap, "%.2f GiB", (double)n / (1 << 30));
+    else if (n >= (size_t)1 << 20)
+        snprintf(buf, cap, "%.2f MiB", (double)n / (1 << 20));
+    else if (n >= 1024)
+        snprintf(buf, cap, "%.1f KiB", (double)n / 1024);
+    else
+        snprintf(buf, cap, "%zu B", n);
+    return buf;
+}
+
+bool cli_isatty(FILE *f)
+{
+    return isatty(fileno(f)) != 0;
+}

@@ -1,0 +1,74 @@
+/*
+ * cli.h - what the heed subcommands share: option parsing, printing
+ * diagnostics, exit codes (0 success, 1 user error, 2 usage error).
+ */
+#ifndef HEED_CLI_H
+#define HEED_CLI_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "heed.h"
+
+#define CLI_OK 0
+#define CLI_USER_ERROR 1
+#define CLI_USAGE 2
+#define CLI_MAX_DIMS 32
+
+typedef struct cli_cmd {
+    const char *name;
+    const char *summary;
+    const char *usage;
+    int (*run)(int argc, char **argv);
+} cli_cmd;
+
+/* A simple option cursor over argv: long options with a value either as the
+ * next argument or after '='. */
+typedef struct cli_opts {
+    int argc;
+    char **argv;
+    int i;
+    const char *cmd;
+    const char *usage;
+    const char *positional[8];
+    int n_positional;
+    heed_dim dims[CLI_MAX_DIMS];
+    int n_dims;
+    char dim_names[CLI_MAX_DIMS][64];
+    bool failed;
+    const char *pending; /* the value after '=' of the current option */
+    char name[128];      /* the current option's name when given as --name=value */
+} cli_opts;
+
+void cli_opts_init(cli_opts *o, int argc, char **argv, const char *cmd, const char *usage);
+/* Next option name (e.g. "--dim"), or NULL at the end; positionals are
+ * collected. */
+const char *cli_next(cli_opts *o);
+/* The value of the current option; reports a usage error when missing. */
+const char *cli_value(cli_opts *o);
+int cli_int(cli_opts *o, long lo, long hi);
+double cli_double(cli_opts *o);
+/* Handles --dim NAME=N; returns true when the option was --dim. */
+bool cli_dim_option(cli_opts *o, const char *opt);
+int cli_usage_error(const cli_opts *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int cli_unknown_option(const cli_opts *o, const char *opt, const char *const *known, int n);
+
+/* Prints a failed call's diagnostics to stderr; returns the exit code. */
+int cli_report(const heed_diag *d);
+/* Logs library messages to stderr with a prefix. */
+void cli_log(void *user, heed_log_level level, const char *msg);
+void cli_options(heed_options *o, int threads);
+
+heed_status cli_load_model(const char *path, int threads, heed_model **out);
+
+/* Formats a byte count as "12.3 MiB". */
+const char *cli_bytes(size_t n, char *buf, size_t cap);
+bool cli_isatty(FILE *f);
+
+int cmd_check(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
+int cmd_gradcheck(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+
+#endif /* HEED_CLI_H */

@@ -1,0 +1,43 @@
+/* heed check: the language, references and shapes of a model file. */
+#include <string.h>
+
+#include "cli.h"
+
+int cmd_check(int argc, char **argv)
+{
+    cli_opts o;
+    cli_opts_init(&o, argc, argv, "check", "heed check MODEL.yaml [--dim NAME=N ...]");
+    static const char *const known[] = {"--dim"};
+    const char *opt;
+    while ((opt = cli_next(&o)) && !o.failed) {
+        if (!cli_dim_option(&o, opt))
+            return cli_unknown_option(&o, opt, known, 1);
+    }
+    if (o.failed)
+        return CLI_USAGE;
+    if (o.n_positional != 1)
+        return cli_usage_error(&o, "give one model file");
+    heed_model *m;
+    if (cli_load_model(o.positional[0], 0, &m) != HEED_OK)
+        return CLI_USER_ERROR;
+    heed_diag d;
+    heed_status st = heed_model_check(m, o.dims, (size_t)o.n_dims, &d);
+    if (st != HEED_OK) {
+        heed_model_free(m);
+        return cli_report(&d);
+    }
+    heed_plan *p;
+    size_t params = 0;
+    if (heed_plan_new(m, o.dims, (size_t)o.n_dims, HEED_MODE_INFER, &p, &d) == HEED_OK) {
+        for (size_t i = 0; i < heed_plan_node_count(p); i++) {
+            heed_node_info info;
+            heed_plan_node_info(p, i, &info);
+            params += (size_t)info.params;
+        }
+        printf("%s: ok: model '%s', %zu nodes, %zu parameters\n", o.positional[0],
+               heed_model_name(m), heed_plan_node_count(p), params);
+        heed_plan_free(p);
+    }
+    heed_model_free(m);
+    return CLI_OK;
+}

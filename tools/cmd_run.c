@@ -1,0 +1,93 @@
+/*
+ * heed run: runs the graph on tensors from a safetensors file and writes every
+ * value the graph computed (each node's outputs) to another.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static int run_graph(heed_model *m, heed_weights *w, const char *in_path, const char *out_path)
+{
+    heed_diag d;
+    heed_session *s;
+    if (heed_session_new(w, HEED_MODE_INFER, &s, &d) != HEED_OK)
+        return cli_report(&d);
+    heed_session_keep_all(s, 1);
+    heed_tensor_file *tf;
+    if (heed_tensor_file_read(in_path, &tf, &d) != HEED_OK) {
+        heed_session_free(s);
+        return cli_report(&d);
+    }
+    int rc = CLI_OK;
+    for (size_t i = 0; i < heed_tensor_file_count(tf) && rc == CLI_OK; i++) {
+        heed_tensor t;
+        heed_tensor_file_get(tf, i, &t);
+        if (heed_session_set_input(s, t.name, &t, &d) != HEED_OK)
+            rc = cli_report(&d) == CLI_USAGE ? CLI_USER_ERROR : CLI_USER_ERROR;
+    }
+    if (rc == CLI_OK && heed_session_forward(s, &d) != HEED_OK)
+        rc = cli_report(&d);
+    size_t n = heed_model_value_count(m), k = 0;
+    heed_tensor *outs = rc == CLI_OK ? calloc(n + 1, sizeof *outs) : NULL;
+    if (rc == CLI_OK && !outs)
+        rc = CLI_USER_ERROR;
+    for (size_t i = 0; rc == CLI_OK && i < n; i++) {
+        /* values a node does not produce with its attributes are skipped */
+        if (heed_session_get(s, heed_model_value_name(m, i), &outs[k], &d) == HEED_OK)
+            k++;
+    }
+    if (rc == CLI_OK && heed_tensor_file_write(out_path, outs, k, &d) != HEED_OK)
+        rc = cli_report(&d);
+    if (rc == CLI_OK)
+        printf("wrote %zu tensors to %s\n", k, out_path);
+    free(outs);
+    heed_tensor_file_free(tf);
+    heed_session_free(s);
+    return rc;
+}
+
+int cmd_run(int argc, char **argv)
+{
+    cli_opts o;
+    cli_opts_init(&o, argc, argv, "run",
+                  "heed run MODEL.yaml --inputs IN.safetensors --out OUT.safetensors "
+                  "[--weights W.safetensors] [--seed N] [--dim NAME=N ...] [--threads N]");
+    static const char *const known[] = {"--inputs", "--out", "--weights", "--seed", "--dim",
+                                        "--threads"};
+    const char *in = NULL, *out = NULL, *weights = NULL, *opt;
+    int seed = 1, threads = 0;
+    while ((opt = cli_next(&o)) && !o.failed) {
+        if (cli_dim_option(&o, opt))
+            continue;
+        if (!strcmp(opt, "--inputs"))
+            in = cli_value(&o);
+        else if (!strcmp(opt, "--out"))
+            out = cli_value(&o);
+        else if (!strcmp(opt, "--weights"))
+            weights = cli_value(&o);
+        else if (!strcmp(opt, "--seed"))
+            seed = cli_int(&o, 0, 1 << 30);
+        else if (!strcmp(opt, "--threads"))
+            threads = cli_int(&o, 1, 1024);
+        else
+            return cli_unknown_option(&o, opt, known, 6);
+    }
+    if (o.failed)
+        return CLI_USAGE;
+    if (o.n_positional != 1 || !in || !out)
+        return cli_usage_error(&o, "give a model file, --inputs and --out");
+    heed_model *m;
+    if (cli_load_model(o.positional[0], threads, &m) != HEED_OK)
+        return CLI_USER_ERROR;
+    heed_weights *w;
+    heed_diag d;
+    heed_status st = weights ? heed_weights_load(m, weights, 0, &w, &d)
+                             : heed_weights_new(m, NULL, o.dims, (size_t)o.n_dims,
+                                                (uint64_t)seed, &w, &d);
+    int rc = st == HEED_OK ? run_graph(m, w, in, out) : cli_report(&d);
+    if (st == HEED_OK)
+        heed_weights_free(w);
+    heed_model_free(m);
+    return rc;
+}

@@ -1,0 +1,79 @@
+/*
+ * heed.c - the heed command: dispatches to one file per subcommand. Every
+ * subcommand is a client of the public API (heed.h).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const cli_cmd commands[] = {
+    {"check", "check a model file: language, references, shapes",
+     "heed check MODEL.yaml [--dim NAME=N ...]", cmd_check},
+    {"inspect", "nodes, shapes, parameters, FLOPs and the memory plan",
+     "heed inspect MODEL.yaml [--dim NAME=N ...] [--infer] [--json] [--dot FILE]", cmd_inspect},
+    {"gradcheck", "backward against finite differences, per node",
+     "heed gradcheck MODEL.yaml [--dim NAME=N ...] [--samples N] [--tol X] [--seed N]",
+     cmd_gradcheck},
+    {"run", "run the graph on tensors and write every named value",
+     "heed run MODEL.yaml --inputs IN.safetensors --out OUT.safetensors [--weights "
+     "W.safetensors] [--seed N]",
+     cmd_run},
+    {"train", "train a model on TSV data",
+     "heed train MODEL.yaml --data TRAIN.tsv [--valid VALID.tsv] [--epochs N] [--out "
+     "W.safetensors] [--batch N] [--lr X] [--seed N] [--threads N]",
+     cmd_train},
+};
+#define N_COMMANDS (int)(sizeof commands / sizeof commands[0])
+
+static void usage(FILE *f)
+{
+    fprintf(f, "heed %s - neural networks from YAML files\n\nusage: heed COMMAND [ARGS]\n\n",
+            heed_version());
+    for (int i = 0; i < N_COMMANDS; i++)
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\n'heed COMMAND --help' describes a command; docs/CLI.md all of them.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return CLI_USAGE;
+    }
+    const char *name = argv[1];
+    if (!strcmp(name, "--help") || !strcmp(name, "-h") || !strcmp(name, "help")) {
+        usage(stdout);
+        return CLI_OK;
+    }
+    if (!strcmp(name, "--version")) {
+        printf("heed %s\n", heed_version());
+        return CLI_OK;
+    }
+    for (int i = 0; i < N_COMMANDS; i++) {
+        if (strcmp(name, commands[i].name) != 0)
+            continue;
+        for (int a = 2; a < argc; a++)
+            if (!strcmp(argv[a], "--help") || !strcmp(argv[a], "-h")) {
+                printf("%s\n\nusage: %s\n", commands[i].summary, commands[i].usage);
+                return CLI_OK;
+            }
+        return commands[i].run(argc - 1, argv + 1);
+    }
+    const char *names[16];
+    for (int i = 0; i < N_COMMANDS; i++)
+        names[i] = commands[i].name;
+    fprintf(stderr, "heed: error: unknown command '%s'", name);
+    for (int i = 0; i < N_COMMANDS; i++) {
+        /* a close command name is probably what was meant */
+        size_t la = strlen(name), lb = strlen(names[i]);
+        if ((la > 2 && strncmp(name, names[i], la < lb ? la : lb) == 0) ||
+            (la == lb && la > 3 && strncmp(name, names[i], la - 1) == 0)) {
+            fprintf(stderr, "; did you mean '%s'?", names[i]);
+            break;
+        }
+    }
+    fprintf(stderr, "\n\n");
+    usage(stderr);
+    return CLI_USAGE;
+}
