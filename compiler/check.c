@@ -586,11 +586,11 @@ static void check_input_dim(checker *ck, hm_input *in, const hy_node *d)
         err(ck, in->name, d, "input '%s': dim %d must be a number or a dim name", in->name, r + 1);
         return;
     }
+    /* a name with a number in dims: is fixed (and checked when fed); any other
+     * name is bound at run time from the tensor fed */
     int s = hm_sym_find(ck->m, d->str);
     if (s < 0)
         s = add_sym(ck, d->str, HM_SYM_RUNTIME, d);
-    else if (ck->m->syms[s].kind == HM_SYM_FIXED)
-        ck->m->syms[s].kind = HM_SYM_RUNTIME;
     in->sym[r] = s;
 }
 
@@ -1077,11 +1077,24 @@ static void expand_block(checker *ck, const scope *sc, const char *local, const 
     add_alias(ck, full, last, key);
 }
 
+/* Whether key i of a mapping repeats an earlier key (already reported by the
+ * YAML loader as a duplicate key). */
+static bool repeated_key(const hy_node *map, size_t i)
+{
+    const char *k = scalar(hy_key(map, i));
+    for (size_t j = 0; k && j < i; j++)
+        if (scalar(hy_key(map, j)) && strcmp(k, hy_key(map, j)->str) == 0)
+            return true;
+    return false;
+}
+
 static void add_nodes(checker *ck, const scope *sc, const hy_node *nodes)
 {
     for (size_t i = 0; i < nodes->n; i++) {
         const hy_node *k = hy_key(nodes, i), *v = hy_val(nodes, i);
         const char *name = scalar(k);
+        if (repeated_key(nodes, i))
+            continue;
         if (!is_ident(name)) {
             err(ck, NULL, k, "node name '%s' is not a name (letters, digits, _)",
                 name ? name : "?");
@@ -1537,6 +1550,7 @@ heed_status heed_model_build(const heed_env *env, hy_doc *doc, heed_model **out,
     }
     m->env = *env;
     m->doc = doc;
+    doc->env = &m->env; /* the caller's env may be a local copy */
     m->loss_node = -1;
     checker ck = {.m = m, .diag = diag, .errors = doc->errors};
     const hy_node *root = doc->root;

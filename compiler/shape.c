@@ -372,7 +372,9 @@ static void bind_inputs(heed_plan *p)
         hp_value *v = &p->values[in->value];
         v->shape.rank = in->rank;
         for (int d = 0; d < in->rank; d++) {
-            if (in->sym[d] >= 0)
+            if (in->sym[d] >= 0 && m->syms[in->sym[d]].kind == HM_SYM_FIXED)
+                v->shape.d[d] = heed_lit(p->dimval[in->sym[d]]);
+            else if (in->sym[d] >= 0)
                 v->shape.d[d] = (heed_dimv){p->dimval[in->sym[d]], in->sym[d]};
             else
                 v->shape.d[d] = heed_lit(in->lit[d]);

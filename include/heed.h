@@ -480,6 +480,7 @@ typedef struct heed_gradcheck_entry {
     int checked;          /* elements compared */
     double max_rel_error; /* |analytic - numeric| / max(|analytic|, |numeric|, floor) */
     double max_abs_error;
+    int skipped;          /* elements next to a kink (estimates with h and h/2 disagree) */
 } heed_gradcheck_entry;
 
 typedef struct heed_gradcheck_options {
@@ -495,7 +496,8 @@ typedef void (*heed_gradcheck_fn)(void *user, const heed_gradcheck_entry *entry)
 /*
  * Compares every parameter and float input gradient of the model's loss with
  * central finite differences, on random inputs (token ids with random padded
- * lengths). `report` (may be NULL) receives each tensor's result; *worst the
+ * lengths). Each element is estimated with steps h and h/2; where the two
+ * disagree a kink lies within h and the element is skipped (and counted). `report` (may be NULL) receives each tensor's result; *worst the
  * largest relative error.
  */
 HEED_API heed_status heed_gradcheck(const heed_model *model,

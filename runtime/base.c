@@ -379,7 +379,8 @@ const char *heed_did_you_mean(const char *word, const char *const *candidates, s
     const char *best = NULL;
     int best_d = 1 << 30;
     size_t len = strlen(word);
-    int limit = len <= 3 ? 1 : (len <= 6 ? 2 : 3);
+    /* one-letter names differ by one edit from every other one-letter name */
+    int limit = len <= 2 ? 0 : (len <= 4 ? 1 : (len <= 7 ? 2 : 3));
     for (size_t i = 0; i < n; i++) {
         int d = heed_edit_distance(word, candidates[i]);
         if (d < best_d) {

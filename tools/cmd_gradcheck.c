@@ -25,8 +25,8 @@ static void on_entry(void *user, const heed_gradcheck_entry *e)
 {
     gc_report *r = user;
     if (r->verbose)
-        printf("  %-44s %4d checked  max rel %.2e  max abs %.2e\n", e->tensor, e->checked,
-               e->max_rel_error, e->max_abs_error);
+        printf("  %-44s %4d checked  max rel %.2e  max abs %.2e%s\n", e->tensor, e->checked,
+               e->max_rel_error, e->max_abs_error, e->skipped ? "  (skipped a kink)" : "");
     for (int i = 0; i < r->n; i++)
         if (!strcmp(r->nodes[i].node, e->node)) {
             r->nodes[i].rel = fmax(r->nodes[i].rel, e->max_rel_error);

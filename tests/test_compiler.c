@@ -1,0 +1,371 @@
+/*
+ * test_compiler.c - the model language and its diagnostics: one test per error
+ * kind with the exact file:line:col and message, a file with five mistakes
+ * reporting all five, blocks with repeat, and the graph hash.
+ */
+#include "testutil.h"
+
+static void yaml_syntax_error(void **state)
+{
+    (void)state;
+    tu_expect_errors("syntax.yaml",
+                     "heed: 1\n"
+                     "inputs: {x: [B, 4]}\n"
+                     "nodes:\n"
+                     "  a: {op: Tanh, in: x\n"
+                     "  b: {op: Tanh, in: a}\n",
+                     "syntax.yaml:5:4: error: YAML: did not find expected ',' or '}' while "
+                     "parsing a flow mapping",
+                     "    5 |   b: {op: Tanh, in: a}\n      |    ^", NULL);
+}
+
+static void unknown_op(void **state)
+{
+    (void)state;
+    tu_expect_errors("op.yaml",
+                     "heed: 1\n"
+                     "inputs: {x: [B, 4]}\n"
+                     "nodes:\n"
+                     "  a: {op: tanh, in: x}\n"
+                     "  b: {op: Transformer, in: a}\n",
+                     "op.yaml:4:11: error: node 'a': unknown op 'tanh'; did you mean 'Tanh'?",
+                     "op.yaml:5:11: error: node 'b': unknown op 'Transformer'\n",
+                     "= note: ops: Embedding, Affine, Add,", NULL);
+}
+
+static void misspelt_attribute(void **state)
+{
+    (void)state;
+    tu_expect_errors("attr.yaml",
+                     "heed: 1\n"
+                     "inputs: {x: [B, 4]}\n"
+                     "nodes:\n"
+                     "  a: {op: Affine, in: x, units: 3, biass: false}\n",
+                     "attr.yaml:4:36: error: node 'a': Affine has no attribute 'biass'; did you "
+                     "mean 'bias'?",
+                     "= note: its attributes: in, units, bias, activation", NULL);
+}
+
+static void missing_attribute(void **state)
+{
+    (void)state;
+    tu_expect_errors("missing.yaml",
+                     "heed: 1\n"
+                     "inputs: {x: [B, 4]}\n"
+                     "nodes:\n"
+                     "  a: {op: Affine, in: x}\n",
+                     "missing.yaml:4:11: error: node 'a': Affine needs 'units'", NULL);
+}
+
+static void wrong_type(void **state)
+{
+    (void)state;
+    tu_expect_errors("type.yaml",
+                     "heed: 1\n"
+                     "inputs: {x: [B, 4]}\n"
+                     "nodes:\n"
+                     "  a: {op: Affine, in: x, units: 3, bias: maybe}\n"
+                     "  b: {op: Affine, in: a, units: [3]}\n"
+                     "  c: {op: Affine, in: b, units: 3, activation: tanhh}\n",
+                     "type.yaml:4:42: error: node 'a': 'bias' must be true or false, not 'maybe'",
+                     "type.yaml:5:33: error: node 'b': 'units' must be a dim (a positive number, "
+                     "a dim name or a product such as 2*H), not 'a list'",
+                     "type.yaml:6:48: error: node 'c': 'activation' must be one of "
+                     "none,tanh,sigmoid,relu, not 'tanhh'; did you mean 'tanh'?",
+                     NULL);
+}
+
+static void out_of_range(void **state)
+{
+    (void)state;
+    tu_expect_errors("range.yaml",
+                     "heed: 1\n"
+                     "inputs: {x: [B, 4]}\n"
+                     "nodes:\n"
+                     "  a: {op: Dropout, in: x, p: 1.5}\n"
+                     "  b: {op: Dropout, in: a, p: .nan}\n"
+                     "  c: {op: Affine, in: b, units: 0}\n",
+                     "range.yaml:4:30: error: node 'a': 'p' is 1.5, outside [0, 0.95]",
+                     "range.yaml:5:30: error: node 'b': 'p' must be finite, not .nan",
+                     "range.yaml:6:33: error: node 'c': 'units' must be a positive dim, not 0",
+                     NULL);
+}
+
+static void undefined_input(void **state)
+{
+    (void)state;
+    tu_expect_errors("undef.yaml",
+                     "heed: 1\n"
+                     "inputs: {x: [B, 4]}\n"
+                     "nodes:\n"
+                     "  hidden: {op: Tanh, in: x}\n"
+                     "  out: {op: Tanh, in: hiden}\n",
+                     "undef.yaml:5:23: error: node 'out': input 'hiden' is not defined; did you "
+                     "mean 'hidden'?",
+                     NULL);
+}
+
+static void duplicate_names(void **state)
+{
+    (void)state;
+    tu_expect_errors("dup.yaml",
+                     "heed: 1\n"
+                     "inputs: {x: [B, 4]}\n"
+                     "nodes:\n"
+                     "  a: {op: Tanh, in: x}\n"
+                     "  x: {op: Tanh, in: a}\n"
+                     "  a: {op: ReLU, in: x, in: a}\n",
+                     "dup.yaml:5:3: error: 'x' is defined twice (first as an input at line 2)",
+                     "dup.yaml:6:3: error: duplicate key 'a' (first defined at line 4)",
+                     "dup.yaml:6:24: error: duplicate key 'in' (first defined at line 6)", NULL);
+}
+
+static void cycle(void **state)
+{
+    (void)state;
+    tu_expect_errors("cycle.yaml",
+                     "heed: 1\n"
+                     "inputs: {x: [B, 4]}\n"
+                     "nodes:\n"
+                     "  a: {op: Tanh, in: c}\n"
+                     "  b: {op: Tanh, in: a}\n"
+                     "  c: {op: Add, in: [b, x]}\n",
+                     "cycle.yaml:5:3: error: the graph has a cycle: b -> c -> a -> b", NULL);
+}
+
+static void unbound_dim(void **state)
+{
+    (void)state;
+    tu_expect_errors("dim.yaml",
+                     "heed: 1\n"
+                     "dims: {Hidden: 8}\n"
+                     "inputs: {x: [B, 4]}\n"
+                     "nodes:\n"
+                     "  a: {op: Affine, in: x, units: Hiden}\n",
+                     "dim.yaml:5:33: error: node 'a': unbound dim 'Hiden'; did you mean "
+                     "'Hidden'?",
+                     "= note: dims are bound in dims:, by input shapes or by data vocabularies: "
+                     "Hidden, B",
+                     NULL);
+}
+
+static void shape_mismatch(void **state)
+{
+    (void)state;
+    tu_expect_errors("shape.yaml",
+                     "heed: 1\n"
+                     "dims: {E: 8, H: 256}\n"
+                     "inputs:\n"
+                     "  src: [B, S]\n"
+                     "  tgt: [B, T]\n"
+                     "nodes:\n"
+                     "  a: {op: Embedding, in: src, vocab: 10, dim: H}\n"
+                     "  b: {op: Embedding, in: tgt, vocab: 10, dim: H}\n"
+                     "  c: {op: Add, in: [a, b]}\n"
+                     "  d: {op: Concat, in: [a, b], axis: 1}\n"
+                     "  e: {op: Affine, in: [a, b], units: E}\n",
+                     "shape.yaml:9:3: error: node 'c': input 2 has shape [B,T,256] but input 1 "
+                     "has [B,S,256]",
+                     "shape.yaml:11:3: error: node 'e': input 2 has shape [B,T,256] but input 1 "
+                     "has [B,S,256]; inputs are concatenated on the last axis, so all other dims "
+                     "must agree",
+                     NULL);
+}
+
+static void five_mistakes_in_one_run(void **state)
+{
+    (void)state;
+    const char *yaml = "heed: 1\n"
+                       "dims: {E: 8, H: 16}\n"
+                       "inputs:\n"
+                       "  x: [B, S]\n"
+                       "nodes:\n"
+                       "  emb: {op: Embeding, in: x, vocab: 10, dim: E}\n"
+                       "  h1: {op: Affine, in: x2, units: H}\n"
+                       "  h2: {op: Tanh, in: h1, mode: fast}\n"
+                       "  h3: {op: Dropout, in: h2, p: 1.5}\n"
+                       "  h4: {op: Affine, in: h3, units: Q}\n";
+    heed_diag d;
+    assert_int_not_equal(tu_check("five.yaml", yaml, &d), HEED_OK);
+    assert_int_equal(d.count, 5);
+    const char *expect[] = {
+        "five.yaml:6:13: error: node 'emb': unknown op 'Embeding'; did you mean 'Embedding'?",
+        "five.yaml:7:24: error: node 'h1': input 'x2' is not defined",
+        "five.yaml:8:26: error: node 'h2': Tanh has no attribute 'mode'",
+        "five.yaml:9:32: error: node 'h3': 'p' is 1.5, outside [0, 0.95]",
+        "five.yaml:10:35: error: node 'h4': unbound dim 'Q'"};
+    for (int i = 0; i < 5; i++)
+        if (!strstr(d.text, expect[i]))
+            fail_msg("missing: %s\nin:\n%s", expect[i], d.text);
+    /* the first error fills the structured fields */
+    assert_string_equal(d.file, "five.yaml");
+    assert_int_equal(d.line, 6);
+    assert_int_equal(d.column, 13);
+    assert_string_equal(d.node, "emb");
+}
+
+static void top_level_and_sections(void **state)
+{
+    (void)state;
+    tu_expect_errors("top.yaml",
+                     "heed: 1\n"
+                     "inputs: {x: [B, 4]}\n"
+                     "nodes:\n"
+                     "  a: {op: Tanh, in: x}\n"
+                     "trian: {lr: 0.1}\n"
+                     "train: {lr: -1, optimiser: adam}\n",
+                     "top.yaml:5:1: error: unknown top-level key 'trian'; did you mean 'train'?",
+                     "top.yaml:6:13: error: 'lr' is -1, outside [1e-09, 100]",
+                     "top.yaml:6:17: error: unknown key 'optimiser' in train; did you mean "
+                     "'optimizer'?",
+                     NULL);
+    tu_expect_errors("version.yaml", "heed: 2\ninputs: {x: [B]}\nnodes: {a: {op: Tanh, in: x}}\n",
+                     "version.yaml:1:7: error: this heed reads language version 1, not '2'", NULL);
+    tu_expect_errors("empty.yaml", "", "empty.yaml: error: the model file is empty", NULL);
+    tu_expect_errors("list.yaml", "- 1\n- 2\n",
+                     "list.yaml:1:1: error: a model file is a mapping (heed: 1, inputs:, nodes: "
+                     "...), not a list",
+                     NULL);
+}
+
+static void ids_and_floats(void **state)
+{
+    (void)state;
+    tu_expect_errors("ids.yaml",
+                     "heed: 1\n"
+                     "inputs: {x: [B, S]}\n"
+                     "nodes:\n"
+                     "  a: {op: Embedding, in: x, vocab: 10, dim: 4}\n"
+                     "  b: {op: Embedding, in: a, vocab: 10, dim: 4}\n",
+                     "ids.yaml:5:26: error: node 'b': 'in' takes token ids, but 'a' is a float "
+                     "tensor made by node 'a'",
+                     NULL);
+}
+
+static const char *block_model =
+    "heed: 1\n"
+    "dims: {E: 6}\n"
+    "inputs: {x: [B, S, E]}\n"
+    "blocks:\n"
+    "  layer:\n"
+    "    inputs: [h]\n"
+    "    params: {units: 6, act: tanh}\n"
+    "    nodes:\n"
+    "      proj: {op: Affine, in: h, units: units, activation: act}\n"
+    "      res: {op: Add, in: [h, proj]}\n"
+    "    output: res\n"
+    "nodes:\n"
+    "  stack: {block: layer, in: x, repeat: 3, act: relu}\n"
+    "  one: {block: layer, h: stack}\n"
+    "  out: {op: Tanh, in: one}\n";
+
+static void blocks_repeat(void **state)
+{
+    (void)state;
+    heed_model *m = tu_model("block.yaml", block_model);
+    heed_plan *p;
+    heed_diag d;
+    assert_int_equal(heed_plan_new(m, NULL, 0, HEED_MODE_INFER, &p, &d), HEED_OK);
+    /* 3 repetitions of 2 nodes, one more instance of 2, and out */
+    assert_int_equal(heed_plan_node_count(p), 9);
+    const char *names[] = {"stack.0.proj", "stack.0.res", "stack.1.proj", "stack.1.res",
+                           "stack.2.proj", "stack.2.res", "one.proj", "one.res", "out"};
+    for (size_t i = 0; i < 9; i++) {
+        heed_node_info info;
+        heed_plan_node_info(p, i, &info);
+        assert_string_equal(info.name, names[i]);
+        assert_string_equal(info.shape_text, "[B,S,6]");
+    }
+    heed_plan_free(p);
+    heed_weights *w;
+    assert_int_equal(heed_weights_new(m, NULL, NULL, 0, 1, &w, &d), HEED_OK);
+    heed_tensor t;
+    assert_int_equal(heed_weights_find(w, "stack.1.proj.weight", &t), HEED_OK);
+    assert_int_equal(t.shape[0], 6);
+    assert_int_equal(heed_weights_find(w, "one.proj.bias", &t), HEED_OK);
+    assert_int_equal(heed_weights_count(w), 8);
+    heed_weights_free(w);
+    heed_model_free(m);
+}
+
+static void block_errors(void **state)
+{
+    (void)state;
+    tu_expect_errors("blockerr.yaml",
+                     "heed: 1\n"
+                     "inputs: {x: [B, 4]}\n"
+                     "blocks:\n"
+                     "  layer: {inputs: [h], nodes: {a: {op: Tanh, in: h}}}\n"
+                     "nodes:\n"
+                     "  s: {block: layr, in: x}\n"
+                     "  t: {block: layer, in: x, heads: 4}\n",
+                     "blockerr.yaml:6:14: error: node 's': unknown block 'layr'; did you mean "
+                     "'layer'?",
+                     "blockerr.yaml:7:28: error: node 't': block layer has no input or parameter "
+                     "'heads'",
+                     NULL);
+}
+
+static void hash_ignores_comments_and_order(void **state)
+{
+    (void)state;
+    heed_model *a = tu_model("a.yaml", "heed: 1\n"
+                                       "inputs: {x: [B, 4]}\n"
+                                       "nodes:\n"
+                                       "  h: {op: Affine, in: x, units: 3}\n"
+                                       "  o: {op: Tanh, in: h}\n");
+    heed_model *b = tu_model("b.yaml", "# the same graph, written differently\n"
+                                       "heed: 1\n"
+                                       "nodes:\n"
+                                       "  o: {in: h, op: Tanh}   # defined before its input\n"
+                                       "  h: {units: 3, op: Affine, in: x}\n"
+                                       "inputs: {x: [B, 4]}\n"
+                                       "train: {lr: 0.5}\n");
+    heed_model *c = tu_model("c.yaml", "heed: 1\n"
+                                       "inputs: {x: [B, 4]}\n"
+                                       "nodes:\n"
+                                       "  h: {op: Affine, in: x, units: 5}\n"
+                                       "  o: {op: Tanh, in: h}\n");
+    assert_true(heed_model_hash(a) == heed_model_hash(b));
+    assert_true(heed_model_hash(a) != heed_model_hash(c));
+    heed_model_free(a);
+    heed_model_free(b);
+    heed_model_free(c);
+}
+
+static void secondary_outputs(void **state)
+{
+    (void)state;
+    /* an output a node does not have is named with the node and the op */
+    tu_expect_errors("port.yaml",
+                     "heed: 1\n"
+                     "inputs: {x: [B, 4]}\n"
+                     "nodes:\n"
+                     "  a: {op: Tanh, in: x.state}\n",
+                     "port.yaml:4:21: error: node 'a': input 'x.state' is not defined", NULL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(yaml_syntax_error),
+        cmocka_unit_test(unknown_op),
+        cmocka_unit_test(misspelt_attribute),
+        cmocka_unit_test(missing_attribute),
+        cmocka_unit_test(wrong_type),
+        cmocka_unit_test(out_of_range),
+        cmocka_unit_test(undefined_input),
+        cmocka_unit_test(duplicate_names),
+        cmocka_unit_test(cycle),
+        cmocka_unit_test(unbound_dim),
+        cmocka_unit_test(shape_mismatch),
+        cmocka_unit_test(five_mistakes_in_one_run),
+        cmocka_unit_test(top_level_and_sections),
+        cmocka_unit_test(ids_and_floats),
+        cmocka_unit_test(blocks_repeat),
+        cmocka_unit_test(block_errors),
+        cmocka_unit_test(hash_ignores_comments_and_order),
+        cmocka_unit_test(secondary_outputs),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,400 @@
+/*
+ * test_ops.c - every core op: known forward values (computed by hand or with
+ * PyTorch's formulas) and a finite-difference check of every gradient.
+ */
+#include "testutil.h"
+
+/* ------------------------------------------------------------ helpers */
+
+typedef struct run {
+    heed_model *m;
+    heed_weights *w;
+    heed_session *s;
+} run;
+
+static run run_new(const char *yaml, heed_mode mode)
+{
+    run r;
+    heed_diag d;
+    r.m = tu_model("op.yaml", yaml);
+    assert_int_equal(heed_weights_new(r.m, NULL, NULL, 0, 7, &r.w, &d), HEED_OK);
+    assert_int_equal(heed_session_new(r.w, mode, &r.s, &d), HEED_OK);
+    heed_session_keep_all(r.s, 1);
+    return r;
+}
+
+static void run_free(run *r)
+{
+    heed_session_free(r->s);
+    heed_weights_free(r->w);
+    heed_model_free(r->m);
+}
+
+static void set_f32(run *r, const char *name, int rank, const int64_t *shape, const float *data)
+{
+    heed_tensor t = {name, HEED_F32, rank, {0}, (void *)data};
+    memcpy(t.shape, shape, sizeof(int64_t) * (size_t)rank);
+    heed_diag d;
+    if (heed_session_set_input(r->s, name, &t, &d) != HEED_OK)
+        fail_msg("%s", d.text);
+}
+
+static void set_ids(run *r, const char *name, int rank, const int64_t *shape, const int32_t *data)
+{
+    heed_tensor t = {name, HEED_I32, rank, {0}, (void *)data};
+    memcpy(t.shape, shape, sizeof(int64_t) * (size_t)rank);
+    heed_diag d;
+    if (heed_session_set_input(r->s, name, &t, &d) != HEED_OK)
+        fail_msg("%s", d.text);
+}
+
+static const float *forward_get(run *r, const char *value, size_t expect_n)
+{
+    heed_diag d;
+    if (heed_session_forward(r->s, &d) != HEED_OK)
+        fail_msg("%s", d.text);
+    heed_tensor t;
+    if (heed_session_get(r->s, value, &t, &d) != HEED_OK)
+        fail_msg("%s", d.text);
+    size_t n = 1;
+    for (int i = 0; i < t.rank; i++)
+        n *= (size_t)t.shape[i];
+    assert_int_equal(n, expect_n);
+    return t.data;
+}
+
+static void set_param(run *r, const char *name, const float *data, size_t n)
+{
+    heed_tensor t;
+    assert_int_equal(heed_weights_find(r->w, name, &t), HEED_OK);
+    memcpy(t.data, data, n * sizeof(float));
+}
+
+static void expect_values(const float *got, const float *want, size_t n, double tol, const char *w)
+{
+    char what[128];
+    for (size_t i = 0; i < n; i++) {
+        snprintf(what, sizeof what, "%s[%zu]", w, i);
+        tu_close(got[i], want[i], tol, what);
+    }
+}
+
+/* Runs the library's gradient check on a model at small dims. */
+static void gradcheck(const char *yaml, double tol)
+{
+    heed_model *m = tu_model("gradcheck.yaml", yaml);
+    /* small run-time dims, for those the model has */
+    const heed_dim all[] = {{"B", 3}, {"S", 4}, {"T", 5}};
+    heed_dim dims[3];
+    size_t n = 0;
+    for (int i = 0; i < 3; i++)
+        for (size_t k = 0; k < heed_model_dim_count(m); k++)
+            if (!strcmp(heed_model_dim_name(m, k), all[i].name))
+                dims[n++] = all[i];
+    heed_gradcheck_options o = {.samples = 16, .dims = dims, .n_dims = n};
+    double worst = 1;
+    heed_diag d;
+    if (heed_gradcheck(m, &o, NULL, NULL, &worst, &d) != HEED_OK)
+        fail_msg("%s", d.text);
+    if (!(worst <= tol))
+        fail_msg("worst relative error %.3g > %.3g for\n%s", worst, tol, yaml);
+    heed_model_free(m);
+}
+
+#define UNARY(OP, EXTRA)                                                                         \
+    "heed: 1\ndims: {E: 5}\ninputs: {x: [B, S, E], t: [B, S, E]}\n"                              \
+    "nodes:\n  y: {op: " OP ", in: x" EXTRA "}\n"                                                \
+    "loss: {op: MSE, in: y, target: t}\n"
+
+/* ------------------------------------------------------------ forward values */
+
+static void activations_known_values(void **state)
+{
+    (void)state;
+    const float x[4] = {-2.0f, -0.5f, 0.0f, 1.0f};
+    const int64_t shape[3] = {1, 1, 4};
+    struct {
+        const char *op, *extra;
+        float want[4];
+    } cases[] = {
+        {"Tanh", "", {-0.96402758f, -0.46211716f, 0.0f, 0.76159416f}},
+        {"Sigmoid", "", {0.11920292f, 0.37754067f, 0.5f, 0.73105858f}},
+        {"ReLU", "", {0.0f, 0.0f, 0.0f, 1.0f}},
+        {"GELU", "", {-0.04550026f, -0.15426877f, 0.0f, 0.84134475f}},
+        {"GELU", ", approximate: tanh", {-0.04540231f, -0.15428599f, 0.0f, 0.84119199f}},
+        {"Softmax", "", {0.03034323f, 0.13598892f, 0.22420782f, 0.60946004f}},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        char yaml[512];
+        snprintf(yaml, sizeof yaml,
+                 "heed: 1\ninputs: {x: [B, S, 4]}\nnodes:\n  y: {op: %s, in: x%s}\n",
+                 cases[c].op, cases[c].extra);
+        run r = run_new(yaml, HEED_MODE_INFER);
+        set_f32(&r, "x", 3, shape, x);
+        expect_values(forward_get(&r, "y", 4), cases[c].want, 4, 1e-6, cases[c].op);
+        run_free(&r);
+    }
+}
+
+static void affine_known_values(void **state)
+{
+    (void)state;
+    /* two inputs concatenated: [1,2 | 3] times W^T plus b, then tanh */
+    run r = run_new("heed: 1\ninputs: {a: [B, 2], b: [B, 1]}\n"
+                    "nodes:\n  y: {op: Affine, in: [a, b], units: 2}\n"
+                    "  z: {op: Affine, in: [a, b], units: 2, activation: tanh}\n",
+                    HEED_MODE_INFER);
+    const float W[6] = {0.1f, 0.2f, 0.3f, -0.4f, 0.5f, -0.6f}, bias[2] = {0.5f, -1.0f};
+    set_param(&r, "y.weight", W, 6);
+    set_param(&r, "y.bias", bias, 2);
+    set_param(&r, "z.weight", W, 6);
+    set_param(&r, "z.bias", bias, 2);
+    const float a[2] = {1.0f, 2.0f}, b[1] = {3.0f};
+    set_f32(&r, "a", 2, (int64_t[]){1, 2}, a);
+    set_f32(&r, "b", 2, (int64_t[]){1, 1}, b);
+    /* y0 = .1+.4+.9+.5 = 1.9; y1 = -.4+1-1.8-1 = -2.2 */
+    expect_values(forward_get(&r, "y", 2), (float[]){1.9f, -2.2f}, 2, 1e-6, "affine");
+    expect_values(forward_get(&r, "z", 2), (float[]){tanhf(1.9f), tanhf(-2.2f)}, 2, 1e-6, "tanh");
+    run_free(&r);
+}
+
+static void embedding_pad_is_zero(void **state)
+{
+    (void)state;
+    run r = run_new("heed: 1\ninputs: {x: [B, S]}\n"
+                    "nodes:\n  e: {op: Embedding, in: x, vocab: 4, dim: 2}\n",
+                    HEED_MODE_INFER);
+    const float W[8] = {9, 9, 1, 2, 3, 4, 5, 6};
+    set_param(&r, "e.weight", W, 8);
+    const int32_t ids[3] = {2, 0, 1};
+    set_ids(&r, "x", 2, (int64_t[]){1, 3}, ids);
+    expect_values(forward_get(&r, "e", 6), (float[]){3, 4, 0, 0, 1, 2}, 6, 0, "embedding");
+    /* an id outside the vocabulary is a data error naming the node and position */
+    const int32_t bad[3] = {2, 7, 1};
+    set_ids(&r, "x", 2, (int64_t[]){1, 3}, bad);
+    heed_diag d;
+    assert_int_equal(heed_session_forward(r.s, &d), HEED_ERR_DATA);
+    assert_non_null(strstr(d.message, "node 'e': 'x' holds token id 7 at [0,1], outside [0, 4)"));
+    run_free(&r);
+}
+
+static void meanpool_masks_padding(void **state)
+{
+    (void)state;
+    run r = run_new("heed: 1\ninputs: {x: [B, S]}\n"
+                    "nodes:\n  e: {op: Embedding, in: x, vocab: 4, dim: 1}\n"
+                    "  p: {op: MeanPool, in: e}\n",
+                    HEED_MODE_INFER);
+    set_param(&r, "e.weight", (float[]){0, 10, 20, 30}, 4);
+    /* row 0: ids 1,2,3 -> mean 20; row 1: ids 3,0,0 (length 1) -> 30 */
+    const int32_t ids[6] = {1, 2, 3, 3, 0, 0};
+    set_ids(&r, "x", 2, (int64_t[]){2, 3}, ids);
+    expect_values(forward_get(&r, "p", 2), (float[]){20, 30}, 2, 1e-6, "meanpool");
+    run_free(&r);
+}
+
+static void concat_axes(void **state)
+{
+    (void)state;
+    run r = run_new("heed: 1\ninputs: {a: [B, 2, 2], b: [B, 1, 2]}\n"
+                    "nodes:\n  c: {op: Concat, in: [a, b], axis: 1}\n"
+                    "  d: {op: Concat, in: [a, a]}\n",
+                    HEED_MODE_INFER);
+    set_f32(&r, "a", 3, (int64_t[]){1, 2, 2}, (float[]){1, 2, 3, 4});
+    set_f32(&r, "b", 3, (int64_t[]){1, 1, 2}, (float[]){5, 6});
+    expect_values(forward_get(&r, "c", 6), (float[]){1, 2, 3, 4, 5, 6}, 6, 0, "axis 1");
+    expect_values(forward_get(&r, "d", 8), (float[]){1, 2, 1, 2, 3, 4, 3, 4}, 8, 0, "axis -1");
+    run_free(&r);
+}
+
+static void cross_entropy_known_values(void **state)
+{
+    (void)state;
+    struct {
+        const char *attrs;
+        float want;
+    } cases[] = {
+        /* -log softmax([1,2,3])[2] */
+        {"", 0.40760596f},
+        /* 0.9 * 0.40760596 + 0.1 * (logsumexp - mean logit) */
+        {", smoothing: 0.1", 0.50760596f},
+    };
+    for (int c = 0; c < 2; c++) {
+        char yaml[512];
+        snprintf(yaml, sizeof yaml,
+                 "heed: 1\ninputs: {z: [B, T, 3], y: [B, T]}\nnodes:\n  i: {op: Tanh, in: z}\n"
+                 "loss: {op: CrossEntropy, logits: z, target: y%s}\n",
+                 cases[c].attrs);
+        run r = run_new(yaml, HEED_MODE_INFER);
+        /* the second position's target is the pad id: ignored */
+        set_f32(&r, "z", 3, (int64_t[]){1, 2, 3}, (float[]){1, 2, 3, 9, 0, 0});
+        set_ids(&r, "y", 2, (int64_t[]){1, 2}, (int32_t[]){2, 0});
+        expect_values(forward_get(&r, "loss", 1), &cases[c].want, 1, 1e-6, "cross entropy");
+        run_free(&r);
+    }
+    /* shift: logits at t are scored against the target at t+1 */
+    run r = run_new("heed: 1\ninputs: {z: [B, T, 3], y: [B, T]}\nnodes:\n  i: {op: Tanh, in: z}\n"
+                    "loss: {op: CrossEntropy, logits: z, target: y, shift: 1}\n",
+                    HEED_MODE_INFER);
+    set_f32(&r, "z", 3, (int64_t[]){1, 2, 3}, (float[]){1, 2, 3, 9, 0, 0});
+    set_ids(&r, "y", 2, (int64_t[]){1, 2}, (int32_t[]){1, 2});
+    float want = 0.40760596f;
+    expect_values(forward_get(&r, "loss", 1), &want, 1, 1e-6, "shifted");
+    run_free(&r);
+}
+
+static void dropout_modes(void **state)
+{
+    (void)state;
+    const char *yaml = "heed: 1\ninputs: {x: [B, 1000], t: [B, 1000]}\n"
+                       "nodes:\n  y: {op: Dropout, in: x, p: 0.25}\n"
+                       "loss: {op: MSE, in: y, target: t}\n";
+    float *x = malloc(1000 * sizeof *x);
+    assert_non_null(x);
+    for (int i = 0; i < 1000; i++)
+        x[i] = 1.0f;
+    /* inference: the identity */
+    run r = run_new(yaml, HEED_MODE_INFER);
+    set_f32(&r, "x", 2, (int64_t[]){1, 1000}, x);
+    set_f32(&r, "t", 2, (int64_t[]){1, 1000}, x);
+    const float *y = forward_get(&r, "y", 1000);
+    for (int i = 0; i < 1000; i++)
+        assert_true(y[i] == 1.0f);
+    run_free(&r);
+    /* training: about p dropped, the rest scaled by 1/(1-p), same seed same mask */
+    r = run_new(yaml, HEED_MODE_TRAIN);
+    set_f32(&r, "x", 2, (int64_t[]){1, 1000}, x);
+    set_f32(&r, "t", 2, (int64_t[]){1, 1000}, x);
+    heed_session_seed(r.s, 5);
+    y = forward_get(&r, "y", 1000);
+    float first[1000];
+    int dropped = 0;
+    for (int i = 0; i < 1000; i++) {
+        first[i] = y[i];
+        assert_true(y[i] == 0.0f || fabsf(y[i] - 1.0f / 0.75f) < 1e-6f);
+        dropped += y[i] == 0.0f;
+    }
+    assert_in_range(dropped, 200, 300);
+    heed_session_seed(r.s, 5);
+    y = forward_get(&r, "y", 1000);
+    assert_memory_equal(first, y, sizeof first);
+    run_free(&r);
+    free(x);
+}
+
+/* ------------------------------------------------------------ gradients */
+
+static void grad_embedding(void **state)
+{
+    (void)state;
+    gradcheck("heed: 1\ninputs: {x: [B, S], t: [B, S, 3]}\n"
+              "nodes:\n  e: {op: Embedding, in: x, vocab: 9, dim: 3}\n"
+              "loss: {op: MSE, in: e, target: t}\n",
+              1e-2);
+}
+
+static void grad_affine(void **state)
+{
+    (void)state;
+    const char *acts[] = {"none", "tanh", "sigmoid", "relu"};
+    for (int a = 0; a < 4; a++) {
+        char yaml[512];
+        snprintf(yaml, sizeof yaml,
+                 "heed: 1\ninputs: {x: [B, S, 3], z: [B, S, 2], t: [B, S, 4]}\n"
+                 "nodes:\n  y: {op: Affine, in: [x, z], units: 4, activation: %s}\n"
+                 "  w: {op: Affine, in: y, units: 4, bias: false}\n"
+                 "loss: {op: MSE, in: w, target: t}\n",
+                 acts[a]);
+        gradcheck(yaml, 1e-2);
+    }
+}
+
+static void grad_add_mul(void **state)
+{
+    (void)state;
+    gradcheck("heed: 1\ninputs: {a: [B, 3], b: [B, 3], c: [B, 3], t: [B, 3]}\n"
+              "nodes:\n  s: {op: Add, in: [a, b, c]}\n  p: {op: Mul, in: [s, a]}\n"
+              "  q: {op: Add, in: [p, a]}\n"
+              "loss: {op: MSE, in: q, target: t}\n",
+              1e-2);
+}
+
+static void grad_concat(void **state)
+{
+    (void)state;
+    gradcheck("heed: 1\ninputs: {a: [B, S, 2], b: [B, S, 3], t: [B, 8, 5]}\n"
+              "nodes:\n  c: {op: Concat, in: [a, b]}\n  d: {op: Concat, in: [c, c], axis: 1}\n"
+              "loss: {op: MSE, in: d, target: t}\n",
+              1e-2);
+}
+
+static void grad_activations(void **state)
+{
+    (void)state;
+    gradcheck(UNARY("Tanh", ""), 1e-2);
+    gradcheck(UNARY("Sigmoid", ""), 1e-2);
+    gradcheck(UNARY("ReLU", ""), 1e-2);
+    gradcheck(UNARY("GELU", ""), 1e-2);
+    gradcheck(UNARY("GELU", ", approximate: tanh"), 1e-2);
+    gradcheck(UNARY("Softmax", ""), 1e-2);
+    gradcheck(UNARY("Dropout", ", p: 0.3"), 1e-2);
+}
+
+static void grad_meanpool(void **state)
+{
+    (void)state;
+    /* lengths from padded ids; and a float input without lengths */
+    gradcheck("heed: 1\ninputs: {x: [B, S], f: [B, S, 2], t: [B, 3], u: [B, 2]}\n"
+              "nodes:\n  e: {op: Embedding, in: x, vocab: 9, dim: 3}\n"
+              "  p: {op: MeanPool, in: e}\n  q: {op: MeanPool, in: f}\n"
+              "  s: {op: Affine, in: [p, q], units: 3}\n"
+              "loss: {op: MSE, in: s, target: t}\n",
+              1e-2);
+}
+
+static void grad_cross_entropy(void **state)
+{
+    (void)state;
+    gradcheck("heed: 1\ninputs: {x: [B, T, 4], y: [B, T]}\n"
+              "nodes:\n  z: {op: Affine, in: x, units: 6}\n"
+              "loss: {op: CrossEntropy, logits: z, target: y, shift: 1, smoothing: 0.1}\n",
+              1e-2);
+    gradcheck("heed: 1\ninputs: {x: [B, 4], y: [B]}\n"
+              "nodes:\n  z: {op: Affine, in: x, units: 6}\n"
+              "loss: {op: CrossEntropy, logits: z, target: y}\n",
+              1e-2);
+}
+
+static void grad_value_used_twice(void **state)
+{
+    (void)state;
+    /* h feeds three nodes: its gradient accumulates from all of them */
+    gradcheck("heed: 1\ninputs: {x: [B, 3], t: [B, 3]}\n"
+              "nodes:\n  h: {op: Affine, in: x, units: 3, activation: tanh}\n"
+              "  a: {op: Sigmoid, in: h}\n  b: {op: Mul, in: [h, a]}\n"
+              "  c: {op: Add, in: [b, h]}\n"
+              "loss: {op: MSE, in: c, target: t}\n",
+              1e-2);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(activations_known_values),
+        cmocka_unit_test(affine_known_values),
+        cmocka_unit_test(embedding_pad_is_zero),
+        cmocka_unit_test(meanpool_masks_padding),
+        cmocka_unit_test(concat_axes),
+        cmocka_unit_test(cross_entropy_known_values),
+        cmocka_unit_test(dropout_modes),
+        cmocka_unit_test(grad_embedding),
+        cmocka_unit_test(grad_affine),
+        cmocka_unit_test(grad_add_mul),
+        cmocka_unit_test(grad_concat),
+        cmocka_unit_test(grad_activations),
+        cmocka_unit_test(grad_meanpool),
+        cmocka_unit_test(grad_cross_entropy),
+        cmocka_unit_test(grad_value_used_twice),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
