@@ -471,6 +471,12 @@ HEED_API heed_status heed_decode_text(const heed_decode_result *result, size_t i
                                       char *text, size_t capacity);
 HEED_API void heed_decode_result_free(heed_decode_result *result);
 
+/* -------------------------------------------------------------- reference */
+
+/* Writes the reference of every op (attributes, types, defaults, shapes) as
+ * Markdown, generated from the ops' schemas; docs/LANGUAGE.md embeds it. */
+HEED_API heed_status heed_op_reference(heed_write_fn write, void *user);
+
 /* -------------------------------------------------------------- validation */
 
 /* One tensor's result in a gradient check. */
