@@ -374,6 +374,10 @@ HEED_API const heed_plan *heed_session_plan(const heed_session *session);
  * for tools that dump all outputs, and for debugging. */
 HEED_API void heed_session_keep_all(heed_session *session, int enable);
 
+/* Also compute the gradients of the float inputs in backward (readable as
+ * "grad:NAME"), e.g. for saliency maps or checks. */
+HEED_API void heed_session_input_grads(heed_session *session, int enable);
+
 /* Teacher-forced accuracy of the last forward pass of a model whose loss is
  * CrossEntropy: tokens whose argmax equals the (non-pad) target, and sequences
  * whose every token does. */
@@ -484,14 +488,16 @@ typedef struct heed_gradcheck_entry {
     const char *tensor;   /* parameter or input name */
     const char *node;     /* the node owning it (the input's name for inputs) */
     int checked;          /* elements compared */
-    double max_rel_error; /* |analytic - numeric| / max(|analytic|, |numeric|, floor) */
+    double max_rel_error; /* |analytic - numeric| / max(|analytic|, |numeric|, floor); the
+                           * floor is 1% of the tensor's and 0.2% of the model's largest
+                           * gradient (below it, differences are float32 rounding) */
     double max_abs_error;
     int skipped;          /* elements next to a kink (estimates with h and h/2 disagree) */
 } heed_gradcheck_entry;
 
 typedef struct heed_gradcheck_options {
     int samples;          /* elements per tensor (0: 12), half of them the largest */
-    double step;          /* central-difference step (0: 1e-2) */
+    double step;          /* central-difference step (0: 2e-2) */
     uint64_t seed;        /* random inputs and parameters (0: 1) */
     const heed_dim *dims; /* dims to check at (small ones are faster) */
     size_t n_dims;

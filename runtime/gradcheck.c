@@ -24,6 +24,7 @@ typedef struct gc {
     heed_gradcheck_fn report;
     void *user;
     double worst;
+    double global_scale; /* the largest |gradient| of any checked tensor */
 } gc;
 
 static heed_status loss_at(gc *g, double *loss)
@@ -166,7 +167,7 @@ static heed_status check_tensor(gc *g, const char *tensor, const char *node, flo
     /* below this, differences are float32 rounding in the loss, not errors */
     /* float32 rounding of the loss, seen through a difference over 2h */
     double noise = 20.0 * 6e-8 * fmax(fabs(loss0), 1.0) / g->step;
-    double floor = fmax(1e-2 * scale, 5.0 * noise);
+    double floor = fmax(fmax(1e-2 * scale, 2e-3 * g->global_scale), 5.0 * noise);
     heed_gradcheck_entry e = {tensor, node, 0, 0.0, 0.0, 0};
     for (int j = 0; j < k; j++) {
         size_t i = idx[j];
@@ -228,6 +229,12 @@ static heed_status run_check(gc *g)
             memcpy(igrad[i], hs_value_ptr(g->s, m->inputs[i].value, true),
                    v->numel * sizeof(float));
     }
+    /* errors far below the model's largest gradient are float32 rounding */
+    for (size_t i = 0; i < g->w->floats; i++)
+        g->global_scale = fmax(g->global_scale, fabs((double)pgrad[i]));
+    for (int i = 0; i < m->n_inputs; i++)
+        for (size_t k = 0; igrad[i] && k < g->s->plan->values[m->inputs[i].value].numel; k++)
+            g->global_scale = fmax(g->global_scale, fabs((double)igrad[i][k]));
     for (int p = 0; p < g->w->n_params && st == HEED_OK; p++) {
         const hp_param *prm = &g->w->params[p];
         st = check_tensor(g, prm->name, m->nodes[prm->node].name, g->w->data + prm->offset,
@@ -257,7 +264,7 @@ heed_status heed_gradcheck(const heed_model *m, const heed_gradcheck_options *o,
                                                "add a loss: section",
                          m->name);
     heed_gradcheck_options opt = o ? *o : (heed_gradcheck_options){0};
-    gc g = {.m = m, .seed = opt.seed ? opt.seed : 1, .step = opt.step > 0 ? opt.step : 1e-2,
+    gc g = {.m = m, .seed = opt.seed ? opt.seed : 1, .step = opt.step > 0 ? opt.step : 2e-2,
             .samples = opt.samples > 0 ? opt.samples : 12, .diag = diag, .report = report,
             .user = user};
     g.opt = (hp_options){.mode = HEED_MODE_TRAIN, .input_grads = true, .step_input = -1};

@@ -155,6 +155,7 @@ struct heed_session {
     float loss;
     bool have_forward;
     bool keep_all;
+    bool input_grads;
     /* step mode (decoding) */
     int step_input;      /* -1: off */
     int step;            /* call index since the encoder ran */

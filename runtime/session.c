@@ -92,6 +92,12 @@ void heed_session_keep_all(heed_session *s, int enable)
         s->keep_all = enable != 0;
 }
 
+void heed_session_input_grads(heed_session *s, int enable)
+{
+    if (s)
+        s->input_grads = enable != 0;
+}
+
 void heed_session_seed(heed_session *s, uint64_t seed)
 {
     if (s) {
@@ -537,7 +543,8 @@ heed_status heed_session_forward(heed_session *s, heed_diag *diag)
     heed_diag_clear(diag);
     if (!s)
         return heed_fail(diag, HEED_ERR_ARGUMENT, "heed_session_forward: session is NULL");
-    hp_options opt = {.mode = s->mode, .step_input = s->step_input, .keep_all = s->keep_all};
+    hp_options opt = {.mode = s->mode, .step_input = s->step_input, .keep_all = s->keep_all,
+                      .input_grads = s->input_grads};
     return hs_forward_opts(s, &opt, diag);
 }
 

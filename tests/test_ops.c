@@ -79,26 +79,9 @@ static void expect_values(const float *got, const float *want, size_t n, double 
     }
 }
 
-/* Runs the library's gradient check on a model at small dims. */
 static void gradcheck(const char *yaml, double tol)
 {
-    heed_model *m = tu_model("gradcheck.yaml", yaml);
-    /* small run-time dims, for those the model has */
-    const heed_dim all[] = {{"B", 3}, {"S", 4}, {"T", 5}};
-    heed_dim dims[3];
-    size_t n = 0;
-    for (int i = 0; i < 3; i++)
-        for (size_t k = 0; k < heed_model_dim_count(m); k++)
-            if (!strcmp(heed_model_dim_name(m, k), all[i].name))
-                dims[n++] = all[i];
-    heed_gradcheck_options o = {.samples = 16, .dims = dims, .n_dims = n};
-    double worst = 1;
-    heed_diag d;
-    if (heed_gradcheck(m, &o, NULL, NULL, &worst, &d) != HEED_OK)
-        fail_msg("%s", d.text);
-    if (!(worst <= tol))
-        fail_msg("worst relative error %.3g > %.3g for\n%s", worst, tol, yaml);
-    heed_model_free(m);
+    tu_gradcheck(yaml, tol);
 }
 
 #define UNARY(OP, EXTRA)                                                                         \

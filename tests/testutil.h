@@ -30,6 +30,23 @@ void tu_expect_errors(const char *name, const char *yaml, ...);
 void tu_close(double a, double b, double tol, const char *what);
 /* Path of a source-tree file (tests find fixtures and graphs through it). */
 const char *tu_path(const char *rel, char *buf, size_t cap);
+/* Runs heed_gradcheck on a model at small run-time dims (B=3, S=4, T=5 where
+ * the model has them) and asserts the worst relative error is below tol. */
+void tu_gradcheck(const char *yaml, double tol);
+/* The same with a given finite-difference step (ReLU networks with many
+ * kinks need a small one). */
+void tu_gradcheck_step(const char *yaml, double tol, double step);
+/* Asserts max|a - b| <= tol * max|b| over n floats (norm-relative). */
+void tu_close_all(const float *a, const float *b, size_t n, double tol, const char *what);
+/* Element count of a tensor view. */
+size_t tu_numel(const heed_tensor *t);
+/* Finds a tensor of an open tensor file by name; fails the test if absent. */
+heed_tensor tu_file_tensor(const heed_tensor_file *f, const char *name);
+/* Sets a session input from a tensor file's tensor of the same (or given) name. */
+void tu_feed(heed_session *s, const heed_tensor_file *f, const char *file_name,
+             const char *input);
+/* Copies every parameter of the weights from the tensor file (same names). */
+void tu_load_params(heed_weights *w, const heed_tensor_file *f);
 /* A deterministic uniform float in [-1, 1). */
 float tu_rand(uint64_t *state);
 

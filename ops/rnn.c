@@ -1,0 +1,696 @@
+/*
+ * RNN, GRU and LSTM: one family, one file, PyTorch's semantics and parameter
+ * layout (weight_ih_l{k}[_reverse] [G*H, In_k], weight_hh_l{k} [G*H, H],
+ * bias_ih_l{k}, bias_hh_l{k}; gates r,z,n for GRU with b_hn inside r*(...),
+ * i,f,g,o for LSTM), so a PyTorch state dict converts name for name.
+ *
+ * Fast by construction: the input projection of all steps is one matrix
+ * product; each step is one recurrent product per direction and one fused
+ * gate loop over the batch; backward through time mirrors it, and the weight
+ * gradients are one product each after the loop. Nothing is allocated per
+ * step: gates are saved in planned memory, scratch comes from the workspace.
+ *
+ * Padding: a sequence's state stops changing past its length, its outputs
+ * there are zero and no gradient flows from them; the final state is the one
+ * at the true last step, in both directions (packed-sequence semantics).
+ *
+ * Shape key: B = batch, T = steps, In = input width, H = hidden, L = layers,
+ * D = directions (1 or 2), G = gates (RNN 1, GRU 3, LSTM 4), GH = G*H,
+ * S = floats saved per step and row (GRU 4H: r,z,n,hn; LSTM 5H: i,f,g,o,c).
+ * State layout: [B, L*D*H], layer-major then direction; LSTM's state is
+ * [B, 2*L*D*H] with all h first, then all c.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "kernels/kernels.h"
+#include "op.h"
+
+#define RNN_MAX_LAYERS 8
+
+typedef enum cell_kind { CELL_RNN_TANH, CELL_RNN_RELU, CELL_GRU, CELL_LSTM } cell_kind;
+
+typedef struct rnn_cfg {
+    cell_kind cell;
+    int64_t B, T, In, H, L, D, G, S;
+    bool bias;
+    float dropout;
+    int port_state, port_len;   /* flat input indices, -1 when absent */
+    int64_t state_width;        /* row width of the state input: 0, LDH or 2LDH */
+    int n_params_per;           /* parameters per layer and direction: 2 or 4 */
+    /* forward workspace (floats) */
+    size_t ws_xp, ws_hp, ws_h, ws_c, ws_drop, ws_fwd;
+    /* backward workspace */
+    size_t wb_dxp, wb_dhp, wb_hprev, wb_dh, wb_dc, wb_dh2, wb_dcur, wb_dprev, wb_drop, wb_zero;
+    size_t ws_bwd;
+} rnn_cfg;
+
+enum { OUT_SEQ, OUT_STATE, OUT_H, OUT_C };
+
+/* ------------------------------------------------------------ cells */
+
+/* One row of one step: pre-activations xp (input projection plus b_ih) and
+ * hp (recurrent projection plus b_hh) in, the new state out (in place in h,
+ * c), what backward needs into `save`. */
+static inline void cell_forward(const rnn_cfg *cfg, const float *xp, const float *hp, float *h,
+                                float *c, float *save)
+{
+    int64_t H = cfg->H;
+    switch (cfg->cell) {
+    case CELL_RNN_TANH:
+        for (int64_t j = 0; j < H; j++)
+            h[j] = tanhf(xp[j] + hp[j]);
+        return;
+    case CELL_RNN_RELU:
+        for (int64_t j = 0; j < H; j++) {
+            float v = xp[j] + hp[j];
+            h[j] = v > 0.0f ? v : 0.0f;
+        }
+        return;
+    case CELL_GRU:
+        for (int64_t j = 0; j < H; j++) {
+            float r = heed_sigmoidf(xp[j] + hp[j]);
+            float z = heed_sigmoidf(xp[H + j] + hp[H + j]);
+            float n = tanhf(xp[2 * H + j] + r * hp[2 * H + j]);
+            if (save) {
+                save[j] = r;
+                save[H + j] = z;
+                save[2 * H + j] = n;
+                save[3 * H + j] = hp[2 * H + j];
+            }
+            h[j] = (1.0f - z) * n + z * h[j];
+        }
+        return;
+    case CELL_LSTM:
+        for (int64_t j = 0; j < H; j++) {
+            float i = heed_sigmoidf(xp[j] + hp[j]);
+            float f = heed_sigmoidf(xp[H + j] + hp[H + j]);
+            float g = tanhf(xp[2 * H + j] + hp[2 * H + j]);
+            float o = heed_sigmoidf(xp[3 * H + j] + hp[3 * H + j]);
+            c[j] = f * c[j] + i * g;
+            h[j] = o * tanhf(c[j]);
+            if (save) {
+                save[j] = i;
+                save[H + j] = f;
+                save[2 * H + j] = g;
+                save[3 * H + j] = o;
+                save[4 * H + j] = c[j];
+            }
+        }
+        return;
+    }
+}
+
+/* Backward of one row of one step. dh (and dc) hold the gradient of the new
+ * state and become the direct part of the gradient of the previous state (the
+ * part through W_hh is added by the caller). dxp / dhp receive the gradients
+ * of the pre-activations (they differ only in GRU's n gate). */
+static inline void cell_backward(const rnn_cfg *cfg, const float *save, const float *h_new,
+                                 const float *h_prev, const float *c_prev, float *dh, float *dc,
+                                 float *dxp, float *dhp)
+{
+    int64_t H = cfg->H;
+    switch (cfg->cell) {
+    case CELL_RNN_TANH:
+        for (int64_t j = 0; j < H; j++) {
+            dxp[j] = dh[j] * (1.0f - h_new[j] * h_new[j]);
+            dh[j] = 0.0f;
+        }
+        return;
+    case CELL_RNN_RELU:
+        for (int64_t j = 0; j < H; j++) {
+            dxp[j] = h_new[j] > 0.0f ? dh[j] : 0.0f;
+            dh[j] = 0.0f;
+        }
+        return;
+    case CELL_GRU:
+        for (int64_t j = 0; j < H; j++) {
+            float r = save[j], z = save[H + j], n = save[2 * H + j], hn = save[3 * H + j];
+            float g = dh[j];
+            float dn = g * (1.0f - z) * (1.0f - n * n);
+            float dz = g * (h_prev[j] - n) * z * (1.0f - z);
+            float dr = dn * hn * r * (1.0f - r);
+            dxp[j] = dr;
+            dxp[H + j] = dz;
+            dxp[2 * H + j] = dn;
+            dhp[j] = dr;
+            dhp[H + j] = dz;
+            dhp[2 * H + j] = dn * r;
+            dh[j] = g * z;
+        }
+        return;
+    case CELL_LSTM:
+        for (int64_t j = 0; j < H; j++) {
+            float i = save[j], f = save[H + j], g = save[2 * H + j], o = save[3 * H + j];
+            float tc = tanhf(save[4 * H + j]);
+            float d = dc[j] + dh[j] * o * (1.0f - tc * tc);
+            dxp[j] = d * g * i * (1.0f - i);
+            dxp[H + j] = d * c_prev[j] * f * (1.0f - f);
+            dxp[2 * H + j] = d * i * (1.0f - g * g);
+            dxp[3 * H + j] = dh[j] * tc * o * (1.0f - o);
+            dc[j] = d * f;
+            dh[j] = 0.0f;
+        }
+        return;
+    }
+}
+
+/* ------------------------------------------------------------ schema */
+
+static const heed_attr rnn_attrs[] = {
+    {.name = "in", .kind = HEED_A_INPUT, .def = NULL, .doc = "sequence [B, T, In]"},
+    {.name = "hidden", .kind = HEED_A_DIM, .def = NULL, .doc = "state size H"},
+    {.name = "layers", .kind = HEED_A_INT, .def = "1", .lo = 1, .hi = RNN_MAX_LAYERS,
+     .doc = "stacked layers"},
+    {.name = "bidirectional", .kind = HEED_A_BOOL, .def = "false",
+     .doc = "a second layer reads the sequence backwards; outputs are concatenated"},
+    {.name = "dropout", .kind = HEED_A_FLOAT, .def = "0", .lo = 0, .hi = 0.95,
+     .doc = "dropout between layers, in training"},
+    {.name = "bias", .kind = HEED_A_BOOL, .def = "true", .doc = "bias_ih and bias_hh"},
+    {.name = "nonlinearity", .kind = HEED_A_CHOICE, .def = "tanh", .choices = "tanh,relu",
+     .doc = "the cell's activation (RNN only)"},
+    {.name = "state", .kind = HEED_A_INPUT, .def = "",
+     .doc = "initial state [B, L*D*H] (LSTM: h only, or [B, 2*L*D*H] for h and c)"},
+    {.name = "lengths", .kind = HEED_A_INPUT, .def = "", .ids = true,
+     .doc = "sequence lengths [B] (default: from the pad ids the input came from)"},
+    {0}};
+
+static const heed_attr gated_attrs[] = {
+    {.name = "in", .kind = HEED_A_INPUT, .def = NULL, .doc = "sequence [B, T, In]"},
+    {.name = "hidden", .kind = HEED_A_DIM, .def = NULL, .doc = "state size H"},
+    {.name = "layers", .kind = HEED_A_INT, .def = "1", .lo = 1, .hi = RNN_MAX_LAYERS,
+     .doc = "stacked layers"},
+    {.name = "bidirectional", .kind = HEED_A_BOOL, .def = "false",
+     .doc = "a second layer reads the sequence backwards; outputs are concatenated"},
+    {.name = "dropout", .kind = HEED_A_FLOAT, .def = "0", .lo = 0, .hi = 0.95,
+     .doc = "dropout between layers, in training"},
+    {.name = "bias", .kind = HEED_A_BOOL, .def = "true", .doc = "bias_ih and bias_hh"},
+    {.name = "state", .kind = HEED_A_INPUT, .def = "",
+     .doc = "initial state [B, L*D*H] (LSTM: h only, or [B, 2*L*D*H] for h and c)"},
+    {.name = "lengths", .kind = HEED_A_INPUT, .def = "", .ids = true,
+     .doc = "sequence lengths [B] (default: from the pad ids the input came from)"},
+    {0}};
+
+static const char *const rnn_outputs[] = {"out", "state", NULL};
+static const char *const lstm_outputs[] = {"out", "state", "h", "c", NULL};
+
+/* ------------------------------------------------------------ inference */
+
+static int64_t layer_in(const rnn_cfg *cfg, int64_t l)
+{
+    return l == 0 ? cfg->In : cfg->D * cfg->H;
+}
+
+static void plan_workspace(rnn_cfg *cfg, bool training)
+{
+    size_t B = (size_t)cfg->B, T = (size_t)cfg->T, H = (size_t)cfg->H;
+    size_t GH = (size_t)(cfg->G * cfg->H), DH = (size_t)(cfg->D * cfg->H);
+    bool drop = training && cfg->dropout > 0.0f && cfg->L > 1;
+    size_t o = 0;
+    cfg->ws_xp = o, o += B * T * GH;
+    cfg->ws_hp = o, o += B * GH;
+    cfg->ws_h = o, o += B * H;
+    cfg->ws_c = o, o += B * H;
+    cfg->ws_drop = o, o += drop ? B * T * DH : 0;
+    cfg->ws_fwd = o;
+    o = 0;
+    cfg->wb_dxp = o, o += B * T * GH;
+    cfg->wb_dhp = o, o += cfg->cell == CELL_GRU ? B * T * GH : 0;
+    cfg->wb_hprev = o, o += B * T * H;
+    cfg->wb_dh = o, o += B * H;
+    cfg->wb_dc = o, o += B * H;
+    cfg->wb_dh2 = o, o += B * H;
+    cfg->wb_dcur = o, o += cfg->L > 1 ? B * T * DH : 0;
+    cfg->wb_dprev = o, o += cfg->L > 1 ? B * T * DH : 0;
+    cfg->wb_drop = o, o += drop ? B * T * DH : 0;
+    cfg->wb_zero = o, o += H;
+    cfg->ws_bwd = o;
+}
+
+static void declare_params(heed_infer *c, rnn_cfg *cfg, heed_dimv hidden)
+{
+    /* PyTorch: every weight and bias starts at U(-1/sqrt(H), 1/sqrt(H)) */
+    heed_init init = {HEED_INIT_UNIFORM, 1.0f / sqrtf((float)cfg->H)};
+    heed_dimv gh = heed_lit(cfg->G * cfg->H);
+    char name[64];
+    for (int64_t l = 0; l < cfg->L; l++)
+        for (int64_t d = 0; d < cfg->D; d++) {
+            const char *sfx = d ? "_reverse" : "";
+            heed_shape wi = heed_shape2(gh, heed_lit(layer_in(cfg, l)));
+            heed_shape wh = heed_shape2(gh, hidden);
+            heed_shape b = heed_shape_make(1, &gh);
+            snprintf(name, sizeof name, "weight_ih_l%lld%s", (long long)l, sfx);
+            heed_add_param(c, name, &wi, init);
+            snprintf(name, sizeof name, "weight_hh_l%lld%s", (long long)l, sfx);
+            heed_add_param(c, name, &wh, init);
+            if (!cfg->bias)
+                continue;
+            snprintf(name, sizeof name, "bias_ih_l%lld%s", (long long)l, sfx);
+            heed_add_param(c, name, &b, init);
+            snprintf(name, sizeof name, "bias_hh_l%lld%s", (long long)l, sfx);
+            heed_add_param(c, name, &b, init);
+        }
+}
+
+static heed_status check_state(heed_infer *c, rnn_cfg *cfg, const heed_shape *x)
+{
+    char a[160];
+    int64_t ldh = cfg->L * cfg->D * cfg->H;
+    cfg->state_width = 0;
+    if (cfg->port_state < 0)
+        return HEED_OK;
+    const heed_shape *s = heed_in_shape(c, cfg->port_state);
+    int64_t w = s->rank == 2 ? s->d[1].v : -1;
+    bool ok = s->rank == 2 && heed_dim_eq(s->d[0], x->d[0]) &&
+              (w == ldh || (cfg->cell == CELL_LSTM && w == 2 * ldh));
+    if (!ok)
+        return heed_infer_fail(c, "state has shape %s but this node needs [%s,%lld]%s",
+                               heed_shape_text(c, s, a, sizeof a), "B", (long long)ldh,
+                               cfg->cell == CELL_LSTM ? " (h) or twice that (h and c)" : "");
+    cfg->state_width = w;
+    return HEED_OK;
+}
+
+static heed_status rnn_infer_common(heed_infer *c, cell_kind cell)
+{
+    rnn_cfg *cfg = heed_infer_cfg(c);
+    const heed_shape *x = heed_in_shape(c, heed_port(c, "in"));
+    char a[160];
+    if (x->rank != 3)
+        return heed_infer_fail(c, "in must be a sequence [B,T,In], not %s",
+                               heed_shape_text(c, x, a, sizeof a));
+    heed_dimv hidden = heed_attr_dim(c, "hidden");
+    cfg->cell = cell;
+    cfg->B = x->d[0].v;
+    cfg->T = x->d[1].v;
+    cfg->In = x->d[2].v;
+    cfg->H = hidden.v;
+    cfg->L = heed_attr_int(c, "layers");
+    cfg->D = heed_attr_bool(c, "bidirectional") ? 2 : 1;
+    cfg->G = cell == CELL_GRU ? 3 : cell == CELL_LSTM ? 4 : 1;
+    cfg->S = cell == CELL_GRU ? 4 * cfg->H : cell == CELL_LSTM ? 5 * cfg->H : 0;
+    cfg->bias = heed_attr_bool(c, "bias");
+    cfg->dropout = (float)heed_attr_float(c, "dropout");
+    cfg->n_params_per = cfg->bias ? 4 : 2;
+    cfg->port_state = heed_port(c, "state");
+    cfg->port_len = heed_port(c, "lengths");
+    heed_status st = check_state(c, cfg, x);
+    if (st != HEED_OK)
+        return st;
+    if (cfg->port_len >= 0) {
+        const heed_shape *l = heed_in_shape(c, cfg->port_len);
+        if (l->rank != 1 || !heed_dim_eq(l->d[0], x->d[0]))
+            return heed_infer_fail(c, "lengths has shape %s but must be [B]",
+                                   heed_shape_text(c, l, a, sizeof a));
+    }
+    heed_shape seq = heed_shape3(x->d[0], x->d[1], cfg->D == 1 ? hidden : heed_lit(2 * cfg->H));
+    heed_set_out(c, OUT_SEQ, &seq, HEED_F32);
+    heed_set_out_lengths(c, OUT_SEQ, heed_port(c, "in"));
+    int64_t ldh = cfg->L * cfg->D * cfg->H;
+    heed_shape st_shape = heed_shape2(x->d[0], heed_lit(cell == CELL_LSTM ? 2 * ldh : ldh));
+    heed_set_out(c, OUT_STATE, &st_shape, HEED_F32);
+    if (cell == CELL_LSTM) {
+        heed_shape hs = heed_shape2(x->d[0], heed_lit(ldh));
+        heed_set_out(c, OUT_H, &hs, HEED_F32);
+        heed_set_out(c, OUT_C, &hs, HEED_F32);
+    }
+    declare_params(c, cfg, hidden);
+    bool training = heed_infer_training(c);
+    plan_workspace(cfg, training);
+    /* saved: gates of every layer and direction, and the outputs of all but
+     * the last layer (the inputs of the next) */
+    heed_add_saved(c, cfg->S ? (size_t)(cfg->L * cfg->D * cfg->T * cfg->B * cfg->S) : 1);
+    heed_add_saved(c, (size_t)((cfg->L - 1) * cfg->B * cfg->T * cfg->D * cfg->H + 1));
+    heed_set_workspace(c, cfg->ws_fwd, training ? cfg->ws_bwd : 0);
+    uint32_t needs = 1u << heed_port(c, "in");
+    if (cfg->port_state >= 0)
+        needs |= 1u << cfg->port_state;
+    if (cfg->port_len >= 0)
+        needs |= 1u << cfg->port_len;
+    heed_set_backward_needs(c, needs, 1u << OUT_SEQ);
+    heed_set_carry(c, (size_t)(cfg->B * (cell == CELL_LSTM ? 2 : 1) * ldh));
+    double per_step = 2.0 * (double)cfg->B * (double)(cfg->G * cfg->H) * (double)cfg->H;
+    double f = 0;
+    for (int64_t l = 0; l < cfg->L; l++)
+        f += (double)cfg->D * (2.0 * (double)(cfg->B * cfg->T) * (double)layer_in(cfg, l) *
+                                   (double)(cfg->G * cfg->H) +
+                               (double)cfg->T * per_step);
+    heed_set_flops(c, f, 2.0 * f);
+    return HEED_OK;
+}
+
+static heed_status rnn_infer(heed_infer *c)
+{
+    return rnn_infer_common(c, heed_attr_choice(c, "nonlinearity") == 1 ? CELL_RNN_RELU
+                                                                          : CELL_RNN_TANH);
+}
+static heed_status gru_infer(heed_infer *c) { return rnn_infer_common(c, CELL_GRU); }
+static heed_status lstm_infer(heed_infer *c) { return rnn_infer_common(c, CELL_LSTM); }
+
+/* ------------------------------------------------------------ helpers */
+
+typedef struct layer_params {
+    const float *w_ih, *w_hh, *b_ih, *b_hh;
+    float *dw_ih, *dw_hh, *db_ih, *db_hh;
+} layer_params;
+
+static layer_params params_of(const heed_exec *x, const rnn_cfg *cfg, int64_t l, int64_t d)
+{
+    int k = (int)((l * cfg->D + d) * cfg->n_params_per);
+    layer_params p = {x->param[k], x->param[k + 1], NULL, NULL, NULL, NULL, NULL, NULL};
+    if (cfg->bias) {
+        p.b_ih = x->param[k + 2];
+        p.b_hh = x->param[k + 3];
+    }
+    if (x->dparam) {
+        p.dw_ih = x->dparam[k];
+        p.dw_hh = x->dparam[k + 1];
+        if (cfg->bias) {
+            p.db_ih = x->dparam[k + 2];
+            p.db_hh = x->dparam[k + 3];
+        }
+    }
+    return p;
+}
+
+static const int32_t *lengths(const heed_exec *x, const rnn_cfg *cfg)
+{
+    return cfg->port_len >= 0 ? (const int32_t *)x->in[cfg->port_len] : x->len[0];
+}
+
+/* The initial h (which = 0) or c (which = 1) of layer l, direction d, row b,
+ * or NULL for zeros. In step mode after the first call, the carry. */
+static const float *initial(const heed_exec *x, const rnn_cfg *cfg, int64_t l, int64_t d,
+                            int which, int64_t b)
+{
+    int64_t ldh = cfg->L * cfg->D * cfg->H, col = (l * cfg->D + d) * cfg->H;
+    if (x->carry && x->step > 0)
+        return x->carry + b * (cfg->cell == CELL_LSTM ? 2 : 1) * ldh + which * ldh + col;
+    if (cfg->port_state < 0 || (which == 1 && cfg->state_width != 2 * ldh))
+        return NULL;
+    return (const float *)x->in[cfg->port_state] + b * cfg->state_width + which * ldh + col;
+}
+
+static void copy_or_zero(float *dst, const float *src, int64_t n)
+{
+    if (src)
+        memcpy(dst, src, (size_t)n * sizeof *dst);
+    else
+        memset(dst, 0, (size_t)n * sizeof *dst);
+}
+
+/* Input of layer l: the sequence, or the previous layer's output (dropped out
+ * in training). */
+static const float *layer_input(const heed_exec *x, const rnn_cfg *cfg, int64_t l,
+                                float *drop_buf)
+{
+    if (l == 0)
+        return x->in[0];
+    int64_t n = cfg->B * cfg->T * cfg->D * cfg->H;
+    const float *prev = x->saved[1] + (l - 1) * n;
+    if (!(x->training && cfg->dropout > 0.0f))
+        return prev;
+    float scale = 1.0f / (1.0f - cfg->dropout);
+    uint64_t seed = heed_mix64(x->seed + (uint64_t)l);
+#pragma omp parallel for schedule(static) if (n > 32768)
+    for (int64_t i = 0; i < n; i++)
+        drop_buf[i] = heed_uniform(seed, (uint64_t)i) < cfg->dropout ? 0.0f : prev[i] * scale;
+    return drop_buf;
+}
+
+static float *layer_output(const heed_exec *x, const rnn_cfg *cfg, int64_t l)
+{
+    if (l == cfg->L - 1)
+        return x->out[OUT_SEQ];
+    return x->saved[1] + l * cfg->B * cfg->T * cfg->D * cfg->H;
+}
+
+static float *gates_of(const heed_exec *x, const rnn_cfg *cfg, int64_t l, int64_t d)
+{
+    if (!cfg->S)
+        return NULL;
+    return x->saved[0] + (l * cfg->D + d) * cfg->T * cfg->B * cfg->S;
+}
+
+/* ------------------------------------------------------------ forward */
+
+/* Shape key: in [B,T,In_l] -> out [B,T,D*H] (this direction's columns). */
+static void forward_direction(heed_exec *x, const rnn_cfg *cfg, int64_t l, int64_t d,
+                              const float *in, float *out)
+{
+    int64_t B = cfg->B, T = cfg->T, H = cfg->H, GH = cfg->G * H, DH = cfg->D * H;
+    int64_t In = layer_in(cfg, l);
+    layer_params p = params_of(x, cfg, l, d);
+    float *xp = x->ws + cfg->ws_xp, *hp = x->ws + cfg->ws_hp;
+    float *h = x->ws + cfg->ws_h, *c = x->ws + cfg->ws_c;
+    float *save = gates_of(x, cfg, l, d);
+    const int32_t *len = lengths(x, cfg);
+    /* all steps' input projections at once */
+    heed_gemm(false, true, B * T, GH, In, 1.0f, in, In, p.w_ih, In, 0.0f, xp, GH);
+    if (p.b_ih)
+        heed_add_bias(xp, p.b_ih, B * T, GH);
+    for (int64_t b = 0; b < B; b++) {
+        copy_or_zero(h + b * H, initial(x, cfg, l, d, 0, b), H);
+        copy_or_zero(c + b * H, initial(x, cfg, l, d, 1, b), H);
+    }
+    for (int64_t s = 0; s < T; s++) {
+        int64_t t = d == 0 ? s : T - 1 - s;
+        heed_gemm(false, true, B, GH, H, 1.0f, h, H, p.w_hh, H, 0.0f, hp, GH);
+#pragma omp parallel for schedule(static) if (B * GH > 16384)
+        for (int64_t b = 0; b < B; b++) {
+            float *o = out + (b * T + t) * DH + d * H;
+            if (t >= heed_len(len, b, T)) {
+                memset(o, 0, (size_t)H * sizeof *o);
+                continue;
+            }
+            float *hrow = hp + b * GH;
+            if (p.b_hh)
+                for (int64_t j = 0; j < GH; j++)
+                    hrow[j] += p.b_hh[j];
+            cell_forward(cfg, xp + (b * T + t) * GH, hrow, h + b * H, c + b * H,
+                         save ? save + (t * B + b) * cfg->S : NULL);
+            memcpy(o, h + b * H, (size_t)H * sizeof *o);
+        }
+    }
+}
+
+/* The final state of layer l, direction d (h, and c for LSTM) into the state
+ * outputs and, in step mode, the carry. */
+static void store_state(heed_exec *x, const rnn_cfg *cfg, int64_t l, int64_t d)
+{
+    int64_t B = cfg->B, H = cfg->H, ldh = cfg->L * cfg->D * H, col = (l * cfg->D + d) * H;
+    bool lstm = cfg->cell == CELL_LSTM;
+    const float *h = x->ws + cfg->ws_h, *c = x->ws + cfg->ws_c;
+    for (int64_t b = 0; b < B; b++) {
+        float *st = x->out[OUT_STATE] + b * (lstm ? 2 : 1) * ldh;
+        memcpy(st + col, h + b * H, (size_t)H * sizeof *st);
+        if (lstm) {
+            memcpy(st + ldh + col, c + b * H, (size_t)H * sizeof *st);
+            memcpy(x->out[OUT_H] + b * ldh + col, h + b * H, (size_t)H * sizeof *st);
+            memcpy(x->out[OUT_C] + b * ldh + col, c + b * H, (size_t)H * sizeof *st);
+        }
+        if (x->carry) {
+            float *cr = x->carry + b * (lstm ? 2 : 1) * ldh;
+            memcpy(cr + col, h + b * H, (size_t)H * sizeof *cr);
+            if (lstm)
+                memcpy(cr + ldh + col, c + b * H, (size_t)H * sizeof *cr);
+        }
+    }
+}
+
+static heed_status rnn_forward(heed_exec *x)
+{
+    const rnn_cfg *cfg = x->cfg;
+    if (x->carry && cfg->D == 2)
+        return heed_exec_fail(x, HEED_ERR_UNSUPPORTED,
+                              "a bidirectional node cannot run step by step (it reads the whole "
+                              "sequence); only unidirectional decoders can");
+    for (int64_t l = 0; l < cfg->L; l++) {
+        const float *in = layer_input(x, cfg, l, x->ws + cfg->ws_drop);
+        float *out = layer_output(x, cfg, l);
+        for (int64_t d = 0; d < cfg->D; d++) {
+            forward_direction(x, cfg, l, d, in, out);
+            store_state(x, cfg, l, d);
+        }
+    }
+    return HEED_OK;
+}
+
+/* ------------------------------------------------------------ backward */
+
+/* h before step t of direction d for row b: the output of the step before in
+ * processing order, or the initial state at the sequence's first step. */
+static const float *h_before(const heed_exec *x, const rnn_cfg *cfg, const float *out,
+                             int64_t l, int64_t d, int64_t b, int64_t t, int64_t len)
+{
+    int64_t T = cfg->T, DH = cfg->D * cfg->H;
+    bool first = d == 0 ? t == 0 : t == len - 1;
+    if (first)
+        return initial(x, cfg, l, d, 0, b);
+    int64_t prev = d == 0 ? t - 1 : t + 1;
+    return out + (b * T + prev) * DH + d * cfg->H;
+}
+
+static const float *c_before(const heed_exec *x, const rnn_cfg *cfg, int64_t l, int64_t d,
+                             int64_t b, int64_t t, int64_t len)
+{
+    bool first = d == 0 ? t == 0 : t == len - 1;
+    if (first)
+        return initial(x, cfg, l, d, 1, b);
+    int64_t prev = d == 0 ? t - 1 : t + 1;
+    return gates_of(x, cfg, l, d) + (prev * cfg->B + b) * cfg->S + 4 * cfg->H;
+}
+
+/* Gradients reaching the final state of (l, d), summed over the outputs
+ * that expose it. */
+static void final_state_grad(const heed_exec *x, const rnn_cfg *cfg, int64_t l, int64_t d,
+                             float *dh, float *dc)
+{
+    int64_t B = cfg->B, H = cfg->H, ldh = cfg->L * cfg->D * H, col = (l * cfg->D + d) * H;
+    bool lstm = cfg->cell == CELL_LSTM;
+    memset(dh, 0, (size_t)(B * H) * sizeof *dh);
+    memset(dc, 0, (size_t)(B * H) * sizeof *dc);
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t j = 0; j < H; j++) {
+            const float *ds = x->dout[OUT_STATE];
+            if (ds) {
+                dh[b * H + j] += ds[b * (lstm ? 2 : 1) * ldh + col + j];
+                if (lstm)
+                    dc[b * H + j] += ds[b * 2 * ldh + ldh + col + j];
+            }
+            if (lstm && x->dout[OUT_H])
+                dh[b * H + j] += x->dout[OUT_H][b * ldh + col + j];
+            if (lstm && x->dout[OUT_C])
+                dc[b * H + j] += x->dout[OUT_C][b * ldh + col + j];
+        }
+}
+
+/* The gradient left at the start of the sequence goes to the initial state. */
+static void initial_state_grad(const heed_exec *x, const rnn_cfg *cfg, int64_t l, int64_t d,
+                               const float *dh, const float *dc)
+{
+    if (cfg->port_state < 0 || !x->din[cfg->port_state])
+        return;
+    int64_t B = cfg->B, H = cfg->H, ldh = cfg->L * cfg->D * H, col = (l * cfg->D + d) * H;
+    float *ds = x->din[cfg->port_state];
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t j = 0; j < H; j++) {
+            ds[b * cfg->state_width + col + j] += dh[b * H + j];
+            if (cfg->state_width == 2 * ldh)
+                ds[b * cfg->state_width + ldh + col + j] += dc[b * H + j];
+        }
+}
+
+/* Backward through time of one direction of one layer. `dout` is the gradient
+ * of the layer's output (may be NULL); `din` receives the input's (may be
+ * NULL). */
+static void backward_direction(heed_exec *x, const rnn_cfg *cfg, int64_t l, int64_t d,
+                               const float *in, const float *out, const float *dout, float *din)
+{
+    int64_t B = cfg->B, T = cfg->T, H = cfg->H, GH = cfg->G * H, DH = cfg->D * H;
+    int64_t In = layer_in(cfg, l);
+    layer_params p = params_of(x, cfg, l, d);
+    float *dxp = x->ws + cfg->wb_dxp;
+    float *dhp = cfg->cell == CELL_GRU ? x->ws + cfg->wb_dhp : dxp;
+    float *hprev = x->ws + cfg->wb_hprev;
+    float *dh = x->ws + cfg->wb_dh, *dc = x->ws + cfg->wb_dc, *dh2 = x->ws + cfg->wb_dh2;
+    const float *save = gates_of(x, cfg, l, d);
+    const int32_t *len = lengths(x, cfg);
+    float *zero = x->ws + cfg->wb_zero;
+    memset(zero, 0, (size_t)H * sizeof *zero);
+    final_state_grad(x, cfg, l, d, dh, dc);
+    for (int64_t s = T - 1; s >= 0; s--) {
+        int64_t t = d == 0 ? s : T - 1 - s;
+#pragma omp parallel for schedule(static) if (B * GH > 16384)
+        for (int64_t b = 0; b < B; b++) {
+            int64_t lb = heed_len(len, b, T);
+            float *gx = dxp + (b * T + t) * GH, *gh = dhp + (b * T + t) * GH;
+            float *hp_row = hprev + (b * T + t) * H;
+            if (t >= lb) {
+                /* padded: nothing computed here; the state's gradient passes on */
+                memset(gx, 0, (size_t)GH * sizeof *gx);
+                if (gh != gx)
+                    memset(gh, 0, (size_t)GH * sizeof *gh);
+                memset(hp_row, 0, (size_t)H * sizeof *hp_row);
+                continue;
+            }
+            float *g = dh + b * H;
+            if (dout)
+                for (int64_t j = 0; j < H; j++)
+                    g[j] += dout[(b * T + t) * DH + d * H + j];
+            copy_or_zero(hp_row, h_before(x, cfg, out, l, d, b, t, lb), H);
+            const float *cb = cfg->cell == CELL_LSTM ? c_before(x, cfg, l, d, b, t, lb) : NULL;
+            cell_backward(cfg, save ? save + (t * B + b) * cfg->S : NULL,
+                          out + (b * T + t) * DH + d * H, hp_row, cb ? cb : zero, g, dc + b * H,
+                          gx, gh);
+        }
+        /* dh_prev = direct part + dHp_t W_hh (rows of padded steps are zero) */
+        memcpy(dh2, dh, (size_t)(B * H) * sizeof *dh2);
+        heed_gemm(false, false, B, H, GH, 1.0f, dhp + t * GH, T * GH, p.w_hh, H, 1.0f, dh2, H);
+        memcpy(dh, dh2, (size_t)(B * H) * sizeof *dh);
+    }
+    initial_state_grad(x, cfg, l, d, dh, dc);
+    /* the weight and input gradients of all steps at once */
+    if (p.dw_ih)
+        heed_gemm(true, false, GH, In, B * T, 1.0f, dxp, GH, in, In, 1.0f, p.dw_ih, In);
+    if (p.dw_hh)
+        heed_gemm(true, false, GH, H, B * T, 1.0f, dhp, GH, hprev, H, 1.0f, p.dw_hh, H);
+    if (p.db_ih)
+        heed_sum_rows(p.db_ih, dxp, B * T, GH);
+    if (p.db_hh)
+        heed_sum_rows(p.db_hh, dhp, B * T, GH);
+    if (din)
+        heed_gemm(false, false, B * T, In, GH, 1.0f, dxp, GH, p.w_ih, In, 1.0f, din, In);
+}
+
+static void rnn_backward(heed_exec *x)
+{
+    const rnn_cfg *cfg = x->cfg;
+    int64_t n = cfg->B * cfg->T * cfg->D * cfg->H;
+    float *dcur = x->ws + cfg->wb_dcur, *dprev = x->ws + cfg->wb_dprev;
+    const float *dout = x->dout[OUT_SEQ];
+    for (int64_t l = cfg->L - 1; l >= 0; l--) {
+        const float *in = layer_input(x, cfg, l, x->ws + cfg->wb_drop);
+        const float *out = layer_output(x, cfg, l);
+        float *din = l == 0 ? x->din[0] : dprev;
+        if (l > 0)
+            memset(dprev, 0, (size_t)n * sizeof *dprev);
+        for (int64_t d = 0; d < cfg->D; d++)
+            backward_direction(x, cfg, l, d, in, out, dout, din);
+        if (l > 0) {
+            /* through the dropout between layers */
+            if (x->training && cfg->dropout > 0.0f) {
+                float scale = 1.0f / (1.0f - cfg->dropout);
+                uint64_t seed = heed_mix64(x->seed + (uint64_t)l);
+                for (int64_t i = 0; i < n; i++)
+                    dprev[i] = heed_uniform(seed, (uint64_t)i) < cfg->dropout ? 0.0f
+                                                                              : dprev[i] * scale;
+            }
+            memcpy(dcur, dprev, (size_t)n * sizeof *dcur);
+            dout = dcur;
+        }
+    }
+}
+
+#define RNN_OP(sym, NAME, DOC, ATTRS, OUTS, INFER)                                               \
+    const heed_op sym = {                                                                       \
+        .name = NAME,                                                                           \
+        .doc = DOC,                                                                             \
+        .shapes = "in [B,T,In] -> [B,T,D*H]; .state [B,L*D*H]",                                 \
+        .attrs = ATTRS,                                                                         \
+        .outputs = OUTS,                                                                        \
+        .cfg_size = sizeof(rnn_cfg),                                                            \
+        .flags = HEED_OP_RECURRENT,                                                             \
+        .infer = INFER,                                                                         \
+        .forward = rnn_forward,                                                                 \
+        .backward = rnn_backward,                                                               \
+    }
+
+RNN_OP(heed_op_rnn, "RNN", "Elman RNN, h' = tanh(W_ih x + b_ih + W_hh h + b_hh) (nn.RNN).",
+       rnn_attrs, rnn_outputs, rnn_infer);
+RNN_OP(heed_op_gru, "GRU", "Gated recurrent unit with gates r, z, n (nn.GRU).", gated_attrs,
+       rnn_outputs, gru_infer);
+RNN_OP(heed_op_lstm, "LSTM",
+       "Long short-term memory with gates i, f, g, o (nn.LSTM); .state is [h | c], .h and .c "
+       "each [B,L*D*H].",
+       gated_attrs, lstm_outputs, lstm_infer);

@@ -1,0 +1,221 @@
+/*
+ * test_rnn.c - RNN, GRU and LSTM: finite-difference checks of every gradient
+ * in every configuration (cell, 1 and 2 layers, uni- and bidirectional, with
+ * and without an initial state, ragged lengths), step mode against the
+ * full-sequence run, and parity with PyTorch fixtures.
+ */
+#include <dirent.h>
+
+#include "../runtime/runtime.h"
+#include "testutil.h"
+
+/* A model whose loss is sum(out * r1) + sum(state * r2): gradients flow into
+ * both outputs with random weights. */
+static void make_model(char *buf, size_t cap, const char *op, int layers, bool bidir,
+                       bool state, const char *extra)
+{
+    int D = bidir ? 2 : 1, H = 4;
+    int ldh = layers * D * H, sw = strcmp(op, "LSTM") == 0 ? 2 * ldh : ldh;
+    snprintf(buf, cap,
+             "heed: 1\n"
+             "inputs: {x: [B, T, 3], len: [B], r1: [B, T, %d], r2: [B, %d], h0: [B, %d]}\n"
+             "nodes:\n"
+             "  rnn: {op: %s, in: x, hidden: %d, layers: %d, bidirectional: %s, lengths: len%s%s}\n"
+             "  a: {op: Mul, in: [rnn, r1]}\n"
+             "  b: {op: Mul, in: [rnn.state, r2]}\n"
+             "  c: {op: Tanh, in: h0}\n"
+             "loss: {op: Sum, in: [a, b, c]}\n",
+             D * H, sw, sw, op, H, layers, bidir ? "true" : "false", state ? ", state: h0" : "",
+             extra);
+}
+
+static void gradients_every_configuration(void **state)
+{
+    (void)state;
+    const char *ops[] = {"RNN", "GRU", "LSTM"};
+    char yaml[2048];
+    for (int o = 0; o < 3; o++)
+        for (int layers = 1; layers <= 2; layers++)
+            for (int bidir = 0; bidir < 2; bidir++)
+                for (int st = 0; st < 2; st++) {
+                    make_model(yaml, sizeof yaml, ops[o], layers, bidir, st, "");
+                    tu_gradcheck(yaml, 1e-2);
+                }
+    /* a ReLU network through time is piecewise linear with many kinks: a
+     * small step keeps the finite differences on one piece */
+    make_model(yaml, sizeof yaml, "RNN", 2, true, true, ", nonlinearity: relu");
+    tu_gradcheck_step(yaml, 1e-2, 2e-3);
+    make_model(yaml, sizeof yaml, "GRU", 2, true, true, ", dropout: 0.3");
+    tu_gradcheck(yaml, 1e-2);
+    make_model(yaml, sizeof yaml, "LSTM", 1, false, false, ", bias: false");
+    tu_gradcheck(yaml, 1e-2);
+}
+
+/* ------------------------------------------------------------ PyTorch parity */
+
+static const char *const cell_ops[] = {"RNN", "RNN", "GRU", "LSTM"};
+
+static void parity_case(const char *path)
+{
+    heed_tensor_file *f;
+    heed_diag d;
+    if (heed_tensor_file_read(path, &f, &d) != HEED_OK)
+        fail_msg("%s", d.text);
+    heed_tensor cfg_t = tu_file_tensor(f, "config");
+    const int32_t *cfg = cfg_t.data;
+    int cell = cfg[0], layers = cfg[1], bidir = cfg[2], hidden = cfg[3], width = cfg[4];
+    heed_tensor x = tu_file_tensor(f, "x"), r1 = tu_file_tensor(f, "r1");
+    heed_tensor r2 = tu_file_tensor(f, "r2");
+    char yaml[2048], h0[64] = "";
+    if (width)
+        snprintf(h0, sizeof h0, ", h0: [B, %d]", width);
+    snprintf(yaml, sizeof yaml,
+             "heed: 1\n"
+             "inputs: {x: [B, T, %lld], len: [B], r1: [B, T, %lld], r2: [B, %lld]%s}\n"
+             "nodes:\n"
+             "  rnn: {op: %s, in: x, hidden: %d, layers: %d, bidirectional: %s, lengths: len%s%s}\n"
+             "  a: {op: Mul, in: [rnn, r1]}\n"
+             "  b: {op: Mul, in: [rnn.state, r2]}\n"
+             "loss: {op: Sum, in: [a, b]}\n",
+             (long long)x.shape[2], (long long)r1.shape[2], (long long)r2.shape[1], h0,
+             cell_ops[cell], hidden, layers,
+             bidir ? "true" : "false", width ? ", state: h0" : "",
+             cell == 1 ? ", nonlinearity: relu" : "");
+    heed_model *m = tu_model(path, yaml);
+    heed_weights *w;
+    assert_int_equal(heed_weights_new(m, NULL, NULL, 0, 1, &w, &d), HEED_OK);
+    tu_load_params(w, f);
+    heed_session *s;
+    assert_int_equal(heed_session_new(w, HEED_MODE_TRAIN, &s, &d), HEED_OK);
+    heed_session_input_grads(s, 1);
+    heed_session_keep_all(s, 1);
+    tu_feed(s, f, "x", NULL);
+    tu_feed(s, f, "lengths", "len");
+    tu_feed(s, f, "r1", NULL);
+    tu_feed(s, f, "r2", NULL);
+    if (width)
+        tu_feed(s, f, "h0", NULL);
+    heed_weights_zero_grad(w);
+    if (heed_session_forward(s, &d) != HEED_OK || heed_session_backward(s, &d) != HEED_OK)
+        fail_msg("%s: %s", path, d.text);
+    struct {
+        const char *mine, *theirs;
+    } checks[] = {{"rnn", "out"}, {"rnn.state", "state"}, {"grad:x", "grad.x"},
+                  {width ? "grad:h0" : NULL, "grad.h0"}};
+    char what[4096];
+    for (int k = 0; k < 4; k++) {
+        if (!checks[k].mine)
+            continue;
+        heed_tensor a, b = tu_file_tensor(f, checks[k].theirs);
+        if (heed_session_get(s, checks[k].mine, &a, &d) != HEED_OK)
+            fail_msg("%s", d.text);
+        assert_int_equal(tu_numel(&a), tu_numel(&b));
+        snprintf(what, sizeof what, "%s: %s", path, checks[k].theirs);
+        tu_close_all(a.data, b.data, tu_numel(&a), 1e-4, what);
+    }
+    for (size_t i = 0; i < heed_weights_count(w); i++) {
+        heed_tensor p, g;
+        heed_weights_param(w, i, &p);
+        assert_int_equal(heed_weights_grad(w, p.name, &g), HEED_OK);
+        char name[300];
+        snprintf(name, sizeof name, "grad.%s", p.name);
+        heed_tensor want = tu_file_tensor(f, name);
+        snprintf(what, sizeof what, "%s: %s", path, name);
+        tu_close_all(g.data, want.data, tu_numel(&g), 1e-4, what);
+    }
+    heed_session_free(s);
+    heed_weights_free(w);
+    heed_model_free(m);
+    heed_tensor_file_free(f);
+}
+
+static void pytorch_parity(void **state)
+{
+    (void)state;
+    char dir[1024];
+    DIR *dp = opendir(tu_path("tests/fixtures/rnn", dir, sizeof dir));
+    assert_non_null(dp);
+    struct dirent *e;
+    int n = 0;
+    while ((e = readdir(dp))) {
+        if (!strstr(e->d_name, ".safetensors"))
+            continue;
+        char path[2048];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        parity_case(path);
+        n++;
+    }
+    closedir(dp);
+    assert_int_equal(n, 33); /* 4 cells x 2 layer counts x 2 directions x 2 states + 1 */
+}
+
+/* ------------------------------------------------------------ step mode */
+
+/* A decoder run step by step with T=1, its state carried, gives the outputs of
+ * the full-sequence run. */
+static void step_mode_equals_full_sequence(void **state)
+{
+    (void)state;
+    const char *ops[] = {"RNN", "GRU", "LSTM"};
+    for (int o = 0; o < 3; o++) {
+        char yaml[512];
+        snprintf(yaml, sizeof yaml,
+                 "heed: 1\n"
+                 "inputs: {x: [B, T, 3], h0: [B, 6]}\n"
+                 "nodes:\n"
+                 "  init: {op: Tanh, in: h0}\n"
+                 "  dec: {op: %s, in: x, hidden: 3, layers: 2, state: init}\n"
+                 "  y: {op: Affine, in: dec, units: 2}\n",
+                 ops[o]);
+        heed_model *m = tu_model("step.yaml", yaml);
+        heed_weights *w;
+        heed_diag d;
+        assert_int_equal(heed_weights_new(m, NULL, NULL, 0, 3, &w, &d), HEED_OK);
+        heed_session *full, *step;
+        assert_int_equal(heed_session_new(w, HEED_MODE_INFER, &full, &d), HEED_OK);
+        assert_int_equal(heed_session_new(w, HEED_MODE_INFER, &step, &d), HEED_OK);
+        enum { B = 2, T = 5 };
+        float x[B * T * 3], h0[B * 6], xt[B * 3];
+        uint64_t r = 9;
+        for (int i = 0; i < B * T * 3; i++)
+            x[i] = tu_rand(&r);
+        for (int i = 0; i < B * 6; i++)
+            h0[i] = tu_rand(&r);
+        heed_tensor tx = {"x", HEED_F32, 3, {B, T, 3}, x}, th = {"h0", HEED_F32, 2, {B, 6}, h0};
+        assert_int_equal(heed_session_set_input(full, "x", &tx, &d), HEED_OK);
+        assert_int_equal(heed_session_set_input(full, "h0", &th, &d), HEED_OK);
+        assert_int_equal(heed_session_forward(full, &d), HEED_OK);
+        heed_tensor yf;
+        assert_int_equal(heed_session_get(full, "y", &yf, &d), HEED_OK);
+        hs_step_mode(step, 0); /* input 0 (x) is fed step by step */
+        assert_int_equal(heed_session_set_input(step, "h0", &th, &d), HEED_OK);
+        for (int t = 0; t < T; t++) {
+            for (int b = 0; b < B; b++)
+                memcpy(xt + b * 3, x + (b * T + t) * 3, 3 * sizeof(float));
+            heed_tensor tt = {"x", HEED_F32, 3, {B, 1, 3}, xt};
+            assert_int_equal(heed_session_set_input(step, "x", &tt, &d), HEED_OK);
+            if (heed_session_forward(step, &d) != HEED_OK)
+                fail_msg("%s", d.text);
+            heed_tensor ys;
+            assert_int_equal(heed_session_get(step, "y", &ys, &d), HEED_OK);
+            for (int b = 0; b < B; b++)
+                for (int k = 0; k < 2; k++)
+                    tu_close(((float *)ys.data)[b * 2 + k], ((float *)yf.data)[(b * T + t) * 2 + k],
+                             1e-6, ops[o]);
+        }
+        heed_session_free(full);
+        heed_session_free(step);
+        heed_weights_free(w);
+        heed_model_free(m);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(gradients_every_configuration),
+        cmocka_unit_test(pytorch_parity),
+        cmocka_unit_test(step_mode_equals_full_sequence),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
