@@ -23,6 +23,12 @@ static const cli_cmd commands[] = {
      "heed train MODEL.yaml --data TRAIN.tsv [--valid VALID.tsv] [--epochs N] [--out "
      "W.safetensors] [--batch N] [--lr X] [--seed N] [--threads N]",
      cmd_train},
+    {"data", "write a dataset's train/valid/test TSV files (dates, addition, g2p, langid)",
+     "heed data NAME --out DIR [--seed N] [--train N] [--valid N] [--test N] [--source PATH]\n"
+     "       heed data dates --explain TEXT\n       heed data --list\n\ndefaults: seed 1; "
+     "dates, addition 45000/2500/2500 rows; g2p 5%/5% of the words valid/test, the rest train; "
+     "langid 6000/500/500 words per language. --list says more.",
+     cmd_data},
 };
 #define N_COMMANDS (int)(sizeof commands / sizeof commands[0])
 
