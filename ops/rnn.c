@@ -27,6 +27,7 @@
 #include "op.h"
 
 #define RNN_MAX_LAYERS 8
+#define RNN_MAX_HIDDEN_STACK 1024 /* rows up to 4*1024 floats use a stack buffer */
 
 typedef enum cell_kind { CELL_RNN_TANH, CELL_RNN_RELU, CELL_GRU, CELL_LSTM } cell_kind;
 
@@ -50,64 +51,99 @@ enum { OUT_SEQ, OUT_STATE, OUT_H, OUT_C };
 /* ------------------------------------------------------------ cells */
 
 /* One row of one step: pre-activations xp (input projection plus b_ih) and
- * hp (recurrent projection plus b_hh) in, the new state out (in place in h,
- * c), what backward needs into `save`. */
-static inline void cell_forward(const rnn_cfg *cfg, const float *xp, const float *hp, float *h,
-                                float *c, float *save)
+ * hp (recurrent projection, b_hh added here) in, the new state out (in place
+ * in h, c), what backward needs into `save` (always given for GRU and LSTM:
+ * writing it unconditionally keeps the loops free of branches). */
+HEED_HOT static void cell_forward(const rnn_cfg *cfg, const float *restrict xp,
+                                  const float *restrict hp, const float *restrict bhh,
+                                  float *restrict h, float *restrict c, float *restrict save)
 {
-    int64_t H = cfg->H;
+    int64_t H = cfg->H, GH = cfg->G * H;
+    float hb[4 * RNN_MAX_HIDDEN_STACK];
+    float *restrict g = GH <= 4 * RNN_MAX_HIDDEN_STACK ? hb : NULL;
+    /* recurrent pre-activations plus their bias, contiguous for the loops below */
+    const float *hpb = hp;
+    if (g && bhh) {
+        for (int64_t j = 0; j < GH; j++)
+            g[j] = hp[j] + bhh[j];
+        hpb = g;
+    } else if (bhh) {
+        float *w = (float *)hp;
+        for (int64_t j = 0; j < GH; j++)
+            w[j] += bhh[j];
+    }
     switch (cfg->cell) {
     case CELL_RNN_TANH:
         for (int64_t j = 0; j < H; j++)
-            h[j] = tanhf(xp[j] + hp[j]);
+            h[j] = heed_tanh(xp[j] + hpb[j]);
         return;
     case CELL_RNN_RELU:
         for (int64_t j = 0; j < H; j++) {
-            float v = xp[j] + hp[j];
+            float v = xp[j] + hpb[j];
             h[j] = v > 0.0f ? v : 0.0f;
         }
         return;
     case CELL_GRU:
         for (int64_t j = 0; j < H; j++) {
-            float r = heed_sigmoidf(xp[j] + hp[j]);
-            float z = heed_sigmoidf(xp[H + j] + hp[H + j]);
-            float n = tanhf(xp[2 * H + j] + r * hp[2 * H + j]);
-            if (save) {
-                save[j] = r;
-                save[H + j] = z;
-                save[2 * H + j] = n;
-                save[3 * H + j] = hp[2 * H + j];
-            }
+            float r = heed_sigmoid(xp[j] + hpb[j]);
+            float z = heed_sigmoid(xp[H + j] + hpb[H + j]);
+            float n = heed_tanh(xp[2 * H + j] + r * hpb[2 * H + j]);
+            save[j] = r;
+            save[H + j] = z;
+            save[2 * H + j] = n;
+            save[3 * H + j] = hpb[2 * H + j];
             h[j] = (1.0f - z) * n + z * h[j];
         }
         return;
     case CELL_LSTM:
         for (int64_t j = 0; j < H; j++) {
-            float i = heed_sigmoidf(xp[j] + hp[j]);
-            float f = heed_sigmoidf(xp[H + j] + hp[H + j]);
-            float g = tanhf(xp[2 * H + j] + hp[2 * H + j]);
-            float o = heed_sigmoidf(xp[3 * H + j] + hp[3 * H + j]);
-            c[j] = f * c[j] + i * g;
-            h[j] = o * tanhf(c[j]);
-            if (save) {
-                save[j] = i;
-                save[H + j] = f;
-                save[2 * H + j] = g;
-                save[3 * H + j] = o;
-                save[4 * H + j] = c[j];
-            }
+            float i = heed_sigmoid(xp[j] + hpb[j]);
+            float f = heed_sigmoid(xp[H + j] + hpb[H + j]);
+            float gg = heed_tanh(xp[2 * H + j] + hpb[2 * H + j]);
+            float o = heed_sigmoid(xp[3 * H + j] + hpb[3 * H + j]);
+            float cn = f * c[j] + i * gg;
+            c[j] = cn;
+            h[j] = o * heed_tanh(cn);
+            save[j] = i;
+            save[H + j] = f;
+            save[2 * H + j] = gg;
+            save[3 * H + j] = o;
+            save[4 * H + j] = cn;
         }
         return;
     }
 }
 
-/* Backward of one row of one step. dh (and dc) hold the gradient of the new
- * state and become the direct part of the gradient of the previous state (the
- * part through W_hh is added by the caller). dxp / dhp receive the gradients
- * of the pre-activations (they differ only in GRU's n gate). */
-static inline void cell_backward(const rnn_cfg *cfg, const float *save, const float *h_new,
-                                 const float *h_prev, const float *c_prev, float *dh, float *dc,
-                                 float *dxp, float *dhp)
+/* Backward of one row of one step of GRU. dh holds the gradient of the new
+ * state and becomes the direct part of the previous state's gradient (the
+ * part through W_hh is added by the caller); dxp and dhp receive the
+ * gradients of the pre-activations, which differ in the n gate. */
+HEED_HOT static void gru_backward_row(int64_t H, const float *restrict save,
+                                      const float *restrict h_prev, float *restrict dh,
+                                      float *restrict dxp, float *restrict dhp)
+{
+    for (int64_t j = 0; j < H; j++) {
+        float r = save[j], z = save[H + j], n = save[2 * H + j], hn = save[3 * H + j];
+        float g = dh[j];
+        float dn = g * (1.0f - z) * (1.0f - n * n);
+        float dz = g * (h_prev[j] - n) * z * (1.0f - z);
+        float dr = dn * hn * r * (1.0f - r);
+        dxp[j] = dr;
+        dxp[H + j] = dz;
+        dxp[2 * H + j] = dn;
+        dhp[j] = dr;
+        dhp[H + j] = dz;
+        dhp[2 * H + j] = dn * r;
+        dh[j] = g * z;
+    }
+}
+
+/* The same for LSTM (dxp = dhp) and the plain RNN cells; for LSTM dc carries
+ * the cell state's gradient the same way. */
+HEED_HOT static void cell_backward(const rnn_cfg *cfg, const float *restrict save,
+                                   const float *restrict h_new, const float *restrict c_prev,
+                                   float *restrict dh, float *restrict dc,
+                                   float *restrict dxp)
 {
     int64_t H = cfg->H;
     switch (cfg->cell) {
@@ -123,26 +159,11 @@ static inline void cell_backward(const rnn_cfg *cfg, const float *save, const fl
             dh[j] = 0.0f;
         }
         return;
-    case CELL_GRU:
-        for (int64_t j = 0; j < H; j++) {
-            float r = save[j], z = save[H + j], n = save[2 * H + j], hn = save[3 * H + j];
-            float g = dh[j];
-            float dn = g * (1.0f - z) * (1.0f - n * n);
-            float dz = g * (h_prev[j] - n) * z * (1.0f - z);
-            float dr = dn * hn * r * (1.0f - r);
-            dxp[j] = dr;
-            dxp[H + j] = dz;
-            dxp[2 * H + j] = dn;
-            dhp[j] = dr;
-            dhp[H + j] = dz;
-            dhp[2 * H + j] = dn * r;
-            dh[j] = g * z;
-        }
-        return;
+    case CELL_GRU: return; /* gru_backward_row */
     case CELL_LSTM:
         for (int64_t j = 0; j < H; j++) {
             float i = save[j], f = save[H + j], g = save[2 * H + j], o = save[3 * H + j];
-            float tc = tanhf(save[4 * H + j]);
+            float tc = heed_tanh(save[4 * H + j]);
             float d = dc[j] + dh[j] * o * (1.0f - tc * tc);
             dxp[j] = d * g * i * (1.0f - i);
             dxp[H + j] = d * c_prev[j] * f * (1.0f - f);
@@ -463,11 +484,7 @@ static void forward_direction(heed_exec *x, const rnn_cfg *cfg, int64_t l, int64
                 memset(o, 0, (size_t)H * sizeof *o);
                 continue;
             }
-            float *hrow = hp + b * GH;
-            if (p.b_hh)
-                for (int64_t j = 0; j < GH; j++)
-                    hrow[j] += p.b_hh[j];
-            cell_forward(cfg, xp + (b * T + t) * GH, hrow, h + b * H, c + b * H,
+            cell_forward(cfg, xp + (b * T + t) * GH, hp + b * GH, p.b_hh, h + b * H, c + b * H,
                          save ? save + (t * B + b) * cfg->S : NULL);
             memcpy(o, h + b * H, (size_t)H * sizeof *o);
         }
@@ -620,9 +637,12 @@ static void backward_direction(heed_exec *x, const rnn_cfg *cfg, int64_t l, int6
                     g[j] += dout[(b * T + t) * DH + d * H + j];
             copy_or_zero(hp_row, h_before(x, cfg, out, l, d, b, t, lb), H);
             const float *cb = cfg->cell == CELL_LSTM ? c_before(x, cfg, l, d, b, t, lb) : NULL;
-            cell_backward(cfg, save ? save + (t * B + b) * cfg->S : NULL,
-                          out + (b * T + t) * DH + d * H, hp_row, cb ? cb : zero, g, dc + b * H,
-                          gx, gh);
+            const float *sv = save ? save + (t * B + b) * cfg->S : NULL;
+            if (cfg->cell == CELL_GRU)
+                gru_backward_row(H, sv, hp_row, g, gx, gh);
+            else
+                cell_backward(cfg, sv, out + (b * T + t) * DH + d * H, cb ? cb : zero, g,
+                              dc + b * H, gx);
         }
         /* dh_prev = direct part + dHp_t W_hh (rows of padded steps are zero) */
         memcpy(dh2, dh, (size_t)(B * H) * sizeof *dh2);

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* C[M,N] = alpha * op(A) op(B) + beta * C, row-major; op transposes when t*. */
 void heed_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
@@ -34,6 +35,62 @@ void heed_act_forward(heed_act act, float *y, size_t n);
 /* dx = dy * act'(y), from the activation's output y; dx may equal dy. */
 void heed_act_backward(heed_act act, float *dx, const float *dy, const float *y, size_t n);
 
+/* Hot loops get an AVX2+FMA version chosen at load time, beside the
+ * baseline one: the binary still runs on any x86-64. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(HEED_NO_CLONES)
+#define HEED_HOT __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define HEED_HOT
+#endif
+
+/*
+ * e^x in float, within 2 ulp on [-87, 88] (clamped outside: e^-87 is already
+ * below every value that matters here, e^88 near the largest float). Written
+ * without branches or calls so loops over it vectorise: round to the nearest
+ * power of two, a degree-6 polynomial for the rest (Cephes' expf), and the
+ * power built in the exponent bits. Rounding uses the 1.5 * 2^23 trick, which
+ * relies on the compiler not reassociating float arithmetic (no -ffast-math).
+ */
+static inline float heed_exp(float x)
+{
+    x = x < -87.0f ? -87.0f : x;
+    x = x > 88.0f ? 88.0f : x;
+    float n = x * 1.44269504088896341f;
+    n = (n + 12582912.0f) - 12582912.0f;
+    float r = x - n * 0.693359375f;
+    r = r + n * 2.12194440e-4f;
+    float p = 1.9875691500E-4f;
+    p = p * r + 1.3981999507E-3f;
+    p = p * r + 8.3334519073E-3f;
+    p = p * r + 4.1665795894E-2f;
+    p = p * r + 1.6666665459E-1f;
+    p = p * r + 5.0000001201E-1f;
+    p = p * r * r + r + 1.0f;
+    int32_t bits = ((int32_t)n + 127) * (1 << 23);
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return p * scale;
+}
+
+static inline float heed_sigmoid(float x)
+{
+    return 1.0f / (1.0f + heed_exp(-x));
+}
+
+/* tanh from e^-2|x|; below 0.1 its Taylor series to x^5 (next term
+ * 17x^7/315, relative 5e-8), where 1 - e^-2|x| would lose digits. */
+static inline float heed_tanh(float x)
+{
+    float a = x < 0.0f ? -x : x;
+    float e = heed_exp(-2.0f * a);
+    float t = (1.0f - e) / (1.0f + e);
+    float a2 = a * a;
+    float small = a * (1.0f + a2 * (-1.0f / 3.0f + a2 * (2.0f / 15.0f)));
+    t = a < 0.1f ? small : t;
+    return x < 0.0f ? -t : t;
+}
+
+/* Kept for code that wants libm's exact values. */
 static inline float heed_sigmoidf(float x)
 {
     return 1.0f / (1.0f + expf(-x));
