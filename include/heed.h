@@ -374,6 +374,30 @@ HEED_API const heed_plan *heed_session_plan(const heed_session *session);
  * for tools that dump all outputs, and for debugging. */
 HEED_API void heed_session_keep_all(heed_session *session, int enable);
 
+/*
+ * Fills every model input with random values at these dims (defaults for the
+ * rest): floats uniform in [-1, 1), token ids in the range their readers
+ * accept; with `ragged`, rows of id sequences end at random lengths (padded).
+ * For benchmarks, smoke tests and checks.
+ */
+HEED_API heed_status heed_session_random_inputs(heed_session *session, const heed_dim *dims,
+                                                size_t n_dims, uint64_t seed, int ragged,
+                                                heed_diag *diag);
+
+/* Per-node timing of forward and backward (off by default; costs two clock
+ * reads per node). */
+HEED_API void heed_session_profile(heed_session *session, int enable);
+typedef struct heed_node_profile {
+    const char *name;
+    const char *op;
+    double forward_seconds;  /* summed over calls since profiling was enabled */
+    double backward_seconds;
+    int64_t calls;
+} heed_node_profile;
+HEED_API size_t heed_session_profile_count(const heed_session *session);
+HEED_API heed_status heed_session_profile_get(const heed_session *session, size_t index,
+                                              heed_node_profile *out);
+
 /* Also compute the gradients of the float inputs in backward (readable as
  * "grad:NAME"), e.g. for saliency maps or checks. */
 HEED_API void heed_session_input_grads(heed_session *session, int enable);
@@ -474,6 +498,19 @@ HEED_API const heed_decoded *heed_decode_get(const heed_decode_result *result, s
 HEED_API heed_status heed_decode_text(const heed_decode_result *result, size_t i,
                                       char *text, size_t capacity);
 HEED_API void heed_decode_result_free(heed_decode_result *result);
+
+/* -------------------------------------------------------------- BLAS */
+
+/* Which BLAS runs and how fast: OpenBLAS's configuration, core type and
+ * threading, and the sgemm rate measured now (512^3, median of 15). */
+typedef struct heed_blas_info {
+    char config[256];
+    char core[64];
+    const char *threading; /* "OpenMP", "pthreads" or "sequential" */
+    int threads;
+    double sgemm_gflops;
+} heed_blas_info;
+HEED_API void heed_blas_info_get(int threads, heed_blas_info *out);
 
 /* -------------------------------------------------------------- reference */
 

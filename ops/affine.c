@@ -86,13 +86,12 @@ static heed_status affine_forward(heed_exec *x)
     float *y = x->out[0];
     const float *w = x->param[0];
     int64_t off = 0;
+    heed_fill_rows(y, cfg->bias ? x->param[1] : NULL, R, U);
     for (int k = 0; k < cfg->n_in; k++) {
         heed_gemm(false, true, R, U, cfg->width[k], 1.0f, x->in[k], cfg->width[k], w + off,
-                  cfg->in_total, k == 0 ? 0.0f : 1.0f, y, U);
+                  cfg->in_total, 1.0f, y, U);
         off += cfg->width[k];
     }
-    if (cfg->bias)
-        heed_add_bias(y, x->param[1], R, U);
     heed_act_forward(cfg->act, y, (size_t)(R * U));
     return HEED_OK;
 }

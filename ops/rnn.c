@@ -27,7 +27,6 @@
 #include "op.h"
 
 #define RNN_MAX_LAYERS 8
-#define RNN_MAX_HIDDEN_STACK 1024 /* rows up to 4*1024 floats use a stack buffer */
 
 typedef enum cell_kind { CELL_RNN_TANH, CELL_RNN_RELU, CELL_GRU, CELL_LSTM } cell_kind;
 
@@ -51,27 +50,14 @@ enum { OUT_SEQ, OUT_STATE, OUT_H, OUT_C };
 /* ------------------------------------------------------------ cells */
 
 /* One row of one step: pre-activations xp (input projection plus b_ih) and
- * hp (recurrent projection, b_hh added here) in, the new state out (in place
- * in h, c), what backward needs into `save` (always given for GRU and LSTM:
+ * hp (recurrent projection plus b_hh) in, the new state out (in place in h,
+ * c), what backward needs into `save` (always given for GRU and LSTM:
  * writing it unconditionally keeps the loops free of branches). */
 HEED_HOT static void cell_forward(const rnn_cfg *cfg, const float *restrict xp,
-                                  const float *restrict hp, const float *restrict bhh,
-                                  float *restrict h, float *restrict c, float *restrict save)
+                                  const float *restrict hpb, float *restrict h,
+                                  float *restrict c, float *restrict save)
 {
-    int64_t H = cfg->H, GH = cfg->G * H;
-    float hb[4 * RNN_MAX_HIDDEN_STACK];
-    float *restrict g = GH <= 4 * RNN_MAX_HIDDEN_STACK ? hb : NULL;
-    /* recurrent pre-activations plus their bias, contiguous for the loops below */
-    const float *hpb = hp;
-    if (g && bhh) {
-        for (int64_t j = 0; j < GH; j++)
-            g[j] = hp[j] + bhh[j];
-        hpb = g;
-    } else if (bhh) {
-        float *w = (float *)hp;
-        for (int64_t j = 0; j < GH; j++)
-            w[j] += bhh[j];
-    }
+    int64_t H = cfg->H;
     switch (cfg->cell) {
     case CELL_RNN_TANH:
         for (int64_t j = 0; j < H; j++)
@@ -466,17 +452,17 @@ static void forward_direction(heed_exec *x, const rnn_cfg *cfg, int64_t l, int64
     float *h = x->ws + cfg->ws_h, *c = x->ws + cfg->ws_c;
     float *save = gates_of(x, cfg, l, d);
     const int32_t *len = lengths(x, cfg);
-    /* all steps' input projections at once */
-    heed_gemm(false, true, B * T, GH, In, 1.0f, in, In, p.w_ih, In, 0.0f, xp, GH);
-    if (p.b_ih)
-        heed_add_bias(xp, p.b_ih, B * T, GH);
+    /* all steps' input projections at once, accumulated onto the bias */
+    heed_fill_rows(xp, p.b_ih, B * T, GH);
+    heed_gemm(false, true, B * T, GH, In, 1.0f, in, In, p.w_ih, In, 1.0f, xp, GH);
     for (int64_t b = 0; b < B; b++) {
         copy_or_zero(h + b * H, initial(x, cfg, l, d, 0, b), H);
         copy_or_zero(c + b * H, initial(x, cfg, l, d, 1, b), H);
     }
     for (int64_t s = 0; s < T; s++) {
         int64_t t = d == 0 ? s : T - 1 - s;
-        heed_gemm(false, true, B, GH, H, 1.0f, h, H, p.w_hh, H, 0.0f, hp, GH);
+        heed_fill_rows(hp, p.b_hh, B, GH);
+        heed_gemm(false, true, B, GH, H, 1.0f, h, H, p.w_hh, H, 1.0f, hp, GH);
 #pragma omp parallel for schedule(static) if (B * GH > 16384)
         for (int64_t b = 0; b < B; b++) {
             float *o = out + (b * T + t) * DH + d * H;
@@ -484,7 +470,7 @@ static void forward_direction(heed_exec *x, const rnn_cfg *cfg, int64_t l, int64
                 memset(o, 0, (size_t)H * sizeof *o);
                 continue;
             }
-            cell_forward(cfg, xp + (b * T + t) * GH, hp + b * GH, p.b_hh, h + b * H, c + b * H,
+            cell_forward(cfg, xp + (b * T + t) * GH, hp + b * GH, h + b * H, c + b * H,
                          save ? save + (t * B + b) * cfg->S : NULL);
             memcpy(o, h + b * H, (size_t)H * sizeof *o);
         }

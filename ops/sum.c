@@ -42,7 +42,9 @@ static heed_status sum_forward(heed_exec *x)
     double total = 0.0;
     for (int k = 0; k < cfg->n_in; k++) {
         const float *a = x->in[k];
-        for (size_t i = 0; i < cfg->n[k]; i++)
+        size_t n = cfg->n[k];
+#pragma omp parallel for schedule(static) reduction(+ : total) if (n > 65536)
+        for (size_t i = 0; i < n; i++)
             total += a[i];
     }
     x->out[0][0] = (float)total;
@@ -55,9 +57,11 @@ static void sum_backward(heed_exec *x)
     float g = x->dout[0] ? x->dout[0][0] : 1.0f;
     for (int k = 0; k < cfg->n_in; k++) {
         float *d = x->din[k];
+        size_t n = cfg->n[k];
         if (!d)
             continue;
-        for (size_t i = 0; i < cfg->n[k]; i++)
+#pragma omp parallel for schedule(static) if (n > 65536)
+        for (size_t i = 0; i < n; i++)
             d[i] += g;
     }
 }

@@ -35,77 +35,6 @@ static heed_status loss_at(gc *g, double *loss)
     return st;
 }
 
-/* The largest id each id input may hold: the smallest limit its readers set. */
-static heed_status id_limits(gc *g, int64_t *limit)
-{
-    const heed_model *m = g->m;
-    hp_options opt = {.mode = HEED_MODE_INFER, .step_input = -1};
-    heed_plan *p;
-    heed_status st = hp_build(m, g->w->dimval, &opt, &p, g->diag);
-    if (st != HEED_OK)
-        return st;
-    for (int i = 0; i < m->n_inputs; i++)
-        limit[i] = 0;
-    for (int n = 0; n < m->n_nodes; n++)
-        for (int k = 0; k < m->nodes[n].n_in; k++) {
-            const hm_value *v = &m->values[m->nodes[n].in[k]];
-            int64_t l = p->nodes[n].ids_limit[k];
-            if (v->node < 0 && l > 0 && (limit[v->port] == 0 || l < limit[v->port]))
-                limit[v->port] = l;
-        }
-    heed_plan_free(p);
-    return HEED_OK;
-}
-
-static heed_status random_inputs(gc *g)
-{
-    const heed_model *m = g->m;
-    int64_t limit[64];
-    if (m->n_inputs > 64)
-        return heed_fail(g->diag, HEED_ERR_LIMIT, "too many inputs for a gradient check");
-    heed_status st = id_limits(g, limit);
-    for (int i = 0; i < m->n_inputs && st == HEED_OK; i++) {
-        const hm_input *in = &m->inputs[i];
-        uint64_t r = heed_mix64(g->seed * 1000003u + 7 + (uint64_t)i); /* a stream per input */
-        heed_tensor t = {in->name, in->dtype, in->rank, {0}, NULL};
-        size_t n = 1;
-        for (int d = 0; d < in->rank; d++) {
-            t.shape[d] = in->sym[d] >= 0 ? g->w->dimval[in->sym[d]] : in->lit[d];
-            n *= (size_t)t.shape[d];
-        }
-        void *data = heed_zalloc(g->w->env, n, 4);
-        if (!data)
-            return heed_fail(g->diag, HEED_ERR_NOMEM, "out of memory");
-        if (in->dtype == HEED_F32) {
-            float *f = data;
-            for (size_t k = 0; k < n; k++)
-                f[k] = 2.0f * heed_uniform(r, k) - 1.0f;
-        } else {
-            int32_t *ids = data;
-            int64_t lim = limit[i] > 0 ? limit[i] : 5, lo = lim > 5 ? 4 : 1;
-            int64_t rows = in->rank >= 2 ? t.shape[0] : 1, cols = (int64_t)n / rows;
-            for (int64_t b = 0; b < rows; b++) {
-                /* row 0 full; the others end at a random length (padding) */
-                int64_t len = in->rank == 2 && b > 0
-                                  ? 1 + (int64_t)(heed_uniform(r ^ 0x51, (uint64_t)b) * (float)cols)
-                                  : cols;
-                if (len > cols)
-                    len = cols;
-                for (int64_t c = 0; c < cols; c++)
-                    ids[b * cols + c] =
-                        c < len ? (int32_t)(lo + (int64_t)(heed_uniform(r, (uint64_t)(b * cols + c)) *
-                                                          (float)(lim - lo)) %
-                                                     (lim - lo))
-                                : HEED_PAD_ID;
-            }
-        }
-        t.data = data;
-        st = heed_session_set_input(g->s, in->name, &t, g->diag);
-        heed_dealloc(g->w->env, data);
-    }
-    return st;
-}
-
 /* Picks up to k indices: half the largest |grad|, half random, no repeats. */
 static int pick(const float *grad, size_t n, int k, uint64_t seed, size_t *out)
 {
@@ -199,7 +128,7 @@ static heed_status check_tensor(gc *g, const char *tensor, const char *node, flo
 static heed_status run_check(gc *g)
 {
     const heed_model *m = g->m;
-    heed_status st = random_inputs(g);
+    heed_status st = hs_random_inputs(g->s, g->w->dimval, g->seed, true, g->diag);
     double loss0;
     if (st == HEED_OK) {
         heed_weights_zero_grad(g->w);

@@ -156,6 +156,10 @@ struct heed_session {
     bool have_forward;
     bool keep_all;
     bool input_grads;
+    /* profiling: seconds per node, forward and backward */
+    bool profile;
+    double *prof_fwd, *prof_bwd;
+    int64_t *prof_calls;
     /* step mode (decoding) */
     int step_input;      /* -1: off */
     int step;            /* call index since the encoder ran */
@@ -172,6 +176,11 @@ void *hs_value_ptr(heed_session *s, int value, bool grad);
 void hs_step_mode(heed_session *s, int input);
 /* Reorders the rows of every carried state (beam search). */
 heed_status hs_reorder_carry(heed_session *s, const int32_t *rows, int64_t n, heed_diag *diag);
+
+/* Random inputs at the dims `dimval` (values per symbol); see
+ * heed_session_random_inputs. */
+heed_status hs_random_inputs(heed_session *s, const int64_t *dimval, uint64_t seed, bool ragged,
+                             heed_diag *diag);
 
 /* ------------------------------------------------------------ datasets */
 

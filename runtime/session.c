@@ -8,6 +8,7 @@
 #include <omp.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "../ops/kernels/kernels.h"
 #include "runtime.h"
@@ -65,6 +66,9 @@ void heed_session_free(heed_session *s)
     }
     for (int i = 0; s->carry && i < s->m->n_nodes; i++)
         heed_dealloc(env, s->carry[i]);
+    heed_dealloc(env, s->prof_fwd);
+    heed_dealloc(env, s->prof_bwd);
+    heed_dealloc(env, s->prof_calls);
     heed_dealloc(env, s->carry);
     heed_dealloc(env, s->carry_cap);
     heed_dealloc(env, s->inputs);
@@ -405,7 +409,32 @@ static heed_status check_ids(const heed_session *s, int node, void *const *in, h
     return HEED_OK;
 }
 
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static heed_status run_step_timed(heed_session *s, const hp_step *step, heed_diag *diag);
+
 static heed_status run_step(heed_session *s, const hp_step *step, heed_diag *diag)
+{
+    if (!s->profile || !s->prof_fwd)
+        return run_step_timed(s, step, diag);
+    double t0 = now_seconds();
+    heed_status st = run_step_timed(s, step, diag);
+    double dt = now_seconds() - t0;
+    if (step->bwd) {
+        s->prof_bwd[step->node] += dt;
+    } else {
+        s->prof_fwd[step->node] += dt;
+        s->prof_calls[step->node]++;
+    }
+    return st;
+}
+
+static heed_status run_step_timed(heed_session *s, const hp_step *step, heed_diag *diag)
 {
     const heed_plan *p = s->plan;
     const heed_model *m = s->m;
@@ -662,5 +691,50 @@ heed_status hs_reorder_carry(heed_session *s, const int32_t *rows, int64_t n, he
         memcpy(s->carry[node], tmp, floats * sizeof *tmp);
         heed_dealloc(s->env, tmp);
     }
+    return HEED_OK;
+}
+
+/* ------------------------------------------------------------ profiling */
+
+void heed_session_profile(heed_session *s, int enable)
+{
+    if (!s)
+        return;
+    size_t n = (size_t)s->m->n_nodes + 1;
+    if (enable && !s->prof_fwd) {
+        s->prof_fwd = heed_zalloc(s->env, n, sizeof *s->prof_fwd);
+        s->prof_bwd = heed_zalloc(s->env, n, sizeof *s->prof_bwd);
+        s->prof_calls = heed_zalloc(s->env, n, sizeof *s->prof_calls);
+        if (!s->prof_fwd || !s->prof_bwd || !s->prof_calls) {
+            heed_dealloc(s->env, s->prof_fwd);
+            heed_dealloc(s->env, s->prof_bwd);
+            heed_dealloc(s->env, s->prof_calls);
+            s->prof_fwd = s->prof_bwd = NULL;
+            s->prof_calls = NULL;
+            return; /* profiling stays off */
+        }
+    }
+    if (enable && s->prof_fwd) {
+        memset(s->prof_fwd, 0, n * sizeof *s->prof_fwd);
+        memset(s->prof_bwd, 0, n * sizeof *s->prof_bwd);
+        memset(s->prof_calls, 0, n * sizeof *s->prof_calls);
+    }
+    s->profile = enable != 0 && s->prof_fwd;
+}
+
+size_t heed_session_profile_count(const heed_session *s)
+{
+    return s && s->prof_fwd ? (size_t)s->m->n_nodes : 0;
+}
+
+heed_status heed_session_profile_get(const heed_session *s, size_t i, heed_node_profile *out)
+{
+    if (!s || !out || !s->prof_fwd || i >= (size_t)s->m->n_nodes)
+        return HEED_ERR_ARGUMENT;
+    out->name = s->m->nodes[i].name;
+    out->op = s->m->nodes[i].op->name;
+    out->forward_seconds = s->prof_fwd[i];
+    out->backward_seconds = s->prof_bwd[i];
+    out->calls = s->prof_calls[i];
     return HEED_OK;
 }

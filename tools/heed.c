@@ -19,6 +19,9 @@ static const cli_cmd commands[] = {
      "heed run MODEL.yaml --inputs IN.safetensors --out OUT.safetensors [--weights "
      "W.safetensors] [--seed N]",
      cmd_run},
+    {"bench", "time forward, training step and compile; per-node profile, GFLOP/s",
+     "heed bench MODEL.yaml [--dim NAME=N ...] [--threads N] [--repeat N] [--json]",
+     cmd_bench},
     {"train", "train a model on TSV data",
      "heed train MODEL.yaml --data TRAIN.tsv [--valid VALID.tsv] [--epochs N] [--out "
      "W.safetensors] [--batch N] [--lr X] [--seed N] [--threads N]",

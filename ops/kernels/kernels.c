@@ -41,6 +41,17 @@ void heed_gemm_batch(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float al
     }
 }
 
+void heed_fill_rows(float *y, const float *bias, int64_t rows, int64_t n)
+{
+    if (!bias) {
+        memset(y, 0, (size_t)(rows * n) * sizeof *y);
+        return;
+    }
+#pragma omp parallel for schedule(static) if (rows * n > 65536)
+    for (int64_t r = 0; r < rows; r++)
+        memcpy(y + r * n, bias, (size_t)n * sizeof *y);
+}
+
 void heed_add_bias(float *y, const float *bias, int64_t rows, int64_t n)
 {
 #pragma omp parallel for schedule(static) if (rows * n > 32768)

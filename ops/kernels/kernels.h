@@ -24,6 +24,10 @@ void heed_gemm_batch(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float al
                      int64_t stride_b, float beta, float *C, int64_t ldc, int64_t stride_c,
                      int64_t count);
 
+/* y[r, :] = bias for each of `rows` rows of width n (or 0 when bias is NULL):
+ * a product then accumulates with beta = 1, which spares OpenBLAS a pass
+ * that zeroes the output for beta = 0 and the separate bias addition. */
+void heed_fill_rows(float *y, const float *bias, int64_t rows, int64_t n);
 /* y[r, :] += bias for each of `rows` rows of width n. */
 void heed_add_bias(float *y, const float *bias, int64_t rows, int64_t n);
 /* db[:] += sum over rows of dy[r, :]. */
