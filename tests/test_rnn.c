@@ -210,12 +210,61 @@ static void step_mode_equals_full_sequence(void **state)
     }
 }
 
+/* Lengths taken from the pad ids an embedding read give the same result as
+ * the same lengths given explicitly. */
+static void lengths_from_pad_ids(void **state)
+{
+    (void)state;
+    heed_model *m = tu_model("pad.yaml",
+                             "heed: 1\n"
+                             "inputs: {ids: [B, T], len: [B]}\n"
+                             "nodes:\n"
+                             "  e: {op: Embedding, in: ids, vocab: 9, dim: 3}\n"
+                             "  a: {op: GRU, in: e, hidden: 4, bidirectional: true}\n"
+                             "  b: {op: GRU, in: e, hidden: 4, bidirectional: true, lengths: len}\n"
+                             "outputs: [a.state, b.state]\n");
+    heed_weights *w;
+    heed_diag d;
+    assert_int_equal(heed_weights_new(m, NULL, NULL, 0, 2, &w, &d), HEED_OK);
+    /* both GRUs get the same weights */
+    for (size_t i = 0; i < heed_weights_count(w); i++) {
+        heed_tensor pa, pb;
+        heed_weights_param(w, i, &pa);
+        if (strncmp(pa.name, "a.", 2))
+            continue;
+        char other[128];
+        snprintf(other, sizeof other, "b.%s", pa.name + 2);
+        assert_int_equal(heed_weights_find(w, other, &pb), HEED_OK);
+        memcpy(pb.data, pa.data, tu_numel(&pa) * sizeof(float));
+    }
+    heed_session *s;
+    assert_int_equal(heed_session_new(w, HEED_MODE_INFER, &s, &d), HEED_OK);
+    const int32_t ids[3 * 4] = {5, 6, 7, 8, 4, 5, 0, 0, 8, 0, 0, 0};
+    const int32_t len[3] = {4, 2, 1};
+    heed_tensor ti = {"ids", HEED_I32, 2, {3, 4}, (void *)ids};
+    heed_tensor tl = {"len", HEED_I32, 1, {3}, (void *)len};
+    assert_int_equal(heed_session_set_input(s, "ids", &ti, &d), HEED_OK);
+    assert_int_equal(heed_session_set_input(s, "len", &tl, &d), HEED_OK);
+    assert_int_equal(heed_session_forward(s, &d), HEED_OK);
+    heed_tensor sa, sb;
+    assert_int_equal(heed_session_get(s, "a.state", &sa, &d), HEED_OK);
+    assert_int_equal(heed_session_get(s, "b.state", &sb, &d), HEED_OK);
+    assert_memory_equal(sa.data, sb.data, tu_numel(&sa) * sizeof(float));
+    /* and the padding matters: row 2 (length 1) differs from a full-length run */
+    const float *st = sa.data;
+    assert_true(st[2 * 8] != 0.0f);
+    heed_session_free(s);
+    heed_weights_free(w);
+    heed_model_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(gradients_every_configuration),
         cmocka_unit_test(pytorch_parity),
         cmocka_unit_test(step_mode_equals_full_sequence),
+        cmocka_unit_test(lengths_from_pad_ids),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
