@@ -452,6 +452,12 @@ static bool check_value(checker *ck, const char *node, const char *key, const he
             return false;
         }
         return true;
+    case HEED_A_LIST:
+        if (v->kind != HY_SEQ) {
+            err(ck, node, v, "%s%s%s'%s' must be a list, not %s", WHO, key, hy_kind_name(v->kind));
+            return false;
+        }
+        return true;
     case HEED_A_STRING:
         if (v->kind != HY_SCALAR) {
             err(ck, node, v, "%s%s%s'%s' must be text, not %s", WHO, key, hy_kind_name(v->kind));
@@ -564,7 +570,7 @@ static void check_dims(checker *ck, const hy_node *dims)
 }
 
 static const heed_attr input_schema[] = {
-    {.name = "shape", .kind = HEED_A_STRING, .def = NULL, .doc = "list of dims"},
+    {.name = "shape", .kind = HEED_A_LIST, .def = NULL, .doc = "list of dims"},
     {.name = "dtype", .kind = HEED_A_CHOICE, .def = "float", .choices = "float,ids",
      .doc = "float: a float tensor; ids: token ids"},
     {0}};
@@ -622,6 +628,7 @@ static void check_inputs(checker *ck, const hy_node *inputs)
         in->at = k;
         in->dtype = HEED_F32;
         const hy_node *shape = v;
+        int before = ck->errors;
         if (v->kind == HY_MAP) {
             const hy_node *found[3];
             check_section(ck, "an input", v, input_schema, found);
@@ -631,14 +638,14 @@ static void check_inputs(checker *ck, const hy_node *inputs)
                 in->dtype = strcmp(found[1]->str, "ids") == 0 ? HEED_I32 : HEED_F32;
             }
         }
-        if (!shape || shape->kind != HY_SEQ || shape->n == 0 || shape->n > HEED_MAX_RANK) {
+        bool shape_ok = shape && shape->kind == HY_SEQ && shape->n > 0 && shape->n <= HEED_MAX_RANK;
+        if (!shape_ok && ck->errors == before)
             err(ck, in->name, shape ? shape : v,
                 "input '%s' needs a shape: a list of 1 to %d dims, e.g. [B, S]", k->str,
                 HEED_MAX_RANK);
-            continue;
-        }
-        for (size_t d = 0; d < shape->n; d++)
+        for (size_t d = 0; shape_ok && d < shape->n; d++)
             check_input_dim(ck, in, shape->kids[d]);
+        /* registered even when malformed, so readers of it report nothing more */
         in->value = add_value(ck, in->name, -1, m->n_inputs, k);
         m->n_inputs++;
     }
@@ -1115,7 +1122,7 @@ static void add_nodes(checker *ck, const scope *sc, const hy_node *nodes)
 static void check_block_defs(checker *ck, const hy_node *blocks)
 {
     static const heed_attr block_schema[] = {
-        {.name = "inputs", .kind = HEED_A_STRING, .def = "", .doc = "input names"},
+        {.name = "inputs", .kind = HEED_A_LIST, .def = "", .doc = "input names"},
         {.name = "params", .kind = HEED_A_MAP, .def = "", .doc = "parameters with defaults"},
         {.name = "nodes", .kind = HEED_A_MAP, .def = NULL, .doc = "the block's nodes"},
         {.name = "output", .kind = HEED_A_STRING, .def = "", .doc = "the output node"},

@@ -59,6 +59,7 @@ typedef struct hp_node {
     int64_t ids_limit[HEED_MAX_INPUTS]; /* token ids must be below this (0: no check) */
     double flops, flops_bwd;
     size_t carry_floats;
+    bool inferred; /* shape inference succeeded */
     bool has_bwd;
     bool reaches_loss;
     bool step;  /* in a step plan: depends on the fed-back input */

@@ -436,7 +436,7 @@ static bool inputs_ready(const heed_plan *p, const hm_node *mn, heed_diag *diag)
             continue;
         ok = false;
         /* an output the producer does not have (e.g. GRU has no `.c`) */
-        if (mv->node >= 0 && p->nodes[mv->node].cfg && mv->port > 0) {
+        if (mv->node >= 0 && p->nodes[mv->node].inferred && mv->port > 0) {
             const hm_node *prod = &m->nodes[mv->node];
             heed_srcpos pos = hm_pos(m, mn->refs[i].at);
             heed_diag_add(diag, HEED_ERR_SHAPE, &pos, mn->name,
@@ -475,6 +475,7 @@ static heed_status infer_node(heed_plan *p, int index, heed_diag *diag)
             p->values[mn->out[o]].defined = false;
         return st;
     }
+    pn->inferred = true;
     for (int o = 0; o < mn->n_out; o++) {
         hp_value *v = &p->values[mn->out[o]];
         if (!v->defined)

@@ -66,7 +66,8 @@ typedef enum heed_attr_kind {
     HEED_A_INPUT,  /* one value reference */
     HEED_A_INPUTS, /* a value reference or a list of them */
     HEED_A_MAP,    /* a nested mapping with its own schema `fields` */
-    HEED_A_STRING  /* free text (sections other than ops) */
+    HEED_A_STRING, /* free text (sections other than ops) */
+    HEED_A_LIST    /* a YAML list (sections other than ops) */
 } heed_attr_kind;
 
 typedef struct heed_attr {

@@ -37,6 +37,7 @@ static void type_text(const heed_attr *a, char *buf, size_t cap)
     case HEED_A_BOOL: heed_sbuf_printf(&s, "bool"); break;
     case HEED_A_DIM: heed_sbuf_printf(&s, "dim"); break;
     case HEED_A_STRING: heed_sbuf_printf(&s, "text"); break;
+    case HEED_A_LIST: heed_sbuf_printf(&s, "list"); break;
     case HEED_A_MAP: heed_sbuf_printf(&s, "mapping"); break;
     case HEED_A_INPUT: heed_sbuf_printf(&s, a->ids ? "input (ids)" : "input"); break;
     case HEED_A_INPUTS: heed_sbuf_printf(&s, "input or list"); break;

@@ -231,6 +231,23 @@ static void top_level_and_sections(void **state)
 static void ids_and_floats(void **state)
 {
     (void)state;
+    /* the long form of an input: shape and dtype */
+    heed_model *m = tu_model("long.yaml", "heed: 1\n"
+                                          "inputs: {x: {shape: [B, S], dtype: ids}}\n"
+                                          "nodes:\n  e: {op: Embedding, in: x, vocab: 5, dim: 2}\n");
+    heed_tensor t;
+    assert_int_equal(heed_model_input(m, 0, &t), HEED_OK);
+    assert_int_equal(t.dtype, HEED_I32);
+    assert_int_equal(t.rank, 2);
+    heed_model_free(m);
+    tu_expect_errors("long.yaml", "heed: 1\ninputs: {x: {shape: B, dtype: float}}\n"
+                                  "nodes:\n  e: {op: Tanh, in: x}\n",
+                     "long.yaml:2:21: error: 'shape' must be a list, not a scalar", NULL);
+    heed_diag d;
+    assert_int_not_equal(tu_check("long.yaml", "heed: 1\ninputs: {x: {shape: B}}\n"
+                                                "nodes:\n  e: {op: Tanh, in: x}\n", &d),
+                         HEED_OK);
+    assert_int_equal(d.count, 1); /* no follow-on errors about x */
     tu_expect_errors("ids.yaml",
                      "heed: 1\n"
                      "inputs: {x: [B, S]}\n"

@@ -1,0 +1,428 @@
+/*
+ * MultiHeadAttention: nn.MultiheadAttention with batch_first. Parameters:
+ * in_proj_weight [3E,E] (or q_proj_weight [E,E], k_proj_weight [E,kdim],
+ * v_proj_weight [E,vdim] when the key or value width differs from E),
+ * in_proj_bias [3E], out_proj.weight [E,E], out_proj.bias [E]. Keys past each
+ * sequence's length are masked, optionally also future positions (causal);
+ * dropout acts on the attention weights in training.
+ *
+ * Memory: the attention probabilities [B,heads,L,S] are the one buffer of
+ * that size kept for backward; masking and softmax are fused into the pass
+ * that computes them. Work runs in parallel over batch x heads with
+ * single-threaded BLAS products inside.
+ *
+ * Shape key: B = batch, L = queries, S = keys, E = width, h = heads,
+ * dh = E / h; query [B,L,E], key [B,S,kdim], value [B,S,vdim] -> out [B,L,E],
+ * weights [B,L,S] (averaged over heads) or [B,h,L,S] (per head).
+ */
+#include <math.h>
+#include <string.h>
+
+#include "kernels/kernels.h"
+#include "op.h"
+
+enum { OUT_MAIN, OUT_WEIGHTS };
+enum { SV_Q, SV_K, SV_V, SV_O, SV_P };
+
+typedef struct mha_cfg {
+    int64_t B, L, S, E, H, dh, kdim, vdim;
+    int port_key, port_value, port_len; /* -1 when absent */
+    bool packed;                        /* in_proj_weight rather than q/k/v_proj_weight */
+    bool bias, causal, per_head;
+    float dropout, scale;
+    size_t w_do, w_dq, w_dk, w_dv, w_dp; /* backward workspace offsets */
+} mha_cfg;
+
+static const heed_attr attrs[] = {
+    {.name = "query", .kind = HEED_A_INPUT, .def = NULL, .doc = "queries [B, L, E]"},
+    {.name = "key", .kind = HEED_A_INPUT, .def = "", .doc = "keys [B, S, kdim] (default: query)"},
+    {.name = "value", .kind = HEED_A_INPUT, .def = "",
+     .doc = "values [B, S, vdim] (default: key)"},
+    {.name = "heads", .kind = HEED_A_INT, .def = "1", .lo = 1, .hi = 1024,
+     .doc = "attention heads; must divide E"},
+    {.name = "bias", .kind = HEED_A_BOOL, .def = "true", .doc = "projection biases"},
+    {.name = "causal", .kind = HEED_A_BOOL, .def = "false",
+     .doc = "query i sees keys j <= i only"},
+    {.name = "dropout", .kind = HEED_A_FLOAT, .def = "0", .lo = 0, .hi = 0.95,
+     .doc = "dropout on the attention weights, in training"},
+    {.name = "weights", .kind = HEED_A_CHOICE, .def = "average", .choices = "average,per_head",
+     .doc = "the .weights output: averaged over heads, or one map per head"},
+    {.name = "key_lengths", .kind = HEED_A_INPUT, .def = "", .ids = true,
+     .doc = "key lengths [B] (default: from the pad ids the keys came from)"},
+    {0}};
+
+static const char *const outputs[] = {"out", "weights", NULL};
+
+static heed_status check_shapes(heed_infer *c, const heed_shape *q, const heed_shape *k,
+                                const heed_shape *v)
+{
+    char a[160], b[160];
+    if (q->rank != 3 || k->rank != 3 || v->rank != 3)
+        return heed_infer_fail(c, "query, key and value must be [B,T,D]; query is %s",
+                               heed_shape_text(c, q, a, sizeof a));
+    if (!heed_dim_eq(q->d[0], k->d[0]) || !heed_dim_eq(k->d[0], v->d[0]))
+        return heed_infer_fail(c, "key has shape %s but query has %s; the batch must agree",
+                               heed_shape_text(c, k, a, sizeof a),
+                               heed_shape_text(c, q, b, sizeof b));
+    if (!heed_dim_eq(k->d[1], v->d[1]))
+        return heed_infer_fail(c, "value has shape %s but key has %s; their lengths must agree",
+                               heed_shape_text(c, v, a, sizeof a),
+                               heed_shape_text(c, k, b, sizeof b));
+    return HEED_OK;
+}
+
+static void declare_params(heed_infer *c, mha_cfg *cfg, const heed_shape *q)
+{
+    heed_dimv E = q->d[2];
+    heed_init xavier = {HEED_INIT_XAVIER, 0}, zeros = {HEED_INIT_ZEROS, 0};
+    if (cfg->packed) {
+        heed_shape w = heed_shape2(heed_lit(3 * cfg->E), E);
+        heed_add_param(c, "in_proj_weight", &w, xavier);
+    } else {
+        heed_shape wq = heed_shape2(E, E), wk = heed_shape2(E, heed_lit(cfg->kdim));
+        heed_shape wv = heed_shape2(E, heed_lit(cfg->vdim));
+        heed_add_param(c, "q_proj_weight", &wq, xavier);
+        heed_add_param(c, "k_proj_weight", &wk, xavier);
+        heed_add_param(c, "v_proj_weight", &wv, xavier);
+    }
+    if (cfg->bias) {
+        heed_dimv e3 = heed_lit(3 * cfg->E);
+        heed_shape b = heed_shape_make(1, &e3);
+        heed_add_param(c, "in_proj_bias", &b, zeros);
+    }
+    heed_shape wo = heed_shape2(E, E), bo = heed_shape_make(1, &E);
+    heed_add_param(c, "out_proj.weight", &wo,
+                   (heed_init){HEED_INIT_UNIFORM, 1.0f / sqrtf((float)cfg->E)});
+    if (cfg->bias)
+        heed_add_param(c, "out_proj.bias", &bo, zeros);
+}
+
+static heed_status mha_infer(heed_infer *c)
+{
+    mha_cfg *cfg = heed_infer_cfg(c);
+    int pq = heed_port(c, "query");
+    cfg->port_key = heed_port(c, "key");
+    cfg->port_value = heed_port(c, "value");
+    cfg->port_len = heed_port(c, "key_lengths");
+    const heed_shape *q = heed_in_shape(c, pq);
+    const heed_shape *k = cfg->port_key >= 0 ? heed_in_shape(c, cfg->port_key) : q;
+    const heed_shape *v = cfg->port_value >= 0 ? heed_in_shape(c, cfg->port_value) : k;
+    heed_status st = check_shapes(c, q, k, v);
+    if (st != HEED_OK)
+        return st;
+    cfg->B = q->d[0].v;
+    cfg->L = q->d[1].v;
+    cfg->E = q->d[2].v;
+    cfg->S = k->d[1].v;
+    cfg->kdim = k->d[2].v;
+    cfg->vdim = v->d[2].v;
+    cfg->H = heed_attr_int(c, "heads");
+    if (cfg->E % cfg->H)
+        return heed_infer_fail(c, "%lld heads do not divide the width E = %lld",
+                               (long long)cfg->H, (long long)cfg->E);
+    cfg->dh = cfg->E / cfg->H;
+    cfg->scale = 1.0f / sqrtf((float)cfg->dh);
+    cfg->packed = cfg->kdim == cfg->E && cfg->vdim == cfg->E;
+    cfg->bias = heed_attr_bool(c, "bias");
+    cfg->causal = heed_attr_bool(c, "causal");
+    cfg->dropout = (float)heed_attr_float(c, "dropout");
+    cfg->per_head = heed_attr_choice(c, "weights") == 1;
+    if (cfg->causal && cfg->L != cfg->S)
+        return heed_infer_fail(c, "causal masking needs as many queries as keys, not %lld and "
+                                  "%lld",
+                               (long long)cfg->L, (long long)cfg->S);
+    char a[160];
+    if (cfg->port_len >= 0) {
+        const heed_shape *l = heed_in_shape(c, cfg->port_len);
+        if (l->rank != 1 || !heed_dim_eq(l->d[0], q->d[0]))
+            return heed_infer_fail(c, "key_lengths has shape %s but must be [B]",
+                                   heed_shape_text(c, l, a, sizeof a));
+    }
+    heed_set_out(c, OUT_MAIN, q, HEED_F32);
+    heed_shape w = cfg->per_head ? heed_shape4(q->d[0], heed_lit(cfg->H), q->d[1], k->d[1])
+                                 : heed_shape3(q->d[0], q->d[1], k->d[1]);
+    heed_set_out(c, OUT_WEIGHTS, &w, HEED_F32);
+    heed_set_out_lengths(c, OUT_MAIN, pq);
+    heed_set_out_lengths(c, OUT_WEIGHTS, -1);
+    declare_params(c, cfg, q);
+    size_t BL = (size_t)(cfg->B * cfg->L), BS = (size_t)(cfg->B * cfg->S), E = (size_t)cfg->E;
+    size_t P = (size_t)(cfg->B * cfg->H * cfg->L * cfg->S);
+    heed_add_saved(c, BL * E); /* Q */
+    heed_add_saved(c, BS * E); /* K */
+    heed_add_saved(c, BS * E); /* V */
+    heed_add_saved(c, BL * E); /* O, the heads' outputs */
+    heed_add_saved(c, P);      /* the attention probabilities */
+    size_t o = 0;
+    cfg->w_do = o, o += BL * E;
+    cfg->w_dq = o, o += BL * E;
+    cfg->w_dk = o, o += BS * E;
+    cfg->w_dv = o, o += BS * E;
+    cfg->w_dp = o, o += P;
+    /* with dropout, forward keeps the dropped-out probabilities apart: P stays
+     * the softmax's output, which backward needs */
+    bool drop = heed_infer_training(c) && cfg->dropout > 0.0f;
+    heed_set_workspace(c, drop ? P : 0, heed_infer_training(c) ? o : 0);
+    uint32_t needs = 1u << pq;
+    if (cfg->port_key >= 0)
+        needs |= 1u << cfg->port_key;
+    if (cfg->port_value >= 0)
+        needs |= 1u << cfg->port_value;
+    if (cfg->port_len >= 0)
+        needs |= 1u << cfg->port_len;
+    heed_set_backward_needs(c, needs, 0);
+    double f = 2.0 * (double)BL * (double)(E * E) * 2.0 +
+               2.0 * (double)BS * (double)E * (double)(cfg->kdim + cfg->vdim) +
+               4.0 * (double)(cfg->B * cfg->L * cfg->S) * (double)E;
+    heed_set_flops(c, f, 2.0 * f);
+    return HEED_OK;
+}
+
+/* ------------------------------------------------------------ helpers */
+
+typedef struct proj {
+    const float *wq, *wk, *wv, *bq, *bk, *bv, *wo, *bo;
+    float *dwq, *dwk, *dwv, *dbq, *dbk, *dbv, *dwo, *dbo;
+} proj;
+
+static proj params_of(const heed_exec *x, const mha_cfg *cfg)
+{
+    proj p = {0};
+    int64_t E = cfg->E;
+    int k = 0;
+    bool grads = x->dparam != NULL;
+    if (cfg->packed) {
+        p.wq = x->param[0];
+        p.wk = p.wq + E * E;
+        p.wv = p.wq + 2 * E * E;
+        if (grads && x->dparam[0]) {
+            p.dwq = x->dparam[0];
+            p.dwk = p.dwq + E * E;
+            p.dwv = p.dwq + 2 * E * E;
+        }
+        k = 1;
+    } else {
+        p.wq = x->param[0], p.wk = x->param[1], p.wv = x->param[2];
+        if (grads)
+            p.dwq = x->dparam[0], p.dwk = x->dparam[1], p.dwv = x->dparam[2];
+        k = 3;
+    }
+    if (cfg->bias) {
+        p.bq = x->param[k];
+        p.bk = p.bq + E;
+        p.bv = p.bq + 2 * E;
+        if (grads && x->dparam[k]) {
+            p.dbq = x->dparam[k];
+            p.dbk = p.dbq + E;
+            p.dbv = p.dbq + 2 * E;
+        }
+        k++;
+    }
+    p.wo = x->param[k];
+    p.dwo = grads ? x->dparam[k] : NULL;
+    if (cfg->bias) {
+        p.bo = x->param[k + 1];
+        p.dbo = grads ? x->dparam[k + 1] : NULL;
+    }
+    return p;
+}
+
+static const float *key_in(const heed_exec *x, const mha_cfg *cfg)
+{
+    return cfg->port_key >= 0 ? x->in[cfg->port_key] : x->in[0];
+}
+
+static const float *value_in(const heed_exec *x, const mha_cfg *cfg)
+{
+    return cfg->port_value >= 0 ? x->in[cfg->port_value] : key_in(x, cfg);
+}
+
+static float *key_grad(const heed_exec *x, const mha_cfg *cfg)
+{
+    return cfg->port_key >= 0 ? x->din[cfg->port_key] : x->din[0];
+}
+
+static float *value_grad(const heed_exec *x, const mha_cfg *cfg)
+{
+    return cfg->port_value >= 0 ? x->din[cfg->port_value] : key_grad(x, cfg);
+}
+
+/* How many keys query i of row b may see. */
+static int64_t visible(const mha_cfg *cfg, const int32_t *len, int64_t b, int64_t i)
+{
+    int64_t n = heed_len(len, b, cfg->S);
+    return cfg->causal && i + 1 < n ? i + 1 : n;
+}
+
+static bool dropped(const heed_exec *x, const mha_cfg *cfg, uint64_t index)
+{
+    return x->training && cfg->dropout > 0.0f && heed_uniform(x->seed, index) < cfg->dropout;
+}
+
+/* pd = dropout(pb) for head h of row b: the mask is a function of the seed
+ * and the position, recomputed identically in backward. */
+static void apply_dropout(const heed_exec *x, const mha_cfg *cfg, int64_t b, int64_t h,
+                          const float *pb, float *pd)
+{
+    int64_t n = cfg->L * cfg->S;
+    uint64_t base = (uint64_t)((b * cfg->H + h) * n);
+    float keep = 1.0f / (1.0f - cfg->dropout);
+    for (int64_t k = 0; k < n; k++)
+        pd[k] = dropped(x, cfg, base + (uint64_t)k) ? 0.0f : pb[k] * keep;
+}
+
+/* ------------------------------------------------------------ forward */
+
+/* Shape key: (b, h): Q_bh [L,dh], K_bh [S,dh], V_bh [S,dh] -> O_bh [L,dh] */
+static heed_status mha_forward(heed_exec *x)
+{
+    const mha_cfg *cfg = x->cfg;
+    int64_t B = cfg->B, L = cfg->L, S = cfg->S, E = cfg->E, H = cfg->H, dh = cfg->dh;
+    proj p = params_of(x, cfg);
+    float *Q = x->saved[SV_Q], *K = x->saved[SV_K], *V = x->saved[SV_V], *O = x->saved[SV_O];
+    float *P = x->saved[SV_P];
+    const int32_t *len = cfg->port_len >= 0 ? (const int32_t *)x->in[cfg->port_len]
+                                            : x->len[cfg->port_key >= 0 ? cfg->port_key : 0];
+    heed_fill_rows(Q, p.bq, B * L, E);
+    heed_gemm(false, true, B * L, E, E, 1.0f, x->in[0], E, p.wq, E, 1.0f, Q, E);
+    heed_fill_rows(K, p.bk, B * S, E);
+    heed_gemm(false, true, B * S, E, cfg->kdim, 1.0f, key_in(x, cfg), cfg->kdim, p.wk, cfg->kdim,
+              1.0f, K, E);
+    heed_fill_rows(V, p.bv, B * S, E);
+    heed_gemm(false, true, B * S, E, cfg->vdim, 1.0f, value_in(x, cfg), cfg->vdim, p.wv,
+              cfg->vdim, 1.0f, V, E);
+    bool drop = x->training && cfg->dropout > 0.0f;
+    float *Pd = drop ? x->ws : P; /* the probabilities the values are mixed with */
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t h = 0; h < H; h++) {
+            float *pb = P + (b * H + h) * L * S, *pd = Pd + (b * H + h) * L * S;
+            heed_gemm(false, true, L, S, dh, cfg->scale, Q + b * L * E + h * dh, E,
+                      K + b * S * E + h * dh, E, 0.0f, pb, S);
+            for (int64_t i = 0; i < L; i++)
+                heed_softmax_row(pb + i * S, S, visible(cfg, len, b, i));
+            if (drop)
+                apply_dropout(x, cfg, b, h, pb, pd);
+            heed_gemm(false, false, L, dh, S, 1.0f, pd, S, V + b * S * E + h * dh, E, 0.0f,
+                      O + b * L * E + h * dh, E);
+        }
+    /* the weights shown are the ones the values were mixed with */
+    float *w = x->out[OUT_WEIGHTS];
+    if (cfg->per_head) {
+        memcpy(w, Pd, (size_t)(B * H * L * S) * sizeof *w);
+    } else {
+#pragma omp parallel for schedule(static)
+        for (int64_t b = 0; b < B; b++)
+            for (int64_t ij = 0; ij < L * S; ij++) {
+                float acc = 0.0f;
+                for (int64_t h = 0; h < H; h++)
+                    acc += Pd[(b * H + h) * L * S + ij];
+                w[b * L * S + ij] = acc / (float)H;
+            }
+    }
+    heed_fill_rows(x->out[OUT_MAIN], p.bo, B * L, E);
+    heed_gemm(false, true, B * L, E, E, 1.0f, O, E, p.wo, E, 1.0f, x->out[OUT_MAIN], E);
+    return HEED_OK;
+}
+
+/* ------------------------------------------------------------ backward */
+
+/* dp holds the gradient of the dropped-out probabilities (plus that of the
+ * weights output); turns it into the gradient of the scaled scores, through
+ * the dropout mask and the softmax (whose output pb is). */
+static void probs_backward(const heed_exec *x, const mha_cfg *cfg, int64_t b, int64_t h,
+                           const float *pb, float *dp, const float *dw)
+{
+    int64_t L = cfg->L, S = cfg->S, H = cfg->H;
+    bool drop = x->training && cfg->dropout > 0.0f;
+    float keep = drop ? 1.0f / (1.0f - cfg->dropout) : 1.0f;
+    uint64_t base = (uint64_t)((b * H + h) * L * S);
+    for (int64_t i = 0; i < L; i++) {
+        float *g = dp + i * S;
+        const float *y = pb + i * S;
+        if (dw) {
+            const float *gw = cfg->per_head ? dw + ((b * H + h) * L + i) * S : dw + (b * L + i) * S;
+            float f = cfg->per_head ? 1.0f : 1.0f / (float)H;
+            for (int64_t j = 0; j < S; j++)
+                g[j] += gw[j] * f;
+        }
+        float dot = 0.0f;
+        for (int64_t j = 0; j < S; j++) {
+            g[j] = drop && dropped(x, cfg, base + (uint64_t)(i * S + j)) ? 0.0f : g[j] * keep;
+            dot += g[j] * y[j];
+        }
+        for (int64_t j = 0; j < S; j++)
+            g[j] = y[j] * (g[j] - dot) * cfg->scale;
+    }
+}
+
+static void project_backward(const float *dY, int64_t rows, int64_t in_w, int64_t E,
+                             const float *in, const float *w, float *din, float *dw, float *db)
+{
+    if (din)
+        heed_gemm(false, false, rows, in_w, E, 1.0f, dY, E, w, in_w, 1.0f, din, in_w);
+    if (dw)
+        heed_gemm(true, false, E, in_w, rows, 1.0f, dY, E, in, in_w, 1.0f, dw, in_w);
+    if (db)
+        heed_sum_rows(db, dY, rows, E);
+}
+
+static void mha_backward(heed_exec *x)
+{
+    const mha_cfg *cfg = x->cfg;
+    int64_t B = cfg->B, L = cfg->L, S = cfg->S, E = cfg->E, H = cfg->H, dh = cfg->dh;
+    const float *dy = x->dout[OUT_MAIN], *dw = x->dout[OUT_WEIGHTS];
+    if (!dy && !dw)
+        return;
+    proj p = params_of(x, cfg);
+    const float *Q = x->saved[SV_Q], *K = x->saved[SV_K], *V = x->saved[SV_V];
+    const float *O = x->saved[SV_O], *P = x->saved[SV_P];
+    float *dO = x->ws + cfg->w_do, *dQ = x->ws + cfg->w_dq, *dK = x->ws + cfg->w_dk;
+    float *dV = x->ws + cfg->w_dv, *dP = x->ws + cfg->w_dp;
+    memset(dO, 0, (size_t)(B * L * E) * sizeof *dO);
+    if (dy) {
+        heed_gemm(false, false, B * L, E, E, 1.0f, dy, E, p.wo, E, 0.0f, dO, E);
+        if (p.dwo)
+            heed_gemm(true, false, E, E, B * L, 1.0f, dy, E, O, E, 1.0f, p.dwo, E);
+        if (p.dbo)
+            heed_sum_rows(p.dbo, dy, B * L, E);
+    }
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t h = 0; h < H; h++) {
+            const float *pb = P + (b * H + h) * L * S;
+            float *dp = dP + (b * H + h) * L * S;
+            const float *dOb = dO + b * L * E + h * dh;
+            /* dV = P'^T dO, with P' rebuilt in dp's place before dp is computed */
+            const float *pd = pb;
+            if (x->training && cfg->dropout > 0.0f) {
+                apply_dropout(x, cfg, b, h, pb, dp);
+                pd = dp;
+            }
+            heed_gemm(true, false, S, dh, L, 1.0f, pd, S, dOb, E, 0.0f, dV + b * S * E + h * dh, E);
+            heed_gemm(false, true, L, S, dh, 1.0f, dOb, E, V + b * S * E + h * dh, E, 0.0f, dp, S);
+            probs_backward(x, cfg, b, h, pb, dp, dw);
+            heed_gemm(false, false, L, dh, S, 1.0f, dp, S, K + b * S * E + h * dh, E, 0.0f,
+                      dQ + b * L * E + h * dh, E);
+            heed_gemm(true, false, S, dh, L, 1.0f, dp, S, Q + b * L * E + h * dh, E, 0.0f,
+                      dK + b * S * E + h * dh, E);
+        }
+    project_backward(dQ, B * L, E, E, x->in[0], p.wq, x->din[0], p.dwq, p.dbq);
+    project_backward(dK, B * S, cfg->kdim, E, key_in(x, cfg), p.wk, key_grad(x, cfg), p.dwk,
+                     p.dbk);
+    project_backward(dV, B * S, cfg->vdim, E, value_in(x, cfg), p.wv, value_grad(x, cfg), p.dwv,
+                     p.dbv);
+}
+
+const heed_op heed_op_mha = {
+    .name = "MultiHeadAttention",
+    .doc = "Multi-head scaled dot-product attention (nn.MultiheadAttention, batch_first) with "
+           "key padding and causal masks.",
+    .shapes = "query [B,L,E], key [B,S,kdim], value [B,S,vdim] -> [B,L,E]; .weights [B,L,S] "
+              "or [B,heads,L,S]",
+    .attrs = attrs,
+    .outputs = outputs,
+    .cfg_size = sizeof(mha_cfg),
+    .infer = mha_infer,
+    .forward = mha_forward,
+    .backward = mha_backward,
+};

@@ -1,0 +1,122 @@
+/*
+ * PositionalEncoding: adds a position signal to each step of a sequence:
+ * sinusoidal (Vaswani et al.: sin and cos of position / 10000^(2i/E)) or
+ * learned (a [max_len, E] table, "weight"). With scale, the input is first
+ * multiplied by sqrt(E), as Transformers do to embeddings. In step mode the
+ * position is the step's index.
+ *
+ * Shape key: B = batch, T = steps, E = width; in [B,T,E] -> out [B,T,E].
+ */
+#include <math.h>
+#include <string.h>
+
+#include "op.h"
+
+typedef struct posenc_cfg {
+    int64_t B, T, E, max_len;
+    bool learned;
+    float scale;
+} posenc_cfg;
+
+static const heed_attr attrs[] = {
+    {.name = "in", .kind = HEED_A_INPUT, .def = NULL, .doc = "sequence [B, T, E]"},
+    {.name = "kind", .kind = HEED_A_CHOICE, .def = "sinusoidal", .choices = "sinusoidal,learned",
+     .doc = "fixed sinusoids or a learned table"},
+    {.name = "max_len", .kind = HEED_A_INT, .def = "512", .lo = 1, .hi = 1 << 20,
+     .doc = "learned: positions in the table"},
+    {.name = "scale", .kind = HEED_A_BOOL, .def = "false",
+     .doc = "multiply the input by sqrt(E) first"},
+    {0}};
+
+static const char *const outputs[] = {"out", NULL};
+
+static heed_status posenc_infer(heed_infer *c)
+{
+    posenc_cfg *cfg = heed_infer_cfg(c);
+    const heed_shape *in = heed_in_shape(c, 0);
+    char a[160];
+    if (in->rank != 3)
+        return heed_infer_fail(c, "in must be a sequence [B,T,E], not %s",
+                               heed_shape_text(c, in, a, sizeof a));
+    cfg->B = in->d[0].v;
+    cfg->T = in->d[1].v;
+    cfg->E = in->d[2].v;
+    cfg->learned = heed_attr_choice(c, "kind") == 1;
+    cfg->max_len = heed_attr_int(c, "max_len");
+    cfg->scale = heed_attr_bool(c, "scale") ? sqrtf((float)cfg->E) : 1.0f;
+    if (cfg->learned && cfg->T > cfg->max_len)
+        return heed_infer_fail(c, "the sequence has %lld steps but the learned table holds "
+                                  "max_len = %lld",
+                               (long long)cfg->T, (long long)cfg->max_len);
+    heed_set_out(c, 0, in, HEED_F32);
+    heed_set_inplace(c, 0, 0);
+    if (cfg->learned) {
+        heed_shape w = heed_shape2(heed_lit(cfg->max_len), in->d[2]);
+        heed_add_param(c, "weight", &w, (heed_init){HEED_INIT_NORMAL, 0.02f});
+    }
+    double n = (double)(cfg->B * cfg->T * cfg->E);
+    heed_set_flops(c, 2.0 * n, n);
+    return HEED_OK;
+}
+
+static float sinusoid(int64_t pos, int64_t j, int64_t E)
+{
+    double rate = pow(10000.0, -(double)(j - (j & 1)) / (double)E);
+    return (float)((j & 1) ? cos((double)pos * rate) : sin((double)pos * rate));
+}
+
+/* Shape key: x [B,T,E] -> y [B,T,E] = scale * x + PE[offset + t] */
+static heed_status posenc_forward(heed_exec *x)
+{
+    const posenc_cfg *cfg = x->cfg;
+    const float *in = x->in[0];
+    float *out = x->out[0];
+    int64_t T = cfg->T, E = cfg->E, offset = x->step > 0 ? x->step : 0;
+    if (cfg->learned && offset + T > cfg->max_len)
+        return heed_exec_fail(x, HEED_ERR_LIMIT, "position %lld is past max_len %lld",
+                              (long long)(offset + T - 1), (long long)cfg->max_len);
+#pragma omp parallel for schedule(static) if (cfg->B * T * E > 32768)
+    for (int64_t bt = 0; bt < cfg->B * T; bt++) {
+        int64_t pos = offset + bt % T;
+        const float *row = in + bt * E;
+        float *o = out + bt * E;
+        for (int64_t j = 0; j < E; j++)
+            o[j] = cfg->scale * row[j] +
+                   (cfg->learned ? x->param[0][pos * E + j] : sinusoid(pos, j, E));
+    }
+    return HEED_OK;
+}
+
+static void posenc_backward(heed_exec *x)
+{
+    const posenc_cfg *cfg = x->cfg;
+    const float *dy = x->dout[0];
+    int64_t T = cfg->T, E = cfg->E, n = cfg->B * T * E;
+    if (!dy)
+        return;
+    if (x->din[0]) {
+        float *dx = x->din[0];
+#pragma omp parallel for schedule(static) if (n > 32768)
+        for (int64_t i = 0; i < n; i++)
+            dx[i] += cfg->scale * dy[i];
+    }
+    if (cfg->learned && x->dparam && x->dparam[0]) {
+        float *dw = x->dparam[0];
+        for (int64_t b = 0; b < cfg->B; b++)
+            for (int64_t t = 0; t < T; t++)
+                for (int64_t j = 0; j < E; j++)
+                    dw[t * E + j] += dy[(b * T + t) * E + j];
+    }
+}
+
+const heed_op heed_op_posenc = {
+    .name = "PositionalEncoding",
+    .doc = "Adds sinusoidal or learned position encodings to a sequence.",
+    .shapes = "in [B,T,E] -> [B,T,E]; learned: weight [max_len, E]",
+    .attrs = attrs,
+    .outputs = outputs,
+    .cfg_size = sizeof(posenc_cfg),
+    .infer = posenc_infer,
+    .forward = posenc_forward,
+    .backward = posenc_backward,
+};

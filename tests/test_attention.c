@@ -1,0 +1,386 @@
+/*
+ * test_attention.c - Attention, MultiHeadAttention, LayerNorm, positional
+ * encodings and attention inside recurrent decoders: the worked examples of
+ * the study notes with their exact numbers, finite-difference checks of every
+ * mode, and parity with PyTorch fixtures.
+ */
+#include <dirent.h>
+
+#include "testutil.h"
+
+typedef struct run {
+    heed_model *m;
+    heed_weights *w;
+    heed_session *s;
+} run;
+
+static run run_new(const char *yaml)
+{
+    run r;
+    heed_diag d;
+    r.m = tu_model("attention.yaml", yaml);
+    assert_int_equal(heed_weights_new(r.m, NULL, NULL, 0, 7, &r.w, &d), HEED_OK);
+    assert_int_equal(heed_session_new(r.w, HEED_MODE_INFER, &r.s, &d), HEED_OK);
+    heed_session_keep_all(r.s, 1);
+    return r;
+}
+
+static void run_free(run *r)
+{
+    heed_session_free(r->s);
+    heed_weights_free(r->w);
+    heed_model_free(r->m);
+}
+
+static void feed(run *r, const char *name, int rank, const int64_t *shape, const float *data)
+{
+    heed_tensor t = {name, HEED_F32, rank, {0}, (void *)data};
+    memcpy(t.shape, shape, sizeof(int64_t) * (size_t)rank);
+    heed_diag d;
+    if (heed_session_set_input(r->s, name, &t, &d) != HEED_OK)
+        fail_msg("%s", d.text);
+}
+
+static const float *get(run *r, const char *name)
+{
+    heed_tensor t;
+    heed_diag d;
+    if (heed_session_get(r->s, name, &t, &d) != HEED_OK)
+        fail_msg("%s", d.text);
+    return t.data;
+}
+
+static void expect(const float *got, const float *want, int n, double tol, const char *what)
+{
+    char w[128];
+    for (int i = 0; i < n; i++) {
+        snprintf(w, sizeof w, "%s[%d]", what, i);
+        tu_close(got[i], want[i], tol, w);
+    }
+}
+
+/* Notes 000: query [1,0,1] over keys [[1,0,0],[0,1,0],[1,1,0]] and values
+ * [[10,0],[0,10],[5,5]] with unscaled dot scores. */
+static void worked_example_dynamic_focus(void **state)
+{
+    (void)state;
+    run r = run_new("heed: 1\n"
+                    "inputs: {q: [B, 1, 3], k: [B, 3, 3], v: [B, 3, 2]}\n"
+                    "nodes:\n  att: {op: Attention, query: q, keys: k, values: v, score: dot}\n");
+    feed(&r, "q", 3, (int64_t[]){1, 1, 3}, (float[]){1, 0, 1});
+    feed(&r, "k", 3, (int64_t[]){1, 3, 3}, (float[]){1, 0, 0, 0, 1, 0, 1, 1, 0});
+    feed(&r, "v", 3, (int64_t[]){1, 3, 2}, (float[]){10, 0, 0, 10, 5, 5});
+    heed_diag d;
+    assert_int_equal(heed_session_forward(r.s, &d), HEED_OK);
+    expect(get(&r, "att.weights"), (float[]){0.4223188f, 0.1553624f, 0.4223188f}, 3, 1e-6,
+           "weights");
+    expect(get(&r, "att"), (float[]){6.33478197f, 3.66521803f}, 2, 1e-6, "output");
+    run_free(&r);
+}
+
+/* Notes 004: self-attention of x (3 tokens of width 4) with x W_q, x W_k,
+ * x W_v (no bias): scores, scaled-dot weights and outputs. */
+static void worked_example_self_attention(void **state)
+{
+    (void)state;
+    run r = run_new("heed: 1\n"
+                    "inputs: {x: [B, 3, 4]}\n"
+                    "nodes:\n"
+                    "  q: {op: Affine, in: x, units: 3, bias: false}\n"
+                    "  k: {op: Affine, in: x, units: 3, bias: false}\n"
+                    "  v: {op: Affine, in: x, units: 3, bias: false}\n"
+                    "  att: {op: Attention, query: q, keys: k, values: v, score: scaled_dot}\n");
+    /* nn.Linear layout [out, in] holds W transposed: x W = x (W^T)^T */
+    const float wq[12] = {1, 1, 0, 0, 0, 0, 0, 1, 1, 0, 1, 1};
+    const float wk[12] = {0, 1, 0, 1, 0, 1, 1, 1, 1, 0, 0, 0};
+    const float wv[12] = {0, 0, 1, 1, 2, 3, 0, 1, 0, 0, 3, 0};
+    heed_tensor t;
+    heed_weights_find(r.w, "q.weight", &t);
+    memcpy(t.data, wq, sizeof wq);
+    heed_weights_find(r.w, "k.weight", &t);
+    memcpy(t.data, wk, sizeof wk);
+    heed_weights_find(r.w, "v.weight", &t);
+    memcpy(t.data, wv, sizeof wv);
+    feed(&r, "x", 3, (int64_t[]){1, 3, 4}, (float[]){1, 0, 1, 0, 0, 2, 0, 2, 1, 1, 1, 1});
+    heed_diag d;
+    assert_int_equal(heed_session_forward(r.s, &d), HEED_OK);
+    /* the scores are scaled by 1/sqrt(3) before the softmax */
+    const float raw[9] = {2, 4, 4, 4, 16, 12, 4, 12, 10};
+    float scaled[9];
+    for (int i = 0; i < 9; i++)
+        scaled[i] = raw[i] / sqrtf(3.0f);
+    expect(get(&r, "att.scores"), scaled, 9, 1e-6, "scores");
+    expect(get(&r, "att.weights"), (float[]){0.13613f, 0.43194f, 0.43194f}, 3, 1e-4, "weights");
+    expect(get(&r, "att"),
+           (float[]){1.8639f, 6.3194f, 1.7042f, 1.9991f, 7.8141f, 0.2735f, 1.9926f, 7.4796f,
+                     0.7359f},
+           9, 2e-4, "outputs");
+    run_free(&r);
+}
+
+static void masks_padded_keys(void **state)
+{
+    (void)state;
+    run r = run_new("heed: 1\n"
+                    "inputs: {q: [B, 1, 2], k: [B, 3, 2], len: [B]}\n"
+                    "nodes:\n  att: {op: Attention, query: q, keys: k, score: dot, lengths: len}\n");
+    feed(&r, "q", 3, (int64_t[]){2, 1, 2}, (float[]){1, 0, 1, 0});
+    feed(&r, "k", 3, (int64_t[]){2, 3, 2}, (float[]){1, 0, 0, 1, 9, 9, 1, 0, 0, 1, 9, 9});
+    heed_tensor tl = {"len", HEED_I32, 1, {2}, (int32_t[]){2, 3}};
+    heed_diag d;
+    assert_int_equal(heed_session_set_input(r.s, "len", &tl, &d), HEED_OK);
+    assert_int_equal(heed_session_forward(r.s, &d), HEED_OK);
+    const float *w = get(&r, "att.weights");
+    /* row 0 sees two keys: e/(e+1), 1/(e+1), 0 */
+    float e = expf(1.0f);
+    expect(w, (float[]){e / (e + 1), 1 / (e + 1), 0}, 3, 1e-6, "masked");
+    assert_true(w[5] > 0.9f); /* row 1 sees the third key, which scores 9 */
+    run_free(&r);
+}
+
+static void gradients_attention(void **state)
+{
+    (void)state;
+    const char *scores[] = {"dot", "scaled_dot", "general", "additive"};
+    for (int i = 0; i < 4; i++) {
+        char yaml[1024];
+        bool same = i < 2;
+        snprintf(yaml, sizeof yaml,
+                 "heed: 1\n"
+                 "inputs: {q: [B, T, 4], k: [B, S, %d], v: [B, S, 3], len: [B], r1: [B, T, 3], "
+                 "r2: [B, T, S]}\n"
+                 "nodes:\n"
+                 "  att: {op: Attention, query: q, keys: k, values: v, score: %s, lengths: len%s}\n"
+                 "  a: {op: Mul, in: [att, r1]}\n"
+                 "  b: {op: Mul, in: [att.weights, r2]}\n"
+                 "loss: {op: Sum, in: [a, b]}\n",
+                 same ? 4 : 5, scores[i], i == 3 ? ", units: 6" : "");
+        tu_gradcheck(yaml, 1e-2);
+    }
+    /* values defaulting to the keys: both gradients land in k */
+    tu_gradcheck("heed: 1\n"
+                 "inputs: {q: [B, T, 4], k: [B, S, 4], r1: [B, T, 4]}\n"
+                 "nodes:\n"
+                 "  att: {op: Attention, query: q, keys: k, score: scaled_dot}\n"
+                 "  a: {op: Mul, in: [att, r1]}\n"
+                 "loss: {op: Sum, in: a}\n",
+                 1e-2);
+}
+
+static void gradients_layernorm_posenc(void **state)
+{
+    (void)state;
+    tu_gradcheck("heed: 1\n"
+                 "inputs: {x: [B, T, 6], r: [B, T, 6]}\n"
+                 "nodes:\n"
+                 "  ln: {op: LayerNorm, in: x}\n"
+                 "  n2: {op: LayerNorm, in: ln, affine: false, eps: 0.001}\n"
+                 "  a: {op: Mul, in: [n2, r]}\n"
+                 "loss: {op: Sum, in: a}\n",
+                 1e-2);
+    tu_gradcheck("heed: 1\n"
+                 "inputs: {x: [B, T, 6], r: [B, T, 6]}\n"
+                 "nodes:\n"
+                 "  p1: {op: PositionalEncoding, in: x, scale: true}\n"
+                 "  p2: {op: PositionalEncoding, in: p1, kind: learned, max_len: 9}\n"
+                 "  a: {op: Mul, in: [p2, r]}\n"
+                 "loss: {op: Sum, in: a}\n",
+                 1e-2);
+}
+
+static void gradients_mha(void **state)
+{
+    (void)state;
+    const char *cases[] = {
+        "heads: 1", "heads: 2, key_lengths: len", "heads: 4, dropout: 0.2",
+        "heads: 2, causal: true, key: q, value: q", "heads: 2, weights: per_head",
+        "heads: 2, bias: false, key_lengths: len"};
+    for (int i = 0; i < 6; i++) {
+        char yaml[1024];
+        bool self = i == 3, per_head = i == 4;
+        snprintf(yaml, sizeof yaml,
+                 "heed: 1\n"
+                 "inputs: {q: [B, T, 8], k: [B, S, 5], v: [B, S, 3], len: [B], r1: [B, T, 8], "
+                 "r2: %s}\n"
+                 "nodes:\n"
+                 "  mha: {op: MultiHeadAttention, query: q%s, %s}\n"
+                 "  a: {op: Mul, in: [mha, r1]}\n"
+                 "  b: {op: Mul, in: [mha.weights, r2]}\n"
+                 "  c: {op: Tanh, in: k}\n"
+                 "  d: {op: Tanh, in: v}\n"
+                 "loss: {op: Sum, in: [a, b, c, d]}\n",
+                 self ? "[B, T, T]" : per_head ? "[B, 2, T, S]" : "[B, T, S]",
+                 self ? "" : ", key: k, value: v", cases[i]);
+        tu_gradcheck(yaml, 1e-2);
+    }
+}
+
+/* ------------------------------------------------------------ PyTorch parity */
+
+typedef void (*parity_fn)(const char *path);
+
+static int each_fixture(const char *prefix, parity_fn fn)
+{
+    char dir[1024];
+    DIR *dp = opendir(tu_path("tests/fixtures/attention", dir, sizeof dir));
+    assert_non_null(dp);
+    struct dirent *e;
+    int n = 0;
+    while ((e = readdir(dp))) {
+        if (strncmp(e->d_name, prefix, strlen(prefix)) || !strstr(e->d_name, ".safetensors"))
+            continue;
+        char path[2048];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        fn(path);
+        n++;
+    }
+    closedir(dp);
+    return n;
+}
+
+/* Runs a model on a fixture's inputs (every model input is in the file),
+ * then compares the listed values and every parameter's and float input's
+ * gradient with the file's, within 1e-4 of each tensor's scale. */
+static void compare_with_fixture(const char *path, const heed_tensor_file *f, const char *yaml,
+                                 const char *const *values, const char *const *names)
+{
+    heed_model *m = tu_model(path, yaml);
+    heed_weights *w;
+    heed_diag d;
+    assert_int_equal(heed_weights_new(m, NULL, NULL, 0, 1, &w, &d), HEED_OK);
+    tu_load_params(w, f);
+    heed_session *s;
+    assert_int_equal(heed_session_new(w, HEED_MODE_TRAIN, &s, &d), HEED_OK);
+    heed_session_input_grads(s, 1);
+    heed_session_keep_all(s, 1);
+    for (size_t i = 0; i < heed_model_input_count(m); i++) {
+        heed_tensor t;
+        heed_model_input(m, i, &t);
+        tu_feed(s, f, t.name, NULL);
+    }
+    heed_weights_zero_grad(w);
+    if (heed_session_forward(s, &d) != HEED_OK || heed_session_backward(s, &d) != HEED_OK)
+        fail_msg("%s: %s", path, d.text);
+    char what[4096];
+    for (int k = 0; values[k]; k++) {
+        heed_tensor a, b = tu_file_tensor(f, names[k]);
+        if (heed_session_get(s, values[k], &a, &d) != HEED_OK)
+            fail_msg("%s", d.text);
+        assert_int_equal(tu_numel(&a), tu_numel(&b));
+        snprintf(what, sizeof what, "%s: %s", path, names[k]);
+        tu_close_all(a.data, b.data, tu_numel(&a), 1e-4, what);
+    }
+    for (size_t i = 0; i < heed_model_input_count(m); i++) {
+        heed_tensor t, g;
+        heed_model_input(m, i, &t);
+        char mine[128], theirs[128];
+        snprintf(mine, sizeof mine, "grad:%s", t.name);
+        snprintf(theirs, sizeof theirs, "grad.%s", t.name);
+        if (t.dtype != HEED_F32 || t.name[0] == 'r')
+            continue; /* ids, and the loss weights r*, have no reference gradient */
+        if (heed_session_get(s, mine, &g, &d) != HEED_OK)
+            fail_msg("%s", d.text);
+        heed_tensor want = tu_file_tensor(f, theirs);
+        snprintf(what, sizeof what, "%s: %s", path, theirs);
+        tu_close_all(g.data, want.data, tu_numel(&g), 1e-4, what);
+    }
+    for (size_t i = 0; i < heed_weights_count(w); i++) {
+        heed_tensor p, g;
+        heed_weights_param(w, i, &p);
+        assert_int_equal(heed_weights_grad(w, p.name, &g), HEED_OK);
+        char name[300];
+        snprintf(name, sizeof name, "grad.%s", p.name);
+        heed_tensor want = tu_file_tensor(f, name);
+        snprintf(what, sizeof what, "%s: %s", path, name);
+        tu_close_all(g.data, want.data, tu_numel(&g), 1e-4, what);
+    }
+    heed_session_free(s);
+    heed_weights_free(w);
+    heed_model_free(m);
+}
+
+static void layernorm_case(const char *path)
+{
+    heed_tensor_file *f;
+    heed_diag d;
+    assert_int_equal(heed_tensor_file_read(path, &f, &d), HEED_OK);
+    int E = ((int32_t *)tu_file_tensor(f, "config").data)[0];
+    char yaml[512];
+    snprintf(yaml, sizeof yaml,
+             "heed: 1\ninputs: {x: [B, T, %d], r: [B, T, %d]}\n"
+             "nodes:\n  ln: {op: LayerNorm, in: x}\n  a: {op: Mul, in: [ln, r]}\n"
+             "loss: {op: Sum, in: a}\n",
+             E, E);
+    const char *values[] = {"ln", NULL}, *names[] = {"out"};
+    compare_with_fixture(path, f, yaml, values, names);
+    heed_tensor_file_free(f);
+}
+
+static void mha_case(const char *path)
+{
+    heed_tensor_file *f;
+    heed_diag d;
+    assert_int_equal(heed_tensor_file_read(path, &f, &d), HEED_OK);
+    const int32_t *c = tu_file_tensor(f, "config").data;
+    int E = c[0], heads = c[1], kdim = c[2], vdim = c[3], causal = c[4], per_head = c[5];
+    int mask = c[6], self = c[7];
+    char yaml[1024], kv[128] = "", inputs[256];
+    if (self)
+        snprintf(inputs, sizeof inputs, "q: [B, L, %d], klen: {shape: [B], dtype: ids}, r1: [B, L, %d], r2: %s", E, E,
+                 "[B, L, L]");
+    else
+        snprintf(inputs, sizeof inputs,
+                 "q: [B, L, %d], k: [B, S, %d], v: [B, S, %d], klen: {shape: [B], dtype: ids}, "
+                 "r1: [B, L, %d], r2: %s",
+                 E, kdim, vdim, E, per_head ? "[B, H, L, S]" : "[B, L, S]");
+    if (!self)
+        snprintf(kv, sizeof kv, ", key: k, value: v");
+    snprintf(yaml, sizeof yaml,
+             "heed: 1\ninputs: {%s}\n"
+             "nodes:\n"
+             "  mha: {op: MultiHeadAttention, query: q%s, heads: %d, causal: %s, weights: %s%s}\n"
+             "  a: {op: Mul, in: [mha, r1]}\n"
+             "  b: {op: Mul, in: [mha.weights, r2]}\n"
+             "loss: {op: Sum, in: [a, b]}\n",
+             inputs, kv, heads, causal ? "true" : "false", per_head ? "per_head" : "average",
+             mask ? ", key_lengths: klen" : "");
+    if (per_head) {
+        /* a fixed H dim for the per-head weights */
+        char *h = strstr(yaml, "[B, H, L, S]");
+        char buf[32];
+        snprintf(buf, sizeof buf, "[B, %d, L, S]", heads);
+        char rest[1024];
+        snprintf(rest, sizeof rest, "%s", h + strlen("[B, H, L, S]"));
+        snprintf(h, sizeof yaml - (size_t)(h - yaml), "%s%s", buf, rest);
+    }
+    const char *values[] = {"mha", "mha.weights", NULL}, *names[] = {"out", "weights"};
+    compare_with_fixture(path, f, yaml, values, names);
+    heed_tensor_file_free(f);
+}
+
+static void pytorch_parity_layernorm(void **state)
+{
+    (void)state;
+    assert_int_equal(each_fixture("layernorm_", layernorm_case), 2);
+}
+
+static void pytorch_parity_mha(void **state)
+{
+    (void)state;
+    assert_int_equal(each_fixture("mha_", mha_case), 12);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(worked_example_dynamic_focus),
+        cmocka_unit_test(worked_example_self_attention),
+        cmocka_unit_test(masks_padded_keys),
+        cmocka_unit_test(gradients_attention),
+        cmocka_unit_test(gradients_layernorm_posenc),
+        cmocka_unit_test(gradients_mha),
+        cmocka_unit_test(pytorch_parity_layernorm),
+        cmocka_unit_test(pytorch_parity_mha),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
