@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "kernels/attend.h"
 #include "kernels/kernels.h"
 #include "op.h"
 
@@ -38,6 +39,16 @@ typedef struct rnn_cfg {
     int port_state, port_len;   /* flat input indices, -1 when absent */
     int64_t state_width;        /* row width of the state input: 0, LDH or 2LDH */
     int n_params_per;           /* parameters per layer and direction: 2 or 4 */
+    /* attention inside the decoder (GRU, LSTM with `attention:`) */
+    bool att;
+    int att_score;              /* ATT_ADDITIVE... */
+    int port_mem, port_mlen;    /* memory and its explicit lengths (-1: from pad ids) */
+    int64_t Sm, Dm, U, Pw;      /* memory length and width, units, key projection width */
+    float att_scale;
+    int out_ctx, out_w;         /* output ports of the contexts and the weights */
+    int p_att;                  /* index of the first attention parameter */
+    size_t wa_qp, wa_kp;                                        /* forward */
+    size_t wb_dqp, wb_dkp, wb_dctx, wb_dvb, wb_dha, wb_qp, wb_kp, wb_ds; /* backward */
     /* forward workspace (floats) */
     size_t ws_xp, ws_hp, ws_h, ws_c, ws_drop, ws_fwd;
     /* backward workspace */
@@ -46,6 +57,7 @@ typedef struct rnn_cfg {
 } rnn_cfg;
 
 enum { OUT_SEQ, OUT_STATE, OUT_H, OUT_C };
+enum { ATT_ADDITIVE, ATT_DOT, ATT_GENERAL, ATT_SCALED };
 
 /* ------------------------------------------------------------ cells */
 
@@ -182,6 +194,16 @@ static const heed_attr rnn_attrs[] = {
      .doc = "sequence lengths [B] (default: from the pad ids the input came from)"},
     {0}};
 
+static const heed_attr attention_fields[] = {
+    {.name = "memory", .kind = HEED_A_INPUT, .def = NULL,
+     .doc = "what the decoder attends to [B, S, Dm] (the encoder's outputs)"},
+    {.name = "score", .kind = HEED_A_CHOICE, .def = "additive",
+     .choices = "additive,dot,general,scaled_dot", .doc = "how the previous state scores memory"},
+    {.name = "units", .kind = HEED_A_DIM, .def = "", .doc = "additive: projection width (default H)"},
+    {.name = "lengths", .kind = HEED_A_INPUT, .def = "", .ids = true,
+     .doc = "memory lengths [B] (default: from the pad ids the memory came from)"},
+    {0}};
+
 static const heed_attr gated_attrs[] = {
     {.name = "in", .kind = HEED_A_INPUT, .def = NULL, .doc = "sequence [B, T, In]"},
     {.name = "hidden", .kind = HEED_A_DIM, .def = NULL, .doc = "state size H"},
@@ -196,16 +218,22 @@ static const heed_attr gated_attrs[] = {
      .doc = "initial state [B, L*D*H] (LSTM: h only, or [B, 2*L*D*H] for h and c)"},
     {.name = "lengths", .kind = HEED_A_INPUT, .def = "", .ids = true,
      .doc = "sequence lengths [B] (default: from the pad ids the input came from)"},
+    {.name = "attention", .kind = HEED_A_MAP, .def = "", .fields = attention_fields,
+     .doc = "attend at each step from the previous state and feed [input; context] to the "
+            "cell (Bahdanau et al. 2015); one layer, one direction"},
     {0}};
 
 static const char *const rnn_outputs[] = {"out", "state", NULL};
-static const char *const lstm_outputs[] = {"out", "state", "h", "c", NULL};
+static const char *const gru_outputs[] = {"out", "state", "context", "weights", NULL};
+static const char *const lstm_outputs[] = {"out", "state", "h", "c", "context", "weights", NULL};
 
 /* ------------------------------------------------------------ inference */
 
+/* Width of layer l's input: the sequence's (plus the context's when the
+ * decoder attends), or the layer below's output. */
 static int64_t layer_in(const rnn_cfg *cfg, int64_t l)
 {
-    return l == 0 ? cfg->In : cfg->D * cfg->H;
+    return l == 0 ? cfg->In + (cfg->att ? cfg->Dm : 0) : cfg->D * cfg->H;
 }
 
 static void plan_workspace(rnn_cfg *cfg, bool training)
@@ -231,6 +259,25 @@ static void plan_workspace(rnn_cfg *cfg, bool training)
     cfg->wb_dprev = o, o += cfg->L > 1 ? B * T * DH : 0;
     cfg->wb_drop = o, o += drop ? B * T * DH : 0;
     cfg->wb_zero = o, o += H;
+    if (cfg->att) {
+        size_t Sm = (size_t)cfg->Sm, Pw = (size_t)cfg->Pw, U = (size_t)cfg->U;
+        size_t Dm = (size_t)cfg->Dm;
+        cfg->wb_dqp = o, o += B * T * U;
+        cfg->wb_dkp = o, o += B * Sm * (Pw ? Pw : 1);
+        cfg->wb_dctx = o, o += B * Dm;
+        cfg->wb_dvb = o, o += B * U;
+        cfg->wb_dha = o, o += B * H;
+        cfg->wb_qp = o, o += B * U;
+        cfg->wb_kp = o, o += B * Sm * (Pw ? Pw : 1);
+        cfg->wb_ds = o, o += B * Sm;
+        cfg->ws_bwd = o;
+        o = cfg->ws_fwd;
+        cfg->wa_qp = o, o += B * U;
+        /* the key projection lives in the carry in step mode, here otherwise */
+        cfg->wa_kp = o, o += B * Sm * (Pw ? Pw : 1);
+        cfg->ws_fwd = o;
+        return;
+    }
     cfg->ws_bwd = o;
 }
 
@@ -278,6 +325,70 @@ static heed_status check_state(heed_infer *c, rnn_cfg *cfg, const heed_shape *x)
     return HEED_OK;
 }
 
+/* The decoder's attention: its memory, score, sizes and outputs. */
+static heed_status attention_infer(heed_infer *c, rnn_cfg *cfg, const heed_shape *x)
+{
+    cfg->att = cfg->cell != CELL_RNN_TANH && cfg->cell != CELL_RNN_RELU &&
+               heed_attr_given(c, "attention");
+    if (!cfg->att)
+        return HEED_OK;
+    char a[160], b[160];
+    if (cfg->L != 1 || cfg->D != 1)
+        return heed_infer_fail(c, "a decoder with attention has one layer and one direction; "
+                                  "stack another recurrent node on its output for more");
+    cfg->port_mem = heed_port(c, "attention.memory");
+    cfg->port_mlen = heed_port(c, "attention.lengths");
+    const heed_shape *m = heed_in_shape(c, cfg->port_mem);
+    if (m->rank != 3 || !heed_dim_eq(m->d[0], x->d[0]))
+        return heed_infer_fail(c, "attention memory has shape %s but in has %s; expected "
+                                  "[B,S,Dm] with the same batch",
+                               heed_shape_text(c, m, a, sizeof a), heed_shape_text(c, x, b, sizeof b));
+    if (cfg->port_mlen >= 0) {
+        const heed_shape *l = heed_in_shape(c, cfg->port_mlen);
+        if (l->rank != 1 || !heed_dim_eq(l->d[0], x->d[0]))
+            return heed_infer_fail(c, "attention lengths has shape %s but must be [B]",
+                                   heed_shape_text(c, l, a, sizeof a));
+    }
+    cfg->Sm = m->d[1].v;
+    cfg->Dm = m->d[2].v;
+    cfg->att_score = heed_attr_choice(c, "attention.score");
+    cfg->U = heed_attr_given(c, "attention.units") ? heed_attr_dim(c, "attention.units").v : cfg->H;
+    cfg->Pw = cfg->att_score == ATT_ADDITIVE ? cfg->U : cfg->att_score == ATT_GENERAL ? cfg->H : 0;
+    if (cfg->att_score != ATT_ADDITIVE)
+        cfg->U = 0;
+    cfg->att_scale = cfg->att_score == ATT_SCALED ? 1.0f / sqrtf((float)cfg->Dm) : 1.0f;
+    if ((cfg->att_score == ATT_DOT || cfg->att_score == ATT_SCALED) && cfg->Dm != cfg->H)
+        return heed_infer_fail(c, "attention memory has shape %s but the state has width %lld; "
+                                  "dot scores need equal widths (use score: general or additive)",
+                               heed_shape_text(c, m, a, sizeof a), (long long)cfg->H);
+    cfg->out_ctx = cfg->cell == CELL_LSTM ? 4 : 2;
+    cfg->out_w = cfg->out_ctx + 1;
+    heed_shape ctx = heed_shape3(x->d[0], x->d[1], m->d[2]);
+    heed_shape w = heed_shape3(x->d[0], x->d[1], m->d[1]);
+    heed_set_out(c, cfg->out_ctx, &ctx, HEED_F32);
+    heed_set_out(c, cfg->out_w, &w, HEED_F32);
+    heed_set_out_lengths(c, cfg->out_ctx, heed_port(c, "in"));
+    heed_set_out_lengths(c, cfg->out_w, heed_port(c, "in"));
+    return HEED_OK;
+}
+
+static void attention_params(heed_infer *c, rnn_cfg *cfg, heed_dimv hidden)
+{
+    cfg->p_att = (int)(cfg->L * cfg->D * cfg->n_params_per);
+    heed_dimv dm = heed_lit(cfg->Dm), u = heed_lit(cfg->U);
+    if (cfg->att_score == ATT_GENERAL) {
+        heed_shape w = heed_shape2(hidden, dm);
+        heed_add_param(c, "attention.weight", &w, (heed_init){HEED_INIT_UNIFORM, 1.0f / sqrtf((float)cfg->Dm)});
+    } else if (cfg->att_score == ATT_ADDITIVE) {
+        heed_shape wq = heed_shape2(u, hidden), wk = heed_shape2(u, dm);
+        heed_shape bk = heed_shape_make(1, &u), v = heed_shape2(heed_lit(1), u);
+        heed_add_param(c, "attention.query_proj.weight", &wq, (heed_init){HEED_INIT_UNIFORM, 1.0f / sqrtf((float)cfg->H)});
+        heed_add_param(c, "attention.key_proj.weight", &wk, (heed_init){HEED_INIT_UNIFORM, 1.0f / sqrtf((float)cfg->Dm)});
+        heed_add_param(c, "attention.key_proj.bias", &bk, (heed_init){HEED_INIT_UNIFORM, 1.0f / sqrtf((float)cfg->Dm)});
+        heed_add_param(c, "attention.v.weight", &v, (heed_init){HEED_INIT_UNIFORM, 1.0f / sqrtf((float)cfg->U)});
+    }
+}
+
 static heed_status rnn_infer_common(heed_infer *c, cell_kind cell)
 {
     rnn_cfg *cfg = heed_infer_cfg(c);
@@ -310,6 +421,8 @@ static heed_status rnn_infer_common(heed_infer *c, cell_kind cell)
             return heed_infer_fail(c, "lengths has shape %s but must be [B]",
                                    heed_shape_text(c, l, a, sizeof a));
     }
+    if ((st = attention_infer(c, cfg, x)) != HEED_OK)
+        return st;
     heed_shape seq = heed_shape3(x->d[0], x->d[1], cfg->D == 1 ? hidden : heed_lit(2 * cfg->H));
     heed_set_out(c, OUT_SEQ, &seq, HEED_F32);
     heed_set_out_lengths(c, OUT_SEQ, heed_port(c, "in"));
@@ -322,6 +435,8 @@ static heed_status rnn_infer_common(heed_infer *c, cell_kind cell)
         heed_set_out(c, OUT_C, &hs, HEED_F32);
     }
     declare_params(c, cfg, hidden);
+    if (cfg->att)
+        attention_params(c, cfg, hidden);
     bool training = heed_infer_training(c);
     plan_workspace(cfg, training);
     /* saved: gates of every layer and direction, and the outputs of all but
@@ -334,8 +449,17 @@ static heed_status rnn_infer_common(heed_infer *c, cell_kind cell)
         needs |= 1u << cfg->port_state;
     if (cfg->port_len >= 0)
         needs |= 1u << cfg->port_len;
-    heed_set_backward_needs(c, needs, 1u << OUT_SEQ);
-    heed_set_carry(c, (size_t)(cfg->B * (cell == CELL_LSTM ? 2 : 1) * ldh));
+    uint32_t out_needs = 1u << OUT_SEQ;
+    if (cfg->att) {
+        needs |= 1u << cfg->port_mem;
+        if (cfg->port_mlen >= 0)
+            needs |= 1u << cfg->port_mlen;
+        out_needs |= 1u << cfg->out_ctx | 1u << cfg->out_w;
+    }
+    heed_set_backward_needs(c, needs, out_needs);
+    /* step mode keeps the state and, when attending, the memory's projection */
+    heed_set_carry(c, (size_t)(cfg->B * (cell == CELL_LSTM ? 2 : 1) * ldh) +
+                          (cfg->att ? (size_t)(cfg->B * cfg->Sm * cfg->Pw) : 0));
     double per_step = 2.0 * (double)cfg->B * (double)(cfg->G * cfg->H) * (double)cfg->H;
     double f = 0;
     for (int64_t l = 0; l < cfg->L; l++)
@@ -501,9 +625,137 @@ static void store_state(heed_exec *x, const rnn_cfg *cfg, int64_t l, int64_t d)
     }
 }
 
+/* ------------------------------------------------------------ attending decoder */
+
+typedef struct att_params {
+    const float *wq, *wk, *bk, *v, *w; /* additive: wq wk bk v; general: w */
+    float *dwq, *dwk, *dbk, *dv, *dw;
+} att_params;
+
+static att_params att_params_of(const heed_exec *x, const rnn_cfg *cfg)
+{
+    att_params a = {0};
+    int k = cfg->p_att;
+    if (cfg->att_score == ATT_ADDITIVE) {
+        a.wq = x->param[k], a.wk = x->param[k + 1], a.bk = x->param[k + 2], a.v = x->param[k + 3];
+        if (x->dparam)
+            a.dwq = x->dparam[k], a.dwk = x->dparam[k + 1], a.dbk = x->dparam[k + 2],
+            a.dv = x->dparam[k + 3];
+    } else if (cfg->att_score == ATT_GENERAL) {
+        a.w = x->param[k];
+        a.dw = x->dparam ? x->dparam[k] : NULL;
+    }
+    return a;
+}
+
+static const int32_t *memory_lengths(const heed_exec *x, const rnn_cfg *cfg)
+{
+    return cfg->port_mlen >= 0 ? (const int32_t *)x->in[cfg->port_mlen] : x->len[cfg->port_mem];
+}
+
+/* The memory's projection for scoring ([B*Sm, Pw]: Wk m + bk, or W m):
+ * computed once per sequence; in step mode kept in the carry. */
+static const float *memory_keys(const heed_exec *x, const rnn_cfg *cfg, float *scratch)
+{
+    if (!cfg->Pw)
+        return x->in[cfg->port_mem];
+    int64_t ldh = cfg->L * cfg->D * cfg->H;
+    float *kp = x->carry ? x->carry + cfg->B * (cfg->cell == CELL_LSTM ? 2 : 1) * ldh : scratch;
+    if (x->carry && x->step > 0)
+        return kp;
+    att_params a = att_params_of(x, cfg);
+    const float *mem = x->in[cfg->port_mem];
+    int64_t rows = cfg->B * cfg->Sm;
+    if (cfg->att_score == ATT_ADDITIVE) {
+        heed_fill_rows(kp, a.bk, rows, cfg->U);
+        heed_gemm(false, true, rows, cfg->U, cfg->Dm, 1.0f, mem, cfg->Dm, a.wk, cfg->Dm, 1.0f, kp,
+                  cfg->U);
+    } else {
+        heed_gemm(false, true, rows, cfg->H, cfg->Dm, 1.0f, mem, cfg->Dm, a.w, cfg->Dm, 0.0f, kp,
+                  cfg->H);
+    }
+    return kp;
+}
+
+/* Scores, weights and context of step t for every row, from the previous
+ * states h [B,H] (qp: their query projection, additive only). */
+static void attend_step(const heed_exec *x, const rnn_cfg *cfg, int64_t t, const float *h,
+                        const float *qp, const float *kp)
+{
+    int64_t B = cfg->B, T = cfg->T, Sm = cfg->Sm, Dm = cfg->Dm, H = cfg->H;
+    const float *mem = x->in[cfg->port_mem];
+    const int32_t *len = lengths(x, cfg), *mlen = memory_lengths(x, cfg);
+    att_params a = att_params_of(x, cfg);
+    float *wout = x->out[cfg->out_w], *cout = x->out[cfg->out_ctx];
+#pragma omp parallel for schedule(static)
+    for (int64_t b = 0; b < B; b++) {
+        float *w = wout + (b * T + t) * Sm, *ctx = cout + (b * T + t) * Dm;
+        if (t >= heed_len(len, b, T)) {
+            memset(w, 0, (size_t)Sm * sizeof *w);
+            memset(ctx, 0, (size_t)Dm * sizeof *ctx);
+            continue;
+        }
+        const float *mb = mem + b * Sm * Dm;
+        if (cfg->att_score == ATT_ADDITIVE)
+            heed_additive_scores(qp + b * cfg->U, 1, kp + b * Sm * cfg->U, Sm, a.v, cfg->U, w);
+        else
+            heed_gemm(false, true, 1, Sm, H, cfg->att_scale, h + b * H, H,
+                      cfg->Pw ? kp + b * Sm * H : mb, cfg->Pw ? H : Dm, 0.0f, w, Sm);
+        heed_softmax_row(w, Sm, heed_len(mlen, b, Sm));
+        heed_gemm(false, false, 1, Dm, Sm, 1.0f, w, Sm, mb, Dm, 0.0f, ctx, Dm);
+    }
+}
+
+/* Shape key: in [B,T,In], memory [B,Sm,Dm] -> out [B,T,H], context [B,T,Dm],
+ * weights [B,T,Sm]; the cell reads [x_t; context_t], the context coming from
+ * the state before step t. */
+static heed_status att_forward(heed_exec *x, const rnn_cfg *cfg)
+{
+    int64_t B = cfg->B, T = cfg->T, H = cfg->H, GH = cfg->G * H, In = cfg->In, Dm = cfg->Dm;
+    int64_t Wi = In + Dm;
+    layer_params p = params_of(x, cfg, 0, 0);
+    att_params a = att_params_of(x, cfg);
+    float *xp = x->ws + cfg->ws_xp, *hp = x->ws + cfg->ws_hp, *qp = x->ws + cfg->wa_qp;
+    float *h = x->ws + cfg->ws_h, *c = x->ws + cfg->ws_c;
+    float *save = gates_of(x, cfg, 0, 0), *out = x->out[OUT_SEQ];
+    const int32_t *len = lengths(x, cfg);
+    const float *kp = memory_keys(x, cfg, x->ws + cfg->wa_kp);
+    heed_fill_rows(xp, p.b_ih, B * T, GH);
+    heed_gemm(false, true, B * T, GH, In, 1.0f, x->in[0], In, p.w_ih, Wi, 1.0f, xp, GH);
+    for (int64_t b = 0; b < B; b++) {
+        copy_or_zero(h + b * H, initial(x, cfg, 0, 0, 0, b), H);
+        copy_or_zero(c + b * H, initial(x, cfg, 0, 0, 1, b), H);
+    }
+    for (int64_t t = 0; t < T; t++) {
+        if (cfg->att_score == ATT_ADDITIVE)
+            heed_gemm(false, true, B, cfg->U, H, 1.0f, h, H, a.wq, H, 0.0f, qp, cfg->U);
+        attend_step(x, cfg, t, h, qp, kp);
+        /* the context's share of the input projection */
+        heed_gemm(false, true, B, GH, Dm, 1.0f, x->out[cfg->out_ctx] + t * Dm, T * Dm, p.w_ih + In,
+                  Wi, 1.0f, xp + t * GH, T * GH);
+        heed_fill_rows(hp, p.b_hh, B, GH);
+        heed_gemm(false, true, B, GH, H, 1.0f, h, H, p.w_hh, H, 1.0f, hp, GH);
+#pragma omp parallel for schedule(static) if (B * GH > 16384)
+        for (int64_t b = 0; b < B; b++) {
+            float *o = out + (b * T + t) * H;
+            if (t >= heed_len(len, b, T)) {
+                memset(o, 0, (size_t)H * sizeof *o);
+                continue;
+            }
+            cell_forward(cfg, xp + (b * T + t) * GH, hp + b * GH, h + b * H, c + b * H,
+                         save + (t * B + b) * cfg->S);
+            memcpy(o, h + b * H, (size_t)H * sizeof *o);
+        }
+    }
+    store_state(x, cfg, 0, 0);
+    return HEED_OK;
+}
+
 static heed_status rnn_forward(heed_exec *x)
 {
     const rnn_cfg *cfg = x->cfg;
+    if (cfg->att)
+        return att_forward(x, cfg);
     if (x->carry && cfg->D == 2)
         return heed_exec_fail(x, HEED_ERR_UNSUPPORTED,
                               "a bidirectional node cannot run step by step (it reads the whole "
@@ -649,9 +901,175 @@ static void backward_direction(heed_exec *x, const rnn_cfg *cfg, int64_t l, int6
         heed_gemm(false, false, B * T, In, GH, 1.0f, dxp, GH, p.w_ih, In, 1.0f, din, In);
 }
 
+/* The attention of step t backward, every row: from the gradient of the
+ * step's context (dctx [B,Dm]) and weights into the memory, the memory's
+ * projection (dkp), the scoring parameters, and the previous state (dha).
+ * hprev holds the previous states as rows b*T+t. */
+static void attend_step_backward(heed_exec *x, const rnn_cfg *cfg, int64_t t, const float *hprev,
+                                 const float *qp, const float *kp, const float *dctx)
+{
+    int64_t B = cfg->B, T = cfg->T, Sm = cfg->Sm, Dm = cfg->Dm, H = cfg->H, U = cfg->U;
+    const float *mem = x->in[cfg->port_mem], *wts = x->out[cfg->out_w];
+    const float *dw_out = x->dout[cfg->out_w];
+    float *dmem = x->din[cfg->port_mem], *dkp = x->ws + cfg->wb_dkp, *dvb = x->ws + cfg->wb_dvb;
+    float *dha = x->ws + cfg->wb_dha, *dqp = x->ws + cfg->wb_dqp;
+    const int32_t *len = lengths(x, cfg);
+    att_params a = att_params_of(x, cfg);
+#pragma omp parallel for schedule(static)
+    for (int64_t b = 0; b < B; b++) {
+        float *ds = x->ws + cfg->wb_ds + b * Sm, *gh = dha + b * H;
+        memset(gh, 0, (size_t)H * sizeof *gh);
+        if (U)
+            memset(dqp + (b * T + t) * U, 0, (size_t)U * sizeof *dqp);
+        if (t >= heed_len(len, b, T))
+            continue;
+        const float *w = wts + (b * T + t) * Sm, *mb = mem + b * Sm * Dm, *g = dctx + b * Dm;
+        const float *hb = hprev + (b * T + t) * H;
+        float dot = 0.0f;
+        for (int64_t j = 0; j < Sm; j++) {
+            float da = dw_out ? dw_out[(b * T + t) * Sm + j] : 0.0f;
+            for (int64_t k = 0; k < Dm; k++)
+                da += g[k] * mb[j * Dm + k];
+            if (dmem)
+                for (int64_t k = 0; k < Dm; k++)
+                    dmem[(b * Sm + j) * Dm + k] += w[j] * g[k];
+            ds[j] = da;
+            dot += w[j] * da;
+        }
+        for (int64_t j = 0; j < Sm; j++)
+            ds[j] = w[j] * (ds[j] - dot) * cfg->att_scale;
+        if (cfg->att_score == ATT_ADDITIVE) {
+            heed_additive_scores_backward(qp + b * U, 1, kp + b * Sm * U, Sm, a.v, U, ds,
+                                          dqp + (b * T + t) * U, dkp + b * Sm * U, dvb + b * U);
+            continue;
+        }
+        /* dot and scaled: keys are the memory; general: its projection W m */
+        const float *keys = cfg->Pw ? kp + b * Sm * H : mb;
+        for (int64_t j = 0; j < Sm; j++)
+            for (int64_t k = 0; k < H; k++)
+                gh[k] += ds[j] * keys[j * H + k];
+        float *dkeys = cfg->Pw ? dkp + b * Sm * H : dmem ? dmem + b * Sm * Dm : NULL;
+        for (int64_t j = 0; dkeys && j < Sm; j++)
+            for (int64_t k = 0; k < H; k++)
+                dkeys[j * H + k] += ds[j] * hb[k];
+    }
+    if (cfg->att_score == ATT_ADDITIVE)
+        heed_gemm(false, false, B, H, U, 1.0f, dqp + t * U, T * U, a.wq, H, 0.0f, dha, H);
+}
+
+/* After the loop: the scoring parameters' gradients and the memory's share
+ * through its projection. */
+static void attention_param_grads(heed_exec *x, const rnn_cfg *cfg, const float *hprev)
+{
+    int64_t B = cfg->B, T = cfg->T, Sm = cfg->Sm, Dm = cfg->Dm, H = cfg->H, U = cfg->U;
+    const float *mem = x->in[cfg->port_mem], *dkp = x->ws + cfg->wb_dkp;
+    float *dmem = x->din[cfg->port_mem];
+    att_params a = att_params_of(x, cfg);
+    if (cfg->att_score == ATT_ADDITIVE) {
+        if (a.dwq)
+            heed_gemm(true, false, U, H, B * T, 1.0f, x->ws + cfg->wb_dqp, U, hprev, H, 1.0f,
+                      a.dwq, H);
+        if (dmem)
+            heed_gemm(false, false, B * Sm, Dm, U, 1.0f, dkp, U, a.wk, Dm, 1.0f, dmem, Dm);
+        if (a.dwk)
+            heed_gemm(true, false, U, Dm, B * Sm, 1.0f, dkp, U, mem, Dm, 1.0f, a.dwk, Dm);
+        if (a.dbk)
+            heed_sum_rows(a.dbk, dkp, B * Sm, U);
+        if (a.dv)
+            heed_sum_rows(a.dv, x->ws + cfg->wb_dvb, B, U);
+    } else if (cfg->att_score == ATT_GENERAL) {
+        if (dmem)
+            heed_gemm(false, false, B * Sm, Dm, H, 1.0f, dkp, H, a.w, Dm, 1.0f, dmem, Dm);
+        if (a.dw)
+            heed_gemm(true, false, H, Dm, B * Sm, 1.0f, dkp, H, mem, Dm, 1.0f, a.dw, Dm);
+    }
+}
+
+static void att_backward(heed_exec *x, const rnn_cfg *cfg)
+{
+    int64_t B = cfg->B, T = cfg->T, H = cfg->H, GH = cfg->G * H, In = cfg->In, Dm = cfg->Dm;
+    int64_t Wi = In + Dm;
+    layer_params p = params_of(x, cfg, 0, 0);
+    float *dxp = x->ws + cfg->wb_dxp, *dhp = cfg->cell == CELL_GRU ? x->ws + cfg->wb_dhp : dxp;
+    float *hprev = x->ws + cfg->wb_hprev, *dh = x->ws + cfg->wb_dh, *dc = x->ws + cfg->wb_dc;
+    float *dh2 = x->ws + cfg->wb_dh2, *zero = x->ws + cfg->wb_zero, *dctx = x->ws + cfg->wb_dctx;
+    float *qp = x->ws + cfg->wb_qp, *dha = x->ws + cfg->wb_dha;
+    const float *save = gates_of(x, cfg, 0, 0), *out = x->out[OUT_SEQ];
+    const float *dout = x->dout[OUT_SEQ], *dctx_out = x->dout[cfg->out_ctx];
+    const int32_t *len = lengths(x, cfg);
+    att_params a = att_params_of(x, cfg);
+    const float *kp = memory_keys(x, cfg, x->ws + cfg->wb_kp);
+    if (cfg->Pw)
+        memset(x->ws + cfg->wb_dkp, 0, (size_t)(B * cfg->Sm * cfg->Pw) * sizeof(float));
+    if (cfg->U)
+        memset(x->ws + cfg->wb_dvb, 0, (size_t)(B * cfg->U) * sizeof(float));
+    memset(zero, 0, (size_t)H * sizeof *zero);
+    final_state_grad(x, cfg, 0, 0, dh, dc);
+    for (int64_t t = T - 1; t >= 0; t--) {
+#pragma omp parallel for schedule(static) if (B * GH > 16384)
+        for (int64_t b = 0; b < B; b++) {
+            int64_t lb = heed_len(len, b, T);
+            float *gx = dxp + (b * T + t) * GH, *gh = dhp + (b * T + t) * GH;
+            float *hp_row = hprev + (b * T + t) * H, *gc = dctx + b * Dm;
+            memset(gc, 0, (size_t)Dm * sizeof *gc);
+            if (t >= lb) {
+                memset(gx, 0, (size_t)GH * sizeof *gx);
+                if (gh != gx)
+                    memset(gh, 0, (size_t)GH * sizeof *gh);
+                memset(hp_row, 0, (size_t)H * sizeof *hp_row);
+                continue;
+            }
+            if (dctx_out)
+                memcpy(gc, dctx_out + (b * T + t) * Dm, (size_t)Dm * sizeof *gc);
+            float *g = dh + b * H;
+            if (dout)
+                for (int64_t j = 0; j < H; j++)
+                    g[j] += dout[(b * T + t) * H + j];
+            copy_or_zero(hp_row, h_before(x, cfg, out, 0, 0, b, t, lb), H);
+            const float *cb = cfg->cell == CELL_LSTM ? c_before(x, cfg, 0, 0, b, t, lb) : NULL;
+            const float *sv = save + (t * B + b) * cfg->S;
+            if (cfg->cell == CELL_GRU)
+                gru_backward_row(H, sv, hp_row, g, gx, gh);
+            else
+                cell_backward(cfg, sv, out + (b * T + t) * H, cb ? cb : zero, g, dc + b * H, gx);
+        }
+        /* the context fed the cell: its gradient, then through the attention */
+        heed_gemm(false, false, B, Dm, GH, 1.0f, dxp + t * GH, T * GH, p.w_ih + In, Wi, 1.0f, dctx,
+                  Dm);
+        if (cfg->att_score == ATT_ADDITIVE)
+            heed_gemm(false, true, B, cfg->U, H, 1.0f, hprev + t * H, T * H, a.wq, H, 0.0f, qp,
+                      cfg->U);
+        attend_step_backward(x, cfg, t, hprev, qp, kp, dctx);
+        memcpy(dh2, dh, (size_t)(B * H) * sizeof *dh2);
+        for (int64_t i = 0; i < B * H; i++)
+            dh2[i] += dha[i];
+        heed_gemm(false, false, B, H, GH, 1.0f, dhp + t * GH, T * GH, p.w_hh, H, 1.0f, dh2, H);
+        memcpy(dh, dh2, (size_t)(B * H) * sizeof *dh);
+    }
+    initial_state_grad(x, cfg, 0, 0, dh, dc);
+    if (p.dw_ih) {
+        heed_gemm(true, false, GH, In, B * T, 1.0f, dxp, GH, x->in[0], In, 1.0f, p.dw_ih, Wi);
+        heed_gemm(true, false, GH, Dm, B * T, 1.0f, dxp, GH, x->out[cfg->out_ctx], Dm, 1.0f,
+                  p.dw_ih + In, Wi);
+    }
+    if (p.dw_hh)
+        heed_gemm(true, false, GH, H, B * T, 1.0f, dhp, GH, hprev, H, 1.0f, p.dw_hh, H);
+    if (p.db_ih)
+        heed_sum_rows(p.db_ih, dxp, B * T, GH);
+    if (p.db_hh)
+        heed_sum_rows(p.db_hh, dhp, B * T, GH);
+    if (x->din[0])
+        heed_gemm(false, false, B * T, In, GH, 1.0f, dxp, GH, p.w_ih, Wi, 1.0f, x->din[0], In);
+    attention_param_grads(x, cfg, hprev);
+}
+
 static void rnn_backward(heed_exec *x)
 {
     const rnn_cfg *cfg = x->cfg;
+    if (cfg->att) {
+        att_backward(x, cfg);
+        return;
+    }
     int64_t n = cfg->B * cfg->T * cfg->D * cfg->H;
     float *dcur = x->ws + cfg->wb_dcur, *dprev = x->ws + cfg->wb_dprev;
     const float *dout = x->dout[OUT_SEQ];
@@ -694,9 +1112,11 @@ static void rnn_backward(heed_exec *x)
 
 RNN_OP(heed_op_rnn, "RNN", "Elman RNN, h' = tanh(W_ih x + b_ih + W_hh h + b_hh) (nn.RNN).",
        rnn_attrs, rnn_outputs, rnn_infer);
-RNN_OP(heed_op_gru, "GRU", "Gated recurrent unit with gates r, z, n (nn.GRU).", gated_attrs,
-       rnn_outputs, gru_infer);
+RNN_OP(heed_op_gru, "GRU",
+       "Gated recurrent unit with gates r, z, n (nn.GRU); with attention, .context [B,T,Dm] "
+       "and .weights [B,T,S] of every step.",
+       gated_attrs, gru_outputs, gru_infer);
 RNN_OP(heed_op_lstm, "LSTM",
        "Long short-term memory with gates i, f, g, o (nn.LSTM); .state is [h | c], .h and .c "
-       "each [B,L*D*H].",
+       "each [B,L*D*H]; with attention, .context and .weights as for GRU.",
        gated_attrs, lstm_outputs, lstm_infer);

@@ -6,6 +6,7 @@
  */
 #include <dirent.h>
 
+#include "../runtime/runtime.h"
 #include "testutil.h"
 
 typedef struct run {
@@ -358,6 +359,133 @@ static void mha_case(const char *path)
     heed_tensor_file_free(f);
 }
 
+static void bahdanau_case(const char *path)
+{
+    heed_tensor_file *f;
+    heed_diag d;
+    assert_int_equal(heed_tensor_file_read(path, &f, &d), HEED_OK);
+    const int32_t *c = tu_file_tensor(f, "config").data;
+    int In = c[2], H = c[3], Dm = c[5], U = c[6];
+    char yaml[1024];
+    snprintf(yaml, sizeof yaml,
+             "heed: 1\n"
+             "inputs: {x: [B, T, %d], mem: [B, S, %d], mlen: [B], h0: [B, %d], r1: [B, T, %d], "
+             "r2: [B, T, %d], r3: [B, T, S], r4: [B, %d]}\n"
+             "nodes:\n"
+             "  dec: {op: GRU, in: x, hidden: %d, state: h0,\n"
+             "        attention: {memory: mem, score: additive, units: %d, lengths: mlen}}\n"
+             "  a: {op: Mul, in: [dec, r1]}\n"
+             "  b: {op: Mul, in: [dec.context, r2]}\n"
+             "  c: {op: Mul, in: [dec.weights, r3]}\n"
+             "  d: {op: Mul, in: [dec.state, r4]}\n"
+             "loss: {op: Sum, in: [a, b, c, d]}\n",
+             In, Dm, H, H, Dm, H, H, U);
+    const char *values[] = {"dec", "dec.context", "dec.weights", "dec.state", NULL};
+    const char *names[] = {"out", "context", "weights", "state"};
+    compare_with_fixture(path, f, yaml, values, names);
+    heed_tensor_file_free(f);
+}
+
+static void pytorch_parity_bahdanau_decoder(void **state)
+{
+    (void)state;
+    assert_int_equal(each_fixture("bahdanau_", bahdanau_case), 2);
+}
+
+static void gradients_attending_decoder(void **state)
+{
+    (void)state;
+    const char *cells[] = {"GRU", "LSTM"};
+    const char *scores[] = {"additive", "dot", "general", "scaled_dot"};
+    for (int c = 0; c < 2; c++)
+        for (int k = 0; k < 4; k++) {
+            char yaml[1024];
+            /* dot scores need the memory as wide as the state (4) */
+            int dm = k == 1 || k == 3 ? 4 : 3;
+            snprintf(yaml, sizeof yaml,
+                     "heed: 1\n"
+                     "inputs: {tok: [B, T], src: [B, S], h0: [B, %d], r1: [B, T, 4], "
+                     "r2: [B, T, %d], r3: [B, T, S]}\n"
+                     "nodes:\n"
+                     "  x: {op: Embedding, in: tok, vocab: 9, dim: 3}\n"
+                     "  m: {op: Embedding, in: src, vocab: 9, dim: %d}\n"
+                     "  dec: {op: %s, in: x, hidden: 4, state: h0,\n"
+                     "        attention: {memory: m, score: %s, units: 5}}\n"
+                     "  a: {op: Mul, in: [dec, r1]}\n"
+                     "  b: {op: Mul, in: [dec.context, r2]}\n"
+                     "  c: {op: Mul, in: [dec.weights, r3]}\n"
+                     "loss: {op: Sum, in: [a, b, c]}\n",
+                     c == 1 ? 8 : 4, dm, dm, cells[c], scores[k]);
+            tu_gradcheck(yaml, 1e-2);
+        }
+}
+
+/* The attending decoder run step by step (T=1, the state and the memory's
+ * projection carried) gives the full-sequence outputs, contexts and weights;
+ * the encoder part runs once. */
+static void attending_decoder_step_mode(void **state)
+{
+    (void)state;
+    const char *scores[] = {"additive", "general", "dot"};
+    for (int k = 0; k < 3; k++) {
+        char yaml[1024];
+        snprintf(yaml, sizeof yaml,
+                 "heed: 1\n"
+                 "inputs: {src: [B, S], tok: [B, T]}\n"
+                 "nodes:\n"
+                 "  m: {op: Embedding, in: src, vocab: 9, dim: 4}\n"
+                 "  enc: {op: GRU, in: m, hidden: 4}\n"
+                 "  x: {op: Embedding, in: tok, vocab: 9, dim: 3}\n"
+                 "  dec: {op: GRU, in: x, hidden: 4, state: enc.state,\n"
+                 "        attention: {memory: enc, score: %s, units: 5}}\n"
+                 "  y: {op: Affine, in: [dec, dec.context], units: 2}\n"
+                 "outputs: [dec.weights]\n",
+                 scores[k]);
+        heed_model *m = tu_model("stepatt.yaml", yaml);
+        heed_weights *w;
+        heed_diag d;
+        assert_int_equal(heed_weights_new(m, NULL, NULL, 0, 5, &w, &d), HEED_OK);
+        heed_session *full, *step;
+        assert_int_equal(heed_session_new(w, HEED_MODE_INFER, &full, &d), HEED_OK);
+        assert_int_equal(heed_session_new(w, HEED_MODE_INFER, &step, &d), HEED_OK);
+        enum { B = 2, S = 5, T = 4 };
+        const int32_t src[B * S] = {4, 5, 6, 7, 8, 5, 6, 0, 0, 0};
+        const int32_t tok[B * T] = {2, 5, 6, 7, 2, 8, 4, 4};
+        heed_tensor ts = {"src", HEED_I32, 2, {B, S}, (void *)src};
+        heed_tensor tt = {"tok", HEED_I32, 2, {B, T}, (void *)tok};
+        assert_int_equal(heed_session_set_input(full, "src", &ts, &d), HEED_OK);
+        assert_int_equal(heed_session_set_input(full, "tok", &tt, &d), HEED_OK);
+        assert_int_equal(heed_session_forward(full, &d), HEED_OK);
+        heed_tensor yf, wf;
+        assert_int_equal(heed_session_get(full, "y", &yf, &d), HEED_OK);
+        assert_int_equal(heed_session_get(full, "dec.weights", &wf, &d), HEED_OK);
+        hs_step_mode(step, 1); /* input 1 (tok) is fed step by step */
+        assert_int_equal(heed_session_set_input(step, "src", &ts, &d), HEED_OK);
+        for (int t = 0; t < T; t++) {
+            int32_t col[B] = {tok[t], tok[T + t]};
+            heed_tensor tc = {"tok", HEED_I32, 2, {B, 1}, col};
+            assert_int_equal(heed_session_set_input(step, "tok", &tc, &d), HEED_OK);
+            if (heed_session_forward(step, &d) != HEED_OK)
+                fail_msg("%s", d.text);
+            heed_tensor ys, ws;
+            assert_int_equal(heed_session_get(step, "y", &ys, &d), HEED_OK);
+            assert_int_equal(heed_session_get(step, "dec.weights", &ws, &d), HEED_OK);
+            for (int b = 0; b < B; b++) {
+                for (int j = 0; j < 2; j++)
+                    tu_close(((float *)ys.data)[b * 2 + j], ((float *)yf.data)[(b * T + t) * 2 + j],
+                             1e-6, scores[k]);
+                for (int j = 0; j < S; j++)
+                    tu_close(((float *)ws.data)[b * S + j], ((float *)wf.data)[(b * T + t) * S + j],
+                             1e-6, "weights");
+            }
+        }
+        heed_session_free(full);
+        heed_session_free(step);
+        heed_weights_free(w);
+        heed_model_free(m);
+    }
+}
+
 static void pytorch_parity_layernorm(void **state)
 {
     (void)state;
@@ -381,6 +509,9 @@ int main(void)
         cmocka_unit_test(gradients_mha),
         cmocka_unit_test(pytorch_parity_layernorm),
         cmocka_unit_test(pytorch_parity_mha),
+        cmocka_unit_test(pytorch_parity_bahdanau_decoder),
+        cmocka_unit_test(gradients_attending_decoder),
+        cmocka_unit_test(attending_decoder_step_mode),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
