@@ -28,6 +28,7 @@ typedef struct mha_cfg {
     int64_t B, L, S, E, H, dh, kdim, vdim;
     int port_key, port_value, port_len; /* -1 when absent */
     bool packed;                        /* in_proj_weight rather than q/k/v_proj_weight */
+    bool fused;                         /* self-attention: Q, K, V in one product */
     bool bias, causal, per_head;
     float dropout, scale;
     size_t w_do, w_dq, w_dk, w_dv, w_dp; /* backward workspace offsets */
@@ -123,6 +124,7 @@ static heed_status mha_infer(heed_infer *c)
     cfg->dh = cfg->E / cfg->H;
     cfg->scale = 1.0f / sqrtf((float)cfg->dh);
     cfg->packed = cfg->kdim == cfg->E && cfg->vdim == cfg->E;
+    cfg->fused = cfg->packed && cfg->port_key < 0 && cfg->port_value < 0;
     cfg->bias = heed_attr_bool(c, "bias");
     cfg->causal = heed_attr_bool(c, "causal");
     cfg->dropout = (float)heed_attr_float(c, "dropout");
@@ -147,16 +149,17 @@ static heed_status mha_infer(heed_infer *c)
     declare_params(c, cfg, q);
     size_t BL = (size_t)(cfg->B * cfg->L), BS = (size_t)(cfg->B * cfg->S), E = (size_t)cfg->E;
     size_t P = (size_t)(cfg->B * cfg->H * cfg->L * cfg->S);
-    heed_add_saved(c, BL * E); /* Q */
-    heed_add_saved(c, BS * E); /* K */
-    heed_add_saved(c, BS * E); /* V */
+    /* Q, K, V: one [B*L, 3E] buffer of column blocks when fused */
+    heed_add_saved(c, cfg->fused ? 3 * BL * E : BL * E);
+    heed_add_saved(c, cfg->fused ? 1 : BS * E);
+    heed_add_saved(c, cfg->fused ? 1 : BS * E);
     heed_add_saved(c, BL * E); /* O, the heads' outputs */
     heed_add_saved(c, P);      /* the attention probabilities */
     size_t o = 0;
     cfg->w_do = o, o += BL * E;
-    cfg->w_dq = o, o += BL * E;
-    cfg->w_dk = o, o += BS * E;
-    cfg->w_dv = o, o += BS * E;
+    cfg->w_dq = o, o += cfg->fused ? 3 * BL * E : BL * E;
+    cfg->w_dk = o, o += cfg->fused ? 0 : BS * E;
+    cfg->w_dv = o, o += cfg->fused ? 0 : BS * E;
     cfg->w_dp = o, o += P;
     /* with dropout, forward keeps the dropped-out probabilities apart: P stays
      * the softmax's output, which backward needs */
@@ -246,6 +249,20 @@ static float *value_grad(const heed_exec *x, const mha_cfg *cfg)
     return cfg->port_value >= 0 ? x->din[cfg->port_value] : key_grad(x, cfg);
 }
 
+/* Where Q, K and V (or their gradients) live: separate [rows, E] buffers,
+ * or column blocks of one [B*L, 3E] buffer for fused self-attention. */
+typedef struct qkv {
+    float *q, *k, *v;
+    int64_t ld;
+} qkv;
+
+static qkv qkv_of(const mha_cfg *cfg, float *q, float *k, float *v)
+{
+    if (cfg->fused)
+        return (qkv){q, q + cfg->E, q + 2 * cfg->E, 3 * cfg->E};
+    return (qkv){q, k, v, cfg->E};
+}
+
 /* How many keys query i of row b may see. */
 static int64_t visible(const mha_cfg *cfg, const int32_t *len, int64_t b, int64_t i)
 {
@@ -278,31 +295,38 @@ static heed_status mha_forward(heed_exec *x)
     const mha_cfg *cfg = x->cfg;
     int64_t B = cfg->B, L = cfg->L, S = cfg->S, E = cfg->E, H = cfg->H, dh = cfg->dh;
     proj p = params_of(x, cfg);
-    float *Q = x->saved[SV_Q], *K = x->saved[SV_K], *V = x->saved[SV_V], *O = x->saved[SV_O];
-    float *P = x->saved[SV_P];
+    qkv z = qkv_of(cfg, x->saved[SV_Q], x->saved[SV_K], x->saved[SV_V]);
+    float *Q = z.q, *K = z.k, *V = z.v, *O = x->saved[SV_O], *P = x->saved[SV_P];
+    int64_t ld = z.ld;
     const int32_t *len = cfg->port_len >= 0 ? (const int32_t *)x->in[cfg->port_len]
                                             : x->len[cfg->port_key >= 0 ? cfg->port_key : 0];
-    heed_fill_rows(Q, p.bq, B * L, E);
-    heed_gemm(false, true, B * L, E, E, 1.0f, x->in[0], E, p.wq, E, 1.0f, Q, E);
-    heed_fill_rows(K, p.bk, B * S, E);
-    heed_gemm(false, true, B * S, E, cfg->kdim, 1.0f, key_in(x, cfg), cfg->kdim, p.wk, cfg->kdim,
-              1.0f, K, E);
-    heed_fill_rows(V, p.bv, B * S, E);
-    heed_gemm(false, true, B * S, E, cfg->vdim, 1.0f, value_in(x, cfg), cfg->vdim, p.wv,
-              cfg->vdim, 1.0f, V, E);
+    if (cfg->fused) {
+        /* one product for all three projections */
+        heed_fill_rows(Q, p.bq, B * L, 3 * E);
+        heed_gemm(false, true, B * L, 3 * E, E, 1.0f, x->in[0], E, p.wq, E, 1.0f, Q, 3 * E);
+    } else {
+        heed_fill_rows(Q, p.bq, B * L, E);
+        heed_gemm(false, true, B * L, E, E, 1.0f, x->in[0], E, p.wq, E, 1.0f, Q, E);
+        heed_fill_rows(K, p.bk, B * S, E);
+        heed_gemm(false, true, B * S, E, cfg->kdim, 1.0f, key_in(x, cfg), cfg->kdim, p.wk,
+                  cfg->kdim, 1.0f, K, E);
+        heed_fill_rows(V, p.bv, B * S, E);
+        heed_gemm(false, true, B * S, E, cfg->vdim, 1.0f, value_in(x, cfg), cfg->vdim, p.wv,
+                  cfg->vdim, 1.0f, V, E);
+    }
     bool drop = x->training && cfg->dropout > 0.0f;
     float *Pd = drop ? x->ws : P; /* the probabilities the values are mixed with */
 #pragma omp parallel for collapse(2) schedule(static)
     for (int64_t b = 0; b < B; b++)
         for (int64_t h = 0; h < H; h++) {
             float *pb = P + (b * H + h) * L * S, *pd = Pd + (b * H + h) * L * S;
-            heed_gemm(false, true, L, S, dh, cfg->scale, Q + b * L * E + h * dh, E,
-                      K + b * S * E + h * dh, E, 0.0f, pb, S);
+            heed_gemm(false, true, L, S, dh, cfg->scale, Q + b * L * ld + h * dh, ld,
+                      K + b * S * ld + h * dh, ld, 0.0f, pb, S);
             for (int64_t i = 0; i < L; i++)
                 heed_softmax_row(pb + i * S, S, visible(cfg, len, b, i));
             if (drop)
                 apply_dropout(x, cfg, b, h, pb, pd);
-            heed_gemm(false, false, L, dh, S, 1.0f, pd, S, V + b * S * E + h * dh, E, 0.0f,
+            heed_gemm(false, false, L, dh, S, 1.0f, pd, S, V + b * S * ld + h * dh, ld, 0.0f,
                       O + b * L * E + h * dh, E);
         }
     /* the weights shown are the ones the values were mixed with */
@@ -374,10 +398,11 @@ static void mha_backward(heed_exec *x)
     if (!dy && !dw)
         return;
     proj p = params_of(x, cfg);
-    const float *Q = x->saved[SV_Q], *K = x->saved[SV_K], *V = x->saved[SV_V];
-    const float *O = x->saved[SV_O], *P = x->saved[SV_P];
-    float *dO = x->ws + cfg->w_do, *dQ = x->ws + cfg->w_dq, *dK = x->ws + cfg->w_dk;
-    float *dV = x->ws + cfg->w_dv, *dP = x->ws + cfg->w_dp;
+    qkv z = qkv_of(cfg, x->saved[SV_Q], x->saved[SV_K], x->saved[SV_V]);
+    qkv dz = qkv_of(cfg, x->ws + cfg->w_dq, x->ws + cfg->w_dk, x->ws + cfg->w_dv);
+    const float *Q = z.q, *K = z.k, *V = z.v, *O = x->saved[SV_O], *P = x->saved[SV_P];
+    float *dO = x->ws + cfg->w_do, *dQ = dz.q, *dK = dz.k, *dV = dz.v, *dP = x->ws + cfg->w_dp;
+    int64_t ld = z.ld;
     memset(dO, 0, (size_t)(B * L * E) * sizeof *dO);
     if (dy) {
         heed_gemm(false, false, B * L, E, E, 1.0f, dy, E, p.wo, E, 0.0f, dO, E);
@@ -398,14 +423,20 @@ static void mha_backward(heed_exec *x)
                 apply_dropout(x, cfg, b, h, pb, dp);
                 pd = dp;
             }
-            heed_gemm(true, false, S, dh, L, 1.0f, pd, S, dOb, E, 0.0f, dV + b * S * E + h * dh, E);
-            heed_gemm(false, true, L, S, dh, 1.0f, dOb, E, V + b * S * E + h * dh, E, 0.0f, dp, S);
+            heed_gemm(true, false, S, dh, L, 1.0f, pd, S, dOb, E, 0.0f, dV + b * S * ld + h * dh,
+                      ld);
+            heed_gemm(false, true, L, S, dh, 1.0f, dOb, E, V + b * S * ld + h * dh, ld, 0.0f, dp, S);
             probs_backward(x, cfg, b, h, pb, dp, dw);
-            heed_gemm(false, false, L, dh, S, 1.0f, dp, S, K + b * S * E + h * dh, E, 0.0f,
-                      dQ + b * L * E + h * dh, E);
-            heed_gemm(true, false, S, dh, L, 1.0f, dp, S, Q + b * L * E + h * dh, E, 0.0f,
-                      dK + b * S * E + h * dh, E);
+            heed_gemm(false, false, L, dh, S, 1.0f, dp, S, K + b * S * ld + h * dh, ld, 0.0f,
+                      dQ + b * L * ld + h * dh, ld);
+            heed_gemm(true, false, S, dh, L, 1.0f, dp, S, Q + b * L * ld + h * dh, ld, 0.0f,
+                      dK + b * S * ld + h * dh, ld);
         }
+    if (cfg->fused) {
+        /* all three at once: [B*L, 3E] against the packed [3E, E] weight */
+        project_backward(dQ, B * L, E, 3 * E, x->in[0], p.wq, x->din[0], p.dwq, p.dbq);
+        return;
+    }
     project_backward(dQ, B * L, E, E, x->in[0], p.wq, x->din[0], p.dwq, p.dbq);
     project_backward(dK, B * S, cfg->kdim, E, key_in(x, cfg), p.wk, key_grad(x, cfg), p.dwk,
                      p.dbk);

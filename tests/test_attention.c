@@ -196,6 +196,15 @@ static void gradients_mha(void **state)
         "heads: 1", "heads: 2, key_lengths: len", "heads: 4, dropout: 0.2",
         "heads: 2, causal: true, key: q, value: q", "heads: 2, weights: per_head",
         "heads: 2, bias: false, key_lengths: len"};
+    /* fused self-attention (no key or value given), causal, with dropout */
+    tu_gradcheck("heed: 1\n"
+                 "inputs: {q: [B, T, 8], r1: [B, T, 8], r2: [B, T, T]}\n"
+                 "nodes:\n"
+                 "  mha: {op: MultiHeadAttention, query: q, heads: 2, causal: true, dropout: 0.1}\n"
+                 "  a: {op: Mul, in: [mha, r1]}\n"
+                 "  b: {op: Mul, in: [mha.weights, r2]}\n"
+                 "loss: {op: Sum, in: [a, b]}\n",
+                 1e-2);
     for (int i = 0; i < 6; i++) {
         char yaml[1024];
         bool self = i == 3, per_head = i == 4;

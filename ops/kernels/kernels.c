@@ -126,7 +126,7 @@ void heed_act_backward(heed_act act, float *dx, const float *dy, const float *y,
     }
 }
 
-void heed_softmax_row(float *x, int64_t n, int64_t valid)
+HEED_HOT void heed_softmax_row(float *x, int64_t n, int64_t valid)
 {
     if (valid <= 0) {
         memset(x, 0, (size_t)n * sizeof *x);
@@ -137,7 +137,7 @@ void heed_softmax_row(float *x, int64_t n, int64_t valid)
         mx = x[j] > mx ? x[j] : mx;
     float sum = 0.0f;
     for (int64_t j = 0; j < valid; j++) {
-        x[j] = expf(x[j] - mx);
+        x[j] = heed_exp(x[j] - mx);
         sum += x[j];
     }
     float inv = 1.0f / sum;
