@@ -1358,6 +1358,7 @@ static void check_outputs(checker *ck, const hy_node *outputs)
         if (m->values[v].node >= 0 && !consumed[v])
             m->keep[m->n_keep++] = v;
     heed_dealloc(&m->env, consumed);
+    m->n_keep_auto = m->n_keep;
     if (!outputs)
         return;
     const hy_node *list = outputs;
@@ -1438,15 +1439,52 @@ static void check_train(checker *ck, const hy_node *train)
     t->lr_decay = (float)num_or(f[11], train_schema[11].def);
 }
 
+static const heed_attr decode_schema[] = {
+    {.name = "max_length", .kind = HEED_A_INT, .def = "64", .lo = 1, .hi = 4096,
+     .doc = "longest output when decoding"},
+    {.name = "input", .kind = HEED_A_STRING, .def = "",
+     .doc = "the input fed back one token at a time (default: the loss's target with shift 1)"},
+    {.name = "logits", .kind = HEED_A_STRING, .def = "",
+     .doc = "the next token's scores (default: the loss's logits)"},
+    {.name = "attention", .kind = HEED_A_STRING, .def = "",
+     .doc = "attention weights to show (default: the first kept value named *.weights)"},
+    {0}};
+
+/* What decoding feeds back and reads: given in decode:, or derived from a
+ * CrossEntropy loss with shift 1 on a model input. */
 static void check_decode(checker *ck, const hy_node *decode)
 {
-    static const heed_attr schema[] = {
-        {.name = "max_length", .kind = HEED_A_INT, .def = "64", .lo = 1, .hi = 4096,
-         .doc = "longest output when decoding"},
-        {0}};
-    const hy_node *f[2];
-    check_section(ck, "decode", decode, schema, f);
-    ck->m->decode_max_length = (int)num_or(f[0], "64");
+    heed_model *m = ck->m;
+    const hy_node *f[5];
+    check_section(ck, "decode", decode, decode_schema, f);
+    m->decode_max_length = (int)num_or(f[0], "64");
+    m->decode_input = m->decode_logits = m->decode_attention = -1;
+    if (ck->errors)
+        return;
+    if (m->loss_node >= 0 && m->nodes[m->loss_node].op == &heed_op_cross_entropy) {
+        const hm_node *ce = &m->nodes[m->loss_node];
+        int shift = hm_attr_index(ce->op, "shift");
+        int64_t sv = 0;
+        if (shift >= 0 && ce->attr[shift])
+            hy_int(ce->attr[shift], &sv);
+        const hm_value *target = &m->values[ce->in[1]];
+        if (sv == 1 && target->node < 0) {
+            m->decode_input = target->port;
+            m->decode_logits = ce->in[0];
+        }
+    }
+    if (f[1]) {
+        m->decode_input = -1;
+        for (int i = 0; i < m->n_inputs; i++)
+            if (!strcmp(m->inputs[i].name, f[1]->str))
+                m->decode_input = i;
+        if (m->decode_input < 0)
+            err(ck, NULL, f[1], "decode input '%s' is not a model input", f[1]->str);
+    }
+    if (f[2] && (m->decode_logits = hm_value_find(m, f[2]->str)) < 0)
+        err(ck, NULL, f[2], "decode logits '%s' is not a value of the model", f[2]->str);
+    if (f[3] && (m->decode_attention = hm_value_find(m, f[3]->str)) < 0)
+        err(ck, NULL, f[3], "decode attention '%s' is not a value of the model", f[3]->str);
 }
 
 /* ------------------------------------------------------------ hash */

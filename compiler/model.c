@@ -254,3 +254,40 @@ const char *heed_model_dim_name(const heed_model *m, size_t i)
 {
     return m && i < (size_t)m->n_syms ? m->syms[i].name : NULL;
 }
+
+heed_task heed_model_task(const heed_model *m)
+{
+    if (!m || m->loss_node < 0 || m->nodes[m->loss_node].op != &heed_op_cross_entropy)
+        return HEED_TASK_OTHER;
+    if (m->decode_input >= 0 && m->decode_logits >= 0)
+        return HEED_TASK_SEQ2SEQ;
+    const hm_value *target = &m->values[m->nodes[m->loss_node].in[1]];
+    if (target->node < 0 && m->inputs[target->port].rank == 1)
+        return HEED_TASK_CLASSIFY;
+    return HEED_TASK_OTHER;
+}
+
+const char *heed_model_target_field(const heed_model *m)
+{
+    if (!m || m->loss_node < 0)
+        return NULL;
+    const hm_node *ln = &m->nodes[m->loss_node];
+    int port = hm_attr_index(ln->op, "target");
+    if (port < 0 || ln->port_first[port] < 0)
+        return NULL;
+    const hm_value *v = &m->values[ln->in[ln->port_first[port]]];
+    if (v->node >= 0)
+        return NULL;
+    for (int f = 0; f < m->n_fields; f++)
+        if (!strcmp(m->fields[f].input, m->inputs[v->port].name))
+            return m->fields[f].input;
+    return NULL;
+}
+
+int heed_model_field_column(const heed_model *m, const char *field)
+{
+    for (int f = 0; m && field && f < m->n_fields; f++)
+        if (!strcmp(m->fields[f].input, field))
+            return m->fields[f].column;
+    return -1;
+}

@@ -105,9 +105,14 @@ struct heed_model {
     heed_strmap value_names; /* name -> value id (aliases included) */
     int *keep;               /* values kept readable after forward */
     int n_keep;
+    int n_keep_auto;         /* keep[0..n_keep_auto) are unread values; the rest outputs: */
     int loss_node;           /* -1: no loss */
     heed_train_config train;
     int decode_max_length;
+    int decode_input;     /* model input fed back step by step, or -1 */
+    int decode_logits;    /* value holding the next token's scores, or -1 */
+    int decode_attention; /* value holding attention weights to show, or -1 (then the first
+                           * kept *.weights value the plan defines, outputs: first) */
     uint64_t hash;
 };
 

@@ -412,6 +412,16 @@ typedef struct heed_accuracy {
 HEED_API heed_status heed_session_accuracy(heed_session *session, heed_accuracy *acc,
                                            heed_diag *diag);
 
+/* What a model does, from its loss: seq2seq (a CrossEntropy loss with shift 1
+ * on an input fed back when decoding), classification (a CrossEntropy loss
+ * on a [B] label input), or other. */
+typedef enum heed_task { HEED_TASK_OTHER, HEED_TASK_SEQ2SEQ, HEED_TASK_CLASSIFY } heed_task;
+HEED_API heed_task heed_model_task(const heed_model *model);
+/* The data field (input name) the loss's target comes from, or NULL. */
+HEED_API const char *heed_model_target_field(const heed_model *model);
+/* The TSV column of a data field, or -1. */
+HEED_API int heed_model_field_column(const heed_model *model, const char *field);
+
 /* The model's dims (fixed, run-time and vocabulary): count and i-th name. */
 HEED_API size_t heed_model_dim_count(const heed_model *model);
 HEED_API const char *heed_model_dim_name(const heed_model *model, size_t index);
@@ -464,6 +474,23 @@ HEED_API void heed_dataset_shuffle(const heed_dataset *dataset, size_t batch, ui
  */
 HEED_API heed_status heed_dataset_feed(const heed_dataset *dataset, const size_t *rows,
                                        size_t n, heed_session *session, heed_diag *diag);
+
+/*
+ * Sets the inputs of the model's source fields from texts, one per row. A
+ * source field is a data field other than the loss's target (and other than
+ * the input decoding feeds back); a text holds the row's TSV columns, so a
+ * one-column source is just the text. Tokens outside the vocabulary become
+ * <unk>.
+ */
+HEED_API heed_status heed_session_feed_texts(heed_session *session, const char *const *texts,
+                                             size_t n, heed_diag *diag);
+
+/* For a classification model: the most likely label id of each text and its
+ * probability (probs may be NULL). Label ids read with heed_vocab_decode on
+ * heed_model_target_field. */
+HEED_API heed_status heed_session_classify(heed_session *session, const char *const *texts,
+                                           size_t n, int32_t *labels, float *probs,
+                                           heed_diag *diag);
 
 /* ---------------------------------------------------------------- decoding */
 

@@ -709,3 +709,131 @@ void heed_dataset_shuffle(const heed_dataset *ds, size_t batch, uint64_t seed, i
     heed_dealloc(ds->env, perm);
     heed_dealloc(ds->env, copy);
 }
+
+/* ------------------------------------------------------------ feeding texts */
+
+bool hd_is_source(const heed_model *m, int f)
+{
+    const hm_field *fd = &m->fields[f];
+    if (m->decode_input >= 0 && !strcmp(m->inputs[m->decode_input].name, fd->input))
+        return false;
+    if (m->loss_node >= 0) {
+        const hm_node *ln = &m->nodes[m->loss_node];
+        for (int i = 0; i < ln->n_in; i++) {
+            const hm_value *v = &m->values[ln->in[i]];
+            if (v->node < 0 && !strcmp(m->inputs[v->port].name, fd->input))
+                return false;
+        }
+    }
+    return true;
+}
+
+/* Column `col` of a TSV row: start and length. */
+static bool tsv_column(const char *text, int col, const char **start, size_t *len)
+{
+    const char *p = text;
+    for (int c = 0; c < col; c++) {
+        p = strchr(p, '\t');
+        if (!p)
+            return false;
+        p++;
+    }
+    *start = p;
+    *len = strcspn(p, "\t\r\n");
+    return true;
+}
+
+static heed_status feed_field(heed_session *s, const hm_field *fd, const char *const *texts,
+                              size_t n, size_t repeat, int32_t **ids_out, size_t *width,
+                              heed_diag *diag)
+{
+    const heed_vocab *v = s->w->vocab;
+    const heed_env *env = s->env;
+    bool label = fd->tokens == HM_TOK_LABEL;
+    size_t T = 1, cap = DATA_MAX_TOKENS + 2;
+    int32_t *scratch = heed_alloc(env, cap * sizeof *scratch);
+    size_t *lens = heed_zalloc(env, n + 1, sizeof *lens);
+    int32_t *all = heed_zalloc(env, (n + 1) * cap, sizeof *all);
+    heed_status st = scratch && lens && all ? HEED_OK : heed_fail(diag, HEED_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < n && st == HEED_OK; i++) {
+        const char *start;
+        size_t len, count;
+        char *col = NULL;
+        if (!texts[i] || !tsv_column(texts[i], fd->column, &start, &len)) {
+            st = heed_fail(diag, HEED_ERR_DATA, "text %zu has no column %d for field '%s'", i,
+                           fd->column, fd->input);
+            break;
+        }
+        col = heed_strndup(env, start, len);
+        if (!col) {
+            st = heed_fail(diag, HEED_ERR_NOMEM, "out of memory");
+            break;
+        }
+        if (!encode_field(v, fd, col, all + i * cap, cap, &count))
+            st = heed_fail(diag, HEED_ERR_DATA, "text %zu is not valid UTF-8", i);
+        else if (count > DATA_MAX_TOKENS)
+            st = heed_fail(diag, HEED_ERR_LIMIT, "text %zu has %zu tokens, more than %d", i, count,
+                           DATA_MAX_TOKENS);
+        heed_dealloc(env, col);
+        lens[i] = count ? count : 1;
+        if (label && count == 0)
+            all[i * cap] = HEED_UNK_ID;
+        if (lens[i] > T)
+            T = lens[i];
+    }
+    if (label)
+        T = 1;
+    int32_t *buf = st == HEED_OK ? heed_zalloc(env, n * repeat * T + 1, sizeof *buf) : NULL;
+    if (st == HEED_OK && !buf)
+        st = heed_fail(diag, HEED_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; st == HEED_OK && i < n; i++)
+        for (size_t r = 0; r < repeat; r++)
+            memcpy(buf + (i * repeat + r) * T, all + i * cap, (label ? 1 : lens[i]) * sizeof *buf);
+    if (st == HEED_OK) {
+        heed_tensor t = {fd->input, HEED_I32, label ? 1 : 2, {(int64_t)(n * repeat), (int64_t)T, 0, 0},
+                         buf};
+        st = heed_session_set_input(s, fd->input, &t, diag);
+    }
+    if (st == HEED_OK && ids_out) {
+        *ids_out = buf;
+        *width = T;
+        buf = NULL;
+    }
+    heed_dealloc(env, buf);
+    heed_dealloc(env, scratch);
+    heed_dealloc(env, lens);
+    heed_dealloc(env, all);
+    return st;
+}
+
+heed_status hd_feed_texts(heed_session *s, const char *const *texts, size_t n, size_t repeat,
+                          int32_t **ids, size_t *width, heed_diag *diag)
+{
+    const heed_model *m = s->m;
+    if (!s->w->vocab)
+        return heed_fail(diag, HEED_ERR_STATE, "these weights carry no vocabulary: texts cannot "
+                                               "be tokenised (weights saved by heed train do)");
+    bool any = false;
+    for (int f = 0; f < m->n_fields; f++) {
+        if (!hd_is_source(m, f))
+            continue;
+        heed_status st = feed_field(s, &m->fields[f], texts, n, repeat, any ? NULL : ids,
+                                    width, diag);
+        if (st != HEED_OK)
+            return st;
+        any = true;
+    }
+    if (!any)
+        return heed_fail(diag, HEED_ERR_MODEL, "model '%s' has no source data field to read "
+                                               "texts into", m->name);
+    return HEED_OK;
+}
+
+heed_status heed_session_feed_texts(heed_session *s, const char *const *texts, size_t n,
+                                    heed_diag *diag)
+{
+    heed_diag_clear(diag);
+    if (!s || (!texts && n) || n == 0)
+        return heed_fail(diag, HEED_ERR_ARGUMENT, "heed_session_feed_texts: bad argument");
+    return hd_feed_texts(s, texts, n, 1, NULL, NULL, diag);
+}

@@ -3,6 +3,7 @@
  * whose loss is CrossEntropy: the argmax of each logits row against its
  * (shifted, non-pad) target.
  */
+#include <math.h>
 #include <string.h>
 
 #include "runtime.h"
@@ -51,6 +52,50 @@ heed_status heed_session_accuracy(heed_session *s, heed_accuracy *acc, heed_diag
         if (any) {
             acc->sequences++;
             acc->sequences_correct += all;
+        }
+    }
+    return HEED_OK;
+}
+
+heed_status heed_session_classify(heed_session *s, const char *const *texts, size_t n,
+                                  int32_t *labels, float *probs, heed_diag *diag)
+{
+    heed_diag_clear(diag);
+    if (!s || !texts || !labels || n == 0)
+        return heed_fail(diag, HEED_ERR_ARGUMENT, "heed_session_classify: bad argument");
+    if (heed_model_task(s->m) != HEED_TASK_CLASSIFY)
+        return heed_fail(diag, HEED_ERR_UNSUPPORTED, "model '%s' is not a classifier",
+                         s->m->name);
+    /* the label input is not read from texts: any valid id will do */
+    const hm_node *ce = &s->m->nodes[s->m->loss_node];
+    const char *label = s->m->inputs[s->m->values[ce->in[1]].port].name;
+    int32_t *dummy = heed_zalloc(s->env, n, sizeof *dummy);
+    if (!dummy)
+        return heed_fail(diag, HEED_ERR_NOMEM, "out of memory");
+    heed_tensor t = {label, HEED_I32, 1, {(int64_t)n, 0, 0, 0}, dummy};
+    heed_status st = heed_session_set_input(s, label, &t, diag);
+    heed_dealloc(s->env, dummy);
+    if (st == HEED_OK)
+        st = hd_feed_texts(s, texts, n, 1, NULL, NULL, diag);
+    if (st == HEED_OK)
+        st = heed_session_forward(s, diag);
+    if (st != HEED_OK)
+        return st;
+    const hp_value *lv = &s->plan->values[ce->in[0]];
+    const float *lg = hs_value_ptr(s, ce->in[0], false);
+    int64_t V = lv->shape.d[lv->shape.rank - 1].v;
+    for (size_t i = 0; i < n; i++) {
+        const float *row = lg + (int64_t)i * V;
+        int64_t best = 4 < V ? 4 : 0; /* labels start after the reserved ids */
+        for (int64_t j = best; j < V; j++)
+            if (row[j] > row[best])
+                best = j;
+        labels[i] = (int32_t)best;
+        if (probs) {
+            double sum = 0.0;
+            for (int64_t j = 0; j < V; j++)
+                sum += exp((double)(row[j] - row[best]));
+            probs[i] = (float)(1.0 / sum);
         }
     }
     return HEED_OK;

@@ -182,6 +182,15 @@ heed_status hs_reorder_carry(heed_session *s, const int32_t *rows, int64_t n, he
 heed_status hs_random_inputs(heed_session *s, const int64_t *dimval, uint64_t seed, bool ragged,
                              heed_diag *diag);
 
+/* Whether data field f is a source (not the loss's target nor the decoded input). */
+bool hd_is_source(const heed_model *m, int f);
+/* Feeds texts (TSV rows) to the source fields, each text repeated `repeat`
+ * times (beam search); the lengths of the first source field's rows go to
+ * `lengths` (may be NULL) and the ids of that field to `ids` (may be NULL,
+ * caller frees with the env allocator), with its padded width in *width. */
+heed_status hd_feed_texts(heed_session *s, const char *const *texts, size_t n, size_t repeat,
+                          int32_t **ids, size_t *width, heed_diag *diag);
+
 /* ------------------------------------------------------------ datasets */
 
 typedef struct hd_row {

@@ -481,8 +481,9 @@ static heed_status run_step_timed(heed_session *s, const hp_step *step, heed_dia
         .saved = saved,
         .ws = buf_ptr(s, pn->ws[step->bwd ? 1 : 0]),
         .len = len,
-        .carry = p->opt.step_input >= 0 && pn->carry_floats ? s->carry[step->node] : NULL,
-        .step = p->opt.step_input >= 0 ? s->step : -1,
+        /* only nodes fed by the decoded input carry state; the encoder runs once */
+        .carry = pn->step && pn->carry_floats ? s->carry[step->node] : NULL,
+        .step = pn->step ? s->step : -1,
         .threads = s->threads,
         .training = s->mode == HEED_MODE_TRAIN,
         .seed = heed_mix64(s->seed ^ heed_mix64((uint64_t)s->runs * 1000003u + (uint64_t)step->node)),

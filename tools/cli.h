@@ -71,6 +71,8 @@ int cmd_gradcheck(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_infer(int argc, char **argv);
 int cmd_data(int argc, char **argv);
 
 #endif /* HEED_CLI_H */

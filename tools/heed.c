@@ -19,6 +19,13 @@ static const cli_cmd commands[] = {
      "heed run MODEL.yaml --inputs IN.safetensors --out OUT.safetensors [--weights "
      "W.safetensors] [--seed N]",
      cmd_run},
+    {"eval", "accuracy of trained weights on a TSV file (exact match, WER, PER; confusion)",
+     "heed eval MODEL.yaml --weights W.safetensors --data TEST.tsv [--beam K] [--json]",
+     cmd_eval},
+    {"infer", "decode or classify texts; draw attention maps",
+     "heed infer MODEL.yaml --weights W.safetensors [--beam K] [--attention FILE.svg|-] "
+     "[TEXT ...]",
+     cmd_infer},
     {"bench", "time forward, training step and compile; per-node profile, GFLOP/s",
      "heed bench MODEL.yaml [--dim NAME=N ...] [--threads N] [--repeat N] [--json]",
      cmd_bench},

@@ -1,0 +1,473 @@
+/*
+ * decode.c - greedy and beam-search decoding for seq2seq models. The sources
+ * are fed once (each repeated beam-width times); the decoder then runs step by
+ * step on a T=1 plan whose recurrent nodes carry their state, the encoder
+ * running only on the first step. Beam search keeps k hypotheses per source,
+ * reorders the carried states to follow them, and ranks finished hypotheses
+ * by log-probability divided by length^alpha.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime.h"
+
+#define CHUNK 64 /* sources decoded together */
+
+struct heed_decode_result {
+    const heed_env *env;
+    const heed_model *m;
+    const heed_vocab *vocab;
+    const char *target;
+    size_t n;
+    heed_decoded *items;
+    void *pool;
+};
+
+typedef struct hyp {
+    int32_t *tokens; /* ends with eos when finished */
+    int len;
+    float score;     /* normalised */
+    float *att;      /* [len][S] */
+} hyp;
+
+typedef struct dec {
+    heed_session *s;
+    const heed_model *m;
+    heed_decode_result *res;
+    size_t first, nsrc, rows;
+    int k, max_len;
+    float alpha;
+    bool want_att;
+    int64_t V, S;
+    int32_t *cur, *parent, *hist, *hist2, *src_ids;
+    float *score, *score2, *logp, *att, *att2;
+    bool primed;   /* the first step already ran (to learn V and S) */
+    int att_value; /* the attention map shown, -1: none */
+    hyp *fin;      /* [nsrc][k] */
+    int *n_fin;    /* per source */
+    bool *done;    /* per source */
+    heed_diag *diag;
+} dec;
+
+/* ------------------------------------------------------------ helpers */
+
+static bool is_weights(const heed_model *m, int v)
+{
+    const char *name = m->values[v].name;
+    size_t n = strlen(name);
+    return n > 8 && !strcmp(name + n - 8, ".weights");
+}
+
+/* The attention map to show: decode: attention:, else the first *.weights
+ * value the plan defines, those listed in outputs: first. */
+static int attention_value(const heed_session *s)
+{
+    const heed_model *m = s->m;
+    if (m->decode_attention >= 0)
+        return m->decode_attention;
+    for (int pass = 0; pass < 2; pass++)
+        for (int k = pass ? 0 : m->n_keep_auto; k < (pass ? m->n_keep_auto : m->n_keep); k++) {
+            int v = m->keep[k];
+            const hp_value *pv = &s->plan->values[v];
+            if (is_weights(m, v) && pv->defined && pv->shape.rank == 3)
+                return v;
+        }
+    return -1;
+}
+
+static float norm_score(const dec *d, float score, int len)
+{
+    return d->alpha > 0.0f ? score / powf((float)len, d->alpha) : score;
+}
+
+static void log_softmax(float *x, int64_t n)
+{
+    float mx = x[0];
+    for (int64_t j = 1; j < n; j++)
+        mx = x[j] > mx ? x[j] : mx;
+    double sum = 0.0;
+    for (int64_t j = 0; j < n; j++)
+        sum += exp((double)(x[j] - mx));
+    float lse = mx + (float)log(sum);
+    for (int64_t j = 0; j < n; j++)
+        x[j] -= lse;
+}
+
+static void *pool_copy(dec *d, const void *src, size_t bytes)
+{
+    void *p = heed_pool_alloc(d->res->env, &d->res->pool, bytes ? bytes : 1);
+    if (p && bytes)
+        memcpy(p, src, bytes);
+    return p;
+}
+
+/* Feeds the current tokens and runs one step; logp gets log-probabilities,
+ * att (when wanted) the step's attention rows. */
+static heed_status run_step(dec *d, float *att_row)
+{
+    heed_status st = HEED_OK;
+    if (!d->primed) {
+        heed_tensor t = {d->m->inputs[d->m->decode_input].name, HEED_I32, 2,
+                         {(int64_t)d->rows, 1, 0, 0}, d->cur};
+        hp_options opt = {.mode = HEED_MODE_INFER, .step_input = d->m->decode_input};
+        st = heed_session_set_input(d->s, t.name, &t, d->diag);
+        if (st == HEED_OK)
+            st = hs_forward_opts(d->s, &opt, d->diag);
+        if (st != HEED_OK)
+            return st;
+    }
+    d->primed = false;
+    const float *lg = hs_value_ptr(d->s, d->m->decode_logits, false);
+    memcpy(d->logp, lg, (size_t)d->rows * (size_t)d->V * sizeof(float));
+    for (size_t r = 0; r < d->rows; r++)
+        log_softmax(d->logp + r * (size_t)d->V, d->V);
+    if (d->want_att) {
+        const float *a = hs_value_ptr(d->s, d->att_value, false);
+        memcpy(att_row, a, (size_t)d->rows * (size_t)d->S * sizeof(float));
+    }
+    return HEED_OK;
+}
+
+static heed_status finish(dec *d, size_t src, const int32_t *tokens, int len, float score,
+                          const float *att)
+{
+    hyp *h = &d->fin[src * (size_t)d->k + (size_t)d->n_fin[src]];
+    h->tokens = pool_copy(d, tokens, (size_t)len * sizeof *tokens);
+    h->len = len;
+    h->score = norm_score(d, score, len);
+    h->att = d->want_att ? pool_copy(d, att, (size_t)len * (size_t)d->S * sizeof *att) : NULL;
+    if (!h->tokens || (d->want_att && !h->att))
+        return heed_fail(d->diag, HEED_ERR_NOMEM, "out of memory while decoding");
+    d->n_fin[src]++;
+    return HEED_OK;
+}
+
+/* ------------------------------------------------------------ greedy */
+
+static heed_status greedy(dec *d, float *att_row)
+{
+    size_t L = (size_t)d->max_len, S = (size_t)d->S;
+    heed_status st = HEED_OK;
+    for (int t = 0; t < d->max_len && st == HEED_OK; t++) {
+        if ((st = run_step(d, att_row)) != HEED_OK)
+            break;
+        bool all = true;
+        for (size_t r = 0; r < d->rows; r++) {
+            if (d->done[r])
+                continue;
+            const float *lp = d->logp + r * (size_t)d->V;
+            int32_t best = 0;
+            for (int64_t v = 1; v < d->V; v++)
+                if (lp[v] > lp[best])
+                    best = (int32_t)v;
+            d->score[r] += lp[best];
+            d->hist[r * L + (size_t)t] = best;
+            if (d->want_att)
+                memcpy(d->att + (r * L + (size_t)t) * S, att_row + r * S, S * sizeof(float));
+            d->cur[r] = best;
+            if (best == HEED_EOS_ID || t + 1 == d->max_len) {
+                st = finish(d, r, d->hist + r * L, t + 1, d->score[r], d->att + r * L * S);
+                d->done[r] = true;
+            }
+            all = all && d->done[r];
+        }
+        if (all)
+            break;
+    }
+    return st;
+}
+
+/* ------------------------------------------------------------ beam */
+
+typedef struct cand {
+    float score;
+    int32_t beam, token;
+} cand;
+
+/* The best `want` candidates of source `src`, by score then beam and token
+ * (so ties break the same way every time, as in greedy). */
+static int best_candidates(const dec *d, size_t src, cand *out, int want)
+{
+    int n = 0;
+    for (int i = 0; i < d->k; i++) {
+        size_t r = src * (size_t)d->k + (size_t)i;
+        if (d->score[r] == -INFINITY)
+            continue;
+        const float *lp = d->logp + r * (size_t)d->V;
+        for (int64_t v = 0; v < d->V; v++) {
+            cand c = {d->score[r] + lp[v], i, (int32_t)v};
+            if (n == want && c.score <= out[n - 1].score)
+                continue;
+            int j = n < want ? n++ : n - 1;
+            while (j > 0 && out[j - 1].score < c.score)
+                out[j] = out[j - 1], j--;
+            out[j] = c;
+        }
+    }
+    return n;
+}
+
+static heed_status beam_source(dec *d, size_t src, int t, const float *att_row)
+{
+    size_t L = (size_t)d->max_len, S = (size_t)d->S, k = (size_t)d->k;
+    cand c[64];
+    int n = best_candidates(d, src, c, 2 * d->k);
+    size_t placed = 0;
+    heed_status st = HEED_OK;
+    for (int i = 0; i < n && placed < k && !d->done[src] && st == HEED_OK; i++) {
+        size_t from = src * k + (size_t)c[i].beam;
+        /* the parent's history plus this step, in the scratch of beam `placed` */
+        size_t to = src * k + placed;
+        memcpy(d->hist2 + to * L, d->hist + from * L, (size_t)t * sizeof(int32_t));
+        d->hist2[to * L + (size_t)t] = c[i].token;
+        if (d->want_att) {
+            memcpy(d->att2 + to * L * S, d->att + from * L * S, (size_t)t * S * sizeof(float));
+            memcpy(d->att2 + (to * L + (size_t)t) * S, att_row + from * S, S * sizeof(float));
+        }
+        if (c[i].token == HEED_EOS_ID || t + 1 == d->max_len) {
+            st = finish(d, src, d->hist2 + to * L, t + 1, c[i].score, d->att2 + to * L * S);
+            d->done[src] = d->n_fin[src] >= d->k;
+            continue;
+        }
+        d->parent[to] = (int32_t)from;
+        d->score2[to] = c[i].score;
+        d->cur[to] = c[i].token;
+        placed++;
+    }
+    for (; placed < k; placed++) {
+        d->parent[src * k + placed] = (int32_t)(src * k);
+        d->score2[src * k + placed] = -INFINITY;
+    }
+    return st;
+}
+
+static heed_status beam(dec *d, float *att_row)
+{
+    size_t k = (size_t)d->k;
+    for (size_t r = 0; r < d->rows; r++)
+        d->score[r] = r % k ? -INFINITY : 0.0f; /* the k copies start as one hypothesis */
+    heed_status st = HEED_OK;
+    for (int t = 0; t < d->max_len && st == HEED_OK; t++) {
+        if ((st = run_step(d, att_row)) != HEED_OK)
+            break;
+        bool all = true;
+        for (size_t src = 0; src < d->nsrc && st == HEED_OK; src++) {
+            if (!d->done[src])
+                st = beam_source(d, src, t, att_row);
+            if (d->done[src])
+                for (size_t i = 0; i < k; i++) {
+                    d->parent[src * k + i] = (int32_t)(src * k + i);
+                    d->score2[src * k + i] = -INFINITY;
+                    d->cur[src * k + i] = HEED_EOS_ID;
+                }
+            all = all && d->done[src];
+        }
+        if (st != HEED_OK || all)
+            break;
+        if ((st = hs_reorder_carry(d->s, d->parent, (int64_t)d->rows, d->diag)) != HEED_OK)
+            break;
+        int32_t *h = d->hist;
+        d->hist = d->hist2, d->hist2 = h;
+        float *a = d->att;
+        d->att = d->att2, d->att2 = a;
+        memcpy(d->score, d->score2, d->rows * sizeof *d->score);
+    }
+    return st;
+}
+
+/* ------------------------------------------------------------ driver */
+
+static void dec_free(dec *d)
+{
+    const heed_env *env = d->s->env;
+    void *p[] = {d->cur, d->parent, d->hist, d->hist2, d->score, d->score2, d->logp,
+                 d->att, d->att2, d->fin, d->n_fin, d->done, d->src_ids};
+    for (size_t i = 0; i < sizeof p / sizeof p[0]; i++)
+        heed_dealloc(env, p[i]);
+}
+
+static heed_status dec_alloc(dec *d)
+{
+    const heed_env *env = d->s->env;
+    size_t rows = d->rows, L = (size_t)d->max_len, S = d->want_att ? (size_t)d->S : 0;
+    d->cur = heed_zalloc(env, rows, sizeof *d->cur);
+    d->parent = heed_zalloc(env, rows, sizeof *d->parent);
+    d->hist = heed_zalloc(env, rows * L, sizeof *d->hist);
+    d->hist2 = heed_zalloc(env, rows * L, sizeof *d->hist2);
+    d->score = heed_zalloc(env, rows, sizeof *d->score);
+    d->score2 = heed_zalloc(env, rows, sizeof *d->score2);
+    d->logp = heed_zalloc(env, rows * (size_t)d->V, sizeof *d->logp);
+    d->att = heed_zalloc(env, rows * L * S + 1, sizeof *d->att);
+    d->att2 = heed_zalloc(env, rows * L * S + 1, sizeof *d->att2);
+    d->fin = heed_zalloc(env, d->nsrc * (size_t)d->k, sizeof *d->fin);
+    d->n_fin = heed_zalloc(env, d->nsrc, sizeof *d->n_fin);
+    d->done = heed_zalloc(env, rows, sizeof *d->done);
+    if (!d->cur || !d->parent || !d->hist || !d->hist2 || !d->score || !d->score2 || !d->logp ||
+        !d->att || !d->att2 || !d->fin || !d->n_fin || !d->done)
+        return heed_fail(d->diag, HEED_ERR_NOMEM, "out of memory while decoding");
+    for (size_t r = 0; r < rows; r++)
+        d->cur[r] = HEED_BOS_ID;
+    return HEED_OK;
+}
+
+/* The best finished hypothesis of each source into the result. */
+static heed_status collect(dec *d, size_t width)
+{
+    for (size_t src = 0; src < d->nsrc; src++) {
+        const hyp *best = NULL;
+        for (int i = 0; i < d->n_fin[src]; i++) {
+            const hyp *h = &d->fin[src * (size_t)d->k + (size_t)i];
+            if (!best || h->score > best->score)
+                best = h;
+        }
+        heed_decoded *out = &d->res->items[d->first + src];
+        if (!best)
+            continue;
+        int len = best->len - (best->len > 0 && best->tokens[best->len - 1] == HEED_EOS_ID);
+        out->tokens = best->tokens;
+        out->length = (size_t)len;
+        out->score = best->score;
+        out->attention = best->att;
+        out->source_length = width;
+        out->source = pool_copy(d, d->src_ids + src * (size_t)d->k * width, width * sizeof(int32_t));
+        if (!out->source)
+            return heed_fail(d->diag, HEED_ERR_NOMEM, "out of memory while decoding");
+    }
+    return HEED_OK;
+}
+
+static heed_status decode_chunk(heed_session *s, heed_decode_result *res,
+                                const char *const *texts, size_t first, size_t n,
+                                const heed_decode_options *o, heed_diag *diag)
+{
+    const heed_model *m = s->m;
+    int k = o && o->beam > 0 ? o->beam : 1;
+    dec d = {.s = s, .m = m, .res = res, .first = first, .nsrc = n, .rows = n * (size_t)k,
+             .k = k, .diag = diag};
+    d.max_len = o && o->max_length > 0 ? o->max_length : m->decode_max_length;
+    d.alpha = o ? o->length_alpha : 0.0f;
+    d.want_att = o && o->attention;
+    size_t width = 0;
+    heed_status st = hd_feed_texts(s, texts + first, n, (size_t)k, &d.src_ids, &width, diag);
+    if (st != HEED_OK)
+        return st;
+    hs_step_mode(s, m->decode_input);
+    /* the first step (every row fed <bos>) binds the plan, whose shapes give V
+     * and S; its outputs serve as step 0 */
+    d.V = 1, d.S = 1;
+    heed_tensor t = {m->inputs[m->decode_input].name, HEED_I32, 2, {(int64_t)d.rows, 1, 0, 0}, NULL};
+    int32_t *bos = heed_zalloc(s->env, d.rows, sizeof *bos);
+    if (!bos) {
+        heed_dealloc(s->env, d.src_ids);
+        return heed_fail(diag, HEED_ERR_NOMEM, "out of memory");
+    }
+    for (size_t r = 0; r < d.rows; r++)
+        bos[r] = HEED_BOS_ID;
+    t.data = bos;
+    hp_options opt = {.mode = HEED_MODE_INFER, .step_input = m->decode_input};
+    st = heed_session_set_input(s, t.name, &t, diag);
+    if (st == HEED_OK)
+        st = hs_forward_opts(s, &opt, diag);
+    heed_dealloc(s->env, bos);
+    if (st == HEED_OK) {
+        const hp_value *lv = &s->plan->values[m->decode_logits];
+        d.V = lv->shape.d[lv->shape.rank - 1].v;
+        d.att_value = d.want_att ? attention_value(s) : -1;
+        d.want_att = d.att_value >= 0;
+        if (d.want_att) {
+            const hp_value *av = &s->plan->values[d.att_value];
+            d.S = av->shape.d[av->shape.rank - 1].v;
+        }
+        d.primed = true;
+        st = dec_alloc(&d);
+    }
+    float *att_row = st == HEED_OK ? heed_zalloc(s->env, d.rows * (size_t)d.S + 1, sizeof *att_row) : NULL;
+    if (st == HEED_OK && !att_row)
+        st = heed_fail(diag, HEED_ERR_NOMEM, "out of memory");
+    if (st == HEED_OK)
+        st = k == 1 ? greedy(&d, att_row) : beam(&d, att_row);
+    for (size_t src = 0; st == HEED_OK && src < n; src++)
+        if (!d.done[src] && d.n_fin[src] == 0)
+            st = heed_fail(diag, HEED_ERR_STATE, "source %zu did not finish", first + src);
+    if (st == HEED_OK)
+        st = collect(&d, width);
+    heed_dealloc(s->env, att_row);
+    dec_free(&d);
+    hs_step_mode(s, -1);
+    return st;
+}
+
+heed_status heed_decode(heed_session *s, const char *const *texts, size_t n,
+                        const heed_decode_options *o, heed_decode_result **out, heed_diag *diag)
+{
+    heed_diag_clear(diag);
+    if (!s || !out || (!texts && n))
+        return heed_fail(diag, HEED_ERR_ARGUMENT, "heed_decode: NULL argument");
+    *out = NULL;
+    const heed_model *m = s->m;
+    if (m->decode_input < 0 || m->decode_logits < 0)
+        return heed_fail(diag, HEED_ERR_UNSUPPORTED,
+                         "model '%s' is not a seq2seq model: it has no input fed back step by "
+                         "step (a CrossEntropy loss with shift: 1 on an input, or decode: input:)",
+                         m->name);
+    if (s->mode != HEED_MODE_INFER)
+        return heed_fail(diag, HEED_ERR_STATE, "decoding needs a session made with "
+                                               "HEED_MODE_INFER");
+    if (o && (o->beam < 0 || o->beam > 32))
+        return heed_fail(diag, HEED_ERR_ARGUMENT, "beam width %d is outside 1..32", o->beam);
+    int tf = -1;
+    for (int f = 0; f < m->n_fields; f++)
+        if (!strcmp(m->fields[f].input, m->inputs[m->decode_input].name))
+            tf = f;
+    heed_decode_result *res = heed_zalloc(s->env, 1, sizeof *res);
+    if (!res)
+        return heed_fail(diag, HEED_ERR_NOMEM, "out of memory");
+    res->env = s->env;
+    res->m = m;
+    res->vocab = s->w->vocab;
+    res->target = tf >= 0 ? m->fields[tf].input : NULL;
+    res->n = n;
+    res->items = heed_zalloc(s->env, n + 1, sizeof *res->items);
+    heed_status st = res->items ? HEED_OK : heed_fail(diag, HEED_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < n && st == HEED_OK; i += CHUNK)
+        st = decode_chunk(s, res, texts, i, n - i < CHUNK ? n - i : CHUNK, o, diag);
+    if (st != HEED_OK) {
+        heed_decode_result_free(res);
+        return st;
+    }
+    *out = res;
+    return HEED_OK;
+}
+
+size_t heed_decode_count(const heed_decode_result *r)
+{
+    return r ? r->n : 0;
+}
+
+const heed_decoded *heed_decode_get(const heed_decode_result *r, size_t i)
+{
+    return r && i < r->n ? &r->items[i] : NULL;
+}
+
+heed_status heed_decode_text(const heed_decode_result *r, size_t i, char *text, size_t cap)
+{
+    if (!r || i >= r->n || !text || !cap)
+        return HEED_ERR_ARGUMENT;
+    if (!r->vocab || !r->target) {
+        text[0] = '\0';
+        return HEED_ERR_STATE;
+    }
+    return heed_vocab_decode(r->vocab, r->target, r->items[i].tokens, r->items[i].length, text,
+                             cap);
+}
+
+void heed_decode_result_free(heed_decode_result *r)
+{
+    if (!r)
+        return;
+    const heed_env *env = r->env;
+    heed_dealloc(env, r->items);
+    heed_pool_free(env, r->pool);
+    heed_dealloc(env, r);
+}

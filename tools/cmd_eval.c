@@ -1,0 +1,349 @@
+/*
+ * heed eval: measures a trained model on a TSV file. Seq2seq models decode
+ * every source (greedy or beam search) and report exact match, word error
+ * rate (a row is wrong unless it matches one of its references, the G2P
+ * convention), token error rate (edit distance to the closest reference over
+ * its length: the phoneme error rate for g2p) and teacher-forced token
+ * accuracy. Classifiers report accuracy and a confusion matrix. --json for
+ * machines.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+typedef struct eval_args {
+    const char *model, *weights, *data;
+    int beam, threads;
+    double alpha;
+    size_t limit;
+    bool json;
+} eval_args;
+
+typedef struct tsv_rows {
+    char **line;
+    size_t n;
+} tsv_rows;
+
+static bool read_rows(const char *path, size_t limit, tsv_rows *r)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "heed eval: error: cannot open %s\n", path);
+        return false;
+    }
+    size_t cap = 0, len = 0;
+    char *line = NULL;
+    ssize_t got;
+    r->n = 0;
+    r->line = NULL;
+    while ((got = getline(&line, &len, f)) >= 0 && (!limit || r->n < limit)) {
+        while (got > 0 && (line[got - 1] == '\n' || line[got - 1] == '\r'))
+            line[--got] = '\0';
+        if (got == 0)
+            continue;
+        if (r->n == cap) {
+            cap = cap ? cap * 2 : 1024;
+            char **p = realloc(r->line, cap * sizeof *p);
+            if (!p)
+                break;
+            r->line = p;
+        }
+        r->line[r->n++] = strdup(line);
+    }
+    free(line);
+    fclose(f);
+    return true;
+}
+
+static void free_rows(tsv_rows *r)
+{
+    for (size_t i = 0; i < r->n; i++)
+        free(r->line[i]);
+    free(r->line);
+}
+
+/* Column c of a TSV line, copied into buf; false when absent. */
+static bool column(const char *line, int c, char *buf, size_t cap)
+{
+    for (int i = 0; i < c; i++) {
+        line = strchr(line, '\t');
+        if (!line)
+            return false;
+        line++;
+    }
+    size_t n = strcspn(line, "\t");
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(buf, line, n);
+    buf[n] = '\0';
+    return true;
+}
+
+static size_t edit_distance(const int32_t *a, size_t na, const int32_t *b, size_t nb)
+{
+    size_t *row = malloc((nb + 1) * sizeof *row);
+    if (!row)
+        return na > nb ? na : nb;
+    for (size_t j = 0; j <= nb; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= na; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= nb; j++) {
+            size_t up = row[j], best = diag + (a[i - 1] != b[j - 1]);
+            if (row[j] + 1 < best)
+                best = row[j] + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    size_t d = row[nb];
+    free(row);
+    return d;
+}
+
+/* A reference's token ids, without the bos and eos the field adds. */
+static size_t reference_ids(const heed_vocab *v, const char *field, const char *text, int32_t *ids,
+                            size_t cap)
+{
+    size_t n = 0;
+    heed_diag d;
+    if (heed_vocab_encode(v, field, text, ids, cap, &n, &d) != HEED_OK)
+        return 0;
+    if (n > cap)
+        n = cap;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (ids[i] != 2 && ids[i] != 3)
+            ids[k++] = ids[i];
+    return k;
+}
+
+typedef struct s2s_metrics {
+    size_t rows, exact, edits, ref_tokens;
+    heed_accuracy tf;
+} s2s_metrics;
+
+static void score_row(const heed_vocab *v, const char *field, int col, const char *line,
+                      const heed_decoded *d, s2s_metrics *mt)
+{
+    char ref[4096];
+    int32_t ids[1024];
+    size_t best = (size_t)-1, best_len = 0;
+    bool exact = false;
+    for (int c = col; column(line, c, ref, sizeof ref); c++) {
+        size_t n = reference_ids(v, field, ref, ids, 1024);
+        size_t e = edit_distance(d->tokens, d->length, ids, n);
+        exact |= e == 0;
+        if (e < best || (e == best && n > best_len))
+            best = e, best_len = n;
+    }
+    mt->rows++;
+    mt->exact += exact;
+    mt->edits += best == (size_t)-1 ? d->length : best;
+    mt->ref_tokens += best_len;
+}
+
+/* Teacher-forced token accuracy on the first reference of each row. */
+static heed_status teacher_forced(const heed_model *m, const heed_vocab *v, heed_session *s,
+                                  const char *path, heed_accuracy *acc, heed_diag *d)
+{
+    heed_dataset *ds;
+    heed_status st = heed_dataset_load(m, v, path, &ds, d);
+    if (st != HEED_OK)
+        return st;
+    size_t n = heed_dataset_size(ds), rows[256];
+    memset(acc, 0, sizeof *acc);
+    for (size_t i = 0; i < n && st == HEED_OK; i += 256) {
+        size_t k = n - i < 256 ? n - i : 256;
+        for (size_t j = 0; j < k; j++)
+            rows[j] = i + j;
+        heed_accuracy a;
+        if ((st = heed_dataset_feed(ds, rows, k, s, d)) == HEED_OK &&
+            (st = heed_session_forward(s, d)) == HEED_OK &&
+            (st = heed_session_accuracy(s, &a, d)) == HEED_OK) {
+            acc->tokens += a.tokens;
+            acc->tokens_correct += a.tokens_correct;
+            acc->sequences += a.sequences;
+            acc->sequences_correct += a.sequences_correct;
+        }
+    }
+    heed_dataset_free(ds);
+    return st;
+}
+
+static int eval_seq2seq(const eval_args *a, const heed_model *m, heed_session *s,
+                        const heed_vocab *v, const tsv_rows *r)
+{
+    heed_decode_options o = {.beam = a->beam, .length_alpha = (float)a->alpha};
+    heed_decode_result *res;
+    heed_diag d;
+    if (heed_decode(s, (const char *const *)r->line, r->n, &o, &res, &d) != HEED_OK)
+        return cli_report(&d);
+    const char *field = heed_model_target_field(m);
+    int col = heed_model_field_column(m, field);
+    s2s_metrics mt = {0};
+    for (size_t i = 0; i < r->n; i++)
+        score_row(v, field, col, r->line[i], heed_decode_get(res, i), &mt);
+    heed_decode_result_free(res);
+    if (teacher_forced(m, v, s, a->data, &mt.tf, &d) != HEED_OK)
+        return cli_report(&d);
+    double exact = 100.0 * (double)mt.exact / (double)mt.rows;
+    double ter = 100.0 * (double)mt.edits / (double)(mt.ref_tokens ? mt.ref_tokens : 1);
+    double tok = mt.tf.tokens ? 100.0 * (double)mt.tf.tokens_correct / (double)mt.tf.tokens : 0;
+    if (a->json) {
+        printf("{\"model\":\"%s\",\"data\":\"%s\",\"rows\":%zu,\"beam\":%d,\"exact_match\":%.4f,"
+               "\"wer\":%.4f,\"token_error_rate\":%.4f,\"teacher_forced_token_accuracy\":%.4f}\n",
+               heed_model_name(m), a->data, mt.rows, a->beam, exact, 100.0 - exact, ter, tok);
+        return CLI_OK;
+    }
+    printf("%s on %s: %zu rows, %s\n", heed_model_name(m), a->data, mt.rows,
+           a->beam > 1 ? "beam search" : "greedy decoding");
+    if (a->beam > 1)
+        printf("  beam width %d, length normalisation alpha %.2f\n", a->beam, a->alpha);
+    printf("  exact match                    %7.2f%%\n", exact);
+    printf("  word error rate (WER)          %7.2f%%  (rows matching none of their references)\n",
+           100.0 - exact);
+    printf("  token error rate (PER for g2p) %7.2f%%  (edits to the closest reference / its "
+           "length)\n",
+           ter);
+    printf("  token accuracy, teacher-forced %7.2f%%\n", tok);
+    return CLI_OK;
+}
+
+static int eval_classify(const eval_args *a, const heed_model *m, heed_session *s,
+                         const heed_vocab *v, const tsv_rows *r)
+{
+    const char *field = heed_model_target_field(m);
+    int col = heed_model_field_column(m, field);
+    int64_t V = heed_vocab_size(v, field);
+    int32_t *pred = malloc(sizeof *pred * r->n);
+    int64_t *conf = calloc((size_t)(V * V), sizeof *conf);
+    heed_diag d;
+    int rc = CLI_OK;
+    if (!pred || !conf)
+        rc = CLI_USER_ERROR;
+    else if (heed_session_classify(s, (const char *const *)r->line, r->n, pred, NULL, &d) != HEED_OK)
+        rc = cli_report(&d);
+    size_t correct = 0;
+    for (size_t i = 0; rc == CLI_OK && i < r->n; i++) {
+        char gold[512];
+        int32_t ids[4];
+        size_t n = 0;
+        column(r->line[i], col, gold, sizeof gold);
+        heed_vocab_encode(v, field, gold, ids, 4, &n, &d);
+        int32_t g = n ? ids[0] : 1;
+        correct += g == pred[i];
+        conf[g * V + pred[i]]++;
+    }
+    if (rc == CLI_OK) {
+        double acc = 100.0 * (double)correct / (double)r->n;
+        char name[64];
+        if (a->json) {
+            printf("{\"model\":\"%s\",\"data\":\"%s\",\"rows\":%zu,\"accuracy\":%.4f,\"labels\":[",
+                   heed_model_name(m), a->data, r->n, acc);
+            for (int32_t j = 4; j < V; j++) {
+                heed_vocab_decode(v, field, &j, 1, name, sizeof name);
+                printf("%s\"%s\"", j > 4 ? "," : "", name);
+            }
+            printf("],\"confusion\":[");
+            for (int32_t g = 4; g < V; g++) {
+                printf("%s[", g > 4 ? "," : "");
+                for (int32_t p = 4; p < V; p++)
+                    printf("%s%lld", p > 4 ? "," : "", (long long)conf[g * V + p]);
+                printf("]");
+            }
+            printf("]}\n");
+        } else {
+            printf("%s on %s: %zu rows\n  accuracy %.2f%%\n\nconfusion (rows: true label, "
+                   "columns: predicted)\n%8s",
+                   heed_model_name(m), a->data, r->n, acc, "");
+            for (int32_t p = 4; p < V; p++) {
+                heed_vocab_decode(v, field, &p, 1, name, sizeof name);
+                printf(" %6s", name);
+            }
+            printf("\n");
+            for (int32_t g = 4; g < V; g++) {
+                heed_vocab_decode(v, field, &g, 1, name, sizeof name);
+                printf("%8s", name);
+                for (int32_t p = 4; p < V; p++)
+                    printf(" %6lld", (long long)conf[g * V + p]);
+                printf("\n");
+            }
+        }
+    }
+    free(pred);
+    free(conf);
+    return rc;
+}
+
+static int run_eval(const eval_args *a)
+{
+    heed_model *m;
+    if (cli_load_model(a->model, a->threads, &m) != HEED_OK)
+        return CLI_USER_ERROR;
+    heed_diag d;
+    heed_weights *w = NULL;
+    heed_session *s = NULL;
+    tsv_rows r = {0};
+    int rc = CLI_OK;
+    if (!read_rows(a->data, a->limit, &r))
+        rc = CLI_USER_ERROR;
+    else if (r.n == 0)
+        rc = (fprintf(stderr, "heed eval: error: %s has no rows\n", a->data), CLI_USER_ERROR);
+    else if (heed_weights_load(m, a->weights, 0, &w, &d) != HEED_OK ||
+             heed_session_new(w, HEED_MODE_INFER, &s, &d) != HEED_OK)
+        rc = cli_report(&d);
+    else if (heed_model_task(m) == HEED_TASK_SEQ2SEQ)
+        rc = eval_seq2seq(a, m, s, heed_weights_vocab(w), &r);
+    else if (heed_model_task(m) == HEED_TASK_CLASSIFY)
+        rc = eval_classify(a, m, s, heed_weights_vocab(w), &r);
+    else
+        rc = (fprintf(stderr, "heed eval: error: model '%s' neither decodes nor classifies\n",
+                      heed_model_name(m)),
+              CLI_USER_ERROR);
+    free_rows(&r);
+    heed_session_free(s);
+    heed_weights_free(w);
+    heed_model_free(m);
+    return rc;
+}
+
+int cmd_eval(int argc, char **argv)
+{
+    cli_opts o;
+    cli_opts_init(&o, argc, argv, "eval",
+                  "heed eval MODEL.yaml --weights W.safetensors --data TEST.tsv [--beam K] "
+                  "[--alpha A] [--limit N] [--threads N] [--json]");
+    static const char *const known[] = {"--weights", "--data",    "--beam", "--alpha",
+                                        "--limit",   "--threads", "--json"};
+    eval_args a = {.beam = 1};
+    const char *opt;
+    while ((opt = cli_next(&o)) && !o.failed) {
+        if (!strcmp(opt, "--weights"))
+            a.weights = cli_value(&o);
+        else if (!strcmp(opt, "--data"))
+            a.data = cli_value(&o);
+        else if (!strcmp(opt, "--beam"))
+            a.beam = cli_int(&o, 1, 32);
+        else if (!strcmp(opt, "--alpha"))
+            a.alpha = cli_double(&o);
+        else if (!strcmp(opt, "--limit"))
+            a.limit = (size_t)cli_int(&o, 1, 1 << 30);
+        else if (!strcmp(opt, "--threads"))
+            a.threads = cli_int(&o, 1, 1024);
+        else if (!strcmp(opt, "--json"))
+            a.json = true;
+        else
+            return cli_unknown_option(&o, opt, known, 7);
+    }
+    if (o.failed)
+        return CLI_USAGE;
+    if (o.n_positional != 1 || !a.weights || !a.data)
+        return cli_usage_error(&o, "give a model file, --weights and --data");
+    a.model = o.positional[0];
+    return run_eval(&a);
+}

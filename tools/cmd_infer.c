@@ -1,0 +1,264 @@
+/*
+ * heed infer: runs a trained model on texts given as arguments or read from
+ * stdin (one per line): a seq2seq model decodes (greedy, or beam search with
+ * --beam), a classifier prints the label and its probability. --attention
+ * FILE.svg draws each text's attention weights (source across, output down);
+ * --attention - prints them shaded in the terminal.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "svg.h"
+
+#define MAX_TEXTS 100000
+
+typedef struct infer_args {
+    const char *model, *weights, *attention;
+    int beam, threads;
+    double alpha;
+    const char **texts;
+    size_t n;
+} infer_args;
+
+/* One token of a field as text (a decoded single id). */
+static char *token_text(const heed_vocab *v, const char *field, int32_t id)
+{
+    char buf[256];
+    if (id == 3)
+        snprintf(buf, sizeof buf, "<eos>");
+    else if (heed_vocab_decode(v, field, &id, 1, buf, sizeof buf) != HEED_OK || !buf[0])
+        snprintf(buf, sizeof buf, "?");
+    return strdup(buf);
+}
+
+static const char *source_field(const heed_model *m)
+{
+    /* the first data field that is not the target: its column is column 0 */
+    const char *target = heed_model_target_field(m);
+    for (size_t i = 0; i < heed_model_input_count(m); i++) {
+        heed_tensor t;
+        heed_model_input(m, i, &t);
+        if (t.dtype == HEED_I32 && (!target || strcmp(t.name, target)) &&
+            heed_model_field_column(m, t.name) >= 0)
+            return t.name;
+    }
+    return NULL;
+}
+
+static int show_attention(const infer_args *a, const heed_model *m, const heed_vocab *v,
+                          const heed_decode_result *r)
+{
+    size_t n = heed_decode_count(r);
+    heatmap *maps = calloc(n, sizeof *maps);
+    const char *src = source_field(m), *tgt = heed_model_target_field(m);
+    if (!maps)
+        return CLI_USER_ERROR;
+    for (size_t i = 0; i < n; i++) {
+        const heed_decoded *d = heed_decode_get(r, i);
+        if (!d->attention)
+            continue;
+        char **cols = calloc(d->source_length + 1, sizeof *cols);
+        char **rows = calloc(d->length + 2, sizeof *rows);
+        char *title = malloc(2048);
+        if (!cols || !rows || !title)
+            return CLI_USER_ERROR;
+        int nc = 0;
+        for (size_t c = 0; c < d->source_length && d->source[c]; c++)
+            cols[nc++] = token_text(v, src, d->source[c]);
+        for (size_t t = 0; t < d->length; t++)
+            rows[t] = token_text(v, tgt, d->tokens[t]);
+        rows[d->length] = strdup("<eos>");
+        char out[1024];
+        heed_decode_text(r, i, out, sizeof out);
+        snprintf(title, 2048, "%s -> %s", a->texts[i], out);
+        /* attention rows are as wide as the padded source; keep the real columns */
+        float *w = calloc((d->length + 1) * (size_t)(nc ? nc : 1), sizeof *w);
+        for (size_t t = 0; w && t <= d->length; t++)
+            memcpy(w + t * (size_t)nc, d->attention + t * d->source_length, (size_t)nc * sizeof *w);
+        maps[i] = (heatmap){title, (const char *const *)cols, nc, (const char *const *)rows,
+                            (int)d->length + 1, w};
+    }
+    int rc = CLI_OK;
+    if (!strcmp(a->attention, "-")) {
+        for (size_t i = 0; i < n; i++)
+            if (maps[i].w)
+                text_heatmap(stdout, &maps[i]);
+    } else {
+        FILE *f = fopen(a->attention, "w");
+        if (!f) {
+            fprintf(stderr, "heed infer: error: cannot write %s\n", a->attention);
+            rc = CLI_USER_ERROR;
+        } else {
+            svg_heatmaps(f, maps, (int)n);
+            fclose(f);
+            fprintf(stderr, "wrote the attention map%s to %s\n", n > 1 ? "s" : "", a->attention);
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        for (int c = 0; c < maps[i].n_cols; c++)
+            free((char *)maps[i].cols[c]);
+        for (int t = 0; t < maps[i].n_rows; t++)
+            free((char *)maps[i].rows[t]);
+        free((void *)maps[i].cols);
+        free((void *)maps[i].rows);
+        free((void *)maps[i].w);
+        free((void *)maps[i].title);
+    }
+    free(maps);
+    return rc;
+}
+
+static int run_seq2seq(const infer_args *a, const heed_model *m, heed_session *s,
+                       const heed_vocab *v)
+{
+    heed_decode_options o = {.beam = a->beam, .length_alpha = (float)a->alpha,
+                             .attention = a->attention != NULL};
+    heed_decode_result *r;
+    heed_diag d;
+    if (heed_decode(s, a->texts, a->n, &o, &r, &d) != HEED_OK)
+        return cli_report(&d);
+    char out[4096];
+    for (size_t i = 0; i < heed_decode_count(r); i++) {
+        heed_decode_text(r, i, out, sizeof out);
+        printf("%s\n", out);
+    }
+    int rc = a->attention ? show_attention(a, m, v, r) : CLI_OK;
+    heed_decode_result_free(r);
+    return rc;
+}
+
+static int run_classify(const infer_args *a, const heed_model *m, heed_session *s,
+                        const heed_vocab *v)
+{
+    int32_t *labels = malloc(sizeof *labels * a->n);
+    float *probs = malloc(sizeof *probs * a->n);
+    heed_diag d;
+    int rc = CLI_OK;
+    if (!labels || !probs)
+        rc = CLI_USER_ERROR;
+    else if (heed_session_classify(s, a->texts, a->n, labels, probs, &d) != HEED_OK)
+        rc = cli_report(&d);
+    for (size_t i = 0; rc == CLI_OK && i < a->n; i++) {
+        char label[256];
+        heed_vocab_decode(v, heed_model_target_field(m), &labels[i], 1, label, sizeof label);
+        printf("%s\t%.3f\n", label, probs[i]);
+    }
+    free(labels);
+    free(probs);
+    return rc;
+}
+
+static int run_infer(const infer_args *a)
+{
+    heed_model *m;
+    if (cli_load_model(a->model, a->threads, &m) != HEED_OK)
+        return CLI_USER_ERROR;
+    heed_diag d;
+    heed_weights *w = NULL;
+    heed_session *s = NULL;
+    int rc = CLI_OK;
+    if (heed_weights_load(m, a->weights, 0, &w, &d) != HEED_OK) {
+        rc = cli_report(&d);
+    } else if (heed_session_new(w, HEED_MODE_INFER, &s, &d) != HEED_OK) {
+        rc = cli_report(&d);
+    } else {
+        const heed_vocab *v = heed_weights_vocab(w);
+        heed_task task = heed_model_task(m);
+        if (task == HEED_TASK_SEQ2SEQ)
+            rc = run_seq2seq(a, m, s, v);
+        else if (task == HEED_TASK_CLASSIFY)
+            rc = run_classify(a, m, s, v);
+        else {
+            fprintf(stderr, "heed infer: error: model '%s' neither decodes nor classifies "
+                            "(use heed run for other graphs)\n",
+                    heed_model_name(m));
+            rc = CLI_USER_ERROR;
+        }
+    }
+    heed_session_free(s);
+    heed_weights_free(w);
+    heed_model_free(m);
+    return rc;
+}
+
+/* Lines of stdin, without their newline. */
+static size_t read_lines(const char **out, size_t cap)
+{
+    size_t n = 0, len = 0;
+    char *line = NULL;
+    ssize_t got;
+    while (n < cap && (got = getline(&line, &len, stdin)) >= 0) {
+        while (got > 0 && (line[got - 1] == '\n' || line[got - 1] == '\r'))
+            line[--got] = '\0';
+        if (got == 0)
+            continue;
+        out[n++] = strdup(line);
+    }
+    free(line);
+    return n;
+}
+
+int cmd_infer(int argc, char **argv)
+{
+    cli_opts o;
+    cli_opts_init(&o, argc, argv, "infer",
+                  "heed infer MODEL.yaml --weights W.safetensors [--beam K] [--alpha A] "
+                  "[--attention FILE.svg|-] [--threads N] [TEXT ...]  (no TEXT: lines of stdin)");
+    static const char *const known[] = {"--weights", "--beam", "--alpha", "--attention",
+                                        "--threads"};
+    infer_args a = {.beam = 1, .alpha = 0.0};
+    const char *opt;
+    const char *positional[256];
+    int np = 0;
+    /* texts may be many: collect positionals beyond cli_opts' eight ourselves */
+    for (int i = 1; i < argc; i++) {
+        if (argv[i][0] == '-' && argv[i][1] == '-' && !strchr(argv[i], '=') &&
+            strcmp(argv[i], "--attention") != 0 && i + 1 < argc)
+            i++; /* an option's value */
+        else if (argv[i][0] != '-' || !strcmp(argv[i], "-"))
+            if (np < 256)
+                positional[np++] = argv[i];
+    }
+    while ((opt = cli_next(&o)) && !o.failed) {
+        if (!strcmp(opt, "--weights"))
+            a.weights = cli_value(&o);
+        else if (!strcmp(opt, "--beam"))
+            a.beam = cli_int(&o, 1, 32);
+        else if (!strcmp(opt, "--alpha"))
+            a.alpha = cli_double(&o);
+        else if (!strcmp(opt, "--attention"))
+            a.attention = cli_value(&o);
+        else if (!strcmp(opt, "--threads"))
+            a.threads = cli_int(&o, 1, 1024);
+        else
+            return cli_unknown_option(&o, opt, known, 5);
+    }
+    if (o.failed)
+        return CLI_USAGE;
+    if (np < 1 || !a.weights)
+        return cli_usage_error(&o, "give a model file and --weights");
+    a.model = positional[0];
+    /* the attention option's value may have been counted as a text */
+    size_t n = 0;
+    const char **texts = malloc(sizeof *texts * MAX_TEXTS);
+    if (!texts)
+        return CLI_USER_ERROR;
+    for (int i = 1; i < np; i++)
+        if (!(a.attention && positional[i] == a.attention))
+            texts[n++] = positional[i];
+    bool from_stdin = n == 0;
+    if (from_stdin)
+        n = read_lines(texts, MAX_TEXTS);
+    if (n == 0) {
+        free(texts);
+        return cli_usage_error(&o, "no texts: give them as arguments or on stdin");
+    }
+    a.texts = texts;
+    a.n = n;
+    int rc = run_infer(&a);
+    for (size_t i = 0; from_stdin && i < n; i++)
+        free((char *)texts[i]);
+    free(texts);
+    return rc;
+}
