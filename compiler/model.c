@@ -291,3 +291,11 @@ int heed_model_field_column(const heed_model *m, const char *field)
             return m->fields[f].column;
     return -1;
 }
+
+const char *heed_model_field_vocab(const heed_model *m, const char *field)
+{
+    for (int f = 0; m && field && f < m->n_fields; f++)
+        if (!strcmp(m->fields[f].input, field))
+            return m->syms[m->fields[f].vocab_sym].name;
+    return NULL;
+}

@@ -422,6 +422,9 @@ HEED_API const char *heed_model_target_field(const heed_model *model);
 /* The TSV column of a data field, or -1. */
 HEED_API int heed_model_field_column(const heed_model *model, const char *field);
 
+/* The dim a data field's vocabulary size binds (e.g. "V_src"), or NULL. */
+HEED_API const char *heed_model_field_vocab(const heed_model *model, const char *field);
+
 /* The model's dims (fixed, run-time and vocabulary): count and i-th name. */
 HEED_API size_t heed_model_dim_count(const heed_model *model);
 HEED_API const char *heed_model_dim_name(const heed_model *model, size_t index);
@@ -498,6 +501,7 @@ typedef struct heed_decode_options {
     int beam;             /* 1: greedy; k > 1: beam search of width k */
     float length_alpha;   /* length normalisation: score / len^alpha (0: none) */
     int max_length;       /* 0: the model's default */
+    int min_length;       /* no <eos> before this many tokens (0: none) */
     int attention;        /* keep the attention weights of each output step */
 } heed_decode_options;
 

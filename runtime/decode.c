@@ -36,13 +36,14 @@ typedef struct dec {
     const heed_model *m;
     heed_decode_result *res;
     size_t first, nsrc, rows;
-    int k, max_len;
+    int k, max_len, min_len;
     float alpha;
     bool want_att;
     int64_t V, S;
     int32_t *cur, *parent, *hist, *hist2, *src_ids;
     float *score, *score2, *logp, *att, *att2;
     bool primed;   /* the first step already ran (to learn V and S) */
+    int step;      /* tokens made so far */
     int att_value; /* the attention map shown, -1: none */
     hyp *fin;      /* [nsrc][k] */
     int *n_fin;    /* per source */
@@ -120,8 +121,15 @@ static heed_status run_step(dec *d, float *att_row)
     d->primed = false;
     const float *lg = hs_value_ptr(d->s, d->m->decode_logits, false);
     memcpy(d->logp, lg, (size_t)d->rows * (size_t)d->V * sizeof(float));
-    for (size_t r = 0; r < d->rows; r++)
-        log_softmax(d->logp + r * (size_t)d->V, d->V);
+    for (size_t r = 0; r < d->rows; r++) {
+        float *lp = d->logp + r * (size_t)d->V;
+        log_softmax(lp, d->V);
+        /* the steps so far are the tokens already made; before min_length
+         * the end is not allowed */
+        if (d->step < d->min_len && d->V > HEED_EOS_ID)
+            lp[HEED_EOS_ID] = -INFINITY;
+    }
+    d->step++;
     if (d->want_att) {
         const float *a = hs_value_ptr(d->s, d->att_value, false);
         memcpy(att_row, a, (size_t)d->rows * (size_t)d->S * sizeof(float));
@@ -346,6 +354,7 @@ static heed_status decode_chunk(heed_session *s, heed_decode_result *res,
     dec d = {.s = s, .m = m, .res = res, .first = first, .nsrc = n, .rows = n * (size_t)k,
              .k = k, .diag = diag};
     d.max_len = o && o->max_length > 0 ? o->max_length : m->decode_max_length;
+    d.min_len = o && o->min_length > 0 ? o->min_length : 0;
     d.alpha = o ? o->length_alpha : 0.0f;
     d.want_att = o && o->attention;
     size_t width = 0;

@@ -46,6 +46,17 @@ heed_status heed_weights_save(const heed_weights *w, const char *path, heed_diag
                           false};
     }
     snprintf(hash, sizeof hash, "%016" PRIx64, m->hash);
+    /* the fixed dims these weights were made with (they may differ from the
+     * model's defaults, given with --dim) */
+    char dims[1024];
+    heed_sbuf db;
+    heed_sbuf_init(&db, dims, sizeof dims);
+    for (int i = 0; i < m->n_syms; i++)
+        if (m->syms[i].kind == HM_SYM_FIXED)
+            heed_sbuf_printf(&db, "%s%s=%lld", db.len ? "," : "", m->syms[i].name,
+                             (long long)w->dimval[i]);
+    mk[n_meta] = "heed.dims";
+    mv[n_meta++] = dims;
     mk[n_meta] = "heed.model";
     mv[n_meta++] = m->name;
     mk[n_meta] = "heed.hash";
@@ -101,6 +112,28 @@ static heed_status load_vocab(const heed_model *m, const st_file *f, heed_vocab 
     }
     *out = v;
     return HEED_OK;
+}
+
+/* "E=16,H=256" from the metadata into dims the model knows (others ignored:
+ * a mismatch then shows as mismatched tensors). */
+static size_t parse_dims(const heed_model *m, const char *text, heed_dim *dims,
+                         char names[][64], size_t cap)
+{
+    size_t n = 0;
+    while (text && *text && n < cap) {
+        const char *eq = strchr(text, '='), *end = strchr(text, ',');
+        if (!end)
+            end = text + strlen(text);
+        if (!eq || eq > end || (size_t)(eq - text) >= 64)
+            break;
+        memcpy(names[n], text, (size_t)(eq - text));
+        names[n][eq - text] = '\0';
+        long long v = strtoll(eq + 1, NULL, 10);
+        if (hm_sym_find(m, names[n]) >= 0 && v > 0 && v <= HEED_MAX_DIM_VALUE)
+            dims[n] = (heed_dim){names[n], v}, n++;
+        text = *end ? end + 1 : end;
+    }
+    return n;
 }
 
 static void shape_text(char *buf, size_t cap, int rank, const int64_t *d)
@@ -177,8 +210,11 @@ heed_status heed_weights_load(const heed_model *m, const char *path, unsigned fl
         st_free(f);
         return st;
     }
+    heed_dim dims[64];
+    char names[64][64];
+    size_t n_dims = parse_dims(m, st_meta(f, "heed.dims"), dims, names, 64);
     heed_weights *w;
-    st = hw_create(m, vocab, NULL, 0, &w, diag);
+    st = hw_create(m, vocab, dims, n_dims, &w, diag);
     heed_vocab_free(vocab);
     if (st != HEED_OK) {
         st_free(f);

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -18,11 +19,12 @@ typedef struct bench_args {
     heed_dim *dims;
     size_t n_dims;
     int threads, repeat, warmup;
+    int decode_batch, decode_steps; /* 0: no decoding measurement */
     bool json, train, forward;
 } bench_args;
 
 typedef struct bench_result {
-    double compile_ms, forward_ms, train_ms;
+    double compile_ms, forward_ms, train_ms, decode_ms;
     double flops_fwd, flops_bwd;
     heed_blas_info blas;
     heed_memory_info mem_train, mem_infer;
@@ -103,6 +105,45 @@ static heed_status time_runs(const bench_args *a, heed_session *s, run_fn fn, do
     return st;
 }
 
+/* Greedy decoding of a batch of random sources, exactly decode_steps steps
+ * (eos is not allowed earlier). Needs weights with a vocabulary: one is made
+ * from the vocabulary dims' sizes. */
+static heed_status time_decode(const bench_args *a, heed_session *s, double *ms, heed_diag *d)
+{
+    int64_t S = 16;
+    for (size_t i = 0; i < a->n_dims; i++)
+        if (!strcmp(a->dims[i].name, "S") || !strcmp(a->dims[i].name, "L"))
+            S = a->dims[i].value;
+    size_t n = (size_t)a->decode_batch;
+    char **texts = calloc(n, sizeof *texts);
+    double *t = calloc((size_t)a->repeat, sizeof *t);
+    heed_status st = texts && t ? HEED_OK : HEED_ERR_NOMEM;
+    for (size_t i = 0; i < n && st == HEED_OK; i++) {
+        texts[i] = calloc((size_t)S + 1, 1);
+        if (!texts[i])
+            st = HEED_ERR_NOMEM;
+        for (int64_t j = 0; texts[i] && j < S; j++)
+            texts[i][j] = (char)(33 + (i * 7 + (size_t)j * 3) % 20);
+    }
+    heed_decode_options o = {.beam = 1, .max_length = a->decode_steps,
+                             .min_length = a->decode_steps};
+    for (int i = -a->warmup; i < a->repeat && st == HEED_OK; i++) {
+        heed_decode_result *r;
+        double t0 = now();
+        st = heed_decode(s, (const char *const *)texts, n, &o, &r, d);
+        if (i >= 0)
+            t[i] = now() - t0;
+        heed_decode_result_free(r);
+    }
+    if (st == HEED_OK)
+        *ms = 1e3 * median(t, a->repeat);
+    for (size_t i = 0; texts && i < n; i++)
+        free(texts[i]);
+    free(texts);
+    free(t);
+    return st;
+}
+
 static void flops_of(const heed_session *s, bench_result *r)
 {
     const heed_plan *p = heed_session_plan(s);
@@ -141,6 +182,61 @@ static void print_profile(const heed_session *s, int runs, bool json)
     }
 }
 
+/* The size a --dim gives a data field's vocabulary, or `dflt`. */
+static int64_t vocab_size(const bench_args *a, const heed_model *m, const char *field,
+                          int64_t dflt)
+{
+    const char *dim = heed_model_field_vocab(m, field);
+    for (size_t i = 0; dim && i < a->n_dims; i++)
+        if (!strcmp(a->dims[i].name, dim))
+            return a->dims[i].value;
+    return dflt;
+}
+
+/* Decoding needs vocabularies: made of single characters, as many as the
+ * vocabulary dims ask for, so random text maps to real ids. */
+static heed_status decode_bench(const bench_args *a, const heed_model *m, bench_result *r,
+                                heed_diag *d)
+{
+    char path[] = "/tmp/heed_bench_vocab_XXXXXX";
+    int fd = mkstemp(path);
+    if (fd < 0)
+        return HEED_ERR_IO;
+    FILE *f = fdopen(fd, "w");
+    const char *target = heed_model_target_field(m);
+    int tcol = heed_model_field_column(m, target);
+    int64_t vt = vocab_size(a, m, target, 64) - 4, vs = 60;
+    for (size_t i = 0; i < heed_model_input_count(m); i++) {
+        heed_tensor t;
+        heed_model_input(m, i, &t);
+        if (heed_model_field_column(m, t.name) >= 0 && strcmp(t.name, target))
+            vs = vocab_size(a, m, t.name, 64) - 4;
+    }
+    /* row c holds the c-th character in the source column and, while the
+     * target's vocabulary wants more, in the target column */
+    for (int64_t c = 0; f && c < (vs > vt ? vs : vt) && c < 90; c++) {
+        char sc = (char)(33 + (c < vs ? c : 0)), tc = (char)(33 + (c < vt ? c : 0));
+        fprintf(f, tcol == 0 ? "%c\t%c\n" : "%c\t%c\n", tcol == 0 ? tc : sc, tcol == 0 ? sc : tc);
+    }
+    if (f)
+        fclose(f);
+    heed_vocab *v = NULL;
+    heed_weights *w = NULL;
+    heed_session *s = NULL;
+    heed_status st = heed_vocab_build(m, path, &v, d);
+    if (st == HEED_OK)
+        st = heed_weights_new(m, v, a->dims, a->n_dims, 1, &w, d);
+    if (st == HEED_OK)
+        st = heed_session_new(w, HEED_MODE_INFER, &s, d);
+    if (st == HEED_OK)
+        st = time_decode(a, s, &r->decode_ms, d);
+    unlink(path);
+    heed_session_free(s);
+    heed_weights_free(w);
+    heed_vocab_free(v);
+    return st;
+}
+
 static heed_status profile_training(const bench_args *a, heed_session *s, heed_diag *d)
 {
     int runs = a->repeat < 10 ? a->repeat : 10;
@@ -166,6 +262,9 @@ static void print_text(const bench_args *a, const bench_result *r, const heed_mo
         printf("%-22s %10.3f ms  %7.1f GFLOP/s  %5.1f%% of sgemm\n", "forward", r->forward_ms, g,
                100.0 * g / r->blas.sgemm_gflops);
     }
+    if (a->decode_batch > 0)
+        printf("%-22s %10.3f ms  (greedy, batch %d, %d steps)\n", "decoding", r->decode_ms,
+               a->decode_batch, a->decode_steps);
     if (a->train) {
         double g = (r->flops_fwd + r->flops_bwd) / (r->train_ms * 1e-3) / 1e9;
         printf("%-22s %10.3f ms  %7.1f GFLOP/s  %5.1f%% of sgemm\n", "training step", r->train_ms,
@@ -188,10 +287,10 @@ static void print_json_head(const bench_args *a, const bench_result *r, const he
     printf("},\"blas\":{\"config\":\"%s\",\"core\":\"%s\",\"threading\":\"%s\","
            "\"sgemm_gflops\":%.2f},",
            r->blas.config, r->blas.core, r->blas.threading, r->blas.sgemm_gflops);
-    printf("\"compile_ms\":%.4f,\"forward_ms\":%.4f,\"train_ms\":%.4f,\"flops_forward\":%.0f,"
-           "\"flops_backward\":%.0f,\"peak_rss_kb\":%ld,",
+    printf("\"compile_ms\":%.4f,\"forward_ms\":%.4f,\"train_ms\":%.4f,\"decode_ms\":%.4f,"
+           "\"flops_forward\":%.0f,\"flops_backward\":%.0f,\"peak_rss_kb\":%ld,",
            r->compile_ms, a->forward ? r->forward_ms : -1.0, a->train ? r->train_ms : -1.0,
-           r->flops_fwd, r->flops_bwd, r->rss_kb);
+           a->decode_batch > 0 ? r->decode_ms : -1.0, r->flops_fwd, r->flops_bwd, r->rss_kb);
     const heed_memory_info *mi = a->train ? &r->mem_train : &r->mem_infer;
     printf("\"memory\":{\"arena\":%zu,\"naive\":%zu,\"lower_bound\":%zu},\"profile\":[", mi->arena,
            mi->naive, mi->lower_bound);
@@ -225,6 +324,8 @@ static int run_bench(bench_args *a)
         st = time_runs(a, inf, heed_session_forward, &r.forward_ms, &d);
     if (st == HEED_OK && inf)
         flops_of(inf, &r);
+    if (st == HEED_OK && a->decode_batch > 0)
+        st = decode_bench(a, m, &r, &d);
     if (st == HEED_OK && a->train && (st = heed_session_new(w, HEED_MODE_TRAIN, &tr, &d)) == HEED_OK)
         st = time_runs(a, tr, run_train, &r.train_ms, &d);
     if (st == HEED_OK && tr)
@@ -257,9 +358,9 @@ int cmd_bench(int argc, char **argv)
     cli_opts o;
     cli_opts_init(&o, argc, argv, "bench",
                   "heed bench MODEL.yaml [--dim NAME=N ...] [--threads N] [--repeat N] "
-                  "[--warmup N] [--no-train] [--no-forward] [--json]");
-    static const char *const known[] = {"--dim",    "--threads",  "--repeat", "--warmup",
-                                        "--no-train", "--no-forward", "--json"};
+                  "[--warmup N] [--no-train] [--no-forward] [--decode BATCH:STEPS] [--json]");
+    static const char *const known[] = {"--dim",      "--threads",    "--repeat", "--warmup",
+                                        "--no-train", "--no-forward", "--decode", "--json"};
     bench_args a = {.threads = 0, .repeat = 20, .warmup = 3, .train = true, .forward = true};
     const char *opt;
     while ((opt = cli_next(&o)) && !o.failed) {
@@ -277,8 +378,12 @@ int cmd_bench(int argc, char **argv)
             a.forward = false;
         else if (!strcmp(opt, "--json"))
             a.json = true;
-        else
-            return cli_unknown_option(&o, opt, known, 7);
+        else if (!strcmp(opt, "--decode")) {
+            const char *v = cli_value(&o);
+            if (v && sscanf(v, "%d:%d", &a.decode_batch, &a.decode_steps) != 2)
+                return cli_usage_error(&o, "--decode takes BATCH:STEPS, e.g. 128:11");
+        } else
+            return cli_unknown_option(&o, opt, known, 8);
     }
     if (o.failed)
         return CLI_USAGE;

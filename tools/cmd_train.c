@@ -10,13 +10,16 @@
 #include <time.h>
 
 #include "cli.h"
+#include "svg.h"
 
 typedef struct train_args {
-    const char *model, *data, *valid, *out, *log;
+    const char *model, *data, *valid, *out, *log, *plot;
     int epochs, batch, threads;
     long seed;
-    double lr;
+    double lr, lr_decay, clip;
     bool quiet;
+    const heed_dim *dims;
+    size_t n_dims;
 } train_args;
 
 static double now(void)
@@ -73,6 +76,28 @@ static heed_status evaluate(heed_session *s, const heed_dataset *ds, int batch, 
     return st;
 }
 
+typedef struct curves {
+    double *epoch, *train, *valid, *tok, *seq;
+    int n;
+} curves;
+
+static void write_plot(const train_args *a, const heed_model *m, const curves *c)
+{
+    FILE *f = fopen(a->plot, "w");
+    if (!f) {
+        fprintf(stderr, "heed train: warning: cannot write %s\n", a->plot);
+        return;
+    }
+    series loss[2] = {{"training loss", c->train}, {"validation loss", c->valid}};
+    series acc[2] = {{"validation token accuracy %", c->tok},
+                     {"validation sequence accuracy %", c->seq}};
+    char title[256];
+    snprintf(title, sizeof title, "heed train %s", heed_model_name(m));
+    svg_curves(f, title, c->epoch, c->n, loss, a->valid ? 2 : 1, "loss", a->valid ? acc : NULL,
+               2, "accuracy (teacher-forced)");
+    fclose(f);
+}
+
 static void progress(const train_args *a, int epoch, size_t done, size_t total, double loss,
                      double t0, size_t examples)
 {
@@ -99,6 +124,10 @@ static int train_loop(const train_args *a, heed_model *m, heed_weights *w,
     heed_model_train_config(m, &tc);
     if (a->lr > 0)
         tc.lr = (float)a->lr;
+    if (a->lr_decay > 0)
+        tc.lr_decay = (float)a->lr_decay;
+    if (a->clip >= 0)
+        tc.clip = (float)a->clip;
     if (a->batch > 0)
         tc.batch = a->batch;
     tc.seed = (uint64_t)a->seed;
@@ -114,6 +143,15 @@ static int train_loop(const train_args *a, heed_model *m, heed_weights *w,
     }
     bool tty = cli_isatty(stderr) && !a->quiet;
     int rc = CLI_OK;
+    double *hist = calloc((size_t)a->epochs * 5 + 5, sizeof *hist);
+    curves cv = {hist, hist + a->epochs + 1, hist + 2 * (a->epochs + 1), hist + 3 * (a->epochs + 1),
+                 hist + 4 * (a->epochs + 1), 0};
+    if (!hist) {
+        free(order);
+        heed_session_free(s);
+        heed_session_free(vs);
+        return CLI_USER_ERROR;
+    }
     double start = now();
     if (log)
         fprintf(log, "epoch,step,train_loss,valid_loss,valid_token_acc,valid_seq_acc,seconds\n");
@@ -160,6 +198,14 @@ static int train_loop(const train_args *a, heed_model *m, heed_weights *w,
                     train_loss, vr.loss, tok, seq, now() - start);
             fflush(log);
         }
+        cv.epoch[cv.n] = e;
+        cv.train[cv.n] = train_loss;
+        cv.valid[cv.n] = vr.loss;
+        cv.tok[cv.n] = tok;
+        cv.seq[cv.n] = seq;
+        cv.n++;
+        if (a->plot)
+            write_plot(a, m, &cv);
         if (heed_weights_save(w, a->out, &d) != HEED_OK) {
             rc = cli_report(&d);
             break;
@@ -169,6 +215,7 @@ static int train_loop(const train_args *a, heed_model *m, heed_weights *w,
     }
     if (rc == CLI_OK)
         printf("saved %s (%.1f s)\n", a->out, now() - start);
+    free(hist);
     free(order);
     heed_session_free(s);
     heed_session_free(vs);
@@ -192,7 +239,7 @@ static int run_training(const train_args *a)
     if (heed_vocab_build(m, a->data, &v, &d) != HEED_OK ||
         heed_dataset_load(m, v, a->data, &train, &d) != HEED_OK ||
         (a->valid && heed_dataset_load(m, v, a->valid, &valid, &d) != HEED_OK) ||
-        heed_weights_new(m, v, NULL, 0, seed, &w, &d) != HEED_OK) {
+        heed_weights_new(m, v, a->dims, a->n_dims, seed, &w, &d) != HEED_OK) {
         rc = cli_report(&d);
     } else if (a->log && !(log = fopen(a->log, "w"))) {
         fprintf(stderr, "heed train: error: cannot write %s\n", a->log);
@@ -222,13 +269,18 @@ int cmd_train(int argc, char **argv)
     cli_opts o;
     cli_opts_init(&o, argc, argv, "train",
                   "heed train MODEL.yaml --data TRAIN.tsv [--valid VALID.tsv] [--epochs N] "
-                  "[--out W.safetensors] [--batch N] [--lr X] [--seed N] [--threads N] "
-                  "[--log FILE.csv] [--quiet]");
-    static const char *const known[] = {"--data", "--valid",   "--epochs", "--out", "--batch",
-                                        "--lr",   "--seed",    "--threads", "--log", "--quiet"};
-    train_args a = {.seed = -1};
+                  "[--out W.safetensors] [--batch N] [--lr X] [--lr-decay X] [--clip X] "
+                  "[--seed N] [--dim NAME=N ...] [--threads N] [--log FILE.csv] "
+                  "[--plot FILE.svg] [--quiet]");
+    static const char *const known[] = {"--data",  "--valid", "--epochs",   "--out",
+                                        "--batch", "--lr",    "--lr-decay", "--clip",
+                                        "--seed",  "--dim",   "--threads",  "--log",
+                                        "--plot",  "--quiet"};
+    train_args a = {.seed = -1, .clip = -1};
     const char *opt;
     while ((opt = cli_next(&o)) && !o.failed) {
+        if (cli_dim_option(&o, opt))
+            continue;
         if (!strcmp(opt, "--data"))
             a.data = cli_value(&o);
         else if (!strcmp(opt, "--valid"))
@@ -247,16 +299,24 @@ int cmd_train(int argc, char **argv)
             a.threads = cli_int(&o, 1, 1024);
         else if (!strcmp(opt, "--log"))
             a.log = cli_value(&o);
+        else if (!strcmp(opt, "--plot"))
+            a.plot = cli_value(&o);
+        else if (!strcmp(opt, "--lr-decay"))
+            a.lr_decay = cli_double(&o);
+        else if (!strcmp(opt, "--clip"))
+            a.clip = cli_double(&o);
         else if (!strcmp(opt, "--quiet"))
             a.quiet = true;
         else
-            return cli_unknown_option(&o, opt, known, 10);
+            return cli_unknown_option(&o, opt, known, 14);
     }
     if (o.failed)
         return CLI_USAGE;
     if (o.n_positional != 1 || !a.data)
         return cli_usage_error(&o, "give a model file and --data TRAIN.tsv");
     a.model = o.positional[0];
+    a.dims = o.dims;
+    a.n_dims = (size_t)o.n_dims;
     char out[1024];
     if (!a.out) {
         /* MODEL.yaml -> MODEL.safetensors beside it */
