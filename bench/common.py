@@ -7,8 +7,11 @@ prints medians and ratios. Run with Debian's python3-torch:
 """
 import json
 import os
+import resource
 import statistics
+import struct
 import subprocess
+import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -23,12 +26,38 @@ def heed_binary():
     return path
 
 
-def heed_bench(model, dims, threads, repeat=20, extra=()):
-    """Runs `heed bench --json` and returns its parsed result."""
+# Linux keeps a process's peak RSS (ru_maxrss) across execve, and a child's peak
+# starts at the size of the process it was forked (or vforked) from: a command
+# started straight from a benchmark that has imported torch reports at least
+# the benchmark's few hundred MiB. A small Python process in between, forking
+# the command, leaves it its own peak.
+_LAUNCHER = "import subprocess, sys; sys.exit(subprocess.run(sys.argv[1:]).returncode)"
+
+
+def run(cmd, fresh=False):
+    """Runs cmd and returns its standard output; fresh: through a small
+    launcher process, so that the command's own peak RSS is what it reports."""
+    if fresh:
+        cmd = [sys.executable, "-c", _LAUNCHER] + list(cmd)
+    return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+
+
+def heed_bench(model, dims, threads, repeat=20, extra=(), fresh=False):
+    """Runs `heed bench --json` and returns its parsed result (fresh: see run)."""
     cmd = [heed_binary(), "bench", model, "--json", "--threads", str(threads),
            "--repeat", str(repeat)] + [f"--dim={k}={v}" for k, v in dims.items()] + list(extra)
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-    return json.loads(out)
+    return json.loads(run(cmd, fresh))
+
+
+def heed_param_counts(model, dims):
+    """Parameters per node of `model` at `dims`, from `heed inspect --json`."""
+    cmd = [heed_binary(), "inspect", model, "--json"] + [f"--dim={k}={v}" for k, v in dims.items()]
+    return {n["name"]: n["params"] for n in json.loads(run(cmd))["nodes"] if n["params"]}
+
+
+def peak_rss_kb():
+    """This process's peak resident set size in KiB (Linux reports ru_maxrss in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 def torch_threads(n):
@@ -87,3 +116,43 @@ def table(rows, header):
     print("  ".join("-" * w for w in widths))
     for r in rows:
         print("  ".join(str(c).ljust(w) for c, w in zip(r, widths)))
+
+
+# safetensors: an 8-byte little-endian header length, a JSON header naming each
+# tensor's dtype, shape and byte range, then the raw little-endian data.
+_ST_DTYPES = {"F32": "float32", "I32": "int32", "I64": "int64"}
+
+
+def write_safetensors(path, tensors, metadata=None):
+    """Writes {name: torch tensor} (float32, int32 or int64) and string metadata."""
+    names = {v: k for k, v in _ST_DTYPES.items()}
+    header, blobs, offset = {}, [], 0
+    for name, t in tensors.items():
+        data = t.detach().contiguous().cpu().numpy().tobytes()
+        header[name] = {"dtype": names[str(t.dtype).replace("torch.", "")],
+                        "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
+        blobs.append(data)
+        offset += len(data)
+    if metadata:
+        header["__metadata__"] = metadata
+    text = json.dumps(header).encode()
+    text += b" " * (-len(text) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
+
+
+def read_safetensors(path):
+    """Reads a safetensors file: ({name: torch tensor}, metadata dict)."""
+    import numpy
+    import torch
+    with open(path, "rb") as f:
+        raw = f.read()
+    n = struct.unpack("<Q", raw[:8])[0]
+    header = json.loads(raw[8:8 + n])
+    metadata = header.pop("__metadata__", {})
+    tensors = {}
+    for name, h in header.items():
+        begin, end = h["data_offsets"]
+        array = numpy.frombuffer(raw[8 + n + begin:8 + n + end], dtype=_ST_DTYPES[h["dtype"]])
+        tensors[name] = torch.from_numpy(array.reshape(h["shape"]).copy())
+    return tensors, metadata

@@ -19,6 +19,7 @@
 typedef struct scope scope;
 struct scope {
     const scope *parent;
+    const hy_node *block;    /* the block definition being expanded (NULL at top) */
     const char *prefix;      /* full name prefix of nodes made here: "layers.0." */
     const hy_node *locals;   /* the block's nodes (NULL at top level) */
     const hy_node *params;   /* the block's parameters with defaults */
@@ -1018,6 +1019,12 @@ static void expand_block(checker *ck, const scope *sc, const char *local, const 
     const hy_node *def = find_block(ck, hy_get(inst, "block"), full);
     if (!def || def->kind != HY_MAP)
         return;
+    for (const scope *up = sc; up; up = up->parent)
+        if (up->block == def) {
+            err(ck, full, hy_get(inst, "block"), "node '%s': block %s uses itself", full,
+                hy_get(inst, "block")->str);
+            return;
+        }
     const hy_node *inputs = hy_get(def, "inputs"), *params = hy_get(def, "params");
     const hy_node *nodes = hy_get(def, "nodes"), *output = hy_get(def, "output");
     if (!nodes || nodes->kind != HY_MAP || nodes->n == 0)
@@ -1049,8 +1056,8 @@ static void expand_block(checker *ck, const scope *sc, const char *local, const 
             HEED_MAX_REPEAT);
         return;
     }
-    scope inner = {.parent = sc, .locals = nodes, .params = params, .instance = inst,
-                   .depth = sc->depth + 1, .n_inputs = n_in};
+    scope inner = {.parent = sc, .block = def, .locals = nodes, .params = params,
+                   .instance = inst, .depth = sc->depth + 1, .n_inputs = n_in};
     for (int i = 0; i < n_in; i++) {
         inner.in_names[i] = inputs->kids[i]->str;
         const hy_node *b = hy_get(inst, inputs->kids[i]->str);
@@ -1066,6 +1073,9 @@ static void expand_block(checker *ck, const scope *sc, const char *local, const 
     const char *out_local = scalar(output) ? output->str : hy_key(nodes, nodes->n - 1)->str;
     const char *last = NULL;
     for (int64_t r = 0; r < repeat; r++) {
+        /* past the node limit (reported once) nothing more is built */
+        if (ck->m->n_nodes > HEED_MAX_NODES || ck->nomem)
+            return;
         char buf[256];
         if (rep)
             snprintf(buf, sizeof buf, "%s.%lld.", full, (long long)r);
@@ -1097,7 +1107,7 @@ static bool repeated_key(const hy_node *map, size_t i)
 
 static void add_nodes(checker *ck, const scope *sc, const hy_node *nodes)
 {
-    for (size_t i = 0; i < nodes->n; i++) {
+    for (size_t i = 0; i < nodes->n && ck->m->n_nodes <= HEED_MAX_NODES; i++) {
         const hy_node *k = hy_key(nodes, i), *v = hy_val(nodes, i);
         const char *name = scalar(k);
         if (repeated_key(nodes, i))

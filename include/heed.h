@@ -564,7 +564,7 @@ typedef struct heed_gradcheck_entry {
 } heed_gradcheck_entry;
 
 typedef struct heed_gradcheck_options {
-    int samples;          /* elements per tensor (0: 12), half of them the largest */
+    int samples;          /* elements per tensor, those with the largest gradients (0: 12) */
     double step;          /* central-difference step (0: 2e-2) */
     uint64_t seed;        /* random inputs and parameters (0: 1) */
     const heed_dim *dims; /* dims to check at (small ones are faster) */
@@ -575,9 +575,11 @@ typedef void (*heed_gradcheck_fn)(void *user, const heed_gradcheck_entry *entry)
 
 /*
  * Compares every parameter and float input gradient of the model's loss with
- * central finite differences, on random inputs (token ids with random padded
- * lengths). Each element is estimated with steps h and h/2; where the two
- * disagree a kink lies within h and the element is skipped (and counted). `report` (may be NULL) receives each tensor's result; *worst the
+ * finite differences, on random inputs (token ids with random padded
+ * lengths): for each tensor's largest gradients, central differences at steps
+ * h and h/2 combined by Richardson extrapolation, the step halving while a
+ * kink (ReLU at 0) lies within it; points with no clean step are skipped (and
+ * counted). `report` (may be NULL) receives each tensor's result; *worst the
  * largest relative error.
  */
 HEED_API heed_status heed_gradcheck(const heed_model *model,

@@ -379,7 +379,8 @@ heed_status heed_vocab_build(const heed_model *m, const char *tsv_path, heed_voc
     heed_status st = read_tsv(&m->env, tsv_path, build_line, &b, diag);
     for (int k = 0; st == HEED_OK && k < m->n_vocabs; k++) {
         hv_vocab *hv = &seen->v[k];
-        qsort(hv->tokens, (size_t)hv->n, sizeof *hv->tokens, cmp_str);
+        if (hv->n > 0) /* a field may have no tokens at all */
+            qsort(hv->tokens, (size_t)hv->n, sizeof *hv->tokens, cmp_str);
         for (int i = 0; i < hv->n && st == HEED_OK; i++)
             if (hv_add(v, k, hv->tokens[i]) < 0)
                 st = heed_fail(diag, HEED_ERR_NOMEM, "out of memory");

@@ -12,7 +12,7 @@
 
 #include "runtime.h"
 
-#define CHUNK 64 /* sources decoded together */
+#define CHUNK 256 /* sources decoded together */
 
 struct heed_decode_result {
     const heed_env *env;
@@ -128,6 +128,10 @@ static heed_status run_step(dec *d, float *att_row)
          * the end is not allowed */
         if (d->step < d->min_len && d->V > HEED_EOS_ID)
             lp[HEED_EOS_ID] = -INFINITY;
+        /* <pad> would end the row's input, <bos> only starts one */
+        lp[HEED_PAD_ID] = -INFINITY;
+        if (d->V > HEED_BOS_ID)
+            lp[HEED_BOS_ID] = -INFINITY;
     }
     d->step++;
     if (d->want_att) {
@@ -347,7 +351,7 @@ static heed_status collect(dec *d, size_t width)
 
 static heed_status decode_chunk(heed_session *s, heed_decode_result *res,
                                 const char *const *texts, size_t first, size_t n,
-                                const heed_decode_options *o, heed_diag *diag)
+                                const heed_decode_options *o, bool force_beam, heed_diag *diag)
 {
     const heed_model *m = s->m;
     int k = o && o->beam > 0 ? o->beam : 1;
@@ -395,7 +399,7 @@ static heed_status decode_chunk(heed_session *s, heed_decode_result *res,
     if (st == HEED_OK && !att_row)
         st = heed_fail(diag, HEED_ERR_NOMEM, "out of memory");
     if (st == HEED_OK)
-        st = k == 1 ? greedy(&d, att_row) : beam(&d, att_row);
+        st = k == 1 && !force_beam ? greedy(&d, att_row) : beam(&d, att_row);
     for (size_t src = 0; st == HEED_OK && src < n; src++)
         if (!d.done[src] && d.n_fin[src] == 0)
             st = heed_fail(diag, HEED_ERR_STATE, "source %zu did not finish", first + src);
@@ -409,6 +413,13 @@ static heed_status decode_chunk(heed_session *s, heed_decode_result *res,
 
 heed_status heed_decode(heed_session *s, const char *const *texts, size_t n,
                         const heed_decode_options *o, heed_decode_result **out, heed_diag *diag)
+{
+    return hd_decode(s, texts, n, o, false, out, diag);
+}
+
+heed_status hd_decode(heed_session *s, const char *const *texts, size_t n,
+                      const heed_decode_options *o, bool force_beam, heed_decode_result **out,
+                      heed_diag *diag)
 {
     heed_diag_clear(diag);
     if (!s || !out || (!texts && n))
@@ -440,7 +451,7 @@ heed_status heed_decode(heed_session *s, const char *const *texts, size_t n,
     res->items = heed_zalloc(s->env, n + 1, sizeof *res->items);
     heed_status st = res->items ? HEED_OK : heed_fail(diag, HEED_ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < n && st == HEED_OK; i += CHUNK)
-        st = decode_chunk(s, res, texts, i, n - i < CHUNK ? n - i : CHUNK, o, diag);
+        st = decode_chunk(s, res, texts, i, n - i < CHUNK ? n - i : CHUNK, o, force_beam, diag);
     if (st != HEED_OK) {
         heed_decode_result_free(res);
         return st;

@@ -1,9 +1,9 @@
 /*
- * gradcheck.c - backward against central finite differences for a whole
- * model: random inputs (ids with random padded lengths), analytic gradients of
- * the loss from one backward pass, then for a sample of elements of every
- * parameter and float input (half the largest gradients, half at random),
- * (L(x+h) - L(x-h)) / 2h with dropout masks held fixed.
+ * gradcheck.c - backward against finite differences for a whole model:
+ * random inputs (ids with random padded lengths), analytic gradients of the
+ * loss from one backward pass, then for the largest gradients of every
+ * parameter and float input, Richardson-extrapolated central differences
+ * with dropout masks held fixed, skipping points beside a kink.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -35,16 +35,11 @@ static heed_status loss_at(gc *g, double *loss)
     return st;
 }
 
-/* Picks up to k indices: half the largest |grad|, half random, no repeats. */
-static int pick(const float *grad, size_t n, int k, uint64_t seed, size_t *out)
+/* The indices of the k largest |grad|, no repeats. */
+static int pick_largest(const float *grad, size_t n, int k, size_t *out)
 {
     int count = 0;
-    if ((size_t)k >= n) {
-        for (size_t i = 0; i < n; i++)
-            out[count++] = i;
-        return count;
-    }
-    for (int t = 0; t < k / 2; t++) {
+    for (; count < k && (size_t)count < n; count++) {
         size_t best = SIZE_MAX;
         for (size_t i = 0; i < n; i++) {
             bool used = false;
@@ -53,71 +48,114 @@ static int pick(const float *grad, size_t n, int k, uint64_t seed, size_t *out)
             if (!used && (best == SIZE_MAX || fabsf(grad[i]) > fabsf(grad[best])))
                 best = i;
         }
-        out[count++] = best;
-    }
-    for (uint64_t t = 0; count < k && t < (uint64_t)k * 8; t++) {
-        size_t i = (size_t)(heed_mix64(seed + t) % n);
-        bool used = false;
-        for (int j = 0; j < count && !used; j++)
-            used = out[j] == i;
-        if (!used)
-            out[count++] = i;
+        out[count] = best;
     }
     return count;
 }
 
-/* (L(x+h) - L(x-h)) / 2h for element i of x, restoring x[i]. */
-static heed_status central_difference(gc *g, float *x, size_t i, double h, double *out)
+/* The element a finite difference perturbs. */
+typedef struct probe {
+    float *x;
+    size_t at;
+} probe;
+
+/* (L(x+h) - L(x-h)) / 2h, restoring x; the one-sided slopes into fwd, bwd
+ * (from the loss at x, l0). */
+static heed_status central_difference(gc *g, probe *p, double h, double l0, double *out,
+                                      double *fwd, double *bwd)
 {
-    float orig = x[i];
     double lp = 0, lm = 0;
-    x[i] = orig + (float)h;
+    float orig = p->x[p->at];
+    p->x[p->at] = orig + (float)h;
     heed_status st = loss_at(g, &lp);
-    x[i] = orig - (float)h;
+    p->x[p->at] = orig - (float)h;
     if (st == HEED_OK)
         st = loss_at(g, &lm);
-    x[i] = orig;
+    p->x[p->at] = orig;
     /* the step actually taken, after rounding to float */
     double taken = (double)(orig + (float)h) - (double)(orig - (float)h);
     *out = (lp - lm) / taken;
+    *fwd = (lp - l0) / (taken / 2);
+    *bwd = (l0 - lm) / (taken / 2);
     return st;
 }
 
-/* Checks the elements of `x` (live data the forward reads) against `grad`. */
+/* The rounding of a float32 loss near L, seen through a slope over h. */
+static double rounding(double l0, double h)
+{
+    return 4.0 * 1.19e-7 * fmax(fabs(l0), 1e-3) / h;
+}
+
+/* Estimates the slope at x. Central differences at steps h and h/2 are
+ * combined by Richardson extrapolation, (4 D(h/2) - D(h)) / 3, which cancels
+ * their O(h^2) error. A step counts only where the loss is free of kinks
+ * around x: a kink (ReLU at 0) makes the one-sided slopes (L(x+h) - L(x)) / h
+ * and (L(x) - L(x-h)) / h differ by its jump however small h is, while
+ * smooth curvature makes them differ in proportion to h. Steps halve until
+ * two consecutive ones are clean and agree, or until the loss's own float32
+ * rounding dominates; *agree is false then and the point is skipped. */
+static heed_status estimate(gc *g, probe *p, double l0, double *value, double *noise, bool *agree)
+{
+    double prev = 0.0, prev_gap = 0.0;
+    bool prev_clean = false;
+    *agree = false;
+    heed_status st = HEED_OK;
+    for (int level = 0; level < 10 && st == HEED_OK; level++) {
+        double h = g->step / (double)(1 << level), c, fwd, bwd;
+        if ((st = central_difference(g, p, h, l0, &c, &fwd, &bwd)) != HEED_OK)
+            break;
+        double r = rounding(l0, h), slope = fmax(fabs(fwd), fabs(bwd)), gap = fabs(fwd - bwd);
+        /* clean: the one-sided slopes agree, or their gap halved with the
+         * step (curvature); a kink's gap does not shrink */
+        bool clean = gap <= 0.02 * slope + 2.0 * r || (level > 0 && gap <= 0.6 * prev_gap + 2.0 * r);
+        if (clean && prev_clean && fabs(c - prev) <= 0.05 * fmax(fabs(c), fabs(prev)) + 2.0 * r) {
+            *value = (4.0 * c - prev) / 3.0;
+            *noise = r;
+            *agree = true;
+            break;
+        }
+        if (r > 0.05 * slope)
+            break; /* smaller steps would only measure rounding */
+        prev = c;
+        prev_gap = gap;
+        prev_clean = clean;
+    }
+    return st;
+}
+
+static void record(heed_gradcheck_entry *e, double numeric, double analytic, double floor)
+{
+    double abs_err = fabs(numeric - analytic);
+    e->checked++;
+    e->max_abs_error = fmax(e->max_abs_error, abs_err);
+    e->max_rel_error =
+        fmax(e->max_rel_error, abs_err / fmax(fmax(fabs(numeric), fabs(analytic)), floor));
+}
+
+/* Checks `grad` for the data `x` (which the forward reads), element by
+ * element where the gradients are largest. */
 static heed_status check_tensor(gc *g, const char *tensor, const char *node, float *x,
                                 const float *grad, size_t n, double loss0)
 {
     size_t idx[64];
-    int k = pick(grad, n, g->samples < 64 ? g->samples : 64,
-                 heed_hash_bytes(g->seed, tensor, strlen(tensor)), idx);
+    int k = pick_largest(grad, n, g->samples < 64 ? g->samples : 64, idx);
     double scale = 0.0;
     for (size_t i = 0; i < n; i++)
         scale = fmax(scale, fabs((double)grad[i]));
-    /* below this, differences are float32 rounding in the loss, not errors */
-    /* float32 rounding of the loss, seen through a difference over 2h */
-    double noise = 20.0 * 6e-8 * fmax(fabs(loss0), 1.0) / g->step;
-    double floor = fmax(fmax(1e-2 * scale, 2e-3 * g->global_scale), 5.0 * noise);
+    double floor = fmax(1e-2 * scale, 2e-3 * g->global_scale);
     heed_gradcheck_entry e = {tensor, node, 0, 0.0, 0.0, 0};
     for (int j = 0; j < k; j++) {
-        size_t i = idx[j];
-        double n1, n2;
-        heed_status st = central_difference(g, x, i, g->step, &n1);
-        if (st == HEED_OK)
-            st = central_difference(g, x, i, g->step / 2, &n2);
+        probe p = {x, idx[j]};
+        double numeric = 0.0, noise = 0.0;
+        bool agree;
+        heed_status st = estimate(g, &p, loss0, &numeric, &noise, &agree);
         if (st != HEED_OK)
             return st;
-        /* For a smooth loss the two estimates agree to O(h^2); when they do
-         * not, a kink (ReLU at 0) lies within h and the point says nothing. */
-        if (fabs(n1 - n2) > 0.01 * fmax(fabs(n1), fabs(n2)) + noise) {
+        if (!agree) {
             e.skipped++;
             continue;
         }
-        double analytic = grad[i];
-        double abs_err = fabs(n2 - analytic);
-        double rel = abs_err / fmax(fmax(fabs(n2), fabs(analytic)), floor);
-        e.checked++;
-        e.max_abs_error = fmax(e.max_abs_error, abs_err);
-        e.max_rel_error = fmax(e.max_rel_error, rel);
+        record(&e, numeric, grad[idx[j]], fmax(floor, 2.0 * noise));
     }
     g->worst = fmax(g->worst, e.max_rel_error);
     if (g->report)
@@ -197,7 +235,7 @@ heed_status heed_gradcheck(const heed_model *m, const heed_gradcheck_options *o,
             .samples = opt.samples > 0 ? opt.samples : 12, .diag = diag, .report = report,
             .user = user};
     g.opt = (hp_options){.mode = HEED_MODE_TRAIN, .input_grads = true, .step_input = -1};
-    heed_status st = hw_create(m, NULL, opt.dims, opt.n_dims, &g.w, diag);
+    heed_status st = hw_create(m, NULL, opt.dims, opt.n_dims, 0, &g.w, diag);
     if (st != HEED_OK)
         return st;
     hw_init_params(g.w, g.seed);

@@ -33,8 +33,13 @@ static heed_status id_limits(const heed_model *m, const int64_t *dimval, int64_t
 static void fill_ids(int32_t *ids, int rank, const int64_t *shape, size_t n, int64_t limit,
                      uint64_t r, bool ragged)
 {
-    /* the reserved ids (pad, unk, bos, eos) are avoided when the range allows */
+    /* the reserved ids (pad, unk, bos, eos) are avoided when the range allows;
+     * a range of one id holds only the pad id */
     int64_t lim = limit > 0 ? limit : 5, lo = lim > 5 ? 4 : 1;
+    if (lim <= 1) {
+        memset(ids, 0, n * sizeof *ids);
+        return;
+    }
     int64_t rows = rank >= 2 ? shape[0] : 1, cols = (int64_t)n / rows;
     for (int64_t b = 0; b < rows; b++) {
         /* row 0 full length; the others end at a random length (padding) */

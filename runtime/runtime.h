@@ -69,9 +69,11 @@ struct heed_weights {
 heed_status hw_ensure_grad(heed_weights *w, heed_diag *diag);
 /* Initialises every parameter from its initialiser and `seed`. */
 void hw_init_params(heed_weights *w, uint64_t seed);
-/* Creates weights with the layout a plan gives for these dims (no init). */
+/* Creates weights with the layout a plan gives for these dims (no init).
+ * max_bytes (0: none) refuses a layout that needs more parameter memory,
+ * before anything is allocated. */
 heed_status hw_create(const heed_model *m, const heed_vocab *vocab, const heed_dim *dims,
-                      size_t n_dims, heed_weights **out, heed_diag *diag);
+                      size_t n_dims, size_t max_bytes, heed_weights **out, heed_diag *diag);
 
 /* ------------------------------------------------------------ safetensors */
 
@@ -190,6 +192,12 @@ bool hd_is_source(const heed_model *m, int f);
  * caller frees with the env allocator), with its padded width in *width. */
 heed_status hd_feed_texts(heed_session *s, const char *const *texts, size_t n, size_t repeat,
                           int32_t **ids, size_t *width, heed_diag *diag);
+
+/* heed_decode, with the beam-search code forced even for width 1 (tests
+ * compare it with greedy decoding). */
+heed_status hd_decode(heed_session *s, const char *const *texts, size_t n,
+                      const heed_decode_options *o, bool force_beam, heed_decode_result **out,
+                      heed_diag *diag);
 
 /* ------------------------------------------------------------ datasets */
 

@@ -28,7 +28,7 @@ static int64_t *weights_dims(const heed_model *m, const heed_vocab *vocab, const
 }
 
 heed_status hw_create(const heed_model *m, const heed_vocab *vocab, const heed_dim *dims,
-                      size_t n_dims, heed_weights **out, heed_diag *diag)
+                      size_t n_dims, size_t max_bytes, heed_weights **out, heed_diag *diag)
 {
     *out = NULL;
     const heed_env *env = &m->env;
@@ -49,6 +49,15 @@ heed_status hw_create(const heed_model *m, const heed_vocab *vocab, const heed_d
     if (st != HEED_OK) {
         heed_weights_free(w);
         return st;
+    }
+    if (max_bytes && p->param_floats > max_bytes / sizeof(float)) {
+        heed_fail(diag, HEED_ERR_WEIGHTS,
+                  "model '%s' at these dims needs %zu bytes of parameters, more than the %zu "
+                  "the weights file holds",
+                  m->name, p->param_floats * sizeof(float), max_bytes);
+        heed_plan_free(p);
+        heed_weights_free(w);
+        return HEED_ERR_WEIGHTS;
     }
     w->n_params = p->n_params;
     w->floats = p->param_floats;
@@ -134,7 +143,7 @@ heed_status heed_weights_new(const heed_model *model, const heed_vocab *vocab,
     *out = NULL;
     if (!model)
         return heed_fail(diag, HEED_ERR_ARGUMENT, "heed_weights_new: model is NULL");
-    heed_status st = hw_create(model, vocab, dims, n_dims, out, diag);
+    heed_status st = hw_create(model, vocab, dims, n_dims, 0, out, diag);
     if (st == HEED_OK)
         hw_init_params(*out, seed);
     return st;

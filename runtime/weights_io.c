@@ -129,7 +129,9 @@ static size_t parse_dims(const heed_model *m, const char *text, heed_dim *dims,
         memcpy(names[n], text, (size_t)(eq - text));
         names[n][eq - text] = '\0';
         long long v = strtoll(eq + 1, NULL, 10);
-        if (hm_sym_find(m, names[n]) >= 0 && v > 0 && v <= HEED_MAX_DIM_VALUE)
+        int sym = hm_sym_find(m, names[n]);
+        /* only fixed dims: vocabulary sizes come from the vocabularies */
+        if (sym >= 0 && m->syms[sym].kind == HM_SYM_FIXED && v > 0 && v <= HEED_MAX_DIM_VALUE)
             dims[n] = (heed_dim){names[n], v}, n++;
         text = *end ? end + 1 : end;
     }
@@ -213,8 +215,12 @@ heed_status heed_weights_load(const heed_model *m, const char *path, unsigned fl
     heed_dim dims[64];
     char names[64][64];
     size_t n_dims = parse_dims(m, st_meta(f, "heed.dims"), dims, names, 64);
+    /* a file's metadata cannot make us allocate more than it could fill
+     * (parameters are padded to 64 bytes each, hence the slack) */
+    size_t data = f->size - f->data_start, slack = 64 * (size_t)(f->n + 1) + 4096;
+    size_t cap = flags & HEED_LOAD_PARTIAL ? (data > (1u << 30) ? data : (1u << 30)) : data + slack;
     heed_weights *w;
-    st = hw_create(m, vocab, dims, n_dims, &w, diag);
+    st = hw_create(m, vocab, dims, n_dims, cap, &w, diag);
     heed_vocab_free(vocab);
     if (st != HEED_OK) {
         st_free(f);

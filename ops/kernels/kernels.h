@@ -40,8 +40,9 @@ void heed_act_forward(heed_act act, float *y, size_t n);
 void heed_act_backward(heed_act act, float *dx, const float *dy, const float *y, size_t n);
 
 /* Hot loops get an AVX2+FMA version chosen at load time, beside the
- * baseline one: the binary still runs on any x86-64. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(HEED_NO_CLONES)
+ * baseline one: the binary still runs on any x86-64. (GCC only: clang 14
+ * names the resolvers so that calls from other files do not link.) */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(HEED_NO_CLONES)
 #define HEED_HOT __attribute__((target_clones("arch=x86-64-v3", "default")))
 #else
 #define HEED_HOT

@@ -1,0 +1,282 @@
+/*
+ * test_graphs.c - the shipped graphs: each checks and passes finite
+ * differences at small dims, a tiny training run lowers its loss; for the
+ * seq2seq graphs, beam search of width 1 equals greedy decoding, and
+ * step-by-step decoding equals the teacher-forced pass on its own output.
+ */
+#include <unistd.h>
+
+#include "../runtime/runtime.h"
+#include "testutil.h"
+
+static const char *const seq2seq[] = {"graphs/bahdanau_seq2seq.yaml",
+                                      "graphs/luong_dot_seq2seq.yaml"};
+
+/* Small sizes for every dim a shipped graph may have. */
+static const heed_dim small[] = {{"B", 3},     {"S", 5},     {"T", 4},     {"L", 5},
+                                 {"E", 8},     {"H", 6},     {"F", 10},    {"V_src", 9},
+                                 {"V_tgt", 9}, {"V", 9},     {"C", 7}};
+
+static size_t small_dims(const heed_model *m, heed_dim *out)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof small / sizeof small[0]; i++)
+        for (size_t k = 0; k < heed_model_dim_count(m); k++)
+            if (!strcmp(heed_model_dim_name(m, k), small[i].name))
+                out[n++] = small[i];
+    return n;
+}
+
+static heed_model *load_graph(const char *rel)
+{
+    char path[1024];
+    heed_model *m;
+    heed_diag d;
+    if (heed_model_load_file(tu_path(rel, path, sizeof path), NULL, &m, &d) != HEED_OK)
+        fail_msg("%s", d.text);
+    return m;
+}
+
+static void graphs_check_and_gradcheck(void **state)
+{
+    (void)state;
+    const char *all[] = {"graphs/bahdanau_seq2seq.yaml", "graphs/luong_dot_seq2seq.yaml",
+                         "graphs/self_attention_encoder.yaml", "graphs/char_classifier.yaml"};
+    for (int g = 0; g < 4; g++) {
+        heed_model *m = load_graph(all[g]);
+        heed_dim dims[16];
+        size_t n = small_dims(m, dims);
+        heed_diag d;
+        if (heed_model_check(m, dims, n, &d) != HEED_OK)
+            fail_msg("%s: %s", all[g], d.text);
+        heed_gradcheck_options o = {.samples = 8, .dims = dims, .n_dims = n};
+        double worst = 1;
+        if (heed_gradcheck(m, &o, NULL, NULL, &worst, &d) != HEED_OK)
+            fail_msg("%s: %s", all[g], d.text);
+        printf("  %-38s worst relative error %.2e\n", all[g], worst);
+        /* whole graphs: float32 rounding through many layers (see heed gradcheck) */
+        if (!(worst <= 5e-2))
+            fail_msg("%s: worst relative error %.3g", all[g], worst);
+        heed_model_free(m);
+    }
+}
+
+/* ------------------------------------------------------------ tiny data */
+
+/* Seq2seq rows: a word and its reversal ("abc" -> "cba"). */
+static void write_reversal(const char *path, int rows, uint64_t seed)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    for (int r = 0; r < rows; r++) {
+        char w[8], rev[8];
+        int len = 2 + (int)((tu_rand(&seed) + 1.0f) * 2.0f);
+        for (int i = 0; i < len; i++)
+            w[i] = (char)('a' + (int)((tu_rand(&seed) + 1.0f) * 3.0f));
+        for (int i = 0; i < len; i++)
+            rev[i] = w[len - 1 - i];
+        w[len] = rev[len] = '\0';
+        fprintf(f, "%s\t%s\n", w, rev);
+    }
+    fclose(f);
+}
+
+/* Classifier rows: a word and whether it has more a's than b's. */
+static void write_classes(const char *path, int rows, uint64_t seed)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    for (int r = 0; r < rows; r++) {
+        char w[12];
+        int len = 3 + (int)((tu_rand(&seed) + 1.0f) * 3.0f), a = 0;
+        for (int i = 0; i < len; i++) {
+            w[i] = (char)('a' + (int)((tu_rand(&seed) + 1.0f) * 1.5f));
+            a += w[i] == 'a' ? 1 : w[i] == 'b' ? -1 : 0;
+        }
+        w[len] = '\0';
+        fprintf(f, "%s\t%s\n", w, a > 0 ? "more" : "fewer");
+    }
+    fclose(f);
+}
+
+typedef struct trained {
+    heed_model *m;
+    heed_vocab *v;
+    heed_weights *w;
+    float first, last;
+} trained;
+
+/* Trains a graph at small dims for `steps` steps on a TSV file. */
+static trained train_small(const char *rel, const char *tsv, int steps)
+{
+    trained t = {load_graph(rel), NULL, NULL, 0, 0};
+    heed_dim dims[16];
+    size_t n = small_dims(t.m, dims);
+    heed_diag d;
+    heed_dataset *ds;
+    assert_int_equal(heed_vocab_build(t.m, tsv, &t.v, &d), HEED_OK);
+    assert_int_equal(heed_dataset_load(t.m, t.v, tsv, &ds, &d), HEED_OK);
+    /* the run-time dims come from the batches; only fixed sizes are given */
+    heed_dim fixed[16];
+    size_t nf = 0;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(dims[i].name, "B") && strcmp(dims[i].name, "S") && strcmp(dims[i].name, "T") &&
+            strcmp(dims[i].name, "L") && dims[i].name[0] != 'V' && strcmp(dims[i].name, "C"))
+            fixed[nf++] = dims[i];
+    assert_int_equal(heed_weights_new(t.m, t.v, fixed, nf, 3, &t.w, &d), HEED_OK);
+    heed_train_config tc;
+    heed_model_train_config(t.m, &tc);
+    tc.lr = 0.01f;
+    heed_weights_set_train_config(t.w, &tc);
+    heed_session *s;
+    assert_int_equal(heed_session_new(t.w, HEED_MODE_TRAIN, &s, &d), HEED_OK);
+    size_t order[512], size = heed_dataset_size(ds);
+    for (int step = 0; step < steps; step++) {
+        heed_dataset_shuffle(ds, 16, 1, step / (int)(size / 16), order);
+        size_t at = (size_t)(step % (int)(size / 16)) * 16;
+        float loss;
+        assert_int_equal(heed_dataset_feed(ds, order + at, 16, s, &d), HEED_OK);
+        if (heed_session_train_step(s, &loss, &d) != HEED_OK)
+            fail_msg("%s: %s", rel, d.text);
+        if (step == 0)
+            t.first = loss;
+        t.last = loss;
+    }
+    heed_session_free(s);
+    heed_dataset_free(ds);
+    return t;
+}
+
+static void trained_free(trained *t)
+{
+    heed_weights_free(t->w);
+    heed_vocab_free(t->v);
+    heed_model_free(t->m);
+}
+
+static void tiny_training_lowers_loss(void **state)
+{
+    (void)state;
+    char s2s[] = "/tmp/heed_graphs_s2s_XXXXXX", cls[] = "/tmp/heed_graphs_cls_XXXXXX";
+    close(mkstemp(s2s));
+    close(mkstemp(cls));
+    write_reversal(s2s, 256, 1);
+    write_classes(cls, 256, 2);
+    const char *graphs[] = {seq2seq[0], seq2seq[1], "graphs/self_attention_encoder.yaml",
+                            "graphs/char_classifier.yaml"};
+    for (int g = 0; g < 4; g++) {
+        trained t = train_small(graphs[g], g < 2 ? s2s : cls, 80);
+        printf("  %-38s loss %.4f -> %.4f\n", graphs[g], t.first, t.last);
+        if (!(t.last < 0.7f * t.first))
+            fail_msg("%s: loss %.4f -> %.4f did not fall", graphs[g], t.first, t.last);
+        trained_free(&t);
+    }
+    unlink(s2s);
+    unlink(cls);
+}
+
+/* ------------------------------------------------------------ decoding */
+
+static const char *const sources[] = {"abc", "cab", "bba", "abca", "c", "bcab"};
+#define N_SOURCES 6
+
+static void beam_width_one_equals_greedy(void **state)
+{
+    (void)state;
+    char s2s[] = "/tmp/heed_graphs_s2s_XXXXXX";
+    close(mkstemp(s2s));
+    write_reversal(s2s, 256, 1);
+    for (int g = 0; g < 2; g++) {
+        trained t = train_small(seq2seq[g], s2s, 60);
+        heed_session *s;
+        heed_diag d;
+        assert_int_equal(heed_session_new(t.w, HEED_MODE_INFER, &s, &d), HEED_OK);
+        heed_decode_options o = {.beam = 1, .max_length = 8};
+        heed_decode_result *greedy, *beam;
+        if (heed_decode(s, sources, N_SOURCES, &o, &greedy, &d) != HEED_OK ||
+            hd_decode(s, sources, N_SOURCES, &o, true, &beam, &d) != HEED_OK)
+            fail_msg("%s", d.text);
+        for (size_t i = 0; i < N_SOURCES; i++) {
+            const heed_decoded *a = heed_decode_get(greedy, i), *b = heed_decode_get(beam, i);
+            assert_int_equal(a->length, b->length);
+            assert_memory_equal(a->tokens, b->tokens, a->length * sizeof(int32_t));
+            tu_close(a->score, b->score, 1e-5, "score");
+        }
+        heed_decode_result_free(greedy);
+        heed_decode_result_free(beam);
+        heed_session_free(s);
+        trained_free(&t);
+    }
+    unlink(s2s);
+}
+
+/* The tokens and attention of step-by-step decoding are those of a
+ * teacher-forced pass over <bos> + the decoded tokens. */
+static void step_decoding_equals_teacher_forced(void **state)
+{
+    (void)state;
+    char s2s[] = "/tmp/heed_graphs_s2s_XXXXXX";
+    close(mkstemp(s2s));
+    write_reversal(s2s, 256, 1);
+    for (int g = 0; g < 2; g++) {
+        trained t = train_small(seq2seq[g], s2s, 60);
+        heed_session *s, *tf;
+        heed_diag d;
+        assert_int_equal(heed_session_new(t.w, HEED_MODE_INFER, &s, &d), HEED_OK);
+        assert_int_equal(heed_session_new(t.w, HEED_MODE_INFER, &tf, &d), HEED_OK);
+        heed_session_keep_all(tf, 1);
+        heed_decode_options o = {.beam = 1, .max_length = 8, .attention = 1};
+        heed_decode_result *r;
+        if (heed_decode(s, sources, N_SOURCES, &o, &r, &d) != HEED_OK)
+            fail_msg("%s", d.text);
+        const char *att = g == 0 ? "dec.weights" : "ctx.weights";
+        for (size_t i = 0; i < N_SOURCES; i++) {
+            const heed_decoded *x = heed_decode_get(r, i);
+            /* <bos> y1 .. yn: the teacher-forced input of the same steps */
+            int32_t tgt[16] = {HEED_BOS_ID};
+            memcpy(tgt + 1, x->tokens, x->length * sizeof(int32_t));
+            heed_tensor tt = {"tgt", HEED_I32, 2, {1, (int64_t)x->length + 1, 0, 0}, tgt};
+            assert_int_equal(heed_session_feed_texts(tf, &sources[i], 1, &d), HEED_OK);
+            assert_int_equal(heed_session_set_input(tf, "tgt", &tt, &d), HEED_OK);
+            if (heed_session_forward(tf, &d) != HEED_OK)
+                fail_msg("%s", d.text);
+            heed_tensor lg, w;
+            assert_int_equal(heed_session_get(tf, "logits", &lg, &d), HEED_OK);
+            assert_int_equal(heed_session_get(tf, att, &w, &d), HEED_OK);
+            /* the decoded batch is padded to its longest source; the extra
+             * columns have zero weight */
+            int64_t V = lg.shape[2], S = w.shape[2], W = (int64_t)x->source_length;
+            assert_true(S <= W);
+            /* a decoding shorter than max_length ended with <eos>, one step more */
+            size_t steps = x->length < 8 ? x->length + 1 : x->length;
+            for (size_t k = 0; k < steps; k++) {
+                const float *row = (const float *)lg.data + k * (size_t)V;
+                int32_t best = 0;
+                for (int64_t v = 1; v < V; v++)
+                    if (row[v] > row[best])
+                        best = (int32_t)v;
+                assert_int_equal(best, k < x->length ? x->tokens[k] : HEED_EOS_ID);
+                for (int64_t j = 0; j < W; j++)
+                    tu_close(x->attention[k * (size_t)W + (size_t)j],
+                             j < S ? ((const float *)w.data)[k * (size_t)S + (size_t)j] : 0.0f,
+                             1e-5, "attention");
+            }
+        }
+        heed_decode_result_free(r);
+        heed_session_free(s);
+        heed_session_free(tf);
+        trained_free(&t);
+    }
+    unlink(s2s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(graphs_check_and_gradcheck),
+        cmocka_unit_test(tiny_training_lowers_loss),
+        cmocka_unit_test(beam_width_one_equals_greedy),
+        cmocka_unit_test(step_decoding_equals_teacher_forced),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
