@@ -120,7 +120,7 @@ size_t heed_mp_lower_bound(const heed_env *env, const heed_mp_item *items, size_
             steps = items[i].last + 1;
     size_t *live = heed_zalloc(env, (size_t)steps + 2, sizeof *live);
     if (!live)
-        return 0;
+        return SIZE_MAX;
     /* a difference array: +size at first, -size after last */
     for (size_t i = 0; i < n; i++) {
         if (items[i].first > items[i].last)
@@ -386,7 +386,7 @@ heed_status hp_plan_memory(heed_plan *p, heed_diag *diag)
     for (int b = 0; b < p->n_bufs; b++)
         p->bufs[b].offset = items[b].offset;
     heed_dealloc(env, items);
-    if (p->arena == SIZE_MAX || p->naive == SIZE_MAX)
+    if (p->arena == SIZE_MAX || p->naive == SIZE_MAX || p->lower_bound == SIZE_MAX)
         return nomem(diag);
     return HEED_OK;
 }

@@ -134,7 +134,7 @@ typedef struct heed_mp_item {
  * items whose lifetimes overlap). Returns the arena size, or SIZE_MAX when
  * out of memory. `naive` gives every item its own range instead. */
 size_t heed_mp_assign(const heed_env *env, heed_mp_item *items, size_t n, bool naive);
-/* The largest total of sizes live at one step. */
+/* The largest total of sizes live at one step; SIZE_MAX when out of memory. */
 size_t heed_mp_lower_bound(const heed_env *env, const heed_mp_item *items, size_t n);
 /* True when no two items with overlapping lifetimes share a byte and all fit. */
 bool heed_mp_verify(const heed_mp_item *items, size_t n, size_t arena);

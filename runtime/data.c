@@ -200,7 +200,12 @@ heed_status hv_from_json(heed_vocab *vocab, int k, const char *json, heed_diag *
     }
     for (size_t i = 0; i < json_array_size(arr); i++) {
         const char *t = json_string_value(json_array_get(arr, i));
-        if (!t || (i < 4 && strcmp(t, reserved[i]) != 0) || hv_add(vocab, k, t) != (int)i) {
+        int id = t && (i >= 4 || !strcmp(t, reserved[i])) ? hv_add(vocab, k, t) : -2;
+        if (id == -1) {
+            json_decref(arr);
+            return heed_fail(diag, HEED_ERR_NOMEM, "out of memory");
+        }
+        if (id != (int)i) {
             json_decref(arr);
             heed_diag_add(diag, HEED_ERR_WEIGHTS, &pos, NULL,
                           "vocabulary %d: entry %zu is missing, repeated or not text", k, i);

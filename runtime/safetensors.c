@@ -160,9 +160,9 @@ static heed_status parse_meta(st_file *f, json_t *meta, heed_diag *diag)
             return st_fail(diag, HEED_ERR_WEIGHTS, f->path, "metadata '%s' is not a string", k);
         f->meta_keys[f->n_meta] = heed_strdup(f->env, k);
         f->meta_vals[f->n_meta] = heed_strdup(f->env, json_string_value(v));
-        if (!f->meta_keys[f->n_meta] || !f->meta_vals[f->n_meta])
+        f->n_meta++; /* counted before the check so that st_free frees either half */
+        if (!f->meta_keys[f->n_meta - 1] || !f->meta_vals[f->n_meta - 1])
             return st_fail(diag, HEED_ERR_NOMEM, f->path, "out of memory");
-        f->n_meta++;
     }
     return HEED_OK;
 }

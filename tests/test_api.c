@@ -1,0 +1,350 @@
+/*
+ * test_api.c - the library's promises to applications:
+ *   - every allocation of loading, compiling, a training step, saving,
+ *     reloading and decoding may fail, and each failure comes back as a status
+ *     with nothing leaked (an allocator hook fails the n-th allocation, for
+ *     every n, and counts what is still live afterwards);
+ *   - two threads, each with its own session sharing one set of weights,
+ *     give the same outputs as one thread;
+ *   - version macros and calls agree.
+ */
+#include <pthread.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+/* ------------------------------------------------------------ allocator */
+
+typedef struct counting {
+    long calls;   /* allocations asked for so far */
+    long fail_at; /* the one to refuse (1-based), 0: none */
+    long live;    /* blocks not yet freed */
+    bool failed;
+} counting;
+
+static void *c_alloc(void *user, size_t n)
+{
+    counting *c = user;
+    if (++c->calls == c->fail_at) {
+        c->failed = true;
+        return NULL;
+    }
+    void *p = malloc(n);
+    c->live += p != NULL;
+    return p;
+}
+
+static void *c_realloc(void *user, void *ptr, size_t n)
+{
+    counting *c = user;
+    if (++c->calls == c->fail_at) {
+        c->failed = true;
+        return NULL;
+    }
+    void *p = realloc(ptr, n);
+    c->live += p != NULL && ptr == NULL;
+    return p;
+}
+
+static void c_free(void *user, void *ptr)
+{
+    counting *c = user;
+    if (ptr) {
+        c->live--;
+        free(ptr);
+    }
+}
+
+static const char *model_yaml =
+    "heed: 1\n"
+    "dims: {E: 4, H: 6}\n"
+    "inputs: {src: [B, S], tgt: [B, T]}\n"
+    "data:\n"
+    "  src: {column: 0, tokens: chars, vocab: V_src}\n"
+    "  tgt: {column: 1, tokens: chars, vocab: V_tgt, bos: true, eos: true}\n"
+    "nodes:\n"
+    "  src_emb: {op: Embedding, in: src, vocab: V_src, dim: E}\n"
+    "  enc: {op: GRU, in: src_emb, hidden: H, bidirectional: true}\n"
+    "  init: {op: Affine, in: enc.state, units: H, activation: tanh}\n"
+    "  tgt_emb: {op: Embedding, in: tgt, vocab: V_tgt, dim: E}\n"
+    "  dec: {op: GRU, in: tgt_emb, hidden: H, state: init,\n"
+    "        attention: {memory: enc, score: additive, units: H}}\n"
+    "  logits: {op: Affine, in: [dec, dec.context, tgt_emb], units: V_tgt}\n"
+    "loss: {op: CrossEntropy, logits: logits, target: tgt, shift: 1}\n"
+    "decode: {max_length: 6}\n";
+
+typedef struct files {
+    char tsv[64], weights[96];
+} files;
+
+/* Everything an application does, stopping at the first failure; returns
+ * the status of that failure (or HEED_OK) after freeing what it made. */
+static heed_status scenario(const heed_options *o, const files *f)
+{
+    heed_model *m = NULL;
+    heed_vocab *v = NULL;
+    heed_dataset *ds = NULL;
+    heed_weights *w = NULL, *w2 = NULL;
+    heed_session *s = NULL, *s2 = NULL;
+    heed_decode_result *r = NULL;
+    heed_diag d;
+    size_t rows[4] = {0, 1, 2, 3};
+    const char *texts[2] = {"abc", "ca"};
+    float loss;
+    heed_status st = heed_model_load_string(model_yaml, strlen(model_yaml), "api.yaml", o, &m, &d);
+    if (st == HEED_OK)
+        st = heed_model_check(m, NULL, 0, &d);
+    if (st == HEED_OK)
+        st = heed_vocab_build(m, f->tsv, &v, &d);
+    if (st == HEED_OK)
+        st = heed_dataset_load(m, v, f->tsv, &ds, &d);
+    if (st == HEED_OK)
+        st = heed_weights_new(m, v, NULL, 0, 1, &w, &d);
+    if (st == HEED_OK)
+        st = heed_session_new(w, HEED_MODE_TRAIN, &s, &d);
+    if (st == HEED_OK)
+        st = heed_dataset_feed(ds, rows, 4, s, &d);
+    if (st == HEED_OK)
+        st = heed_session_train_step(s, &loss, &d);
+    heed_train_state ts = {.epoch = 1, .seed = 1, .runs = 1, .lr = 0.01f};
+    if (st == HEED_OK)
+        st = heed_weights_save_checkpoint(w, &ts, f->weights, &d);
+    if (st == HEED_OK)
+        st = heed_weights_load(m, f->weights, 0, &w2, &d);
+    if (st == HEED_OK && heed_weights_train_state(w2, &ts) != HEED_OK)
+        fail_msg("the checkpoint lost its training state");
+    if (st == HEED_OK)
+        st = heed_session_new(w2, HEED_MODE_INFER, &s2, &d);
+    if (st == HEED_OK) {
+        heed_decode_options opt = {.beam = 2, .attention = 1};
+        st = heed_decode(s2, texts, 2, &opt, &r, &d);
+    }
+    if (st != HEED_OK && d.status != st)
+        fail_msg("status %d but the diagnostic says %d (%s)", st, d.status, d.message);
+    heed_decode_result_free(r);
+    heed_session_free(s2);
+    heed_weights_free(w2);
+    heed_session_free(s);
+    heed_weights_free(w);
+    heed_dataset_free(ds);
+    heed_vocab_free(v);
+    heed_model_free(m);
+    return st;
+}
+
+static void every_allocation_may_fail(void **state)
+{
+    (void)state;
+    files f;
+    snprintf(f.tsv, sizeof f.tsv, "/tmp/heed_api_XXXXXX");
+    int fd = mkstemp(f.tsv);
+    assert_true(fd >= 0);
+    const char rows[] = "abc\tcba\nbca\tacb\ncab\tbac\naa\taa\n";
+    assert_int_equal(write(fd, rows, sizeof rows - 1), (ssize_t)(sizeof rows - 1));
+    close(fd);
+    snprintf(f.weights, sizeof f.weights, "%s.safetensors", f.tsv);
+    counting c = {0};
+    heed_allocator a = {c_alloc, c_realloc, c_free, &c};
+    heed_options o;
+    heed_options_init(&o);
+    o.allocator = &a;
+    o.threads = 1;
+    /* a full run counts the allocations */
+    assert_int_equal(scenario(&o, &f), HEED_OK);
+    long total = c.calls;
+    assert_int_equal(c.live, 0);
+    printf("  %ld allocations in load, compile, train step, save, load and decode\n", total);
+    assert_true(total > 100);
+    for (long n = 1; n <= total; n++) {
+        c = (counting){.fail_at = n};
+        heed_status st = scenario(&o, &f);
+        if (c.failed && st == HEED_OK)
+            fail_msg("allocation %ld failed but the run reported success", n);
+        if (c.failed && st != HEED_ERR_NOMEM)
+            fail_msg("allocation %ld failed and the run reported status %d, not "
+                     "HEED_ERR_NOMEM", n, st);
+        if (c.live != 0)
+            fail_msg("allocation %ld failed: %ld blocks leaked", n, c.live);
+    }
+    unlink(f.tsv);
+    unlink(f.weights);
+}
+
+/* ------------------------------------------------------------ threads */
+
+typedef struct job {
+    heed_weights *w;
+    const char *const *texts;
+    size_t n;
+    char out[64][32];
+    heed_status st;
+} job;
+
+static void *decode_job(void *arg)
+{
+    job *j = arg;
+    heed_session *s;
+    heed_diag d;
+    heed_decode_result *r = NULL;
+    j->st = heed_session_new(j->w, HEED_MODE_INFER, &s, &d);
+    if (j->st != HEED_OK)
+        return NULL;
+    heed_session_set_threads(s, 1);
+    heed_decode_options o = {.beam = 3};
+    for (int rep = 0; rep < 5 && j->st == HEED_OK; rep++) {
+        heed_decode_result_free(r);
+        j->st = heed_decode(s, j->texts, j->n, &o, &r, &d);
+    }
+    for (size_t i = 0; j->st == HEED_OK && i < j->n; i++)
+        heed_decode_text(r, i, j->out[i], sizeof j->out[i]);
+    heed_decode_result_free(r);
+    heed_session_free(s);
+    return NULL;
+}
+
+static void two_threads_share_weights(void **state)
+{
+    (void)state;
+    char tsv[] = "/tmp/heed_api_thr_XXXXXX";
+    int fd = mkstemp(tsv);
+    const char rows[] = "abc\tcba\nbca\tacb\ncab\tbac\naa\taa\n";
+    assert_int_equal(write(fd, rows, sizeof rows - 1), (ssize_t)(sizeof rows - 1));
+    close(fd);
+    heed_model *m = tu_model("api.yaml", model_yaml);
+    heed_vocab *v;
+    heed_weights *w;
+    heed_diag d;
+    assert_int_equal(heed_vocab_build(m, tsv, &v, &d), HEED_OK);
+    assert_int_equal(heed_weights_new(m, v, NULL, 0, 9, &w, &d), HEED_OK);
+    const char *texts[] = {"abc", "cab", "bb", "a", "cccab", "bac"};
+    job one = {w, texts, 6, {{0}}, HEED_OK}, a = one, b = one;
+    decode_job(&one);
+    assert_int_equal(one.st, HEED_OK);
+    pthread_t ta, tb;
+    pthread_create(&ta, NULL, decode_job, &a);
+    pthread_create(&tb, NULL, decode_job, &b);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    assert_int_equal(a.st, HEED_OK);
+    assert_int_equal(b.st, HEED_OK);
+    for (int i = 0; i < 6; i++) {
+        assert_string_equal(a.out[i], one.out[i]);
+        assert_string_equal(b.out[i], one.out[i]);
+    }
+    heed_weights_free(w);
+    heed_vocab_free(v);
+    heed_model_free(m);
+    unlink(tsv);
+}
+
+/* ------------------------------------------------------------ checkpoints */
+
+/* Trains `steps` steps on the four rows, returning the losses. */
+static void train_steps(heed_weights *w, heed_dataset *ds, int64_t runs, int steps, float *loss)
+{
+    heed_session *s;
+    heed_diag d;
+    size_t rows[4] = {0, 1, 2, 3};
+    assert_int_equal(heed_session_new(w, HEED_MODE_TRAIN, &s, &d), HEED_OK);
+    heed_session_seed(s, 5);
+    heed_session_set_runs(s, runs);
+    for (int i = 0; i < steps; i++) {
+        assert_int_equal(heed_dataset_feed(ds, rows, 4, s, &d), HEED_OK);
+        assert_int_equal(heed_session_train_step(s, &loss[i], &d), HEED_OK);
+    }
+    heed_session_free(s);
+}
+
+/* Training 2 steps, checkpointing, reloading and training 3 more gives the
+ * same losses, bit for bit, as 5 steps in one go: the Adam moments, the step
+ * count, the learning rate and the dropout stream all come back. */
+static void checkpoint_resumes_exactly(void **state)
+{
+    (void)state;
+    char tsv[] = "/tmp/heed_api_ckpt_XXXXXX";
+    int fd = mkstemp(tsv);
+    const char rows[] = "abc\tcba\nbca\tacb\ncab\tbac\naa\taa\n";
+    assert_int_equal(write(fd, rows, sizeof rows - 1), (ssize_t)(sizeof rows - 1));
+    close(fd);
+    char ckpt[64];
+    snprintf(ckpt, sizeof ckpt, "%s.ckpt", tsv);
+    /* dropout makes the stream position matter */
+    char yaml[4096];
+    snprintf(yaml, sizeof yaml, "%s", model_yaml);
+    char *at = strstr(yaml, "  logits:");
+    assert_non_null(at);
+    const char *drop = "  dec_d: {op: Dropout, in: dec, p: 0.3}\n"
+                       "  logits: {op: Affine, in: [dec_d, dec.context, tgt_emb], units: V_tgt}\n"
+                       "loss: {op: CrossEntropy, logits: logits, target: tgt, shift: 1}\n";
+    snprintf(at, sizeof yaml - (size_t)(at - yaml), "%s", drop);
+    heed_model *m = tu_model("ckpt.yaml", yaml);
+    heed_vocab *v;
+    heed_dataset *ds;
+    heed_weights *w, *w2;
+    heed_diag d;
+    heed_train_config tc;
+    heed_model_train_config(m, &tc);
+    tc.lr = 0.01f;
+    assert_int_equal(heed_vocab_build(m, tsv, &v, &d), HEED_OK);
+    assert_int_equal(heed_dataset_load(m, v, tsv, &ds, &d), HEED_OK);
+
+    float whole[5], part[5];
+    assert_int_equal(heed_weights_new(m, v, NULL, 0, 3, &w, &d), HEED_OK);
+    assert_int_equal(heed_weights_set_train_config(w, &tc), HEED_OK);
+    train_steps(w, ds, 0, 5, whole);
+    heed_weights_free(w);
+
+    assert_int_equal(heed_weights_new(m, v, NULL, 0, 3, &w, &d), HEED_OK);
+    assert_int_equal(heed_weights_set_train_config(w, &tc), HEED_OK);
+    train_steps(w, ds, 0, 2, part);
+    heed_train_state ts = {.epoch = 0, .batch = 2, .seed = 5, .runs = 2, .lr = tc.lr};
+    assert_int_equal(heed_weights_save_checkpoint(w, &ts, ckpt, &d), HEED_OK);
+    heed_weights_free(w);
+
+    assert_int_equal(heed_weights_load(m, ckpt, 0, &w2, &d), HEED_OK);
+    heed_train_state back;
+    assert_int_equal(heed_weights_train_state(w2, &back), HEED_OK);
+    assert_int_equal(back.batch, 2);
+    assert_int_equal(back.runs, 2);
+    assert_int_equal(heed_weights_steps(w2), 2);
+    assert_true(back.lr == tc.lr);
+    assert_int_equal(heed_weights_set_train_config(w2, &tc), HEED_OK);
+    train_steps(w2, ds, back.runs, 3, part + 2);
+    for (int i = 0; i < 5; i++)
+        assert_memory_equal(&whole[i], &part[i], sizeof(float));
+    assert_true(whole[4] < whole[0]);
+    /* plain weights carry no training state */
+    assert_int_equal(heed_weights_save(w2, ckpt, &d), HEED_OK);
+    heed_weights_free(w2);
+    assert_int_equal(heed_weights_load(m, ckpt, 0, &w2, &d), HEED_OK);
+    assert_int_equal(heed_weights_train_state(w2, &back), HEED_ERR_STATE);
+    heed_weights_free(w2);
+    heed_dataset_free(ds);
+    heed_vocab_free(v);
+    heed_model_free(m);
+    unlink(tsv);
+    unlink(ckpt);
+}
+
+static void versions_agree(void **state)
+{
+    (void)state;
+    assert_int_equal(heed_version_number(), HEED_VERSION_NUMBER);
+    assert_string_equal(heed_version(), HEED_VERSION_STRING);
+    char buf[32];
+    snprintf(buf, sizeof buf, "%d.%d.%d", HEED_VERSION_MAJOR, HEED_VERSION_MINOR,
+             HEED_VERSION_PATCH);
+    assert_string_equal(buf, HEED_VERSION_STRING);
+    assert_string_equal(heed_status_string(HEED_ERR_NOMEM), "out of memory");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(versions_agree),
+        cmocka_unit_test(two_threads_share_weights),
+        cmocka_unit_test(checkpoint_resumes_exactly),
+        cmocka_unit_test(every_allocation_may_fail),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
