@@ -275,6 +275,7 @@ HEED_API heed_status heed_weights_new(const heed_model *model, const heed_vocab 
 
 /* Flags for heed_weights_load. */
 #define HEED_LOAD_PARTIAL 1u /* accept a partial match; missing tensors keep their init */
+#define HEED_LOAD_WEIGHTS_ONLY 2u /* ignore a checkpoint's training state */
 
 /*
  * Reads a safetensors file written by heed_weights_save (or converted from a
@@ -286,6 +287,28 @@ HEED_API heed_status heed_weights_load(const heed_model *model, const char *path
 /* Writes atomically (temporary file, fsync, rename). */
 HEED_API heed_status heed_weights_save(const heed_weights *weights, const char *path,
                                        heed_diag *diag);
+
+/* Where a training run is, for resuming it exactly. */
+typedef struct heed_train_state {
+    int64_t epoch;  /* epochs finished */
+    int64_t batch;  /* batches finished in the current epoch */
+    uint64_t seed;  /* the run's seed (shuffling, dropout) */
+    int64_t runs;   /* forward passes so far (dropout masks follow it) */
+    float lr;       /* the learning rate now, after decays */
+} heed_train_state;
+
+/*
+ * A checkpoint: the weights plus the optimizer's state (Adam moments or SGD
+ * velocity, step count) and `state`, written atomically. heed_weights_load
+ * reads checkpoints too; heed_weights_train_state then gives the state back.
+ */
+HEED_API heed_status heed_weights_save_checkpoint(const heed_weights *weights,
+                                                  const heed_train_state *state,
+                                                  const char *path, heed_diag *diag);
+/* The training state a checkpoint was loaded with; HEED_ERR_STATE when the
+ * weights did not come from a checkpoint. */
+HEED_API heed_status heed_weights_train_state(const heed_weights *weights,
+                                              heed_train_state *state);
 HEED_API void heed_weights_free(heed_weights *weights);
 
 HEED_API const heed_vocab *heed_weights_vocab(const heed_weights *weights);
@@ -349,6 +372,10 @@ HEED_API void heed_session_set_threads(heed_session *session, int threads);
 HEED_API void heed_session_check_numerics(heed_session *session, int enable);
 /* Seeds dropout. Runs with equal seeds and inputs give bit-identical results. */
 HEED_API void heed_session_seed(heed_session *session, uint64_t seed);
+/* The dropout stream's position (forward passes since seeding), and setting
+ * it back, to resume a run exactly. */
+HEED_API int64_t heed_session_runs(const heed_session *session);
+HEED_API void heed_session_set_runs(heed_session *session, int64_t runs);
 
 /* Copies a tensor into the named model input; shapes are checked at forward. */
 HEED_API heed_status heed_session_set_input(heed_session *session, const char *name,

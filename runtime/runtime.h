@@ -63,6 +63,8 @@ struct heed_weights {
     heed_train_config train;
     int64_t steps;
     uint64_t seed;
+    bool has_state;         /* loaded from a checkpoint */
+    heed_train_state state; /* ... with this training state */
 };
 
 /* Makes sure gradients (and optimizer state) exist. */

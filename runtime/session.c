@@ -96,6 +96,17 @@ void heed_session_keep_all(heed_session *s, int enable)
         s->keep_all = enable != 0;
 }
 
+int64_t heed_session_runs(const heed_session *s)
+{
+    return s ? s->runs : 0;
+}
+
+void heed_session_set_runs(heed_session *s, int64_t runs)
+{
+    if (s && runs >= 0)
+        s->runs = runs;
+}
+
 void heed_session_input_grads(heed_session *s, int enable)
 {
     if (s)

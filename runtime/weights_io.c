@@ -20,21 +20,27 @@ static const char *vocab_dim_name(const heed_model *m, int k)
     return "?";
 }
 
-heed_status heed_weights_save(const heed_weights *w, const char *path, heed_diag *diag)
+#define OPT_M "__optim__.m."
+#define OPT_V "__optim__.v."
+
+/* Writes the parameters (and, with a training state, the optimizer's state
+ * and the state itself) with the vocabularies, dims and graph hash. */
+static heed_status save(const heed_weights *w, const heed_train_state *ts, const char *path,
+                        heed_diag *diag)
 {
-    heed_diag_clear(diag);
-    if (!w || !path)
-        return heed_fail(diag, HEED_ERR_ARGUMENT, "heed_weights_save: NULL argument");
     const heed_model *m = w->m;
     const heed_env *env = w->env;
-    st_entry *e = heed_zalloc(env, (size_t)w->n_params + 1, sizeof *e);
+    bool opt = ts && w->opt1;
+    size_t n = (size_t)w->n_params * (opt ? 3 : 1);
+    st_entry *e = heed_zalloc(env, n + 1, sizeof *e);
     int64_t *shapes = heed_zalloc(env, (size_t)w->n_params * HEED_MAX_RANK + 1, sizeof *shapes);
+    char **names = opt ? heed_zalloc(env, 2 * (size_t)w->n_params + 1, sizeof *names) : NULL;
     const char *mk[META_MAX], *mv[META_MAX];
     char *owned[META_MAX];
     int n_meta = 0, n_owned = 0;
-    char hash[32], keys[META_MAX][96];
+    char hash[32], keys[META_MAX][96], nums[8][32];
     heed_status st = HEED_OK;
-    if (!e || !shapes) {
+    if (!e || !shapes || (opt && !names)) {
         st = heed_fail(diag, HEED_ERR_NOMEM, "out of memory saving weights");
         goto done;
     }
@@ -44,6 +50,22 @@ heed_status heed_weights_save(const heed_weights *w, const char *path, heed_diag
             shapes[i * HEED_MAX_RANK + d] = p->shape.d[d].v;
         e[i] = (st_entry){p->name, p->shape.rank, shapes + i * HEED_MAX_RANK, w->data + p->offset,
                           false};
+        if (!opt)
+            continue;
+        size_t len = strlen(p->name) + sizeof OPT_M;
+        names[2 * i] = heed_alloc(env, len);
+        names[2 * i + 1] = heed_alloc(env, len);
+        if (!names[2 * i] || !names[2 * i + 1]) {
+            st = heed_fail(diag, HEED_ERR_NOMEM, "out of memory saving a checkpoint");
+            goto done;
+        }
+        snprintf(names[2 * i], len, OPT_M "%s", p->name);
+        snprintf(names[2 * i + 1], len, OPT_V "%s", p->name);
+        e[w->n_params + 2 * i] = (st_entry){names[2 * i], p->shape.rank,
+                                            shapes + i * HEED_MAX_RANK, w->opt1 + p->offset, false};
+        e[w->n_params + 2 * i + 1] = (st_entry){names[2 * i + 1], p->shape.rank,
+                                                shapes + i * HEED_MAX_RANK, w->opt2 + p->offset,
+                                                false};
     }
     snprintf(hash, sizeof hash, "%016" PRIx64, m->hash);
     /* the fixed dims these weights were made with (they may differ from the
@@ -61,6 +83,23 @@ heed_status heed_weights_save(const heed_weights *w, const char *path, heed_diag
     mv[n_meta++] = m->name;
     mk[n_meta] = "heed.hash";
     mv[n_meta++] = hash;
+    if (ts) {
+        static const char *const tk[] = {"heed.train.steps", "heed.train.epoch",
+                                         "heed.train.batch", "heed.train.seed",
+                                         "heed.train.runs",  "heed.train.lr",
+                                         "heed.train.optimizer"};
+        snprintf(nums[0], 32, "%lld", (long long)w->steps);
+        snprintf(nums[1], 32, "%lld", (long long)ts->epoch);
+        snprintf(nums[2], 32, "%lld", (long long)ts->batch);
+        snprintf(nums[3], 32, "%llu", (unsigned long long)ts->seed);
+        snprintf(nums[4], 32, "%lld", (long long)ts->runs);
+        snprintf(nums[5], 32, "%.9g", (double)ts->lr); /* enough digits to round-trip */
+        snprintf(nums[6], 32, "%s", w->train.optimizer == HEED_OPT_SGD ? "sgd" : "adam");
+        for (int k = 0; k < 7; k++) {
+            mk[n_meta] = tk[k];
+            mv[n_meta++] = nums[k];
+        }
+    }
     for (int k = 0; w->vocab && k < w->vocab->n && n_meta < META_MAX; k++) {
         char *json = hv_to_json(w->vocab, k);
         if (!json) {
@@ -72,13 +111,93 @@ heed_status heed_weights_save(const heed_weights *w, const char *path, heed_diag
         mk[n_meta] = keys[k];
         mv[n_meta++] = json;
     }
-    st = st_write(env, path, e, w->n_params, mk, mv, n_meta, diag);
+    st = st_write(env, path, e, (int)n, mk, mv, n_meta, diag);
 done:
     for (int i = 0; i < n_owned; i++)
         heed_dealloc(env, owned[i]);
+    for (int i = 0; names && i < 2 * w->n_params; i++)
+        heed_dealloc(env, names[i]);
+    heed_dealloc(env, names);
     heed_dealloc(env, e);
     heed_dealloc(env, shapes);
     return st;
+}
+
+heed_status heed_weights_save(const heed_weights *w, const char *path, heed_diag *diag)
+{
+    heed_diag_clear(diag);
+    if (!w || !path)
+        return heed_fail(diag, HEED_ERR_ARGUMENT, "heed_weights_save: NULL argument");
+    return save(w, NULL, path, diag);
+}
+
+heed_status heed_weights_save_checkpoint(const heed_weights *w, const heed_train_state *ts,
+                                         const char *path, heed_diag *diag)
+{
+    heed_diag_clear(diag);
+    if (!w || !ts || !path)
+        return heed_fail(diag, HEED_ERR_ARGUMENT, "heed_weights_save_checkpoint: NULL argument");
+    return save(w, ts, path, diag);
+}
+
+heed_status heed_weights_train_state(const heed_weights *w, heed_train_state *out)
+{
+    if (!w || !out)
+        return HEED_ERR_ARGUMENT;
+    if (!w->has_state)
+        return HEED_ERR_STATE;
+    *out = w->state;
+    return HEED_OK;
+}
+
+/* A checkpoint's optimizer state and training state, when the file has them. */
+static heed_status load_training(heed_weights *w, const st_file *f, heed_diag *diag)
+{
+    const char *steps = st_meta(f, "heed.train.steps");
+    if (!steps)
+        return HEED_OK;
+    heed_status st = hw_ensure_grad(w, diag);
+    for (int i = 0; i < w->n_params && st == HEED_OK; i++) {
+        const hp_param *p = &w->params[i];
+        for (int k = 0; k < 2 && st == HEED_OK; k++) {
+            char name[512];
+            snprintf(name, sizeof name, "%s%s", k ? OPT_V : OPT_M, p->name);
+            const st_tensor *t = st_find(f, name);
+            if (!t || strcmp(t->dtype, "F32") || t->end - t->begin != p->numel * 4) {
+                heed_srcpos pos = {f->path, NULL, 0, 0};
+                heed_diag_add(diag, HEED_ERR_WEIGHTS, &pos, NULL,
+                              "checkpoint tensor '%s' is missing or has the wrong size", name);
+                st = HEED_ERR_WEIGHTS;
+                break;
+            }
+            memcpy((k ? w->opt2 : w->opt1) + p->offset, f->bytes + f->data_start + t->begin,
+                   p->numel * 4);
+        }
+    }
+    if (st != HEED_OK)
+        return st;
+    const char *opt = st_meta(f, "heed.train.optimizer");
+    const char *epoch = st_meta(f, "heed.train.epoch"), *batch = st_meta(f, "heed.train.batch");
+    const char *seed = st_meta(f, "heed.train.seed"), *runs = st_meta(f, "heed.train.runs");
+    const char *lr = st_meta(f, "heed.train.lr");
+    w->steps = strtoll(steps, NULL, 10);
+    if (opt)
+        w->train.optimizer = !strcmp(opt, "sgd") ? HEED_OPT_SGD : HEED_OPT_ADAM;
+    w->state.epoch = epoch ? strtoll(epoch, NULL, 10) : 0;
+    w->state.batch = batch ? strtoll(batch, NULL, 10) : 0;
+    w->state.seed = seed ? strtoull(seed, NULL, 10) : 0;
+    w->state.runs = runs ? strtoll(runs, NULL, 10) : 0;
+    w->state.lr = lr ? strtof(lr, NULL) : w->train.lr;
+    if (w->steps < 0 || w->state.epoch < 0 || w->state.batch < 0 || w->state.runs < 0 ||
+        !(w->state.lr > 0)) {
+        heed_srcpos pos = {f->path, NULL, 0, 0};
+        heed_diag_add(diag, HEED_ERR_WEIGHTS, &pos, NULL, "the checkpoint's training state is "
+                                                          "not valid");
+        return HEED_ERR_WEIGHTS;
+    }
+    w->train.lr = w->state.lr;
+    w->has_state = true;
+    return HEED_OK;
 }
 
 static heed_status load_vocab(const heed_model *m, const st_file *f, heed_vocab **out,
@@ -185,7 +304,8 @@ static match_report match_tensors(heed_weights *w, const st_file *f, heed_diag *
             memcpy(w->data + p->offset, f->bytes + f->data_start + t->begin, p->numel * 4);
     }
     for (int i = 0; i < f->n; i++) {
-        bool known = false;
+        /* a checkpoint's optimizer state is read separately */
+        bool known = !strncmp(f->t[i].name, "__optim__.", 10);
         for (int k = 0; k < w->n_params && !known; k++)
             known = !strcmp(w->params[k].name, f->t[i].name);
         if (!known) {
@@ -252,6 +372,13 @@ heed_status heed_weights_load(const heed_model *m, const char *path, unsigned fl
                  "%s: partial match: %d matched, %d missing (initialised), %d unexpected "
                  "(ignored), %d mismatched (initialised)",
                  path, r.matched, r.missing, r.unexpected, r.mismatched);
+    /* a partial match has no complete optimizer state to restore */
+    bool state = exact && !(flags & HEED_LOAD_WEIGHTS_ONLY);
+    if (state && (st = load_training(w, f, diag)) != HEED_OK) {
+        heed_weights_free(w);
+        st_free(f);
+        return st;
+    }
     const char *hash = st_meta(f, "heed.hash");
     char mine[32];
     snprintf(mine, sizeof mine, "%016" PRIx64, m->hash);
