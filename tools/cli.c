@@ -7,14 +7,16 @@
 #include <string.h>
 #include <unistd.h>
 
-void cli_opts_init(cli_opts *o, int argc, char **argv, const char *cmd, const char *usage)
+void cli_opts_init(cli_opts *o, int argc, char **argv, const char *cmd)
 {
     memset(o, 0, sizeof *o);
     o->argc = argc;
     o->argv = argv;
     o->i = 1;
+    o->positional = argv + 1;
     o->cmd = cmd;
-    o->usage = usage;
+    const cli_cmd *c = cli_command(cmd);
+    o->usage = c ? c->usage : cmd;
 }
 
 const char *cli_next(cli_opts *o)
@@ -23,7 +25,7 @@ const char *cli_next(cli_opts *o)
     while (o->i < o->argc) {
         char *a = o->argv[o->i++];
         if (strcmp(a, "--") == 0) {
-            while (o->i < o->argc && o->n_positional < 8)
+            while (o->i < o->argc)
                 o->positional[o->n_positional++] = o->argv[o->i++];
             return NULL;
         }
@@ -39,8 +41,8 @@ const char *cli_next(cli_opts *o)
             }
             return a;
         }
-        if (o->n_positional < 8)
-            o->positional[o->n_positional++] = a;
+        /* argv[1 + n_positional] was read already, so it may be overwritten */
+        o->positional[o->n_positional++] = a;
     }
     return NULL;
 }
@@ -124,21 +126,43 @@ int cli_usage_error(const cli_opts *o, const char *fmt, ...)
     return CLI_USAGE;
 }
 
+/* Levenshtein distance of two short names (longer ones are cut at 63). */
+static int edit_distance(const char *a, const char *b)
+{
+    int prev[64], cur[64];
+    size_t la = strlen(a) < 63 ? strlen(a) : 63, lb = strlen(b) < 63 ? strlen(b) : 63;
+    for (size_t j = 0; j <= lb; j++)
+        prev[j] = (int)j;
+    for (size_t i = 1; i <= la; i++) {
+        cur[0] = (int)i;
+        for (size_t j = 1; j <= lb; j++) {
+            int sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
+            int del = prev[j] + 1, ins = cur[j - 1] + 1;
+            cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+        }
+        memcpy(prev, cur, sizeof prev);
+    }
+    return prev[lb];
+}
+
+const char *cli_closest(const char *word, const char *const *names, int n)
+{
+    const char *best = NULL;
+    int best_d = 3; /* at most two edits away, or a prefix */
+    for (int i = 0; i < n; i++) {
+        size_t lw = strlen(word);
+        int d = lw >= 2 && strncmp(names[i], word, lw) == 0 ? 1 : edit_distance(word, names[i]);
+        if (d < best_d)
+            best_d = d, best = names[i];
+    }
+    return best;
+}
+
 int cli_unknown_option(const cli_opts *o, const char *opt, const char *const *known, int n)
 {
-    int best = -1, best_d = 1 << 30;
-    for (int i = 0; i < n; i++) {
-        int d = 0;
-        const char *a = opt, *b = known[i];
-        /* a rough distance: differing positions plus the length difference */
-        while (*a && *b)
-            d += *a++ != *b++;
-        d += (int)(strlen(a) + strlen(b));
-        if (d < best_d)
-            best_d = d, best = i;
-    }
-    if (best >= 0 && best_d <= 3)
-        return cli_usage_error(o, "unknown option '%s'; did you mean '%s'?", opt, known[best]);
+    const char *best = cli_closest(opt, known, n);
+    if (best)
+        return cli_usage_error(o, "unknown option '%s'; did you mean '%s'?", opt, best);
     return cli_usage_error(o, "unknown option '%s'", opt);
 }
 
@@ -151,6 +175,19 @@ int cli_report(const heed_diag *d)
     if (d->count > 1)
         fprintf(stderr, "%d errors\n", d->count);
     return d->status == HEED_ERR_ARGUMENT ? CLI_USAGE : CLI_USER_ERROR;
+}
+
+heed_status cli_fail(heed_diag *d, heed_status status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    heed_diag_clear(d);
+    d->status = status;
+    d->count = 1;
+    vsnprintf(d->message, sizeof d->message, fmt, ap);
+    va_end(ap);
+    snprintf(d->text, sizeof d->text, "error: %s\n", d->message);
+    return status;
 }
 
 void cli_log(void *user, heed_log_level level, const char *msg)

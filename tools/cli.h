@@ -18,9 +18,17 @@
 typedef struct cli_cmd {
     const char *name;
     const char *summary;
-    const char *usage;
+    const char *usage; /* synopsis lines */
+    const char *help;  /* what it does, then its options */
     int (*run)(int argc, char **argv);
 } cli_cmd;
+
+/* The subcommands (commands.c). */
+int cli_command_count(void);
+const cli_cmd *cli_command_at(int i);
+const cli_cmd *cli_command(const char *name);
+/* Prints a command's full help (what `heed CMD --help` shows). */
+void cli_help(FILE *f, const cli_cmd *c);
 
 /* A simple option cursor over argv: long options with a value either as the
  * next argument or after '='. */
@@ -30,7 +38,8 @@ typedef struct cli_opts {
     int i;
     const char *cmd;
     const char *usage;
-    const char *positional[8];
+    /* positionals, moved to the front of argv as it is read (no limit) */
+    char **positional;
     int n_positional;
     heed_dim dims[CLI_MAX_DIMS];
     int n_dims;
@@ -40,7 +49,8 @@ typedef struct cli_opts {
     char name[128];      /* the current option's name when given as --name=value */
 } cli_opts;
 
-void cli_opts_init(cli_opts *o, int argc, char **argv, const char *cmd, const char *usage);
+/* The usage quoted in errors comes from the command's entry in commands.c. */
+void cli_opts_init(cli_opts *o, int argc, char **argv, const char *cmd);
 /* Next option name (e.g. "--dim"), or NULL at the end; positionals are
  * collected. */
 const char *cli_next(cli_opts *o);
@@ -51,10 +61,15 @@ double cli_double(cli_opts *o);
 /* Handles --dim NAME=N; returns true when the option was --dim. */
 bool cli_dim_option(cli_opts *o, const char *opt);
 int cli_usage_error(const cli_opts *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The name closest to word (at most two edits away, or word a prefix of it), or NULL. */
+const char *cli_closest(const char *word, const char *const *names, int n);
 int cli_unknown_option(const cli_opts *o, const char *opt, const char *const *known, int n);
 
 /* Prints a failed call's diagnostics to stderr; returns the exit code. */
 int cli_report(const heed_diag *d);
+/* Fills a diagnostic with one error raised by the tool itself. */
+heed_status cli_fail(heed_diag *d, heed_status status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* Logs library messages to stderr with a prefix. */
 void cli_log(void *user, heed_log_level level, const char *msg);
 void cli_options(heed_options *o, int threads);

@@ -356,9 +356,7 @@ static int run_bench(bench_args *a)
 int cmd_bench(int argc, char **argv)
 {
     cli_opts o;
-    cli_opts_init(&o, argc, argv, "bench",
-                  "heed bench MODEL.yaml [--dim NAME=N ...] [--threads N] [--repeat N] "
-                  "[--warmup N] [--no-train] [--no-forward] [--decode BATCH:STEPS] [--json]");
+    cli_opts_init(&o, argc, argv, "bench");
     static const char *const known[] = {"--dim",      "--threads",    "--repeat", "--warmup",
                                         "--no-train", "--no-forward", "--decode", "--json"};
     bench_args a = {.threads = 0, .repeat = 20, .warmup = 3, .train = true, .forward = true};

@@ -6,7 +6,7 @@
 int cmd_check(int argc, char **argv)
 {
     cli_opts o;
-    cli_opts_init(&o, argc, argv, "check", "heed check MODEL.yaml [--dim NAME=N ...]");
+    cli_opts_init(&o, argc, argv, "check");
     static const char *const known[] = {"--dim"};
     const char *opt;
     while ((opt = cli_next(&o)) && !o.failed) {

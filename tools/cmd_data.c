@@ -9,10 +9,6 @@
 #include "cli.h"
 #include "datasets.h"
 
-#define DATA_USAGE                                                                                \
-    "heed data NAME --out DIR [--seed N] [--train N] [--valid N] [--test N] [--source PATH]\n"    \
-    "       heed data dates --explain TEXT\n"                                                     \
-    "       heed data --list"
 #define DATA_DEFAULT_SEED 1
 #define DATA_MAX_SIZE 100000000L
 
@@ -41,25 +37,6 @@ static void list_datasets(void)
     }
 }
 
-/* Levenshtein distance of two short names (longer ones are cut at 31). */
-static int edit_distance(const char *a, const char *b)
-{
-    int prev[32], cur[32];
-    size_t la = strlen(a) < 31 ? strlen(a) : 31, lb = strlen(b) < 31 ? strlen(b) : 31;
-    for (size_t j = 0; j <= lb; j++)
-        prev[j] = (int)j;
-    for (size_t i = 1; i <= la; i++) {
-        cur[0] = (int)i;
-        for (size_t j = 1; j <= lb; j++) {
-            int sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
-            int del = prev[j] + 1, ins = cur[j - 1] + 1;
-            cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
-        }
-        memcpy(prev, cur, sizeof prev);
-    }
-    return prev[lb];
-}
-
 static const data_spec *find_spec(const char *name)
 {
     for (int i = 0; i < N_SPECS; i++)
@@ -70,14 +47,10 @@ static const data_spec *find_spec(const char *name)
 
 static int unknown_dataset(const cli_opts *o, const char *name)
 {
-    const char *best = NULL;
-    int best_d = 3; /* at most two edits away, or a prefix */
-    for (int i = 0; i < N_SPECS; i++) {
-        const char *n = data_specs[i]->name;
-        int d = strncmp(n, name, strlen(name)) == 0 ? 1 : edit_distance(name, n);
-        if (d < best_d)
-            best_d = d, best = n;
-    }
+    const char *names[N_SPECS];
+    for (int i = 0; i < N_SPECS; i++)
+        names[i] = data_specs[i]->name;
+    const char *best = cli_closest(name, names, N_SPECS);
     if (best)
         return cli_usage_error(o, "unknown dataset '%s'; did you mean '%s'? ('heed data --list' "
                                   "shows them)", name, best);
@@ -151,7 +124,7 @@ static void parse_options(cli_opts *o, data_args *a)
 int cmd_data(int argc, char **argv)
 {
     cli_opts o;
-    cli_opts_init(&o, argc, argv, "data", DATA_USAGE);
+    cli_opts_init(&o, argc, argv, "data");
     data_args a = {.rq = {.seed = DATA_DEFAULT_SEED, .size = {-1, -1, -1}}};
     parse_options(&o, &a);
     if (o.failed)

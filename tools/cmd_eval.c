@@ -315,9 +315,7 @@ static int run_eval(const eval_args *a)
 int cmd_eval(int argc, char **argv)
 {
     cli_opts o;
-    cli_opts_init(&o, argc, argv, "eval",
-                  "heed eval MODEL.yaml --weights W.safetensors --data TEST.tsv [--beam K] "
-                  "[--alpha A] [--limit N] [--threads N] [--json]");
+    cli_opts_init(&o, argc, argv, "eval");
     static const char *const known[] = {"--weights", "--data",    "--beam", "--alpha",
                                         "--limit",   "--threads", "--json"};
     eval_args a = {.beam = 1};

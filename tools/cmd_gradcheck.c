@@ -44,9 +44,7 @@ static void on_entry(void *user, const heed_gradcheck_entry *e)
 int cmd_gradcheck(int argc, char **argv)
 {
     cli_opts o;
-    cli_opts_init(&o, argc, argv, "gradcheck",
-                  "heed gradcheck MODEL.yaml [--dim NAME=N ...] [--samples N] [--tol X] "
-                  "[--step H] [--seed N] [--quiet]");
+    cli_opts_init(&o, argc, argv, "gradcheck");
     static const char *const known[] = {"--dim", "--samples", "--tol", "--seed", "--quiet",
                                         "--step"};
     heed_gradcheck_options gopt = {0};

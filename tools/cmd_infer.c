@@ -11,8 +11,6 @@
 #include "cli.h"
 #include "svg.h"
 
-#define MAX_TEXTS 100000
-
 typedef struct infer_args {
     const char *model, *weights, *attention;
     int beam, threads;
@@ -182,44 +180,43 @@ static int run_infer(const infer_args *a)
     return rc;
 }
 
-/* Lines of stdin, without their newline. */
-static size_t read_lines(const char **out, size_t cap)
+/* Non-empty lines of stdin, without their newline; *n = 0 when there are
+ * none. NULL when out of memory. */
+static char **read_lines(size_t *n)
 {
-    size_t n = 0, len = 0;
-    char *line = NULL;
+    size_t cap = 64, len = 0;
+    char **out = malloc(sizeof *out * cap), *line = NULL;
     ssize_t got;
-    while (n < cap && (got = getline(&line, &len, stdin)) >= 0) {
+    *n = 0;
+    while (out && (got = getline(&line, &len, stdin)) >= 0) {
         while (got > 0 && (line[got - 1] == '\n' || line[got - 1] == '\r'))
             line[--got] = '\0';
         if (got == 0)
             continue;
-        out[n++] = strdup(line);
+        char **grown = *n == cap ? realloc(out, sizeof *out * (cap *= 2)) : out;
+        char *copy = grown ? strdup(line) : NULL;
+        if (!copy) {
+            for (size_t i = 0; grown && i < *n; i++)
+                free(grown[i]);
+            free(grown ? grown : out);
+            out = NULL;
+            break;
+        }
+        out = grown;
+        out[(*n)++] = copy;
     }
     free(line);
-    return n;
+    return out;
 }
 
 int cmd_infer(int argc, char **argv)
 {
     cli_opts o;
-    cli_opts_init(&o, argc, argv, "infer",
-                  "heed infer MODEL.yaml --weights W.safetensors [--beam K] [--alpha A] "
-                  "[--attention FILE.svg|-] [--threads N] [TEXT ...]  (no TEXT: lines of stdin)");
+    cli_opts_init(&o, argc, argv, "infer");
     static const char *const known[] = {"--weights", "--beam", "--alpha", "--attention",
                                         "--threads"};
     infer_args a = {.beam = 1, .alpha = 0.0};
     const char *opt;
-    const char *positional[256];
-    int np = 0;
-    /* texts may be many: collect positionals beyond cli_opts' eight ourselves */
-    for (int i = 1; i < argc; i++) {
-        if (argv[i][0] == '-' && argv[i][1] == '-' && !strchr(argv[i], '=') &&
-            strcmp(argv[i], "--attention") != 0 && i + 1 < argc)
-            i++; /* an option's value */
-        else if (argv[i][0] != '-' || !strcmp(argv[i], "-"))
-            if (np < 256)
-                positional[np++] = argv[i];
-    }
     while ((opt = cli_next(&o)) && !o.failed) {
         if (!strcmp(opt, "--weights"))
             a.weights = cli_value(&o);
@@ -236,29 +233,22 @@ int cmd_infer(int argc, char **argv)
     }
     if (o.failed)
         return CLI_USAGE;
-    if (np < 1 || !a.weights)
+    if (o.n_positional < 1 || !a.weights)
         return cli_usage_error(&o, "give a model file and --weights");
-    a.model = positional[0];
-    /* the attention option's value may have been counted as a text */
-    size_t n = 0;
-    const char **texts = malloc(sizeof *texts * MAX_TEXTS);
-    if (!texts)
-        return CLI_USER_ERROR;
-    for (int i = 1; i < np; i++)
-        if (!(a.attention && positional[i] == a.attention))
-            texts[n++] = positional[i];
-    bool from_stdin = n == 0;
-    if (from_stdin)
-        n = read_lines(texts, MAX_TEXTS);
-    if (n == 0) {
-        free(texts);
-        return cli_usage_error(&o, "no texts: give them as arguments or on stdin");
+    a.model = o.positional[0];
+    char **lines = NULL;
+    a.n = (size_t)o.n_positional - 1;
+    a.texts = (const char **)o.positional + 1;
+    if (a.n == 0) {
+        if (!(lines = read_lines(&a.n))) {
+            fprintf(stderr, "heed infer: error: out of memory reading stdin\n");
+            return CLI_USER_ERROR;
+        }
+        a.texts = (const char **)lines;
     }
-    a.texts = texts;
-    a.n = n;
-    int rc = run_infer(&a);
-    for (size_t i = 0; from_stdin && i < n; i++)
-        free((char *)texts[i]);
-    free(texts);
+    int rc = a.n ? run_infer(&a) : cli_usage_error(&o, "no texts: give them as arguments or on stdin");
+    for (size_t i = 0; lines && i < a.n; i++)
+        free(lines[i]);
+    free(lines);
     return rc;
 }

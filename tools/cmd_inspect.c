@@ -113,8 +113,7 @@ static void print_json(const heed_model *m, const heed_plan *p, bool training)
 int cmd_inspect(int argc, char **argv)
 {
     cli_opts o;
-    cli_opts_init(&o, argc, argv, "inspect",
-                  "heed inspect MODEL.yaml [--dim NAME=N ...] [--infer] [--json] [--dot FILE]");
+    cli_opts_init(&o, argc, argv, "inspect");
     static const char *const known[] = {"--dim", "--infer", "--json", "--dot"};
     bool json = false, infer = false;
     const char *dot = NULL, *opt;

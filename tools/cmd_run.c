@@ -50,9 +50,7 @@ static int run_graph(heed_model *m, heed_weights *w, const char *in_path, const 
 int cmd_run(int argc, char **argv)
 {
     cli_opts o;
-    cli_opts_init(&o, argc, argv, "run",
-                  "heed run MODEL.yaml --inputs IN.safetensors --out OUT.safetensors "
-                  "[--weights W.safetensors] [--seed N] [--dim NAME=N ...] [--threads N]");
+    cli_opts_init(&o, argc, argv, "run");
     static const char *const known[] = {"--inputs", "--out", "--weights", "--seed", "--dim",
                                         "--threads"};
     const char *in = NULL, *out = NULL, *weights = NULL, *opt;

@@ -1,7 +1,9 @@
 /*
  * heed train: trains a model on a TSV file. Vocabularies come from the
  * training data; each epoch ends with validation metrics and an atomic
- * checkpoint. On a terminal a one-line display shows progress; otherwise
+ * checkpoint (weights, optimizer state and the position in the data), so a
+ * killed run resumes with --resume and continues bit for bit as if it had
+ * not stopped. On a terminal a one-line display shows progress; otherwise
  * plain log lines.
  */
 #include <math.h>
@@ -13,14 +15,28 @@
 #include "svg.h"
 
 typedef struct train_args {
-    const char *model, *data, *valid, *out, *log, *plot;
-    int epochs, batch, threads;
+    const char *model, *data, *valid, *out, *log, *plot, *resume, *init, *step_log;
+    int epochs, batch, threads, checkpoint_every;
     long seed;
     double lr, lr_decay, clip;
-    bool quiet;
+    bool quiet, check_numerics, partial;
     const heed_dim *dims;
     size_t n_dims;
 } train_args;
+
+/* Everything one run of the loop works with. */
+typedef struct run {
+    const train_args *a;
+    heed_model *m;
+    heed_weights *w;
+    const heed_dataset *train, *valid;
+    heed_session *s, *vs;
+    heed_train_config tc;
+    heed_train_state pos; /* where the run is: epochs and batches done */
+    size_t *order, n, batch, steps;
+    FILE *log, *step_log;
+    double start;
+} run;
 
 static double now(void)
 {
@@ -44,29 +60,29 @@ typedef struct eval_result {
 } eval_result;
 
 /* Teacher-forced loss and accuracy over a dataset. */
-static heed_status evaluate(heed_session *s, const heed_dataset *ds, int batch, eval_result *r,
+static heed_status evaluate(heed_session *s, const heed_dataset *ds, size_t batch, eval_result *r,
                             heed_diag *d)
 {
     size_t n = heed_dataset_size(ds);
-    size_t *rows = malloc(sizeof *rows * (size_t)batch);
+    size_t *rows = malloc(sizeof *rows * batch);
     if (!rows)
         return HEED_ERR_NOMEM;
     memset(r, 0, sizeof *r);
     double weight = 0;
     heed_status st = HEED_OK;
-    for (size_t i = 0; i < n && st == HEED_OK; i += (size_t)batch) {
-        size_t k = i + (size_t)batch <= n ? (size_t)batch : n - i;
+    for (size_t i = 0; i < n && st == HEED_OK; i += batch) {
+        size_t k = i + batch <= n ? batch : n - i;
         for (size_t j = 0; j < k; j++)
             rows[j] = i + j;
         if ((st = heed_dataset_feed(ds, rows, k, s, d)) != HEED_OK ||
             (st = heed_session_forward(s, d)) != HEED_OK)
             break;
-        heed_accuracy a;
-        if (heed_session_accuracy(s, &a, d) == HEED_OK) {
-            r->acc.tokens += a.tokens;
-            r->acc.tokens_correct += a.tokens_correct;
-            r->acc.sequences += a.sequences;
-            r->acc.sequences_correct += a.sequences_correct;
+        heed_accuracy acc;
+        if (heed_session_accuracy(s, &acc, d) == HEED_OK) {
+            r->acc.tokens += acc.tokens;
+            r->acc.tokens_correct += acc.tokens_correct;
+            r->acc.sequences += acc.sequences;
+            r->acc.sequences_correct += acc.sequences_correct;
         }
         r->loss += heed_session_loss(s) * (double)k;
         weight += (double)k;
@@ -75,6 +91,8 @@ static heed_status evaluate(heed_session *s, const heed_dataset *ds, int batch, 
     free(rows);
     return st;
 }
+
+/* ------------------------------------------------------------ curves */
 
 typedef struct curves {
     double *epoch, *train, *valid, *tok, *seq;
@@ -98,184 +116,244 @@ static void write_plot(const train_args *a, const heed_model *m, const curves *c
     fclose(f);
 }
 
-static void progress(const train_args *a, int epoch, size_t done, size_t total, double loss,
-                     double t0, size_t examples)
+/* ------------------------------------------------------------ the loop */
+
+static void progress(const run *r, size_t done, double loss, double t0, size_t examples)
 {
     double el = now() - t0, rate = el > 0 ? (double)examples / el : 0;
     char eta[32];
-    clock_text(done ? el * (double)(total - done) / (double)done : 0, eta, sizeof eta);
-    fprintf(stderr, "\r\033[Kepoch %d/%d  step %zu/%zu  loss %.4f  %.0f ex/s  ETA %s", epoch,
-            a->epochs, done, total, loss, rate, eta);
+    size_t left = r->steps - done;
+    clock_text(done ? el * (double)left / (double)done : 0, eta, sizeof eta);
+    fprintf(stderr, "\r\033[Kepoch %lld/%d  step %zu/%zu  loss %.4f  %.0f ex/s  ETA %s",
+            (long long)r->pos.epoch + 1, r->a->epochs, done, r->steps, loss, rate, eta);
     fflush(stderr);
 }
 
-static int train_loop(const train_args *a, heed_model *m, heed_weights *w,
-                      const heed_dataset *train, const heed_dataset *valid, FILE *log)
+static heed_status checkpoint(run *r, heed_diag *d)
 {
-    heed_diag d;
-    heed_session *s, *vs = NULL;
-    if (heed_session_new(w, HEED_MODE_TRAIN, &s, &d) != HEED_OK)
-        return cli_report(&d);
-    if (valid && heed_session_new(w, HEED_MODE_INFER, &vs, &d) != HEED_OK) {
-        heed_session_free(s);
-        return cli_report(&d);
-    }
-    heed_train_config tc;
-    heed_model_train_config(m, &tc);
-    if (a->lr > 0)
-        tc.lr = (float)a->lr;
-    if (a->lr_decay > 0)
-        tc.lr_decay = (float)a->lr_decay;
-    if (a->clip >= 0)
-        tc.clip = (float)a->clip;
-    if (a->batch > 0)
-        tc.batch = a->batch;
-    tc.seed = (uint64_t)a->seed;
-    heed_weights_set_train_config(w, &tc);
-    heed_session_seed(s, tc.seed);
-    size_t n = heed_dataset_size(train), batch = (size_t)tc.batch;
-    size_t steps = (n + batch - 1) / batch;
-    size_t *order = malloc(sizeof *order * n);
-    if (!order) {
-        heed_session_free(s);
-        heed_session_free(vs);
-        return CLI_USER_ERROR;
-    }
+    r->pos.runs = heed_session_runs(r->s);
+    r->pos.lr = r->tc.lr;
+    return heed_weights_save_checkpoint(r->w, &r->pos, r->a->out, d);
+}
+
+/* One epoch's batches from the current position on. */
+static heed_status train_epoch(run *r, double *mean_loss, size_t *examples, heed_diag *d)
+{
+    const train_args *a = r->a;
     bool tty = cli_isatty(stderr) && !a->quiet;
-    int rc = CLI_OK;
+    heed_dataset_shuffle(r->train, r->batch, r->pos.seed, r->pos.epoch + 1, r->order);
+    double t0 = now(), sum = 0, last_draw = 0;
+    size_t done = 0;
+    heed_status st = HEED_OK;
+    for (size_t b = (size_t)r->pos.batch; b < r->steps && st == HEED_OK; b++) {
+        size_t k = (b + 1) * r->batch <= r->n ? r->batch : r->n - b * r->batch;
+        float loss = NAN;
+        if ((st = heed_dataset_feed(r->train, r->order + b * r->batch, k, r->s, d)) != HEED_OK ||
+            (st = heed_session_train_step(r->s, &loss, d)) != HEED_OK)
+            break;
+        sum += loss;
+        done++;
+        *examples += k;
+        r->pos.batch = (int64_t)b + 1;
+        if (r->step_log) {
+            fprintf(r->step_log, "%lld,%.9g\n", (long long)heed_weights_steps(r->w), loss);
+            fflush(r->step_log);
+        }
+        if (a->checkpoint_every > 0 && heed_weights_steps(r->w) % a->checkpoint_every == 0)
+            st = checkpoint(r, d);
+        if (tty && (now() - last_draw > 0.25 || b + 1 == r->steps)) {
+            progress(r, b + 1, sum / (double)done, t0, *examples);
+            last_draw = now();
+        }
+    }
+    if (tty)
+        fprintf(stderr, "\r\033[K");
+    *mean_loss = done ? sum / (double)done : NAN;
+    return st;
+}
+
+static heed_status end_epoch(run *r, curves *cv, double train_loss, size_t examples,
+                             double secs, heed_diag *d)
+{
+    const train_args *a = r->a;
+    eval_result vr = {NAN, {0}};
+    heed_status st = r->vs ? evaluate(r->vs, r->valid, r->batch, &vr, d) : HEED_OK;
+    if (st != HEED_OK)
+        return st;
+    double tok = vr.acc.tokens ? 100.0 * vr.acc.tokens_correct / vr.acc.tokens : NAN;
+    double seq = vr.acc.sequences ? 100.0 * vr.acc.sequences_correct / vr.acc.sequences : NAN;
+    long long e = (long long)r->pos.epoch + 1;
+    printf("epoch %lld/%d  train loss %.4f", e, a->epochs, train_loss);
+    if (r->vs)
+        printf("  valid loss %.4f  token acc %.2f%%  sequence acc %.2f%%", vr.loss, tok, seq);
+    printf("  (%.1f s, %.0f ex/s)\n", secs, (double)examples / secs);
+    fflush(stdout);
+    if (r->log) {
+        fprintf(r->log, "%lld,%lld,%.6f,%.6f,%.4f,%.4f,%.2f\n", e,
+                (long long)heed_weights_steps(r->w), train_loss, vr.loss, tok, seq,
+                now() - r->start);
+        fflush(r->log);
+    }
+    cv->epoch[cv->n] = (double)e;
+    cv->train[cv->n] = train_loss;
+    cv->valid[cv->n] = vr.loss;
+    cv->tok[cv->n] = tok;
+    cv->seq[cv->n] = seq;
+    cv->n++;
+    if (a->plot)
+        write_plot(a, r->m, cv);
+    /* the next epoch's position and learning rate, then the checkpoint */
+    r->pos.epoch++;
+    r->pos.batch = 0;
+    r->tc.lr *= r->tc.lr_decay;
+    heed_weights_set_train_config(r->w, &r->tc);
+    return checkpoint(r, d);
+}
+
+static int train_loop(run *r)
+{
+    const train_args *a = r->a;
+    heed_diag d;
     double *hist = calloc((size_t)a->epochs * 5 + 5, sizeof *hist);
-    curves cv = {hist, hist + a->epochs + 1, hist + 2 * (a->epochs + 1), hist + 3 * (a->epochs + 1),
-                 hist + 4 * (a->epochs + 1), 0};
-    if (!hist) {
-        free(order);
-        heed_session_free(s);
-        heed_session_free(vs);
+    r->order = malloc(sizeof *r->order * r->n);
+    if (!hist || !r->order) {
+        free(hist);
         return CLI_USER_ERROR;
     }
-    double start = now();
-    if (log)
-        fprintf(log, "epoch,step,train_loss,valid_loss,valid_token_acc,valid_seq_acc,seconds\n");
-    for (int e = 1; e <= a->epochs && rc == CLI_OK; e++) {
-        heed_dataset_shuffle(train, batch, tc.seed, e, order);
-        double t0 = now(), sum = 0, last_draw = 0;
+    size_t stride = (size_t)a->epochs + 1;
+    curves cv = {hist, hist + stride, hist + 2 * stride, hist + 3 * stride, hist + 4 * stride, 0};
+    int rc = CLI_OK;
+    while (r->pos.epoch < a->epochs && rc == CLI_OK) {
+        double t0 = now(), loss;
         size_t examples = 0;
-        for (size_t b = 0; b < steps; b++) {
-            size_t k = (b + 1) * batch <= n ? batch : n - b * batch;
-            float loss;
-            if (heed_dataset_feed(train, order + b * batch, k, s, &d) != HEED_OK ||
-                heed_session_train_step(s, &loss, &d) != HEED_OK) {
-                if (tty)
-                    fprintf(stderr, "\n");
-                rc = cli_report(&d);
-                break;
-            }
-            sum += loss;
-            examples += k;
-            if (tty && (now() - last_draw > 0.25 || b + 1 == steps)) {
-                progress(a, e, b + 1, steps, sum / (double)(b + 1), t0, examples);
-                last_draw = now();
-            }
-        }
-        if (rc != CLI_OK)
-            break;
-        if (tty)
-            fprintf(stderr, "\r\033[K");
-        double secs = now() - t0, train_loss = sum / (double)steps;
-        eval_result vr = {NAN, {0}};
-        if (vs && evaluate(vs, valid, (int)batch, &vr, &d) != HEED_OK) {
+        heed_status st = train_epoch(r, &loss, &examples, &d);
+        if (st == HEED_OK)
+            st = end_epoch(r, &cv, loss, examples, now() - t0, &d);
+        if (st != HEED_OK)
             rc = cli_report(&d);
-            break;
-        }
-        double tok = vr.acc.tokens ? 100.0 * vr.acc.tokens_correct / vr.acc.tokens : NAN;
-        double seq = vr.acc.sequences ? 100.0 * vr.acc.sequences_correct / vr.acc.sequences : NAN;
-        printf("epoch %d/%d  train loss %.4f", e, a->epochs, train_loss);
-        if (vs)
-            printf("  valid loss %.4f  token acc %.2f%%  sequence acc %.2f%%", vr.loss, tok, seq);
-        printf("  (%.1f s, %.0f ex/s)\n", secs, (double)examples / secs);
-        fflush(stdout);
-        if (log) {
-            fprintf(log, "%d,%lld,%.6f,%.6f,%.4f,%.4f,%.2f\n", e, (long long)heed_weights_steps(w),
-                    train_loss, vr.loss, tok, seq, now() - start);
-            fflush(log);
-        }
-        cv.epoch[cv.n] = e;
-        cv.train[cv.n] = train_loss;
-        cv.valid[cv.n] = vr.loss;
-        cv.tok[cv.n] = tok;
-        cv.seq[cv.n] = seq;
-        cv.n++;
-        if (a->plot)
-            write_plot(a, m, &cv);
-        if (heed_weights_save(w, a->out, &d) != HEED_OK) {
-            rc = cli_report(&d);
-            break;
-        }
-        tc.lr *= tc.lr_decay;
-        heed_weights_set_train_config(w, &tc);
     }
     if (rc == CLI_OK)
-        printf("saved %s (%.1f s)\n", a->out, now() - start);
+        printf("saved %s (%.1f s)\n", a->out, now() - r->start);
     free(hist);
-    free(order);
-    heed_session_free(s);
-    heed_session_free(vs);
+    free(r->order);
     return rc;
 }
 
-static int run_training(const train_args *a)
+/* ------------------------------------------------------------ setup */
+
+/* Weights: a checkpoint to resume, weights to start from (their vocabulary
+ * too), or new ones with the vocabulary of the training data. */
+static heed_status make_weights(const train_args *a, run *r, heed_vocab **v, heed_diag *d)
 {
-    heed_model *m;
-    if (cli_load_model(a->model, a->threads, &m) != HEED_OK)
+    if (a->resume) {
+        heed_status st = heed_weights_load(r->m, a->resume, 0, &r->w, d);
+        if (st == HEED_OK && heed_weights_train_state(r->w, &r->pos) != HEED_OK)
+            st = cli_fail(d, HEED_ERR_WEIGHTS,
+                           "%s holds weights but no training state: it was not written by heed "
+                           "train, so it cannot be resumed",
+                           a->resume);
+        return st;
+    }
+    if (a->init)
+        return heed_weights_load(r->m, a->init,
+                                 HEED_LOAD_WEIGHTS_ONLY | (a->partial ? HEED_LOAD_PARTIAL : 0),
+                                 &r->w, d);
+    heed_status st = heed_vocab_build(r->m, a->data, v, d);
+    if (st == HEED_OK)
+        st = heed_weights_new(r->m, *v, a->dims, a->n_dims, r->pos.seed, &r->w, d);
+    return st;
+}
+
+static void configure(const train_args *a, run *r)
+{
+    heed_model_train_config(r->m, &r->tc);
+    if (a->lr > 0)
+        r->tc.lr = (float)a->lr;
+    if (a->lr_decay > 0)
+        r->tc.lr_decay = (float)a->lr_decay;
+    if (a->clip >= 0)
+        r->tc.clip = (float)a->clip;
+    if (a->batch > 0)
+        r->tc.batch = a->batch;
+    r->tc.seed = r->pos.seed;
+    if (a->resume)
+        r->tc.lr = r->pos.lr; /* the schedule continues where it was */
+    heed_weights_set_train_config(r->w, &r->tc);
+    heed_session_seed(r->s, r->pos.seed);
+    heed_session_set_runs(r->s, r->pos.runs);
+    heed_session_check_numerics(r->s, a->check_numerics);
+    r->batch = (size_t)r->tc.batch;
+    r->n = heed_dataset_size(r->train);
+    r->steps = (r->n + r->batch - 1) / r->batch;
+}
+
+static int run_training(train_args *a)
+{
+    run r = {.a = a, .start = now()};
+    if (cli_load_model(a->model, a->threads, &r.m) != HEED_OK)
         return CLI_USER_ERROR;
     heed_diag d;
     heed_vocab *v = NULL;
-    heed_weights *w = NULL;
     heed_dataset *train = NULL, *valid = NULL;
-    FILE *log = NULL;
     int rc = CLI_OK;
     heed_train_config tc;
-    heed_model_train_config(m, &tc);
-    uint64_t seed = a->seed >= 0 ? (uint64_t)a->seed : tc.seed;
-    if (heed_vocab_build(m, a->data, &v, &d) != HEED_OK ||
-        heed_dataset_load(m, v, a->data, &train, &d) != HEED_OK ||
-        (a->valid && heed_dataset_load(m, v, a->valid, &valid, &d) != HEED_OK) ||
-        heed_weights_new(m, v, a->dims, a->n_dims, seed, &w, &d) != HEED_OK) {
+    heed_model_train_config(r.m, &tc);
+    r.pos.seed = a->seed >= 0 ? (uint64_t)a->seed : tc.seed;
+    if (a->epochs <= 0)
+        a->epochs = tc.epochs;
+    heed_status st = make_weights(a, &r, &v, &d);
+    const heed_vocab *vocab = r.w ? heed_weights_vocab(r.w) : NULL;
+    if (st == HEED_OK && (st = heed_dataset_load(r.m, vocab, a->data, &train, &d)) == HEED_OK &&
+        (!a->valid || (st = heed_dataset_load(r.m, vocab, a->valid, &valid, &d)) == HEED_OK) &&
+        (st = heed_session_new(r.w, HEED_MODE_TRAIN, &r.s, &d)) == HEED_OK && valid)
+        st = heed_session_new(r.w, HEED_MODE_INFER, &r.vs, &d);
+    if (st != HEED_OK)
         rc = cli_report(&d);
-    } else if (a->log && !(log = fopen(a->log, "w"))) {
-        fprintf(stderr, "heed train: error: cannot write %s\n", a->log);
-        rc = CLI_USER_ERROR;
-    } else {
-        train_args b = *a;
-        b.seed = (long)seed;
-        if (b.epochs <= 0)
-            b.epochs = tc.epochs;
-        printf("training '%s' on %zu examples (%s)%s%s, %d epochs\n", heed_model_name(m),
-               heed_dataset_size(train), a->data, valid ? ", validating on " : "",
-               valid ? a->valid : "", b.epochs);
-        rc = train_loop(&b, m, w, train, valid, log);
+    else if (a->log && !(r.log = fopen(a->log, a->resume ? "a" : "w")))
+        rc = (fprintf(stderr, "heed train: error: cannot write %s\n", a->log), CLI_USER_ERROR);
+    else if (a->step_log && !(r.step_log = fopen(a->step_log, a->resume ? "a" : "w")))
+        rc = (fprintf(stderr, "heed train: error: cannot write %s\n", a->step_log),
+              CLI_USER_ERROR);
+    if (rc == CLI_OK) {
+        r.train = train;
+        r.valid = valid;
+        configure(a, &r);
+        if (r.log && !a->resume)
+            fprintf(r.log,
+                    "epoch,step,train_loss,valid_loss,valid_token_acc,valid_seq_acc,seconds\n");
+        if (a->resume)
+            printf("resuming '%s' from %s: epoch %lld, batch %lld, step %lld\n",
+                   heed_model_name(r.m), a->resume, (long long)r.pos.epoch + 1,
+                   (long long)r.pos.batch, (long long)heed_weights_steps(r.w));
+        else
+            printf("training '%s' on %zu examples (%s)%s%s, %d epochs\n", heed_model_name(r.m),
+                   heed_dataset_size(train), a->data, valid ? ", validating on " : "",
+                   valid ? a->valid : "", a->epochs);
+        rc = train_loop(&r);
     }
-    if (log)
-        fclose(log);
+    if (r.log)
+        fclose(r.log);
+    if (r.step_log)
+        fclose(r.step_log);
+    heed_session_free(r.s);
+    heed_session_free(r.vs);
     heed_dataset_free(train);
     heed_dataset_free(valid);
-    heed_weights_free(w);
+    heed_weights_free(r.w);
     heed_vocab_free(v);
-    heed_model_free(m);
+    heed_model_free(r.m);
     return rc;
 }
 
 int cmd_train(int argc, char **argv)
 {
     cli_opts o;
-    cli_opts_init(&o, argc, argv, "train",
-                  "heed train MODEL.yaml --data TRAIN.tsv [--valid VALID.tsv] [--epochs N] "
-                  "[--out W.safetensors] [--batch N] [--lr X] [--lr-decay X] [--clip X] "
-                  "[--seed N] [--dim NAME=N ...] [--threads N] [--log FILE.csv] "
-                  "[--plot FILE.svg] [--quiet]");
-    static const char *const known[] = {"--data",  "--valid", "--epochs",   "--out",
-                                        "--batch", "--lr",    "--lr-decay", "--clip",
-                                        "--seed",  "--dim",   "--threads",  "--log",
-                                        "--plot",  "--quiet"};
+    cli_opts_init(&o, argc, argv, "train");
+    static const char *const known[] = {
+        "--data", "--valid",   "--epochs",  "--out",  "--batch",       "--lr",
+        "--lr-decay", "--clip", "--seed",    "--dim",  "--threads",     "--log",
+        "--plot", "--quiet",   "--resume",  "--step-log", "--checkpoint-every",
+        "--check-numerics", "--init", "--partial"};
     train_args a = {.seed = -1, .clip = -1};
     const char *opt;
     while ((opt = cli_next(&o)) && !o.failed) {
@@ -289,36 +367,54 @@ int cmd_train(int argc, char **argv)
             a.epochs = cli_int(&o, 1, 1000000);
         else if (!strcmp(opt, "--out"))
             a.out = cli_value(&o);
+        else if (!strcmp(opt, "--resume"))
+            a.resume = cli_value(&o);
         else if (!strcmp(opt, "--batch"))
             a.batch = cli_int(&o, 1, 1 << 20);
         else if (!strcmp(opt, "--lr"))
             a.lr = cli_double(&o);
-        else if (!strcmp(opt, "--seed"))
-            a.seed = cli_int(&o, 0, 1 << 30);
-        else if (!strcmp(opt, "--threads"))
-            a.threads = cli_int(&o, 1, 1024);
-        else if (!strcmp(opt, "--log"))
-            a.log = cli_value(&o);
-        else if (!strcmp(opt, "--plot"))
-            a.plot = cli_value(&o);
         else if (!strcmp(opt, "--lr-decay"))
             a.lr_decay = cli_double(&o);
         else if (!strcmp(opt, "--clip"))
             a.clip = cli_double(&o);
+        else if (!strcmp(opt, "--seed"))
+            a.seed = cli_int(&o, 0, 1 << 30);
+        else if (!strcmp(opt, "--threads"))
+            a.threads = cli_int(&o, 1, 1024);
+        else if (!strcmp(opt, "--checkpoint-every"))
+            a.checkpoint_every = cli_int(&o, 1, 1 << 30);
+        else if (!strcmp(opt, "--log"))
+            a.log = cli_value(&o);
+        else if (!strcmp(opt, "--step-log"))
+            a.step_log = cli_value(&o);
+        else if (!strcmp(opt, "--plot"))
+            a.plot = cli_value(&o);
+        else if (!strcmp(opt, "--init"))
+            a.init = cli_value(&o);
+        else if (!strcmp(opt, "--partial"))
+            a.partial = true;
+        else if (!strcmp(opt, "--check-numerics"))
+            a.check_numerics = true;
         else if (!strcmp(opt, "--quiet"))
             a.quiet = true;
         else
-            return cli_unknown_option(&o, opt, known, 14);
+            return cli_unknown_option(&o, opt, known, 20);
     }
     if (o.failed)
         return CLI_USAGE;
     if (o.n_positional != 1 || !a.data)
         return cli_usage_error(&o, "give a model file and --data TRAIN.tsv");
+    if (a.resume && a.init)
+        return cli_usage_error(&o, "--resume continues a run and --init starts one: give one");
+    if (a.partial && !a.init)
+        return cli_usage_error(&o, "--partial goes with --init FILE");
     a.model = o.positional[0];
     a.dims = o.dims;
     a.n_dims = (size_t)o.n_dims;
     char out[1024];
-    if (!a.out) {
+    if (!a.out && a.resume) {
+        a.out = a.resume; /* a resumed run keeps writing its checkpoint */
+    } else if (!a.out) {
         /* MODEL.yaml -> MODEL.safetensors beside it */
         snprintf(out, sizeof out, "%s", a.model);
         char *dot = strrchr(out, '.');

@@ -1,0 +1,175 @@
+/*
+ * commands.c - the subcommands and their help: the one place each command's
+ * usage and options are written. `heed CMD --help` prints it, usage errors
+ * quote its usage lines, and docs/CLI.md holds the same text (a test keeps
+ * them equal).
+ */
+#include <string.h>
+
+#include "cli.h"
+
+#define DIM_HELP "  --dim NAME=N        bind a dimension (repeatable); run-time dims default to 16, " \
+                 "vocabularies to 32\n"
+#define THREADS_HELP "  --threads N         OpenMP threads (default: OMP_NUM_THREADS, else all " \
+                     "cores)\n"
+
+static const cli_cmd commands[] = {
+    {"check", "check a model file: language, references, shapes",
+     "heed check MODEL.yaml [--dim NAME=N ...]",
+     "Loads the model and checks it against the language: every error of the file is\n"
+     "reported as FILE:LINE:COL with the source line and a caret, with a did-you-mean\n"
+     "for misspelt names. Then builds the training plan (shapes, autodiff, memory).\n"
+     "\n" DIM_HELP,
+     cmd_check},
+    {"inspect", "nodes, shapes, parameters, FLOPs and the memory plan",
+     "heed inspect MODEL.yaml [--dim NAME=N ...] [--infer] [--json] [--dot FILE]",
+     "Prints one line per node (op, output shape, parameters, FLOPs, YAML line), the\n"
+     "parameter count and the memory plan: arena size against the sum of all buffers\n"
+     "and the lower bound (the most bytes live at one step).\n"
+     "\n" DIM_HELP
+     "  --infer             the inference plan (default: the training plan when the model\n"
+     "                      has a loss)\n"
+     "  --json              the same as JSON\n"
+     "  --dot FILE          write the graph in Graphviz dot format\n",
+     cmd_inspect},
+    {"gradcheck", "backward against finite differences, per node",
+     "heed gradcheck MODEL.yaml [--dim NAME=N ...] [--samples N] [--tol X] [--step H] "
+     "[--seed N] [--quiet]",
+     "Runs the graph on random inputs and compares every parameter's and every node's\n"
+     "gradient with central differences of the loss (Richardson-extrapolated). Exit 1\n"
+     "when any relative error exceeds the tolerance.\n"
+     "\n" DIM_HELP
+     "  --samples N         elements checked per tensor (default 12, the largest gradients)\n"
+     "  --tol X             relative error allowed (default 0.05)\n"
+     "  --step H            finite-difference step (default 0.02)\n"
+     "  --seed N            seed of the random inputs and weights (default 1)\n"
+     "  --quiet             print failures only\n",
+     cmd_gradcheck},
+    {"run", "run the graph on tensors and write every named value",
+     "heed run MODEL.yaml --inputs IN.safetensors --out OUT.safetensors [--weights "
+     "W.safetensors] [--seed N] [--dim NAME=N ...] [--threads N]",
+     "Feeds the inputs (tensors named like the model's inputs), runs the forward pass\n"
+     "in inference mode and writes every output and the loss (when the inputs allow it)\n"
+     "to OUT. Without --weights the parameters are initialised from --seed.\n"
+     "\n"
+     "  --inputs FILE       the input tensors (safetensors, I32 ids or F32 values)\n"
+     "  --out FILE          where to write the values\n"
+     "  --weights FILE      trained weights (default: fresh initialisation)\n"
+     "  --seed N            initialisation seed without --weights (default 1)\n" DIM_HELP
+         THREADS_HELP,
+     cmd_run},
+    {"eval", "accuracy of trained weights on a TSV file (exact match, WER, PER; confusion)",
+     "heed eval MODEL.yaml --weights W.safetensors --data TEST.tsv [--beam K] [--alpha A] "
+     "[--limit N] [--threads N] [--json]",
+     "A seq2seq model decodes every row's source and is scored against the target:\n"
+     "exact match, word error rate and token error rate (PER for phonemes), plus the\n"
+     "teacher-forced token accuracy. A classifier reports accuracy and the confusion\n"
+     "matrix.\n"
+     "\n"
+     "  --weights FILE      trained weights\n"
+     "  --data FILE         TSV rows in the model's data: layout\n"
+     "  --beam K            beam width (default 1: greedy)\n"
+     "  --alpha A           length normalisation of beam scores, score / length^A (default 0)\n"
+     "  --limit N           only the first N rows\n" THREADS_HELP
+     "  --json              one JSON object instead of text\n",
+     cmd_eval},
+    {"infer", "decode or classify texts; draw attention maps",
+     "heed infer MODEL.yaml --weights W.safetensors [--beam K] [--alpha A] [--attention "
+     "FILE.svg|-] [--threads N] [TEXT ...]",
+     "Decodes (seq2seq) or classifies each TEXT, one result per line; without TEXT,\n"
+     "reads one text per line from stdin.\n"
+     "\n"
+     "  --weights FILE      trained weights\n"
+     "  --beam K            beam width (default 1: greedy)\n"
+     "  --alpha A           length normalisation of beam scores (default 0)\n"
+     "  --attention FILE    draw each text's attention weights (source across, output\n"
+     "                      down) to an SVG file; '-' prints them shaded in the terminal\n" THREADS_HELP,
+     cmd_infer},
+    {"bench", "time forward, training step and compile; per-node profile, GFLOP/s",
+     "heed bench MODEL.yaml [--dim NAME=N ...] [--threads N] [--repeat N] [--warmup N] "
+     "[--no-train] [--no-forward] [--decode BATCH:STEPS] [--json]",
+     "Times the forward pass and the training step (forward, backward, optimizer) on\n"
+     "random inputs: the median over the repeats and GFLOP/s, then the time per node of\n"
+     "the training step, the compile time, the memory plan and the peak RSS.\n"
+     "\n" DIM_HELP THREADS_HELP
+     "  --repeat N          timed repeats (default 20)\n"
+     "  --warmup N          untimed runs first (default 3)\n"
+     "  --no-train          skip the training step\n"
+     "  --no-forward        skip the forward pass\n"
+     "  --decode B:T        also time greedy decoding of B sources for T steps\n"
+     "  --json              one JSON object instead of text\n",
+     cmd_bench},
+    {"train", "train a model on TSV data",
+     "heed train MODEL.yaml --data TRAIN.tsv [--valid VALID.tsv] [--out W.safetensors] "
+     "[--epochs N] [--batch N] [--lr X] [--lr-decay X] [--clip X] [--seed N] [--dim NAME=N "
+     "...] [--threads N] [--resume CKPT] [--init W [--partial]] [--checkpoint-every STEPS] "
+     "[--log FILE.csv] [--step-log FILE.csv] [--plot FILE.svg] [--check-numerics] [--quiet]",
+     "Trains with the model's train: settings (options override them). Vocabularies come\n"
+     "from TRAIN. Each epoch ends with validation loss and teacher-forced accuracy and an\n"
+     "atomic checkpoint to --out holding the weights, the optimizer state, the learning\n"
+     "rate and the position in the data: a run killed at any moment resumes with\n"
+     "--resume and continues bit for bit as if it had not stopped.\n"
+     "\n"
+     "  --data FILE         training rows (TSV in the model's data: layout)\n"
+     "  --valid FILE        validation rows, evaluated after every epoch\n"
+     "  --out FILE          checkpoint and final weights (default: MODEL.safetensors; with\n"
+     "                      --resume, the resumed file)\n"
+     "  --epochs N, --batch N, --lr X, --lr-decay X, --clip X, --seed N\n"
+     "                      override train: (lr-decay multiplies lr after every epoch;\n"
+     "                      clip is the global gradient norm, 0 for none)\n" DIM_HELP THREADS_HELP
+     "  --resume CKPT       continue a run from its checkpoint\n"
+     "  --init FILE         start from these weights (not their optimizer state)\n"
+     "  --partial           with --init, accept a file that matches the model only in part:\n"
+     "                      matched tensors load, the rest keep their initialisation\n"
+     "  --checkpoint-every STEPS\n"
+     "                      also checkpoint every STEPS optimizer steps\n"
+     "  --log FILE          per-epoch CSV: epoch, step, losses, accuracies, seconds\n"
+     "  --step-log FILE     per-step CSV: step, loss (appended to when resuming)\n"
+     "  --plot FILE         SVG of the loss and accuracy curves, redrawn every epoch\n"
+     "  --check-numerics    stop at the first NaN or infinity, naming the node, its YAML\n"
+     "                      line and the step\n"
+     "  --quiet             no progress line\n",
+     cmd_train},
+    {"data", "write a dataset's train/valid/test TSV files (dates, addition, g2p, langid)",
+     "heed data NAME --out DIR [--seed N] [--train N] [--valid N] [--test N] [--source "
+     "PATH]\n       heed data dates --explain TEXT\n       heed data --list",
+     "Writes DIR/train.tsv, DIR/valid.tsv and DIR/test.tsv, the same bytes for the same\n"
+     "seed. dates and addition are generated; g2p reads the CMU pronouncing dictionary and\n"
+     "langid the word lists of /usr/share/dict (Debian packages).\n"
+     "\n"
+     "  --out DIR           where to write\n"
+     "  --seed N            default 1\n"
+     "  --train N, --valid N, --test N\n"
+     "                      rows (dates, addition: 45000/2500/2500) or, for g2p, words\n"
+     "                      (default 5%/5% valid/test, the rest train) and for langid,\n"
+     "                      words per language (6000/500/500)\n"
+     "  --source PATH       another dictionary or word-list folder\n"
+     "  --explain TEXT      how the dates generator reads one date\n"
+     "  --list              the datasets, their sources and columns\n",
+     cmd_data},
+};
+
+#define N_COMMANDS (int)(sizeof commands / sizeof commands[0])
+
+int cli_command_count(void)
+{
+    return N_COMMANDS;
+}
+
+const cli_cmd *cli_command_at(int i)
+{
+    return i >= 0 && i < N_COMMANDS ? &commands[i] : NULL;
+}
+
+const cli_cmd *cli_command(const char *name)
+{
+    for (int i = 0; name && i < N_COMMANDS; i++)
+        if (!strcmp(commands[i].name, name))
+            return &commands[i];
+    return NULL;
+}
+
+void cli_help(FILE *f, const cli_cmd *c)
+{
+    fprintf(f, "%s\n\nusage: %s\n\n%s", c->summary, c->usage, c->help);
+}
