@@ -515,6 +515,8 @@ static const float *initial(const heed_exec *x, const rnn_cfg *cfg, int64_t l, i
                             int which, int64_t b)
 {
     int64_t ldh = cfg->L * cfg->D * cfg->H, col = (l * cfg->D + d) * cfg->H;
+    if (which == 1 && cfg->cell != CELL_LSTM)
+        return NULL; /* only an LSTM has a cell state; the carry holds none */
     if (x->carry && x->step > 0)
         return x->carry + b * (cfg->cell == CELL_LSTM ? 2 : 1) * ldh + which * ldh + col;
     if (cfg->port_state < 0 || (which == 1 && cfg->state_width != 2 * ldh))
