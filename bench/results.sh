@@ -46,7 +46,7 @@ run() {
 }
 
 run dates_bahdanau bahdanau_seq2seq dates 3
-run dates_luong luong_dot_seq2seq dates 6
+run dates_luong luong_dot_seq2seq dates 4
 run addition_bahdanau bahdanau_seq2seq addition 10
 run addition_luong luong_dot_seq2seq addition 10
 run g2p_bahdanau bahdanau_seq2seq g2p 15 --dim E=64 --lr 0.002 --lr-decay 0.85
