@@ -800,8 +800,13 @@ static hm_node *new_node(checker *ck, const char *name, const heed_op *op, const
 {
     heed_model *m = ck->m;
     if (m->n_nodes >= HEED_MAX_NODES) {
-        if (m->n_nodes == HEED_MAX_NODES)
-            err(ck, name, at, "the model has more than %d nodes", HEED_MAX_NODES);
+        if (m->n_nodes == HEED_MAX_NODES) {
+            /* a limit, not a mistake in the language: HEED_ERR_LIMIT like the others */
+            heed_srcpos pos = hm_pos(m, at);
+            heed_diag_add(ck->diag, HEED_ERR_LIMIT, &pos, name, "the model has more than %d nodes",
+                          HEED_MAX_NODES);
+            ck->errors++;
+        }
         m->n_nodes++; /* count once past the limit so the message is given once */
         return NULL;
     }

@@ -241,6 +241,19 @@ static bool on_alias(builder *b, const yaml_event_t *ev)
     return false;
 }
 
+/* The 1-based line and column (in bytes) of byte `at` of `text`. */
+static void offset_position(const char *text, size_t len, size_t at, int *line, int *col)
+{
+    *line = 1;
+    *col = 1;
+    for (size_t i = 0; i < at && i < len; i++) {
+        if (text[i] == '\n')
+            ++*line, *col = 1;
+        else
+            ++*col;
+    }
+}
+
 static void syntax_error(builder *b, const yaml_parser_t *p)
 {
     char msg[512];
@@ -251,6 +264,17 @@ static void syntax_error(builder *b, const yaml_parser_t *p)
         snprintf(msg, sizeof msg, "%s", p->problem ? p->problem : "syntax error");
     if (p->error == YAML_MEMORY_ERROR) {
         fail_nomem(b);
+        return;
+    }
+    if (p->error == YAML_READER_ERROR) {
+        /* The reader (encoding checks: invalid UTF-8, control characters) leaves
+         * problem_mark unset and gives a byte offset instead. */
+        int line, col;
+        offset_position(b->doc->text, b->doc->text_len, p->problem_offset, &line, &col);
+        size_t len = strlen(msg);
+        if (p->problem_value >= 0)
+            snprintf(msg + len, sizeof msg - len, " (0x%02X)", (unsigned)p->problem_value);
+        fail_at(b, HEED_ERR_SYNTAX, line, col, "YAML: %s", msg);
         return;
     }
     fail_at(b, HEED_ERR_SYNTAX, (int)m->line + 1, (int)m->column + 1, "YAML: %s", msg);
@@ -348,13 +372,8 @@ heed_status hy_parse(const heed_env *env, const char *text, size_t len, const ch
     /* A NUL inside the text would silently end the parse early. */
     if (memchr(text, '\0', len)) {
         size_t at = (size_t)((const char *)memchr(text, '\0', len) - text);
-        int line = 1, col = 1;
-        for (size_t i = 0; i < at; i++) {
-            if (text[i] == '\n')
-                line++, col = 1;
-            else
-                col++;
-        }
+        int line, col;
+        offset_position(text, len, at, &line, &col);
         fail_at(&b, HEED_ERR_SYNTAX, line, col, "%s",
                 "the file contains a NUL byte (is it a binary file?)");
     } else {

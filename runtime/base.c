@@ -264,6 +264,20 @@ static void copy_str(char *dst, size_t cap, const char *src)
     dst[n] = '\0';
 }
 
+/* Whether byte c would act on a terminal rather than print (escape sequences
+ * in a hostile file must not reach the user's terminal through a message). */
+static bool is_control(unsigned char c)
+{
+    return (c < 0x20 && c != '\t' && c != '\n') || c == 0x7f;
+}
+
+static void replace_controls(char *s)
+{
+    for (; *s; s++)
+        if (is_control((unsigned char)*s))
+            *s = '?';
+}
+
 /* Appends the source line `line` of `text` and a caret under `column`. */
 static void show_source(heed_sbuf *s, const char *text, int line, int column)
 {
@@ -279,7 +293,11 @@ static void show_source(heed_sbuf *s, const char *text, int line, int column)
     size_t n = strcspn(p, "\r\n");
     if (n > 200)
         n = 200;
-    heed_sbuf_printf(s, "%5d | %.*s\n      | ", line, (int)n, p);
+    char shown[201];
+    memcpy(shown, p, n);
+    shown[n] = '\0';
+    replace_controls(shown);
+    heed_sbuf_printf(s, "%5d | %s\n      | ", line, shown);
     /* tabs in the line keep the caret aligned */
     for (int c = 1; c < column && (size_t)(c - 1) < n; c++)
         heed_sbuf_printf(s, "%c", p[c - 1] == '\t' ? '\t' : ' ');
@@ -293,6 +311,7 @@ void heed_diag_vadd(heed_diag *diag, heed_status status, const heed_srcpos *pos,
         return;
     char msg[1024];
     vsnprintf(msg, sizeof msg, fmt, ap);
+    replace_controls(msg);
     if (diag->count == 0) {
         diag->status = status;
         diag->line = pos ? pos->line : 0;
@@ -341,6 +360,7 @@ void heed_diag_note(heed_diag *diag, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    replace_controls(msg);
     heed_sbuf_printf(&s, "      = note: %s\n", msg);
 }
 

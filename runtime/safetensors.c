@@ -214,17 +214,25 @@ static heed_status parse_header(st_file *f, heed_diag *diag)
     json_decref(root);
     if (st != HEED_OK)
         return st;
-    /* Sorted by offset, neighbours must not overlap. */
+    /* Sorted by offset, no tensor may begin before the furthest end so far.
+     * Empty tensors overlap nothing and are skipped: comparing only with the
+     * previous neighbour would let an empty one hide an overlap around it. */
     st_tensor *sorted = heed_zalloc(f->env, (size_t)f->n + 1, sizeof *sorted);
     if (!sorted)
         return st_fail(diag, HEED_ERR_NOMEM, path, "out of memory");
     memcpy(sorted, f->t, sizeof *sorted * (size_t)f->n);
     qsort(sorted, (size_t)f->n, sizeof *sorted, cmp_begin);
-    for (int i = 1; i < f->n && st == HEED_OK; i++)
-        if (sorted[i].begin < sorted[i - 1].end && sorted[i].end > sorted[i].begin)
+    const st_tensor *furthest = NULL;
+    for (int i = 0; i < f->n && st == HEED_OK; i++) {
+        if (sorted[i].end == sorted[i].begin)
+            continue;
+        if (furthest && sorted[i].begin < furthest->end)
             st = st_fail(diag, HEED_ERR_WEIGHTS, path,
-                         "tensors '%s' and '%s' overlap in the data section", sorted[i - 1].name,
+                         "tensors '%s' and '%s' overlap in the data section", furthest->name,
                          sorted[i].name);
+        if (!furthest || sorted[i].end > furthest->end)
+            furthest = &sorted[i];
+    }
     heed_dealloc(f->env, sorted);
     return st;
 }
@@ -471,15 +479,42 @@ heed_status heed_tensor_file_write(const char *path, const heed_tensor *tensors,
     heed_diag_clear(diag);
     if (!path || (!tensors && n))
         return heed_fail(diag, HEED_ERR_ARGUMENT, "heed_tensor_file_write: NULL argument");
+    if (n > ST_MAX_TENSORS)
+        return heed_fail(diag, HEED_ERR_LIMIT, "heed_tensor_file_write: more than %d tensors",
+                         ST_MAX_TENSORS);
     heed_env env;
     heed_env_init(&env, NULL);
     st_entry *e = heed_zalloc(&env, n + 1, sizeof *e);
-    if (!e)
-        return heed_fail(diag, HEED_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; i < n; i++)
-        e[i] = (st_entry){tensors[i].name, tensors[i].rank, tensors[i].shape, tensors[i].data,
-                          tensors[i].dtype == HEED_I32};
-    heed_status st = st_write(&env, path, e, (int)n, NULL, NULL, 0, diag);
+    heed_strmap names = {0};
+    heed_status st = e ? HEED_OK : heed_fail(diag, HEED_ERR_NOMEM, "out of memory");
+    /* what the header would misstate: a lost name, a shape beyond the
+     * tensor's four dims, a size that overflows, a repeated name (the JSON
+     * header would keep only one of them) */
+    for (size_t i = 0; i < n && st == HEED_OK; i++) {
+        const heed_tensor *t = &tensors[i];
+        size_t numel = 1, bytes = 0;
+        bool ok = t->rank >= 0 && t->rank <= HEED_MAX_RANK;
+        for (int d = 0; ok && d < t->rank; d++)
+            ok = t->shape[d] >= 0 && heed_mul_ok(numel, (size_t)t->shape[d], &numel);
+        ok = ok && heed_mul_ok(numel, 4, &bytes);
+        if (!t->name || (t->dtype != HEED_F32 && t->dtype != HEED_I32))
+            st = heed_fail(diag, HEED_ERR_ARGUMENT, "tensor %zu: %s", i,
+                           t->name ? "dtype is neither HEED_F32 nor HEED_I32" : "no name");
+        else if (!ok)
+            st = heed_fail(diag, HEED_ERR_ARGUMENT, "tensor '%s': rank %d or its shape is invalid",
+                           t->name, t->rank);
+        else if (!t->data && bytes)
+            st = heed_fail(diag, HEED_ERR_ARGUMENT, "tensor '%s': data is NULL", t->name);
+        else if (heed_strmap_get(&names, t->name) >= 0)
+            st = heed_fail(diag, HEED_ERR_ARGUMENT, "two tensors are named '%s'", t->name);
+        else if (!heed_strmap_put(&env, &names, t->name, (int)i))
+            st = heed_fail(diag, HEED_ERR_NOMEM, "out of memory");
+        else
+            e[i] = (st_entry){t->name, t->rank, t->shape, t->data, t->dtype == HEED_I32};
+    }
+    heed_strmap_free(&env, &names);
+    if (st == HEED_OK)
+        st = st_write(&env, path, e, (int)n, NULL, NULL, 0, diag);
     heed_dealloc(&env, e);
     return st;
 }
