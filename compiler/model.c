@@ -114,11 +114,14 @@ heed_status heed_plan_new(const heed_model *m, const heed_dim *dims, size_t n_di
     if (!m || !out)
         return heed_fail(diag, HEED_ERR_ARGUMENT, "heed_plan_new: NULL argument");
     *out = NULL;
-    int64_t *vals = hp_bind_dims(m, dims, n_dims, true, diag);
-    if (!vals)
-        return diag && diag->status ? diag->status : HEED_ERR_NOMEM;
+    if (mode != HEED_MODE_INFER && mode != HEED_MODE_TRAIN)
+        return heed_fail(diag, HEED_ERR_ARGUMENT, "heed_plan_new: unknown mode %d", (int)mode);
+    int64_t *vals;
+    heed_status st = hp_bind_dims(m, dims, n_dims, true, &vals, diag);
+    if (st != HEED_OK)
+        return st;
     hp_options opt = {.mode = mode, .step_input = -1};
-    heed_status st = hp_build(m, vals, &opt, out, diag);
+    st = hp_build(m, vals, &opt, out, diag);
     heed_dealloc(&m->env, vals);
     return st;
 }
@@ -126,7 +129,7 @@ heed_status heed_plan_new(const heed_model *m, const heed_dim *dims, size_t n_di
 heed_status heed_model_check(const heed_model *m, const heed_dim *dims, size_t n_dims,
                              heed_diag *diag)
 {
-    heed_plan *p;
+    heed_plan *p = NULL;
     heed_status st = heed_plan_new(m, dims, n_dims,
                                    m && m->loss_node >= 0 ? HEED_MODE_TRAIN : HEED_MODE_INFER,
                                    &p, diag);

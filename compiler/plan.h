@@ -115,9 +115,9 @@ int hp_add_buf(heed_plan *p, hp_buf_kind kind, size_t bytes, int owner);
 
 /* Dim values for a model: its defaults, then `dims` by name; tool defaults
  * (16 for run-time dims, 32 for vocabularies) fill the rest when
- * `tool_defaults`. Returns an array of n_syms values or NULL with diag set. */
-int64_t *hp_bind_dims(const heed_model *m, const heed_dim *dims, size_t n_dims,
-                      bool tool_defaults, heed_diag *diag);
+ * `tool_defaults`. *out: an array of n_syms values (NULL on failure). */
+heed_status hp_bind_dims(const heed_model *m, const heed_dim *dims, size_t n_dims,
+                         bool tool_defaults, int64_t **out, heed_diag *diag);
 
 /* Formats a shape with symbol names. */
 const char *hp_shape_text(const heed_model *m, const heed_shape *s, char *buf, size_t cap);

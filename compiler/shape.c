@@ -26,14 +26,15 @@ struct heed_infer {
 
 /* ------------------------------------------------------------ dims */
 
-int64_t *hp_bind_dims(const heed_model *m, const heed_dim *dims, size_t n_dims,
-                      bool tool_defaults, heed_diag *diag)
+heed_status hp_bind_dims(const heed_model *m, const heed_dim *dims, size_t n_dims,
+                         bool tool_defaults, int64_t **out, heed_diag *diag)
 {
+    *out = NULL;
+    if (!dims && n_dims)
+        return heed_fail(diag, HEED_ERR_ARGUMENT, "dims is NULL but n_dims is %zu", n_dims);
     int64_t *v = heed_zalloc(&m->env, (size_t)m->n_syms + 1, sizeof *v);
-    if (!v) {
-        heed_fail(diag, HEED_ERR_NOMEM, "out of memory binding dims");
-        return NULL;
-    }
+    if (!v)
+        return heed_fail(diag, HEED_ERR_NOMEM, "out of memory binding dims");
     for (int i = 0; i < m->n_syms; i++) {
         const hm_sym *s = &m->syms[i];
         v[i] = s->has_default ? s->value : -1;
@@ -50,20 +51,21 @@ int64_t *hp_bind_dims(const heed_model *m, const heed_dim *dims, size_t n_dims,
             for (int j = 0; j < m->n_syms && n < 256; j++)
                 names[n++] = m->syms[j].name;
             const char *best = heed_did_you_mean(dims[i].name, names, n);
-            heed_fail(diag, HEED_ERR_SHAPE, "the model has no dim '%s'%s%s%s", dims[i].name,
-                      best ? "; did you mean '" : "", best ? best : "", best ? "'?" : "");
             heed_dealloc(&m->env, v);
-            return NULL;
+            return heed_fail(diag, HEED_ERR_SHAPE, "the model has no dim '%s'%s%s%s",
+                             dims[i].name, best ? "; did you mean '" : "", best ? best : "",
+                             best ? "'?" : "");
         }
         if (dims[i].value <= 0 || dims[i].value > HEED_MAX_DIM_VALUE) {
-            heed_fail(diag, HEED_ERR_SHAPE, "dim %s=%lld must be from 1 to %lld", dims[i].name,
-                      (long long)dims[i].value, (long long)HEED_MAX_DIM_VALUE);
             heed_dealloc(&m->env, v);
-            return NULL;
+            return heed_fail(diag, HEED_ERR_SHAPE, "dim %s=%lld must be from 1 to %lld",
+                             dims[i].name, (long long)dims[i].value,
+                             (long long)HEED_MAX_DIM_VALUE);
         }
         v[s] = dims[i].value;
     }
-    return v;
+    *out = v;
+    return HEED_OK;
 }
 
 const char *hp_shape_text(const heed_model *m, const heed_shape *s, char *buf, size_t cap)
@@ -387,10 +389,12 @@ static void bind_inputs(heed_plan *p)
     }
 }
 
-static bool check_inputs_bound(heed_plan *p, heed_diag *diag)
+/* Returns the status of the first error (an unbound dim or a size limit), so
+ * that the call's status and its diagnostic agree. */
+static heed_status check_inputs_bound(heed_plan *p, heed_diag *diag)
 {
     const heed_model *m = p->m;
-    bool ok = true;
+    heed_status st = HEED_OK;
     for (int i = 0; i < m->n_inputs; i++) {
         const hm_input *in = &m->inputs[i];
         for (int d = 0; d < in->rank; d++) {
@@ -400,16 +404,16 @@ static bool check_inputs_bound(heed_plan *p, heed_diag *diag)
                               "input '%s': dim '%s' has no value (bind it with --dim %s=N or "
                               "give a default in dims:)",
                               in->name, m->syms[in->sym[d]].name, m->syms[in->sym[d]].name);
-                ok = false;
+                st = st ? st : HEED_ERR_SHAPE;
             }
         }
-        if (!p->values[in->value].defined && ok) {
+        if (!p->values[in->value].defined && st == HEED_OK) {
             heed_srcpos pos = hm_pos(m, in->at);
             heed_diag_add(diag, HEED_ERR_LIMIT, &pos, NULL, "input '%s' is too large", in->name);
-            ok = false;
+            st = HEED_ERR_LIMIT;
         }
     }
-    return ok;
+    return st;
 }
 
 /* Default lengths: the first input whose leading [B,T] dims match the output's. */
@@ -491,8 +495,9 @@ heed_status hp_infer_shapes(heed_plan *p, heed_diag *diag)
 {
     const heed_model *m = p->m;
     bind_inputs(p);
-    if (!check_inputs_bound(p, diag))
-        return HEED_ERR_SHAPE;
+    heed_status bound = check_inputs_bound(p, diag);
+    if (bound != HEED_OK)
+        return bound;
     p->params = heed_pool_alloc(&m->env, &p->pool,
                                 sizeof *p->params * (size_t)(m->n_nodes * HEED_MAX_PARAMS + 1));
     if (!p->params)

@@ -98,7 +98,8 @@ HEED_API void heed_diag_clear(heed_diag *diag);
 
 /* --------------------------------------------------------------- options */
 
-/* A custom allocator. All three functions are required when one is given. */
+/* A custom allocator. All three functions are required: when one is NULL the
+ * allocator is ignored and malloc/realloc/free are used. */
 typedef struct heed_allocator {
     void *(*alloc)(void *user, size_t size);
     void *(*realloc)(void *user, void *ptr, size_t size);
@@ -118,14 +119,17 @@ typedef void (*heed_log_fn)(void *user, heed_log_level level, const char *messag
 /*
  * Options given when a model is loaded; the weights and sessions made from the
  * model inherit them. Zero-initialise (or call heed_options_init) and set what
- * you need.
+ * you need; zero-initialised, log_level is HEED_LOG_ERROR, which drops the
+ * warnings heed_options_init's HEED_LOG_INFO lets through. The struct is
+ * copied; the allocator's and the log's `user` must stay valid until every
+ * object made from the model is freed.
  */
 typedef struct heed_options {
     const heed_allocator *allocator; /* NULL: malloc/realloc/free */
     heed_log_fn log;                 /* NULL: messages are dropped */
     void *log_user;
     heed_log_level log_level;        /* messages above this level are dropped */
-    int threads;                     /* threads per session; 0: OpenMP's default */
+    int threads;                     /* sessions' heed_session_set_threads default */
 } heed_options;
 
 HEED_API void heed_options_init(heed_options *options);
@@ -250,7 +254,8 @@ HEED_API int64_t heed_vocab_size(const heed_vocab *vocab, const char *field);
 /*
  * Tokenises `text` as the field's `data:` entry says (chars or words, bos/eos,
  * reverse). Unknown tokens map to HEED_UNK_ID. Writes at most `capacity` ids
- * and the full count to *n.
+ * (ids may be NULL when capacity is 0) and the full count to *n. Tokens past
+ * 4096 ids (counting <bos>) are ignored.
  */
 HEED_API heed_status heed_vocab_encode(const heed_vocab *vocab, const char *field,
                                        const char *text, int32_t *ids, size_t capacity,
@@ -299,7 +304,7 @@ typedef struct heed_train_state {
 
 /*
  * A checkpoint: the weights plus the optimizer's state (Adam moments or SGD
- * velocity, step count) and `state`, written atomically. heed_weights_load
+ * velocity, step count), its configuration and `state`, written atomically. heed_weights_load
  * reads checkpoints too; heed_weights_train_state then gives the state back.
  */
 HEED_API heed_status heed_weights_save_checkpoint(const heed_weights *weights,
@@ -323,6 +328,9 @@ HEED_API heed_status heed_weights_grad(heed_weights *weights, const char *name,
 
 typedef enum heed_optimizer { HEED_OPT_SGD = 0, HEED_OPT_ADAM = 1 } heed_optimizer;
 
+/* heed_weights_step reads optimizer to clip; batch, epochs, seed and lr_decay
+ * are for the caller's training loop (heed train follows them); nothing reads
+ * label_smoothing (CrossEntropy's smoothing: attribute does that job). */
 typedef struct heed_train_config {
     heed_optimizer optimizer;
     float lr;
@@ -343,6 +351,11 @@ HEED_API void heed_model_train_config(const heed_model *model, heed_train_config
 /* Sets the optimizer of these weights (resets the optimizer state when it changes). */
 HEED_API heed_status heed_weights_set_train_config(heed_weights *weights,
                                                    const heed_train_config *config);
+/* The configuration the weights train with: the model's train: section, the
+ * last heed_weights_set_train_config, or (loaded from a checkpoint) the one
+ * the checkpoint was trained with. */
+HEED_API heed_status heed_weights_train_config(const heed_weights *weights,
+                                               heed_train_config *out);
 /* Zeroes the parameter gradients. */
 HEED_API void heed_weights_zero_grad(heed_weights *weights);
 /*
@@ -366,7 +379,9 @@ typedef struct heed_session heed_session;
 HEED_API heed_status heed_session_new(heed_weights *weights, heed_mode mode,
                                       heed_session **out, heed_diag *diag);
 HEED_API void heed_session_free(heed_session *session);
-/* Threads used by this session's kernels (0: OpenMP's default). */
+/* Threads for this session's kernels: every forward and backward calls
+ * omp_set_num_threads(threads) on the calling thread, where it stays set after
+ * the call returns; 0 leaves that thread's setting alone. */
 HEED_API void heed_session_set_threads(heed_session *session, int threads);
 /* Stop with HEED_ERR_NUMERICS at the first NaN or infinity a node produces. */
 HEED_API void heed_session_check_numerics(heed_session *session, int enable);
@@ -377,7 +392,9 @@ HEED_API void heed_session_seed(heed_session *session, uint64_t seed);
 HEED_API int64_t heed_session_runs(const heed_session *session);
 HEED_API void heed_session_set_runs(heed_session *session, int64_t runs);
 
-/* Copies a tensor into the named model input; shapes are checked at forward. */
+/* Copies a tensor into the named model input (zeros when data is NULL); the
+ * input keeps it until set again. Rank and dtype are checked here, dims at
+ * forward. */
 HEED_API heed_status heed_session_set_input(heed_session *session, const char *name,
                                             const heed_tensor *tensor, heed_diag *diag);
 HEED_API heed_status heed_session_forward(heed_session *session, heed_diag *diag);
@@ -392,7 +409,8 @@ HEED_API heed_status heed_session_get(heed_session *session, const char *name,
                                       heed_tensor *out, heed_diag *diag);
 /* The loss of the last forward pass (NaN when the model has none). */
 HEED_API float heed_session_loss(const heed_session *session);
-/* Forward, backward and one optimizer step on the inputs set; *loss may be NULL. */
+/* Forward, backward and one optimizer step on the inputs set, in a session
+ * made with HEED_MODE_TRAIN; the gradients are zeroed first. *loss may be NULL. */
 HEED_API heed_status heed_session_train_step(heed_session *session, float *loss,
                                              heed_diag *diag);
 /* The plan used by the last forward pass (NULL before the first). */
@@ -431,7 +449,8 @@ HEED_API void heed_session_input_grads(heed_session *session, int enable);
 
 /* Teacher-forced accuracy of the last forward pass of a model whose loss is
  * CrossEntropy: tokens whose argmax equals the (non-pad) target, and sequences
- * whose every token does. */
+ * whose every token does. Call it before backward (after heed_session_backward
+ * or heed_session_train_step it returns HEED_ERR_STATE). */
 typedef struct heed_accuracy {
     int64_t tokens, tokens_correct;
     int64_t sequences, sequences_correct;
@@ -465,7 +484,8 @@ HEED_API heed_status heed_model_input(const heed_model *model, size_t index, hee
 
 /* -------------------------------------------------------------- tensor files */
 
-/* A safetensors file of F32 and I32 tensors, read whole and validated. */
+/* A safetensors file of F32 and I32 tensors, read whole and validated. These
+ * calls take no options: they allocate with malloc. */
 typedef struct heed_tensor_file heed_tensor_file;
 
 HEED_API heed_status heed_tensor_file_read(const char *path, heed_tensor_file **out,
@@ -536,7 +556,9 @@ typedef struct heed_decoded {
     int32_t *tokens;    /* output ids without bos and eos */
     size_t length;
     float score;        /* log-probability (normalised when length_alpha > 0) */
-    float *attention;   /* [length + 1][source_length] when requested, else NULL */
+    float *attention;   /* [length + 1][source_length] when requested, else NULL; the
+                         * last row (the <eos> step) is zeros when max_length ended
+                         * the output */
     size_t source_length;
     int32_t *source;    /* the source ids the attention columns refer to */
 } heed_decoded;
@@ -545,7 +567,8 @@ typedef struct heed_decode_result heed_decode_result;
 
 /*
  * Decodes each source text with the seq2seq model of the session's weights: the
- * encoder runs once, the decoder step by step with its state carried.
+ * encoder runs once, the decoder step by step with its state carried. The
+ * session must be made with HEED_MODE_INFER; its inputs are overwritten.
  */
 HEED_API heed_status heed_decode(heed_session *session, const char *const *texts,
                                  size_t n, const heed_decode_options *options,
@@ -560,7 +583,8 @@ HEED_API void heed_decode_result_free(heed_decode_result *result);
 /* -------------------------------------------------------------- BLAS */
 
 /* Which BLAS runs and how fast: OpenBLAS's configuration, core type and
- * threading, and the sgemm rate measured now (512^3, median of 15). */
+ * threading, and the sgemm rate measured now (512^3, median of 15). With
+ * threads > 0, calls omp_set_num_threads(threads) on the calling thread. */
 typedef struct heed_blas_info {
     char config[256];
     char core[64];

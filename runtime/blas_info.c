@@ -31,6 +31,8 @@ static int cmp_double(const void *a, const void *b)
 
 void heed_blas_info_get(int threads, heed_blas_info *out)
 {
+    if (!out)
+        return;
     memset(out, 0, sizeof *out);
     snprintf(out->config, sizeof out->config, "%s", openblas_get_config());
     snprintf(out->core, sizeof out->core, "%s", openblas_get_corename());

@@ -14,6 +14,7 @@
 
 #define DATA_MAX_FILE ((size_t)2 << 30)
 #define DATA_MAX_TOKENS 4096 /* per field per row */
+#define DATA_MAX_LINE ((size_t)1 << 20) /* bytes per row: a row is read whole into memory */
 
 static const char *const reserved[4] = {"<pad>", "<unk>", "<bos>", "<eos>"};
 
@@ -247,6 +248,13 @@ static heed_status read_tsv(const heed_env *env, const char *path, line_fn fn, v
     while (st == HEED_OK && c != EOF) {
         len = 0;
         while ((c = fgetc(f)) != EOF && c != '\n') {
+            if (len >= DATA_MAX_LINE) {
+                heed_srcpos pos = {path, NULL, number + 1, 1};
+                heed_diag_add(diag, HEED_ERR_LIMIT, &pos, NULL,
+                              "the line is longer than the limit of %zu bytes", DATA_MAX_LINE);
+                st = HEED_ERR_LIMIT;
+                break;
+            }
             if (!heed_grow(env, (void **)&line, &cap, len + 2, 1)) {
                 st = heed_fail(diag, HEED_ERR_NOMEM, "out of memory reading %s", path);
                 break;
@@ -425,7 +433,9 @@ static bool enc_token(void *user, const char *tok, size_t len)
     buf[len] = '\0';
     int id = heed_strmap_get(&e->v->v[e->k].ids, buf);
     enc_push(e, id >= 4 ? id : HEED_UNK_ID);
-    return e->n < DATA_MAX_TOKENS;
+    /* one token past the limit is counted, so an over-long row is seen (and
+     * refused) rather than silently cut at the limit */
+    return e->n <= DATA_MAX_TOKENS;
 }
 
 /* Encodes into ids[0..cap); returns the full count in *n or false on bad UTF-8. */
@@ -456,7 +466,7 @@ heed_status heed_vocab_encode(const heed_vocab *vocab, const char *field, const 
                               int32_t *ids, size_t capacity, size_t *n, heed_diag *diag)
 {
     heed_diag_clear(diag);
-    if (!vocab || !text || !n)
+    if (!vocab || !text || !n || (!ids && capacity))
         return heed_fail(diag, HEED_ERR_ARGUMENT, "heed_vocab_encode: NULL argument");
     int f = hv_field(vocab->m, field);
     if (f < 0)
@@ -470,7 +480,7 @@ heed_status heed_vocab_encode(const heed_vocab *vocab, const char *field, const 
 heed_status heed_vocab_decode(const heed_vocab *vocab, const char *field, const int32_t *ids,
                               size_t n, char *text, size_t capacity)
 {
-    if (!vocab || !text || capacity == 0)
+    if (!vocab || !text || capacity == 0 || (!ids && n))
         return HEED_ERR_ARGUMENT;
     int f = hv_field(vocab->m, field);
     if (f < 0)
@@ -524,7 +534,7 @@ static heed_status load_line(void *user, char **cols, int n_cols, int line)
         if (n > DATA_MAX_TOKENS) {
             heed_srcpos pos = {c->path, NULL, line, 1};
             heed_diag_add(c->diag, HEED_ERR_LIMIT, &pos, NULL,
-                          "field '%s' has %zu tokens, more than the limit of %d", fd->input, n,
+                          "field '%s' has more than the limit of %d tokens", fd->input,
                           DATA_MAX_TOKENS);
             return HEED_ERR_LIMIT;
         }
@@ -554,6 +564,9 @@ heed_status heed_dataset_load(const heed_model *m, const heed_vocab *vocab, cons
     *out = NULL;
     if (m->n_fields > 8)
         return heed_fail(diag, HEED_ERR_MODEL, "a model may read at most 8 data fields");
+    if (vocab->n != m->n_vocabs) /* its fields index vocab->v */
+        return heed_fail(diag, HEED_ERR_ARGUMENT,
+                         "heed_dataset_load: the vocabularies were built for another model");
     heed_dataset *ds = heed_zalloc(&m->env, 1, sizeof *ds);
     int32_t *scratch = heed_alloc(&m->env, (DATA_MAX_TOKENS + 2) * sizeof(int32_t));
     if (!ds || !scratch) {
@@ -763,7 +776,7 @@ static heed_status feed_field(heed_session *s, const hm_field *fd, const char *c
     heed_status st = scratch && lens && all ? HEED_OK : heed_fail(diag, HEED_ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < n && st == HEED_OK; i++) {
         const char *start;
-        size_t len, count;
+        size_t len, count = 0;
         char *col = NULL;
         if (!texts[i] || !tsv_column(texts[i], fd->column, &start, &len)) {
             st = heed_fail(diag, HEED_ERR_DATA, "text %zu has no column %d for field '%s'", i,
@@ -778,8 +791,8 @@ static heed_status feed_field(heed_session *s, const hm_field *fd, const char *c
         if (!encode_field(v, fd, col, all + i * cap, cap, &count))
             st = heed_fail(diag, HEED_ERR_DATA, "text %zu is not valid UTF-8", i);
         else if (count > DATA_MAX_TOKENS)
-            st = heed_fail(diag, HEED_ERR_LIMIT, "text %zu has %zu tokens, more than %d", i, count,
-                           DATA_MAX_TOKENS);
+            st = heed_fail(diag, HEED_ERR_LIMIT, "text %zu has more than the limit of %d tokens",
+                           i, DATA_MAX_TOKENS);
         heed_dealloc(env, col);
         lens[i] = count ? count : 1;
         if (label && count == 0)

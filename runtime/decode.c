@@ -148,7 +148,17 @@ static heed_status finish(dec *d, size_t src, const int32_t *tokens, int len, fl
     h->tokens = pool_copy(d, tokens, (size_t)len * sizeof *tokens);
     h->len = len;
     h->score = norm_score(d, score, len);
-    h->att = d->want_att ? pool_copy(d, att, (size_t)len * (size_t)d->S * sizeof *att) : NULL;
+    h->att = NULL;
+    if (d->want_att) {
+        /* a row per step, and one more so that heed_decoded always has length + 1
+         * rows: zeros for the <eos> step when max_length stopped the output */
+        size_t row = (size_t)d->S * sizeof *att, bytes = (size_t)len * row;
+        h->att = heed_pool_alloc(d->res->env, &d->res->pool, bytes + row);
+        if (h->att) {
+            memcpy(h->att, att, bytes);
+            memset((char *)h->att + bytes, 0, row);
+        }
+    }
     if (!h->tokens || (d->want_att && !h->att))
         return heed_fail(d->diag, HEED_ERR_NOMEM, "out of memory while decoding");
     d->n_fin[src]++;
@@ -373,6 +383,7 @@ static heed_status decode_chunk(heed_session *s, heed_decode_result *res,
     int32_t *bos = heed_zalloc(s->env, d.rows, sizeof *bos);
     if (!bos) {
         heed_dealloc(s->env, d.src_ids);
+        hs_step_mode(s, -1); /* the session must not stay in step mode */
         return heed_fail(diag, HEED_ERR_NOMEM, "out of memory");
     }
     for (size_t r = 0; r < d.rows; r++)

@@ -231,6 +231,8 @@ heed_status heed_gradcheck(const heed_model *m, const heed_gradcheck_options *o,
                                                "add a loss: section",
                          m->name);
     heed_gradcheck_options opt = o ? *o : (heed_gradcheck_options){0};
+    if (!opt.dims && opt.n_dims)
+        return heed_fail(diag, HEED_ERR_ARGUMENT, "heed_gradcheck: dims is NULL");
     gc g = {.m = m, .seed = opt.seed ? opt.seed : 1, .step = opt.step > 0 ? opt.step : 2e-2,
             .samples = opt.samples > 0 ? opt.samples : 12, .diag = diag, .report = report,
             .user = user};

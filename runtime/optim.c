@@ -3,6 +3,8 @@
  * weight decay, as AdamW), over the whole parameter buffer at once.
  */
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "runtime.h"
@@ -13,9 +15,82 @@ void heed_model_train_config(const heed_model *model, heed_train_config *out)
         *out = model->train;
 }
 
+heed_status heed_weights_train_config(const heed_weights *w, heed_train_config *out)
+{
+    if (!w || !out)
+        return HEED_ERR_ARGUMENT;
+    *out = w->train;
+    return HEED_OK;
+}
+
+/* The keys are those of the model language's train: section. */
+void hw_config_format(const heed_train_config *c, char *buf, size_t cap)
+{
+    snprintf(buf, cap,
+             "optimizer=%s,lr=%.9g,momentum=%.9g,beta1=%.9g,beta2=%.9g,eps=%.9g,"
+             "weight_decay=%.9g,clip=%.9g,batch=%d,epochs=%d,seed=%llu,lr_decay=%.9g,"
+             "label_smoothing=%.9g",
+             c->optimizer == HEED_OPT_SGD ? "sgd" : "adam", (double)c->lr, (double)c->momentum,
+             (double)c->beta1, (double)c->beta2, (double)c->eps, (double)c->weight_decay,
+             (double)c->clip, c->batch, c->epochs, (unsigned long long)c->seed,
+             (double)c->lr_decay, (double)c->label_smoothing);
+}
+
+static bool config_value(heed_train_config *c, const char *key, const char *val)
+{
+    char *end;
+    if (!strcmp(key, "optimizer")) {
+        c->optimizer = !strcmp(val, "sgd") ? HEED_OPT_SGD : HEED_OPT_ADAM;
+        return !strcmp(val, "sgd") || !strcmp(val, "adam");
+    }
+    if (!strcmp(key, "batch") || !strcmp(key, "epochs")) {
+        long v = strtol(val, &end, 10);
+        if (*end || v < 1 || v > (1L << 30))
+            return false;
+        *(!strcmp(key, "batch") ? &c->batch : &c->epochs) = (int)v;
+        return true;
+    }
+    if (!strcmp(key, "seed")) {
+        c->seed = strtoull(val, &end, 10);
+        return !*end;
+    }
+    static const char *const names[] = {"lr",   "momentum", "beta1",   "beta2",
+                                        "eps",  "weight_decay", "clip", "lr_decay",
+                                        "label_smoothing"};
+    float *fields[] = {&c->lr,   &c->momentum, &c->beta1,    &c->beta2,
+                       &c->eps,  &c->weight_decay, &c->clip, &c->lr_decay,
+                       &c->label_smoothing};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (!strcmp(key, names[i])) {
+            *fields[i] = strtof(val, &end);
+            return !*end && isfinite(*fields[i]) && *fields[i] >= 0;
+        }
+    return true; /* a key of a later version: ignored */
+}
+
+bool hw_config_parse(const char *text, heed_train_config *c)
+{
+    char buf[1024];
+    if (strlen(text) >= sizeof buf)
+        return false;
+    strcpy(buf, text);
+    char *save = NULL; /* strtok_r: strtok's hidden state is shared by all threads */
+    for (char *item = strtok_r(buf, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(item, '=');
+        if (!eq)
+            return false;
+        *eq = '\0';
+        if (!config_value(c, item, eq + 1))
+            return false;
+    }
+    return c->lr > 0;
+}
+
 heed_status heed_weights_set_train_config(heed_weights *w, const heed_train_config *cfg)
 {
     if (!w || !cfg)
+        return HEED_ERR_ARGUMENT;
+    if (cfg->optimizer != HEED_OPT_SGD && cfg->optimizer != HEED_OPT_ADAM)
         return HEED_ERR_ARGUMENT;
     if (!(cfg->lr > 0.0f) || !isfinite(cfg->lr) || cfg->clip < 0.0f || !isfinite(cfg->clip))
         return HEED_ERR_ARGUMENT;
@@ -40,6 +115,7 @@ static double grad_norm(const float *g, size_t n)
 
 heed_status heed_weights_step(heed_weights *w, float *norm_out, heed_diag *diag)
 {
+    heed_diag_clear(diag);
     if (!w)
         return heed_fail(diag, HEED_ERR_ARGUMENT, "heed_weights_step: weights is NULL");
     if (!w->grad || !w->opt1)

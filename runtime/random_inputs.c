@@ -98,9 +98,12 @@ heed_status heed_session_random_inputs(heed_session *s, const heed_dim *dims, si
     heed_diag_clear(diag);
     if (!s)
         return heed_fail(diag, HEED_ERR_ARGUMENT, "heed_session_random_inputs: session is NULL");
-    int64_t *v = hp_bind_dims(s->m, dims, n_dims, true, diag);
-    if (!v)
-        return diag && diag->status ? diag->status : HEED_ERR_NOMEM;
+    if (!dims && n_dims)
+        return heed_fail(diag, HEED_ERR_ARGUMENT, "heed_session_random_inputs: dims is NULL");
+    int64_t *v;
+    heed_status bound = hp_bind_dims(s->m, dims, n_dims, true, &v, diag);
+    if (bound != HEED_OK)
+        return bound;
     /* the weights' vocabulary sizes win over tool defaults */
     for (int k = 0; k < s->m->n_syms; k++)
         if (s->m->syms[k].kind != HM_SYM_RUNTIME) {

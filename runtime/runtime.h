@@ -67,6 +67,10 @@ struct heed_weights {
     heed_train_state state; /* ... with this training state */
 };
 
+/* A training configuration as one metadata string of key=value pairs, and
+ * back; parsing overrides only the keys present (false when one is bad). */
+void hw_config_format(const heed_train_config *c, char *buf, size_t cap);
+bool hw_config_parse(const char *text, heed_train_config *c);
 /* Makes sure gradients (and optimizer state) exist. */
 heed_status hw_ensure_grad(heed_weights *w, heed_diag *diag);
 /* Initialises every parameter from its initialiser and `seed`. */

@@ -43,11 +43,14 @@ heed_status heed_session_new(heed_weights *w, heed_mode mode, heed_session **out
     s->dims = heed_zalloc(s->env, (size_t)m->n_syms + 1, sizeof *s->dims);
     s->carry = heed_zalloc(s->env, (size_t)m->n_nodes + 1, sizeof *s->carry);
     s->carry_cap = heed_zalloc(s->env, (size_t)m->n_nodes + 1, sizeof *s->carry_cap);
-    if (!s->inputs || !s->dims || !s->carry || !s->carry_cap ||
-        (mode == HEED_MODE_TRAIN && hw_ensure_grad(w, diag) != HEED_OK)) {
+    heed_status st = s->inputs && s->dims && s->carry && s->carry_cap
+                         ? HEED_OK
+                         : heed_fail(diag, HEED_ERR_NOMEM, "out of memory");
+    if (st == HEED_OK && mode == HEED_MODE_TRAIN)
+        st = hw_ensure_grad(w, diag);
+    if (st != HEED_OK) {
         heed_session_free(s);
-        return diag && diag->status ? diag->status
-                                    : heed_fail(diag, HEED_ERR_NOMEM, "out of memory");
+        return st;
     }
     *out = s;
     return HEED_OK;
@@ -619,6 +622,9 @@ heed_status heed_session_train_step(heed_session *s, float *loss, heed_diag *dia
     heed_diag_clear(diag);
     if (!s)
         return heed_fail(diag, HEED_ERR_ARGUMENT, "heed_session_train_step: session is NULL");
+    if (s->mode != HEED_MODE_TRAIN) /* before forward: a model without a loss gives NaN */
+        return heed_fail(diag, HEED_ERR_STATE, "a training step needs a session made with "
+                                               "HEED_MODE_TRAIN");
     heed_weights_zero_grad(s->w);
     heed_status st = heed_session_forward(s, diag);
     if (st != HEED_OK)
@@ -641,7 +647,7 @@ heed_status heed_session_get(heed_session *s, const char *name, heed_tensor *out
     heed_diag_clear(diag);
     if (!s || !name || !out)
         return heed_fail(diag, HEED_ERR_ARGUMENT, "heed_session_get: NULL argument");
-    if (!s->plan)
+    if (!s->plan || !s->arena)
         return heed_fail(diag, HEED_ERR_STATE, "no forward pass has run");
     bool grad = strncmp(name, "grad:", 5) == 0;
     const char *vname = grad ? name + 5 : name;

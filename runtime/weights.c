@@ -10,12 +10,14 @@
 #include "runtime.h"
 
 /* Sizes fixed by a vocabulary come from the vocabulary, then explicit dims. */
-static int64_t *weights_dims(const heed_model *m, const heed_vocab *vocab, const heed_dim *dims,
-                             size_t n_dims, heed_diag *diag)
+static heed_status weights_dims(const heed_model *m, const heed_vocab *vocab,
+                                const heed_dim *dims, size_t n_dims, int64_t **out,
+                                heed_diag *diag)
 {
-    int64_t *v = hp_bind_dims(m, dims, n_dims, true, diag);
-    if (!v || !vocab)
-        return v;
+    heed_status st = hp_bind_dims(m, dims, n_dims, true, out, diag);
+    int64_t *v = *out;
+    if (st != HEED_OK || !vocab)
+        return st;
     for (int f = 0; f < m->n_fields; f++) {
         const hm_field *fd = &m->fields[f];
         bool overridden = false;
@@ -24,7 +26,7 @@ static int64_t *weights_dims(const heed_model *m, const heed_vocab *vocab, const
         if (!overridden && fd->vocab < vocab->n)
             v[fd->vocab_sym] = vocab->v[fd->vocab].n;
     }
-    return v;
+    return HEED_OK;
 }
 
 heed_status hw_create(const heed_model *m, const heed_vocab *vocab, const heed_dim *dims,
@@ -38,10 +40,10 @@ heed_status hw_create(const heed_model *m, const heed_vocab *vocab, const heed_d
     w->m = m;
     w->env = env;
     w->train = m->train;
-    w->dimval = weights_dims(m, vocab, dims, n_dims, diag);
-    if (!w->dimval) {
+    heed_status bound = weights_dims(m, vocab, dims, n_dims, &w->dimval, diag);
+    if (bound != HEED_OK) {
         heed_weights_free(w);
-        return diag && diag->status ? diag->status : HEED_ERR_NOMEM;
+        return bound;
     }
     hp_options opt = {.mode = HEED_MODE_INFER, .step_input = -1};
     heed_plan *p;
@@ -143,6 +145,8 @@ heed_status heed_weights_new(const heed_model *model, const heed_vocab *vocab,
     *out = NULL;
     if (!model)
         return heed_fail(diag, HEED_ERR_ARGUMENT, "heed_weights_new: model is NULL");
+    if (!dims && n_dims)
+        return heed_fail(diag, HEED_ERR_ARGUMENT, "heed_weights_new: dims is NULL");
     heed_status st = hw_create(model, vocab, dims, n_dims, 0, out, diag);
     if (st == HEED_OK)
         hw_init_params(*out, seed);

@@ -4,6 +4,7 @@
  * tensors by name and shape and reports every mismatch at once.
  */
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,7 +39,7 @@ static heed_status save(const heed_weights *w, const heed_train_state *ts, const
     const char *mk[META_MAX], *mv[META_MAX];
     char *owned[META_MAX];
     int n_meta = 0, n_owned = 0;
-    char hash[32], keys[META_MAX][96], nums[8][32];
+    char hash[32], keys[META_MAX][96], nums[8][32], config[512];
     heed_status st = HEED_OK;
     if (!e || !shapes || (opt && !names)) {
         st = heed_fail(diag, HEED_ERR_NOMEM, "out of memory saving weights");
@@ -87,17 +88,17 @@ static heed_status save(const heed_weights *w, const heed_train_state *ts, const
         static const char *const tk[] = {"heed.train.steps", "heed.train.epoch",
                                          "heed.train.batch", "heed.train.seed",
                                          "heed.train.runs",  "heed.train.lr",
-                                         "heed.train.optimizer"};
+                                         "heed.train.config"};
         snprintf(nums[0], 32, "%lld", (long long)w->steps);
         snprintf(nums[1], 32, "%lld", (long long)ts->epoch);
         snprintf(nums[2], 32, "%lld", (long long)ts->batch);
         snprintf(nums[3], 32, "%llu", (unsigned long long)ts->seed);
         snprintf(nums[4], 32, "%lld", (long long)ts->runs);
         snprintf(nums[5], 32, "%.9g", (double)ts->lr); /* enough digits to round-trip */
-        snprintf(nums[6], 32, "%s", w->train.optimizer == HEED_OPT_SGD ? "sgd" : "adam");
+        hw_config_format(&w->train, config, sizeof config);
         for (int k = 0; k < 7; k++) {
             mk[n_meta] = tk[k];
-            mv[n_meta++] = nums[k];
+            mv[n_meta++] = k < 6 ? nums[k] : config;
         }
     }
     for (int k = 0; w->vocab && k < w->vocab->n && n_meta < META_MAX; k++) {
@@ -157,12 +158,17 @@ static heed_status load_training(heed_weights *w, const st_file *f, heed_diag *d
     if (!steps)
         return HEED_OK;
     heed_status st = hw_ensure_grad(w, diag);
+    /* weights that never trained have no optimizer state, and save() writes
+     * none: at step 0 absent moments are the zeros hw_ensure_grad made */
+    bool step0 = strcmp(steps, "0") == 0;
     for (int i = 0; i < w->n_params && st == HEED_OK; i++) {
         const hp_param *p = &w->params[i];
         for (int k = 0; k < 2 && st == HEED_OK; k++) {
             char name[512];
             snprintf(name, sizeof name, "%s%s", k ? OPT_V : OPT_M, p->name);
             const st_tensor *t = st_find(f, name);
+            if (!t && step0)
+                continue;
             if (!t || strcmp(t->dtype, "F32") || t->end - t->begin != p->numel * 4) {
                 heed_srcpos pos = {f->path, NULL, 0, 0};
                 heed_diag_add(diag, HEED_ERR_WEIGHTS, &pos, NULL,
@@ -176,20 +182,19 @@ static heed_status load_training(heed_weights *w, const st_file *f, heed_diag *d
     }
     if (st != HEED_OK)
         return st;
-    const char *opt = st_meta(f, "heed.train.optimizer");
+    const char *config = st_meta(f, "heed.train.config");
     const char *epoch = st_meta(f, "heed.train.epoch"), *batch = st_meta(f, "heed.train.batch");
     const char *seed = st_meta(f, "heed.train.seed"), *runs = st_meta(f, "heed.train.runs");
     const char *lr = st_meta(f, "heed.train.lr");
     w->steps = strtoll(steps, NULL, 10);
-    if (opt)
-        w->train.optimizer = !strcmp(opt, "sgd") ? HEED_OPT_SGD : HEED_OPT_ADAM;
     w->state.epoch = epoch ? strtoll(epoch, NULL, 10) : 0;
     w->state.batch = batch ? strtoll(batch, NULL, 10) : 0;
     w->state.seed = seed ? strtoull(seed, NULL, 10) : 0;
     w->state.runs = runs ? strtoll(runs, NULL, 10) : 0;
     w->state.lr = lr ? strtof(lr, NULL) : w->train.lr;
     if (w->steps < 0 || w->state.epoch < 0 || w->state.batch < 0 || w->state.runs < 0 ||
-        !(w->state.lr > 0)) {
+        !(w->state.lr > 0) || !isfinite(w->state.lr) ||
+        (config && !hw_config_parse(config, &w->train))) {
         heed_srcpos pos = {f->path, NULL, 0, 0};
         heed_diag_add(diag, HEED_ERR_WEIGHTS, &pos, NULL, "the checkpoint's training state is "
                                                           "not valid");
@@ -361,8 +366,11 @@ heed_status heed_weights_load(const heed_model *m, const char *path, unsigned fl
                           ? " (load a partial match explicitly with HEED_LOAD_PARTIAL / "
                             "--partial)"
                           : "");
-        size_t len = strlen(diag->text);
-        snprintf(diag->text + len, sizeof diag->text - len, "%s", notes.text);
+        if (diag) {
+            /* the list of tensors follows the message */
+            size_t len = strlen(diag->text);
+            snprintf(diag->text + len, sizeof diag->text - len, "%s", notes.text);
+        }
         heed_weights_free(w);
         st_free(f);
         return HEED_ERR_WEIGHTS;
