@@ -23,12 +23,13 @@ fail() {
 }
 
 "$heed" data dates --out data --train 1200 --valid 100 --test 10 --seed 3 >/dev/null
-opts="--data data/train.tsv --valid data/valid.tsv --epochs 2 --batch 16 --threads 1
-      --dim E=8 --dim H=16 --seed 5 --checkpoint-every 7 --quiet"
+# a resumed run takes its settings from the checkpoint: only $opts again
+opts="--data data/train.tsv --valid data/valid.tsv --threads 1 --checkpoint-every 7 --quiet"
+fresh="--epochs 2 --batch 16 --dim E=8 --dim H=16 --seed 5"
 
 # the uninterrupted reference
 # shellcheck disable=SC2086
-"$heed" train "$model" $opts --out ref.safetensors --step-log ref.csv >/dev/null ||
+"$heed" train "$model" $opts $fresh --out ref.safetensors --step-log ref.csv >/dev/null ||
     fail "the reference run failed"
 steps=$(wc -l <ref.csv)
 [ "$steps" -eq 150 ] || fail "expected 150 steps (2 epochs of 75), got $steps"
@@ -41,7 +42,7 @@ for mark in 12 60 101; do
         "$heed" train "$model" $opts --resume run.safetensors --step-log run.csv >/dev/null &
     else
         # shellcheck disable=SC2086
-        "$heed" train "$model" $opts --out run.safetensors --step-log run.csv >/dev/null &
+        "$heed" train "$model" $opts $fresh --out run.safetensors --step-log run.csv >/dev/null &
     fi
     pid=$!
     while kill -0 "$pid" 2>/dev/null; do

@@ -25,6 +25,8 @@ typedef struct tsv_rows {
     size_t n;
 } tsv_rows;
 
+/* The data lines, without their newlines; the file has passed
+ * heed_dataset_load's checks (line length, encoding) already. */
 static bool read_rows(const char *path, size_t limit, tsv_rows *r)
 {
     FILE *f = fopen(path, "r");
@@ -35,9 +37,10 @@ static bool read_rows(const char *path, size_t limit, tsv_rows *r)
     size_t cap = 0, len = 0;
     char *line = NULL;
     ssize_t got;
+    bool ok = true;
     r->n = 0;
     r->line = NULL;
-    while ((got = getline(&line, &len, f)) >= 0 && (!limit || r->n < limit)) {
+    while (ok && (!limit || r->n < limit) && (got = getline(&line, &len, f)) >= 0) {
         while (got > 0 && (line[got - 1] == '\n' || line[got - 1] == '\r'))
             line[--got] = '\0';
         if (got == 0)
@@ -45,15 +48,19 @@ static bool read_rows(const char *path, size_t limit, tsv_rows *r)
         if (r->n == cap) {
             cap = cap ? cap * 2 : 1024;
             char **p = realloc(r->line, cap * sizeof *p);
-            if (!p)
-                break;
-            r->line = p;
+            ok = p != NULL;
+            r->line = p ? p : r->line;
         }
-        r->line[r->n++] = strdup(line);
+        if (ok && (r->line[r->n] = strdup(line)) != NULL)
+            r->n++;
+        else
+            ok = false;
     }
+    if (!ok)
+        fprintf(stderr, "heed eval: error: out of memory reading %s\n", path);
     free(line);
     fclose(f);
-    return true;
+    return ok;
 }
 
 static void free_rows(tsv_rows *r)
@@ -147,16 +154,15 @@ static void score_row(const heed_vocab *v, const char *field, int col, const cha
     mt->ref_tokens += best_len;
 }
 
-/* Teacher-forced token accuracy on the first reference of each row. */
-static heed_status teacher_forced(const heed_model *m, const heed_vocab *v, heed_session *s,
-                                  const char *path, heed_accuracy *acc, heed_diag *d)
+/* Teacher-forced token accuracy on the first reference of the first n rows. */
+static heed_status teacher_forced(heed_session *s, const heed_dataset *ds, size_t n,
+                                  heed_accuracy *acc, heed_diag *d)
 {
-    heed_dataset *ds;
-    heed_status st = heed_dataset_load(m, v, path, &ds, d);
-    if (st != HEED_OK)
-        return st;
-    size_t n = heed_dataset_size(ds), rows[256];
+    size_t rows[256];
+    heed_status st = HEED_OK;
     memset(acc, 0, sizeof *acc);
+    if (n > heed_dataset_size(ds))
+        n = heed_dataset_size(ds);
     for (size_t i = 0; i < n && st == HEED_OK; i += 256) {
         size_t k = n - i < 256 ? n - i : 256;
         for (size_t j = 0; j < k; j++)
@@ -171,12 +177,11 @@ static heed_status teacher_forced(const heed_model *m, const heed_vocab *v, heed
             acc->sequences_correct += a.sequences_correct;
         }
     }
-    heed_dataset_free(ds);
     return st;
 }
 
 static int eval_seq2seq(const eval_args *a, const heed_model *m, heed_session *s,
-                        const heed_vocab *v, const tsv_rows *r)
+                        const heed_vocab *v, const heed_dataset *ds, const tsv_rows *r)
 {
     heed_decode_options o = {.beam = a->beam, .length_alpha = (float)a->alpha};
     heed_decode_result *res;
@@ -189,7 +194,7 @@ static int eval_seq2seq(const eval_args *a, const heed_model *m, heed_session *s
     for (size_t i = 0; i < r->n; i++)
         score_row(v, field, col, r->line[i], heed_decode_get(res, i), &mt);
     heed_decode_result_free(res);
-    if (teacher_forced(m, v, s, a->data, &mt.tf, &d) != HEED_OK)
+    if (teacher_forced(s, ds, r->n, &mt.tf, &d) != HEED_OK)
         return cli_report(&d);
     double exact = 100.0 * (double)mt.exact / (double)mt.rows;
     double ter = 100.0 * (double)mt.edits / (double)(mt.ref_tokens ? mt.ref_tokens : 1);
@@ -288,17 +293,20 @@ static int run_eval(const eval_args *a)
     heed_diag d;
     heed_weights *w = NULL;
     heed_session *s = NULL;
+    heed_dataset *ds = NULL;
     tsv_rows r = {0};
     int rc = CLI_OK;
-    if (!read_rows(a->data, a->limit, &r))
+    /* the library reads the data first: its checks cover the file */
+    if (heed_weights_load(m, a->weights, 0, &w, &d) != HEED_OK ||
+        heed_session_new(w, HEED_MODE_INFER, &s, &d) != HEED_OK ||
+        heed_dataset_load(m, heed_weights_vocab(w), a->data, &ds, &d) != HEED_OK)
+        rc = cli_report(&d);
+    else if (!read_rows(a->data, a->limit, &r))
         rc = CLI_USER_ERROR;
     else if (r.n == 0)
         rc = (fprintf(stderr, "heed eval: error: %s has no rows\n", a->data), CLI_USER_ERROR);
-    else if (heed_weights_load(m, a->weights, 0, &w, &d) != HEED_OK ||
-             heed_session_new(w, HEED_MODE_INFER, &s, &d) != HEED_OK)
-        rc = cli_report(&d);
     else if (heed_model_task(m) == HEED_TASK_SEQ2SEQ)
-        rc = eval_seq2seq(a, m, s, heed_weights_vocab(w), &r);
+        rc = eval_seq2seq(a, m, s, heed_weights_vocab(w), ds, &r);
     else if (heed_model_task(m) == HEED_TASK_CLASSIFY)
         rc = eval_classify(a, m, s, heed_weights_vocab(w), &r);
     else
@@ -306,6 +314,7 @@ static int run_eval(const eval_args *a)
                       heed_model_name(m)),
               CLI_USER_ERROR);
     free_rows(&r);
+    heed_dataset_free(ds);
     heed_session_free(s);
     heed_weights_free(w);
     heed_model_free(m);

@@ -2,10 +2,29 @@
  * heed run: runs the graph on tensors from a safetensors file and writes every
  * value the graph computed (each node's outputs) to another.
  */
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+
+static bool is_input(const heed_model *m, const char *name)
+{
+    for (size_t i = 0; i < heed_model_input_count(m); i++) {
+        heed_tensor t;
+        if (heed_model_input(m, i, &t) == HEED_OK && !strcmp(t.name, name))
+            return true;
+    }
+    return false;
+}
+
+static bool is_value(const heed_model *m, const char *name)
+{
+    for (size_t i = 0; i < heed_model_value_count(m); i++)
+        if (!strcmp(heed_model_value_name(m, i), name))
+            return true;
+    return false;
+}
 
 static int run_graph(heed_model *m, heed_weights *w, const char *in_path, const char *out_path)
 {
@@ -23,8 +42,11 @@ static int run_graph(heed_model *m, heed_weights *w, const char *in_path, const 
     for (size_t i = 0; i < heed_tensor_file_count(tf) && rc == CLI_OK; i++) {
         heed_tensor t;
         heed_tensor_file_get(tf, i, &t);
+        /* values computed by the graph (a previous run's output) are not inputs */
+        if (!is_input(m, t.name) && is_value(m, t.name))
+            continue;
         if (heed_session_set_input(s, t.name, &t, &d) != HEED_OK)
-            rc = cli_report(&d) == CLI_USAGE ? CLI_USER_ERROR : CLI_USER_ERROR;
+            rc = (cli_report(&d), CLI_USER_ERROR);
     }
     if (rc == CLI_OK && heed_session_forward(s, &d) != HEED_OK)
         rc = cli_report(&d);

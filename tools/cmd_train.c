@@ -125,7 +125,7 @@ static void progress(const run *r, size_t done, double loss, double t0, size_t e
     size_t left = r->steps - done;
     clock_text(done ? el * (double)left / (double)done : 0, eta, sizeof eta);
     fprintf(stderr, "\r\033[Kepoch %lld/%d  step %zu/%zu  loss %.4f  %.0f ex/s  ETA %s",
-            (long long)r->pos.epoch + 1, r->a->epochs, done, r->steps, loss, rate, eta);
+            (long long)r->pos.epoch + 1, r->tc.epochs, done, r->steps, loss, rate, eta);
     fflush(stderr);
 }
 
@@ -183,7 +183,7 @@ static heed_status end_epoch(run *r, curves *cv, double train_loss, size_t examp
     double tok = vr.acc.tokens ? 100.0 * vr.acc.tokens_correct / vr.acc.tokens : NAN;
     double seq = vr.acc.sequences ? 100.0 * vr.acc.sequences_correct / vr.acc.sequences : NAN;
     long long e = (long long)r->pos.epoch + 1;
-    printf("epoch %lld/%d  train loss %.4f", e, a->epochs, train_loss);
+    printf("epoch %lld/%d  train loss %.4f", e, r->tc.epochs, train_loss);
     if (r->vs)
         printf("  valid loss %.4f  token acc %.2f%%  sequence acc %.2f%%", vr.loss, tok, seq);
     printf("  (%.1f s, %.0f ex/s)\n", secs, (double)examples / secs);
@@ -214,16 +214,16 @@ static int train_loop(run *r)
 {
     const train_args *a = r->a;
     heed_diag d;
-    double *hist = calloc((size_t)a->epochs * 5 + 5, sizeof *hist);
+    double *hist = calloc((size_t)r->tc.epochs * 5 + 5, sizeof *hist);
     r->order = malloc(sizeof *r->order * r->n);
     if (!hist || !r->order) {
         free(hist);
         return CLI_USER_ERROR;
     }
-    size_t stride = (size_t)a->epochs + 1;
+    size_t stride = (size_t)r->tc.epochs + 1;
     curves cv = {hist, hist + stride, hist + 2 * stride, hist + 3 * stride, hist + 4 * stride, 0};
     int rc = CLI_OK;
-    while (r->pos.epoch < a->epochs && rc == CLI_OK) {
+    while (r->pos.epoch < r->tc.epochs && rc == CLI_OK) {
         double t0 = now(), loss;
         size_t examples = 0;
         heed_status st = train_epoch(r, &loss, &examples, &d);
@@ -264,20 +264,27 @@ static heed_status make_weights(const train_args *a, run *r, heed_vocab **v, hee
     return st;
 }
 
+/* The run's settings: the model's train: section with the options on top, or
+ * on --resume the checkpoint's own (only --epochs may extend the run). */
 static void configure(const train_args *a, run *r)
 {
-    heed_model_train_config(r->m, &r->tc);
-    if (a->lr > 0)
-        r->tc.lr = (float)a->lr;
-    if (a->lr_decay > 0)
-        r->tc.lr_decay = (float)a->lr_decay;
-    if (a->clip >= 0)
-        r->tc.clip = (float)a->clip;
-    if (a->batch > 0)
-        r->tc.batch = a->batch;
-    r->tc.seed = r->pos.seed;
-    if (a->resume)
-        r->tc.lr = r->pos.lr; /* the schedule continues where it was */
+    if (a->resume) {
+        heed_weights_train_config(r->w, &r->tc);
+        r->tc.lr = r->pos.lr;
+    } else {
+        heed_model_train_config(r->m, &r->tc);
+        if (a->lr > 0)
+            r->tc.lr = (float)a->lr;
+        if (a->lr_decay > 0)
+            r->tc.lr_decay = (float)a->lr_decay;
+        if (a->clip >= 0)
+            r->tc.clip = (float)a->clip;
+        if (a->batch > 0)
+            r->tc.batch = a->batch;
+        r->tc.seed = r->pos.seed;
+    }
+    if (a->epochs > 0)
+        r->tc.epochs = a->epochs;
     heed_weights_set_train_config(r->w, &r->tc);
     heed_session_seed(r->s, r->pos.seed);
     heed_session_set_runs(r->s, r->pos.runs);
@@ -299,8 +306,6 @@ static int run_training(train_args *a)
     heed_train_config tc;
     heed_model_train_config(r.m, &tc);
     r.pos.seed = a->seed >= 0 ? (uint64_t)a->seed : tc.seed;
-    if (a->epochs <= 0)
-        a->epochs = tc.epochs;
     heed_status st = make_weights(a, &r, &v, &d);
     const heed_vocab *vocab = r.w ? heed_weights_vocab(r.w) : NULL;
     if (st == HEED_OK && (st = heed_dataset_load(r.m, vocab, a->data, &train, &d)) == HEED_OK &&
@@ -328,7 +333,7 @@ static int run_training(train_args *a)
         else
             printf("training '%s' on %zu examples (%s)%s%s, %d epochs\n", heed_model_name(r.m),
                    heed_dataset_size(train), a->data, valid ? ", validating on " : "",
-                   valid ? a->valid : "", a->epochs);
+                   valid ? a->valid : "", r.tc.epochs);
         rc = train_loop(&r);
     }
     if (r.log)
@@ -406,6 +411,9 @@ int cmd_train(int argc, char **argv)
         return cli_usage_error(&o, "give a model file and --data TRAIN.tsv");
     if (a.resume && a.init)
         return cli_usage_error(&o, "--resume continues a run and --init starts one: give one");
+    if (a.resume && (a.lr > 0 || a.lr_decay > 0 || a.clip >= 0 || a.batch > 0 || a.seed >= 0))
+        return cli_usage_error(&o, "a resumed run keeps its checkpoint's settings: only --epochs "
+                                   "may change with --resume");
     if (a.partial && !a.init)
         return cli_usage_error(&o, "--partial goes with --init FILE");
     a.model = o.positional[0];

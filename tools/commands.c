@@ -23,9 +23,9 @@ static const cli_cmd commands[] = {
      cmd_check},
     {"inspect", "nodes, shapes, parameters, FLOPs and the memory plan",
      "heed inspect MODEL.yaml [--dim NAME=N ...] [--infer] [--json] [--dot FILE]",
-     "Prints one line per node (op, output shape, parameters, FLOPs, YAML line), the\n"
-     "parameter count and the memory plan: arena size against the sum of all buffers\n"
-     "and the lower bound (the most bytes live at one step).\n"
+     "Prints one line per node (op, output shape, parameters, forward and backward\n"
+     "FLOPs), the totals and the memory plan: the arena size, the naive size (one\n"
+     "buffer per tensor) and the lower bound (the most bytes live at one step).\n"
      "\n" DIM_HELP
      "  --infer             the inference plan (default: the training plan when the model\n"
      "                      has a loss)\n"

@@ -1,0 +1,172 @@
+#!/bin/sh
+# test_cli.sh HEED SOURCE_DIR WORKDIR - the heed command as a user meets it:
+#   - docs/CLI.md holds every command's --help text verbatim
+#     (HEED_UPDATE_DOCS=1 rewrites the blocks from the binary instead);
+#   - exit codes: 0 success, 1 bad input, 2 usage errors, with did-you-mean;
+#   - heed run computes known values, writes the same bytes twice and reads its
+#     own output back as input;
+#   - check, inspect (text, JSON, dot) and gradcheck on a shipped graph.
+set -eu
+heed=$1
+src=$2
+work=$3
+rm -rf "$work"
+mkdir -p "$work"
+cd "$work"
+failures=0
+
+fail() {
+    echo "FAIL: $*" >&2
+    failures=$((failures + 1))
+}
+
+# expect CODE DESCRIPTION COMMAND...: runs the command, checks its exit code;
+# its stderr is left in err.txt, stdout in out.txt
+expect() {
+    want=$1
+    what=$2
+    shift 2
+    set +e
+    "$@" >out.txt 2>err.txt
+    got=$?
+    set -e
+    [ "$got" -eq "$want" ] || fail "$what: exit $got, expected $want ($(head -c 300 err.txt))"
+}
+
+# contains FILE TEXT DESCRIPTION
+contains() {
+    grep -qF -- "$2" "$1" || fail "$3: '$2' not in $(head -c 400 "$1")"
+}
+
+# ------------------------------------------------------------ docs/CLI.md
+doc=$src/docs/CLI.md
+commands=$("$heed" --help | awk '/^  [a-z]/ { print $1 }')
+[ -n "$commands" ] || fail "heed --help lists no commands"
+if [ "${HEED_UPDATE_DOCS:-}" = 1 ]; then
+    for c in $commands; do
+        "$heed" "$c" --help >"help_$c.txt"
+    done
+    awk -v dir="$work" '
+        /^<!-- help:[a-z]+ -->$/ {
+            print
+            name = substr($0, 11, length($0) - 14)
+            print "```text"
+            while ((getline line < (dir "/help_" name ".txt")) > 0) print line
+            print "```"
+            skip = 1
+            next
+        }
+        /^<!-- \/help -->$/ { skip = 0 }
+        !skip { print }' "$doc" >CLI.md.new
+    cp CLI.md.new "$doc"
+    echo "rewrote the help blocks of $doc"
+fi
+for c in $commands; do
+    "$heed" "$c" --help >want.txt
+    awk -v tag="<!-- help:$c -->" '
+        $0 == tag { inside = 1; next }
+        inside && /^<!-- \/help -->$/ { exit }
+        inside && !/^```/ { print }' "$doc" >have.txt
+    cmp -s want.txt have.txt ||
+        fail "docs/CLI.md's block for '$c' differs from 'heed $c --help' (HEED_UPDATE_DOCS=1 rewrites it):
+$(diff have.txt want.txt | head -20)"
+done
+
+# ------------------------------------------------------------ exit codes
+expect 2 "no command" "$heed"
+expect 0 "--help" "$heed" --help
+expect 0 "--version" "$heed" --version
+contains out.txt "heed " "--version"
+expect 2 "unknown command" "$heed" chek
+contains err.txt "did you mean 'check'?" "unknown command"
+expect 2 "unknown option" "$heed" check "$src/graphs/bahdanau_seq2seq.yaml" --dimm E=3
+contains err.txt "did you mean '--dim'?" "unknown option"
+expect 2 "bad --dim" "$heed" check "$src/graphs/bahdanau_seq2seq.yaml" --dim E
+expect 2 "missing value" "$heed" train "$src/graphs/bahdanau_seq2seq.yaml" --data
+expect 2 "missing --data" "$heed" train "$src/graphs/bahdanau_seq2seq.yaml"
+expect 1 "missing model file" "$heed" check no_such_model.yaml
+contains err.txt "no_such_model.yaml" "missing model file"
+expect 0 "a shipped graph checks" "$heed" check "$src/graphs/luong_dot_seq2seq.yaml"
+contains out.txt "ok: model 'luong_dot_seq2seq'" "check"
+
+cat >bad.yaml <<'EOF'
+heed: 1
+inputs: {x: [B, 4]}
+nodes:
+  h: {op: Afine, in: x, units: 3}
+  y: {op: Tanh, in: hh}
+EOF
+expect 1 "model errors" "$heed" check bad.yaml
+contains err.txt "bad.yaml:4:11: error:" "unknown op position"
+contains err.txt "did you mean 'Affine'?" "unknown op"
+contains err.txt "bad.yaml:5:21: error:" "undefined input position"
+contains err.txt "2 errors" "error count"
+
+# ------------------------------------------------------------ heed run
+cat >calc.yaml <<'EOF'
+heed: 1
+inputs: {x: [B, 4]}
+nodes:
+  t: {op: Tanh, in: x}
+  p: {op: Softmax, in: x}
+outputs: [t, p]
+EOF
+# x = [[0, 1, 2, -1]] as F32 little-endian, in a safetensors file (the header
+# padded with spaces to keep the data aligned, as safetensors writers do)
+header='{"x":{"dtype":"F32","shape":[1,4],"data_offsets":[0,16]}}'
+while [ $(($(printf '%s' "$header" | wc -c) % 8)) -ne 0 ]; do header="$header "; done
+len=$(printf '%s' "$header" | wc -c)
+{
+    printf "\\$(printf '%03o' "$len")\\000\\000\\000\\000\\000\\000\\000"
+    printf '%s' "$header"
+    printf '\000\000\000\000\000\000\200\077\000\000\000\100\000\000\200\277'
+} >in.safetensors
+expect 0 "heed run" "$heed" run calc.yaml --inputs in.safetensors --out out1.safetensors
+expect 0 "heed run again" "$heed" run calc.yaml --inputs in.safetensors --out out2.safetensors
+cmp -s out1.safetensors out2.safetensors || fail "heed run wrote different bytes for the same input"
+
+# values of tensor NAME in a safetensors file, one per line
+values() {
+    hlen=$(od -A n -t u4 -N 4 "$2" | tr -d ' ')
+    offs=$(dd if="$2" bs=1 skip=8 count="$hlen" 2>/dev/null |
+        grep -o "\"$1\":{[^}]*}" | grep -o 'data_offsets":\[[0-9]*,[0-9]*' | grep -o '[0-9,]*$')
+    begin=${offs%,*}
+    end=${offs#*,}
+    od -A n -t f4 -v -j $((8 + hlen + begin)) -N $((end - begin)) "$2" | tr -s ' ' '\n' | sed '/^$/d'
+}
+# tanh and softmax of [0, 1, 2, -1]
+printf '0\n0.7615942\n0.9640276\n-0.7615942\n' >want_t.txt
+printf '0.08714432\n0.2368828\n0.6439142\n0.03205860\n' >want_p.txt
+for v in t p; do
+    values "$v" out1.safetensors >"got_$v.txt"
+    paste "got_$v.txt" "want_$v.txt" | awk -v name="$v" '
+        { d = $1 - $2; if (d < 0) d = -d; if (d > 1e-6 || NF != 2) { bad = 1; print name ": " $0 } }
+        END { exit bad || NR != 4 }' || fail "heed run: wrong values of '$v'"
+done
+# its output holds x too, so it is a valid input file
+expect 0 "heed run on its own output" "$heed" run calc.yaml --inputs out1.safetensors --out out3.safetensors
+values t out3.safetensors >got_t3.txt
+cmp -s got_t.txt got_t3.txt || fail "heed run on its own output gave different values"
+# an input of the wrong shape names the input and both shapes
+sed 's/"shape":\[1,4\]/"shape":\[4,1\]/' in.safetensors >wrong.safetensors
+expect 1 "input of the wrong shape" "$heed" run calc.yaml --inputs wrong.safetensors --out o.safetensors
+contains err.txt "x" "wrong shape"
+
+# ------------------------------------------------------------ inspect, gradcheck
+g=$src/graphs/bahdanau_seq2seq.yaml
+expect 0 "inspect" "$heed" inspect "$g" --dim H=32
+contains out.txt "lower bound" "inspect memory plan"
+contains out.txt "GRU" "inspect nodes"
+expect 0 "inspect --json" "$heed" inspect "$g" --dim H=32 --json
+contains out.txt '"arena":' "inspect --json"
+expect 0 "inspect --dot" "$heed" inspect "$g" --dim H=32 --dot graph.dot
+contains graph.dot "digraph" "inspect --dot"
+expect 0 "gradcheck" "$heed" gradcheck "$g" --dim E=4 --dim H=6 --dim B=2 --dim S=4 --dim T=3 --quiet
+# a gradient check that cannot pass at a silly tolerance fails with exit 1
+expect 1 "gradcheck at tolerance 0" "$heed" gradcheck "$g" --dim E=4 --dim H=6 --dim B=2 --dim S=4 --dim T=3 --tol 0 --quiet
+
+if [ "$failures" -gt 0 ]; then
+    echo "$failures failure(s)" >&2
+    exit 1
+fi
+echo "ok"
