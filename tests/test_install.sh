@@ -62,7 +62,9 @@ done
 
 # normalize_dates against the shared library, then the static one (-l:libheed.a
 # makes the linker take the archive over the .so beside it).
-WARN="-std=c11 -Wall -Wextra -Werror"
+# HEED_TEST_CFLAGS: what a sanitized build's consumers must add (its
+# libraries need the sanitizer runtimes linked first)
+WARN="-std=c11 -Wall -Wextra -Werror ${HEED_TEST_CFLAGS:-}"
 # shellcheck disable=SC2086 # flags are words
 run cc-shared.log "$CC" $WARN -o "$TMP/nd_shared" "$SRC/examples/normalize_dates.c" $flags \
     -Wl,-rpath,"$libdir"
@@ -75,7 +77,7 @@ readelf -d "$TMP/nd_static" | grep -q 'NEEDED.*libheed' && fail "nd_static loads
 # ---- CMake: find_package(heed) from the prefix alone
 run cmake-config.log cmake -S "$SRC/examples" -B "$TMP/ex" -DCMAKE_PREFIX_PATH="$PREFIX" \
     -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF -DCMAKE_BUILD_TYPE=Release \
-    -DCMAKE_C_FLAGS="-Wall -Wextra -Werror"
+    -DCMAKE_C_FLAGS="-Wall -Wextra -Werror ${HEED_TEST_CFLAGS:-}"
 grep -q "^heed_DIR:PATH=$libdir/cmake/heed\$" "$TMP/ex/CMakeCache.txt" ||
     fail "find_package(heed) found $(grep '^heed_DIR' "$TMP/ex/CMakeCache.txt")"
 run cmake-build.log cmake --build "$TMP/ex" -j 2
