@@ -9,74 +9,24 @@
 #include "../runtime/runtime.h"
 #include "testutil.h"
 
-typedef struct run {
-    heed_model *m;
-    heed_weights *w;
-    heed_session *s;
-} run;
-
-static run run_new(const char *yaml)
-{
-    run r;
-    heed_diag d;
-    r.m = tu_model("attention.yaml", yaml);
-    assert_int_equal(heed_weights_new(r.m, NULL, NULL, 0, 7, &r.w, &d), HEED_OK);
-    assert_int_equal(heed_session_new(r.w, HEED_MODE_INFER, &r.s, &d), HEED_OK);
-    heed_session_keep_all(r.s, 1);
-    return r;
-}
-
-static void run_free(run *r)
-{
-    heed_session_free(r->s);
-    heed_weights_free(r->w);
-    heed_model_free(r->m);
-}
-
-static void feed(run *r, const char *name, int rank, const int64_t *shape, const float *data)
-{
-    heed_tensor t = {name, HEED_F32, rank, {0}, (void *)data};
-    memcpy(t.shape, shape, sizeof(int64_t) * (size_t)rank);
-    heed_diag d;
-    if (heed_session_set_input(r->s, name, &t, &d) != HEED_OK)
-        fail_msg("%s", d.text);
-}
-
-static const float *get(run *r, const char *name)
-{
-    heed_tensor t;
-    heed_diag d;
-    if (heed_session_get(r->s, name, &t, &d) != HEED_OK)
-        fail_msg("%s", d.text);
-    return t.data;
-}
-
-static void expect(const float *got, const float *want, int n, double tol, const char *what)
-{
-    char w[128];
-    for (int i = 0; i < n; i++) {
-        snprintf(w, sizeof w, "%s[%d]", what, i);
-        tu_close(got[i], want[i], tol, w);
-    }
-}
 
 /* Notes 000: query [1,0,1] over keys [[1,0,0],[0,1,0],[1,1,0]] and values
  * [[10,0],[0,10],[5,5]] with unscaled dot scores. */
 static void worked_example_dynamic_focus(void **state)
 {
     (void)state;
-    run r = run_new("heed: 1\n"
+    tu_run r = tu_run_new("attention.yaml", "heed: 1\n"
                     "inputs: {q: [B, 1, 3], k: [B, 3, 3], v: [B, 3, 2]}\n"
-                    "nodes:\n  att: {op: Attention, query: q, keys: k, values: v, score: dot}\n");
-    feed(&r, "q", 3, (int64_t[]){1, 1, 3}, (float[]){1, 0, 1});
-    feed(&r, "k", 3, (int64_t[]){1, 3, 3}, (float[]){1, 0, 0, 0, 1, 0, 1, 1, 0});
-    feed(&r, "v", 3, (int64_t[]){1, 3, 2}, (float[]){10, 0, 0, 10, 5, 5});
+                    "nodes:\n  att: {op: Attention, query: q, keys: k, values: v, score: dot}\n", HEED_MODE_INFER);
+    tu_set_f32(&r, "q", 3, (int64_t[]){1, 1, 3}, (float[]){1, 0, 1});
+    tu_set_f32(&r, "k", 3, (int64_t[]){1, 3, 3}, (float[]){1, 0, 0, 0, 1, 0, 1, 1, 0});
+    tu_set_f32(&r, "v", 3, (int64_t[]){1, 3, 2}, (float[]){10, 0, 0, 10, 5, 5});
     heed_diag d;
     assert_int_equal(heed_session_forward(r.s, &d), HEED_OK);
-    expect(get(&r, "att.weights"), (float[]){0.4223188f, 0.1553624f, 0.4223188f}, 3, 1e-6,
+    tu_expect(tu_get(&r, "att.weights"), (float[]){0.4223188f, 0.1553624f, 0.4223188f}, 3, 1e-6,
            "weights");
-    expect(get(&r, "att"), (float[]){6.33478197f, 3.66521803f}, 2, 1e-6, "output");
-    run_free(&r);
+    tu_expect(tu_get(&r, "att"), (float[]){6.33478197f, 3.66521803f}, 2, 1e-6, "output");
+    tu_run_free(&r);
 }
 
 /* Notes 004: self-attention of x (3 tokens of width 4) with x W_q, x W_k,
@@ -84,13 +34,13 @@ static void worked_example_dynamic_focus(void **state)
 static void worked_example_self_attention(void **state)
 {
     (void)state;
-    run r = run_new("heed: 1\n"
+    tu_run r = tu_run_new("attention.yaml", "heed: 1\n"
                     "inputs: {x: [B, 3, 4]}\n"
                     "nodes:\n"
                     "  q: {op: Affine, in: x, units: 3, bias: false}\n"
                     "  k: {op: Affine, in: x, units: 3, bias: false}\n"
                     "  v: {op: Affine, in: x, units: 3, bias: false}\n"
-                    "  att: {op: Attention, query: q, keys: k, values: v, score: scaled_dot}\n");
+                    "  att: {op: Attention, query: q, keys: k, values: v, score: scaled_dot}\n", HEED_MODE_INFER);
     /* nn.Linear layout [out, in] holds W transposed: x W = x (W^T)^T */
     const float wq[12] = {1, 1, 0, 0, 0, 0, 0, 1, 1, 0, 1, 1};
     const float wk[12] = {0, 1, 0, 1, 0, 1, 1, 1, 1, 0, 0, 0};
@@ -102,7 +52,7 @@ static void worked_example_self_attention(void **state)
     memcpy(t.data, wk, sizeof wk);
     heed_weights_find(r.w, "v.weight", &t);
     memcpy(t.data, wv, sizeof wv);
-    feed(&r, "x", 3, (int64_t[]){1, 3, 4}, (float[]){1, 0, 1, 0, 0, 2, 0, 2, 1, 1, 1, 1});
+    tu_set_f32(&r, "x", 3, (int64_t[]){1, 3, 4}, (float[]){1, 0, 1, 0, 0, 2, 0, 2, 1, 1, 1, 1});
     heed_diag d;
     assert_int_equal(heed_session_forward(r.s, &d), HEED_OK);
     /* the scores are scaled by 1/sqrt(3) before the softmax */
@@ -110,33 +60,33 @@ static void worked_example_self_attention(void **state)
     float scaled[9];
     for (int i = 0; i < 9; i++)
         scaled[i] = raw[i] / sqrtf(3.0f);
-    expect(get(&r, "att.scores"), scaled, 9, 1e-6, "scores");
-    expect(get(&r, "att.weights"), (float[]){0.13613f, 0.43194f, 0.43194f}, 3, 1e-4, "weights");
-    expect(get(&r, "att"),
+    tu_expect(tu_get(&r, "att.scores"), scaled, 9, 1e-6, "scores");
+    tu_expect(tu_get(&r, "att.weights"), (float[]){0.13613f, 0.43194f, 0.43194f}, 3, 1e-4, "weights");
+    tu_expect(tu_get(&r, "att"),
            (float[]){1.8639f, 6.3194f, 1.7042f, 1.9991f, 7.8141f, 0.2735f, 1.9926f, 7.4796f,
                      0.7359f},
            9, 2e-4, "outputs");
-    run_free(&r);
+    tu_run_free(&r);
 }
 
 static void masks_padded_keys(void **state)
 {
     (void)state;
-    run r = run_new("heed: 1\n"
+    tu_run r = tu_run_new("attention.yaml", "heed: 1\n"
                     "inputs: {q: [B, 1, 2], k: [B, 3, 2], len: [B]}\n"
-                    "nodes:\n  att: {op: Attention, query: q, keys: k, score: dot, lengths: len}\n");
-    feed(&r, "q", 3, (int64_t[]){2, 1, 2}, (float[]){1, 0, 1, 0});
-    feed(&r, "k", 3, (int64_t[]){2, 3, 2}, (float[]){1, 0, 0, 1, 9, 9, 1, 0, 0, 1, 9, 9});
+                    "nodes:\n  att: {op: Attention, query: q, keys: k, score: dot, lengths: len}\n", HEED_MODE_INFER);
+    tu_set_f32(&r, "q", 3, (int64_t[]){2, 1, 2}, (float[]){1, 0, 1, 0});
+    tu_set_f32(&r, "k", 3, (int64_t[]){2, 3, 2}, (float[]){1, 0, 0, 1, 9, 9, 1, 0, 0, 1, 9, 9});
     heed_tensor tl = {"len", HEED_I32, 1, {2}, (int32_t[]){2, 3}};
     heed_diag d;
     assert_int_equal(heed_session_set_input(r.s, "len", &tl, &d), HEED_OK);
     assert_int_equal(heed_session_forward(r.s, &d), HEED_OK);
-    const float *w = get(&r, "att.weights");
+    const float *w = tu_get(&r, "att.weights");
     /* row 0 sees two keys: e/(e+1), 1/(e+1), 0 */
     float e = expf(1.0f);
-    expect(w, (float[]){e / (e + 1), 1 / (e + 1), 0}, 3, 1e-6, "masked");
+    tu_expect(w, (float[]){e / (e + 1), 1 / (e + 1), 0}, 3, 1e-6, "masked");
     assert_true(w[5] > 0.9f); /* row 1 sees the third key, which scores 9 */
-    run_free(&r);
+    tu_run_free(&r);
 }
 
 static void gradients_attention(void **state)
@@ -294,16 +244,7 @@ static void compare_with_fixture(const char *path, const heed_tensor_file *f, co
         snprintf(what, sizeof what, "%s: %s", path, theirs);
         tu_close_all(g.data, want.data, tu_numel(&g), 1e-4, what);
     }
-    for (size_t i = 0; i < heed_weights_count(w); i++) {
-        heed_tensor p, g;
-        heed_weights_param(w, i, &p);
-        assert_int_equal(heed_weights_grad(w, p.name, &g), HEED_OK);
-        char name[300];
-        snprintf(name, sizeof name, "grad.%s", p.name);
-        heed_tensor want = tu_file_tensor(f, name);
-        snprintf(what, sizeof what, "%s: %s", path, name);
-        tu_close_all(g.data, want.data, tu_numel(&g), 1e-4, what);
-    }
+    tu_check_param_grads(w, f, path, 1e-4);
     heed_session_free(s);
     heed_weights_free(w);
     heed_model_free(m);

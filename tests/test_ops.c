@@ -6,49 +6,7 @@
 
 /* ------------------------------------------------------------ helpers */
 
-typedef struct run {
-    heed_model *m;
-    heed_weights *w;
-    heed_session *s;
-} run;
-
-static run run_new(const char *yaml, heed_mode mode)
-{
-    run r;
-    heed_diag d;
-    r.m = tu_model("op.yaml", yaml);
-    assert_int_equal(heed_weights_new(r.m, NULL, NULL, 0, 7, &r.w, &d), HEED_OK);
-    assert_int_equal(heed_session_new(r.w, mode, &r.s, &d), HEED_OK);
-    heed_session_keep_all(r.s, 1);
-    return r;
-}
-
-static void run_free(run *r)
-{
-    heed_session_free(r->s);
-    heed_weights_free(r->w);
-    heed_model_free(r->m);
-}
-
-static void set_f32(run *r, const char *name, int rank, const int64_t *shape, const float *data)
-{
-    heed_tensor t = {name, HEED_F32, rank, {0}, (void *)data};
-    memcpy(t.shape, shape, sizeof(int64_t) * (size_t)rank);
-    heed_diag d;
-    if (heed_session_set_input(r->s, name, &t, &d) != HEED_OK)
-        fail_msg("%s", d.text);
-}
-
-static void set_ids(run *r, const char *name, int rank, const int64_t *shape, const int32_t *data)
-{
-    heed_tensor t = {name, HEED_I32, rank, {0}, (void *)data};
-    memcpy(t.shape, shape, sizeof(int64_t) * (size_t)rank);
-    heed_diag d;
-    if (heed_session_set_input(r->s, name, &t, &d) != HEED_OK)
-        fail_msg("%s", d.text);
-}
-
-static const float *forward_get(run *r, const char *value, size_t expect_n)
+static const float *forward_get(tu_run *r, const char *value, size_t expect_n)
 {
     heed_diag d;
     if (heed_session_forward(r->s, &d) != HEED_OK)
@@ -63,20 +21,11 @@ static const float *forward_get(run *r, const char *value, size_t expect_n)
     return t.data;
 }
 
-static void set_param(run *r, const char *name, const float *data, size_t n)
+static void set_param(tu_run *r, const char *name, const float *data, size_t n)
 {
     heed_tensor t;
     assert_int_equal(heed_weights_find(r->w, name, &t), HEED_OK);
     memcpy(t.data, data, n * sizeof(float));
-}
-
-static void expect_values(const float *got, const float *want, size_t n, double tol, const char *w)
-{
-    char what[128];
-    for (size_t i = 0; i < n; i++) {
-        snprintf(what, sizeof what, "%s[%zu]", w, i);
-        tu_close(got[i], want[i], tol, what);
-    }
 }
 
 static void gradcheck(const char *yaml, double tol)
@@ -112,10 +61,10 @@ static void activations_known_values(void **state)
         snprintf(yaml, sizeof yaml,
                  "heed: 1\ninputs: {x: [B, S, 4]}\nnodes:\n  y: {op: %s, in: x%s}\n",
                  cases[c].op, cases[c].extra);
-        run r = run_new(yaml, HEED_MODE_INFER);
-        set_f32(&r, "x", 3, shape, x);
-        expect_values(forward_get(&r, "y", 4), cases[c].want, 4, 1e-6, cases[c].op);
-        run_free(&r);
+        tu_run r = tu_run_new("op.yaml", yaml, HEED_MODE_INFER);
+        tu_set_f32(&r, "x", 3, shape, x);
+        tu_expect(forward_get(&r, "y", 4), cases[c].want, 4, 1e-6, cases[c].op);
+        tu_run_free(&r);
     }
 }
 
@@ -123,7 +72,7 @@ static void affine_known_values(void **state)
 {
     (void)state;
     /* two inputs concatenated: [1,2 | 3] times W^T plus b, then tanh */
-    run r = run_new("heed: 1\ninputs: {a: [B, 2], b: [B, 1]}\n"
+    tu_run r = tu_run_new("op.yaml", "heed: 1\ninputs: {a: [B, 2], b: [B, 1]}\n"
                     "nodes:\n  y: {op: Affine, in: [a, b], units: 2}\n"
                     "  z: {op: Affine, in: [a, b], units: 2, activation: tanh}\n",
                     HEED_MODE_INFER);
@@ -133,61 +82,61 @@ static void affine_known_values(void **state)
     set_param(&r, "z.weight", W, 6);
     set_param(&r, "z.bias", bias, 2);
     const float a[2] = {1.0f, 2.0f}, b[1] = {3.0f};
-    set_f32(&r, "a", 2, (int64_t[]){1, 2}, a);
-    set_f32(&r, "b", 2, (int64_t[]){1, 1}, b);
+    tu_set_f32(&r, "a", 2, (int64_t[]){1, 2}, a);
+    tu_set_f32(&r, "b", 2, (int64_t[]){1, 1}, b);
     /* y0 = .1+.4+.9+.5 = 1.9; y1 = -.4+1-1.8-1 = -2.2 */
-    expect_values(forward_get(&r, "y", 2), (float[]){1.9f, -2.2f}, 2, 1e-6, "affine");
-    expect_values(forward_get(&r, "z", 2), (float[]){tanhf(1.9f), tanhf(-2.2f)}, 2, 1e-6, "tanh");
-    run_free(&r);
+    tu_expect(forward_get(&r, "y", 2), (float[]){1.9f, -2.2f}, 2, 1e-6, "affine");
+    tu_expect(forward_get(&r, "z", 2), (float[]){tanhf(1.9f), tanhf(-2.2f)}, 2, 1e-6, "tanh");
+    tu_run_free(&r);
 }
 
 static void embedding_pad_is_zero(void **state)
 {
     (void)state;
-    run r = run_new("heed: 1\ninputs: {x: [B, S]}\n"
+    tu_run r = tu_run_new("op.yaml", "heed: 1\ninputs: {x: [B, S]}\n"
                     "nodes:\n  e: {op: Embedding, in: x, vocab: 4, dim: 2}\n",
                     HEED_MODE_INFER);
     const float W[8] = {9, 9, 1, 2, 3, 4, 5, 6};
     set_param(&r, "e.weight", W, 8);
     const int32_t ids[3] = {2, 0, 1};
-    set_ids(&r, "x", 2, (int64_t[]){1, 3}, ids);
-    expect_values(forward_get(&r, "e", 6), (float[]){3, 4, 0, 0, 1, 2}, 6, 0, "embedding");
+    tu_set_ids(&r, "x", 2, (int64_t[]){1, 3}, ids);
+    tu_expect(forward_get(&r, "e", 6), (float[]){3, 4, 0, 0, 1, 2}, 6, 0, "embedding");
     /* an id outside the vocabulary is a data error naming the node and position */
     const int32_t bad[3] = {2, 7, 1};
-    set_ids(&r, "x", 2, (int64_t[]){1, 3}, bad);
+    tu_set_ids(&r, "x", 2, (int64_t[]){1, 3}, bad);
     heed_diag d;
     assert_int_equal(heed_session_forward(r.s, &d), HEED_ERR_DATA);
     assert_non_null(strstr(d.message, "node 'e': 'x' holds token id 7 at [0,1], outside [0, 4)"));
-    run_free(&r);
+    tu_run_free(&r);
 }
 
 static void meanpool_masks_padding(void **state)
 {
     (void)state;
-    run r = run_new("heed: 1\ninputs: {x: [B, S]}\n"
+    tu_run r = tu_run_new("op.yaml", "heed: 1\ninputs: {x: [B, S]}\n"
                     "nodes:\n  e: {op: Embedding, in: x, vocab: 4, dim: 1}\n"
                     "  p: {op: MeanPool, in: e}\n",
                     HEED_MODE_INFER);
     set_param(&r, "e.weight", (float[]){0, 10, 20, 30}, 4);
     /* row 0: ids 1,2,3 -> mean 20; row 1: ids 3,0,0 (length 1) -> 30 */
     const int32_t ids[6] = {1, 2, 3, 3, 0, 0};
-    set_ids(&r, "x", 2, (int64_t[]){2, 3}, ids);
-    expect_values(forward_get(&r, "p", 2), (float[]){20, 30}, 2, 1e-6, "meanpool");
-    run_free(&r);
+    tu_set_ids(&r, "x", 2, (int64_t[]){2, 3}, ids);
+    tu_expect(forward_get(&r, "p", 2), (float[]){20, 30}, 2, 1e-6, "meanpool");
+    tu_run_free(&r);
 }
 
 static void concat_axes(void **state)
 {
     (void)state;
-    run r = run_new("heed: 1\ninputs: {a: [B, 2, 2], b: [B, 1, 2]}\n"
+    tu_run r = tu_run_new("op.yaml", "heed: 1\ninputs: {a: [B, 2, 2], b: [B, 1, 2]}\n"
                     "nodes:\n  c: {op: Concat, in: [a, b], axis: 1}\n"
                     "  d: {op: Concat, in: [a, a]}\n",
                     HEED_MODE_INFER);
-    set_f32(&r, "a", 3, (int64_t[]){1, 2, 2}, (float[]){1, 2, 3, 4});
-    set_f32(&r, "b", 3, (int64_t[]){1, 1, 2}, (float[]){5, 6});
-    expect_values(forward_get(&r, "c", 6), (float[]){1, 2, 3, 4, 5, 6}, 6, 0, "axis 1");
-    expect_values(forward_get(&r, "d", 8), (float[]){1, 2, 1, 2, 3, 4, 3, 4}, 8, 0, "axis -1");
-    run_free(&r);
+    tu_set_f32(&r, "a", 3, (int64_t[]){1, 2, 2}, (float[]){1, 2, 3, 4});
+    tu_set_f32(&r, "b", 3, (int64_t[]){1, 1, 2}, (float[]){5, 6});
+    tu_expect(forward_get(&r, "c", 6), (float[]){1, 2, 3, 4, 5, 6}, 6, 0, "axis 1");
+    tu_expect(forward_get(&r, "d", 8), (float[]){1, 2, 1, 2, 3, 4, 3, 4}, 8, 0, "axis -1");
+    tu_run_free(&r);
 }
 
 static void cross_entropy_known_values(void **state)
@@ -208,22 +157,22 @@ static void cross_entropy_known_values(void **state)
                  "heed: 1\ninputs: {z: [B, T, 3], y: [B, T]}\nnodes:\n  i: {op: Tanh, in: z}\n"
                  "loss: {op: CrossEntropy, logits: z, target: y%s}\n",
                  cases[c].attrs);
-        run r = run_new(yaml, HEED_MODE_INFER);
+        tu_run r = tu_run_new("op.yaml", yaml, HEED_MODE_INFER);
         /* the second position's target is the pad id: ignored */
-        set_f32(&r, "z", 3, (int64_t[]){1, 2, 3}, (float[]){1, 2, 3, 9, 0, 0});
-        set_ids(&r, "y", 2, (int64_t[]){1, 2}, (int32_t[]){2, 0});
-        expect_values(forward_get(&r, "loss", 1), &cases[c].want, 1, 1e-6, "cross entropy");
-        run_free(&r);
+        tu_set_f32(&r, "z", 3, (int64_t[]){1, 2, 3}, (float[]){1, 2, 3, 9, 0, 0});
+        tu_set_ids(&r, "y", 2, (int64_t[]){1, 2}, (int32_t[]){2, 0});
+        tu_expect(forward_get(&r, "loss", 1), &cases[c].want, 1, 1e-6, "cross entropy");
+        tu_run_free(&r);
     }
     /* shift: logits at t are scored against the target at t+1 */
-    run r = run_new("heed: 1\ninputs: {z: [B, T, 3], y: [B, T]}\nnodes:\n  i: {op: Tanh, in: z}\n"
+    tu_run r = tu_run_new("op.yaml", "heed: 1\ninputs: {z: [B, T, 3], y: [B, T]}\nnodes:\n  i: {op: Tanh, in: z}\n"
                     "loss: {op: CrossEntropy, logits: z, target: y, shift: 1}\n",
                     HEED_MODE_INFER);
-    set_f32(&r, "z", 3, (int64_t[]){1, 2, 3}, (float[]){1, 2, 3, 9, 0, 0});
-    set_ids(&r, "y", 2, (int64_t[]){1, 2}, (int32_t[]){1, 2});
+    tu_set_f32(&r, "z", 3, (int64_t[]){1, 2, 3}, (float[]){1, 2, 3, 9, 0, 0});
+    tu_set_ids(&r, "y", 2, (int64_t[]){1, 2}, (int32_t[]){1, 2});
     float want = 0.40760596f;
-    expect_values(forward_get(&r, "loss", 1), &want, 1, 1e-6, "shifted");
-    run_free(&r);
+    tu_expect(forward_get(&r, "loss", 1), &want, 1, 1e-6, "shifted");
+    tu_run_free(&r);
 }
 
 static void dropout_modes(void **state)
@@ -237,17 +186,17 @@ static void dropout_modes(void **state)
     for (int i = 0; i < 1000; i++)
         x[i] = 1.0f;
     /* inference: the identity */
-    run r = run_new(yaml, HEED_MODE_INFER);
-    set_f32(&r, "x", 2, (int64_t[]){1, 1000}, x);
-    set_f32(&r, "t", 2, (int64_t[]){1, 1000}, x);
+    tu_run r = tu_run_new("op.yaml", yaml, HEED_MODE_INFER);
+    tu_set_f32(&r, "x", 2, (int64_t[]){1, 1000}, x);
+    tu_set_f32(&r, "t", 2, (int64_t[]){1, 1000}, x);
     const float *y = forward_get(&r, "y", 1000);
     for (int i = 0; i < 1000; i++)
         assert_true(y[i] == 1.0f);
-    run_free(&r);
+    tu_run_free(&r);
     /* training: about p dropped, the rest scaled by 1/(1-p), same seed same mask */
-    r = run_new(yaml, HEED_MODE_TRAIN);
-    set_f32(&r, "x", 2, (int64_t[]){1, 1000}, x);
-    set_f32(&r, "t", 2, (int64_t[]){1, 1000}, x);
+    r = tu_run_new("op.yaml", yaml, HEED_MODE_TRAIN);
+    tu_set_f32(&r, "x", 2, (int64_t[]){1, 1000}, x);
+    tu_set_f32(&r, "t", 2, (int64_t[]){1, 1000}, x);
     heed_session_seed(r.s, 5);
     y = forward_get(&r, "y", 1000);
     float first[1000];
@@ -261,7 +210,7 @@ static void dropout_modes(void **state)
     heed_session_seed(r.s, 5);
     y = forward_get(&r, "y", 1000);
     assert_memory_equal(first, y, sizeof first);
-    run_free(&r);
+    tu_run_free(&r);
     free(x);
 }
 

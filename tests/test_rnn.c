@@ -116,16 +116,7 @@ static void parity_case(const char *path)
         snprintf(what, sizeof what, "%s: %s", path, checks[k].theirs);
         tu_close_all(a.data, b.data, tu_numel(&a), 1e-4, what);
     }
-    for (size_t i = 0; i < heed_weights_count(w); i++) {
-        heed_tensor p, g;
-        heed_weights_param(w, i, &p);
-        assert_int_equal(heed_weights_grad(w, p.name, &g), HEED_OK);
-        char name[300];
-        snprintf(name, sizeof name, "grad.%s", p.name);
-        heed_tensor want = tu_file_tensor(f, name);
-        snprintf(what, sizeof what, "%s: %s", path, name);
-        tu_close_all(g.data, want.data, tu_numel(&g), 1e-4, what);
-    }
+    tu_check_param_grads(w, f, path, 1e-4);
     heed_session_free(s);
     heed_weights_free(w);
     heed_model_free(m);

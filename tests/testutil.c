@@ -139,3 +139,75 @@ void tu_load_params(heed_weights *w, const heed_tensor_file *f)
         memcpy(p.data, t.data, tu_numel(&p) * sizeof(float));
     }
 }
+
+tu_run tu_run_new(const char *name, const char *yaml, heed_mode mode)
+{
+    tu_run r;
+    heed_diag d;
+    r.m = tu_model(name, yaml);
+    assert_int_equal(heed_weights_new(r.m, NULL, NULL, 0, 7, &r.w, &d), HEED_OK);
+    assert_int_equal(heed_session_new(r.w, mode, &r.s, &d), HEED_OK);
+    heed_session_keep_all(r.s, 1);
+    return r;
+}
+
+void tu_run_free(tu_run *r)
+{
+    heed_session_free(r->s);
+    heed_weights_free(r->w);
+    heed_model_free(r->m);
+}
+
+static void set_input(tu_run *r, const char *name, heed_dtype dtype, int rank,
+                      const int64_t *shape, const void *data)
+{
+    heed_tensor t = {name, dtype, rank, {0}, (void *)data};
+    memcpy(t.shape, shape, sizeof(int64_t) * (size_t)rank);
+    heed_diag d;
+    if (heed_session_set_input(r->s, name, &t, &d) != HEED_OK)
+        fail_msg("%s", d.text);
+}
+
+void tu_set_f32(tu_run *r, const char *name, int rank, const int64_t *shape, const float *data)
+{
+    set_input(r, name, HEED_F32, rank, shape, data);
+}
+
+void tu_set_ids(tu_run *r, const char *name, int rank, const int64_t *shape,
+                const int32_t *data)
+{
+    set_input(r, name, HEED_I32, rank, shape, data);
+}
+
+const float *tu_get(tu_run *r, const char *name)
+{
+    heed_tensor t;
+    heed_diag d;
+    if (heed_session_get(r->s, name, &t, &d) != HEED_OK)
+        fail_msg("%s", d.text);
+    return t.data;
+}
+
+void tu_expect(const float *got, const float *want, size_t n, double tol, const char *what)
+{
+    char w[160];
+    for (size_t i = 0; i < n; i++) {
+        snprintf(w, sizeof w, "%s[%zu]", what, i);
+        tu_close(got[i], want[i], tol, w);
+    }
+}
+
+void tu_check_param_grads(heed_weights *w, const heed_tensor_file *f, const char *path,
+                          double tol)
+{
+    char name[300], what[400];
+    for (size_t i = 0; i < heed_weights_count(w); i++) {
+        heed_tensor p, g;
+        heed_weights_param(w, i, &p);
+        assert_int_equal(heed_weights_grad(w, p.name, &g), HEED_OK);
+        snprintf(name, sizeof name, "grad.%s", p.name);
+        heed_tensor want = tu_file_tensor(f, name);
+        snprintf(what, sizeof what, "%s: %s", path, name);
+        tu_close_all(g.data, want.data, tu_numel(&g), tol, what);
+    }
+}

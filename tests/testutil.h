@@ -47,6 +47,25 @@ void tu_feed(heed_session *s, const heed_tensor_file *f, const char *file_name,
              const char *input);
 /* Copies every parameter of the weights from the tensor file (same names). */
 void tu_load_params(heed_weights *w, const heed_tensor_file *f);
+/* A model with fresh weights (seed 7) and a session keeping every value. */
+typedef struct tu_run {
+    heed_model *m;
+    heed_weights *w;
+    heed_session *s;
+} tu_run;
+tu_run tu_run_new(const char *name, const char *yaml, heed_mode mode);
+void tu_run_free(tu_run *r);
+/* Sets an input; fails the test on error. */
+void tu_set_f32(tu_run *r, const char *name, int rank, const int64_t *shape, const float *data);
+void tu_set_ids(tu_run *r, const char *name, int rank, const int64_t *shape,
+                const int32_t *data);
+/* A value of the last pass; fails the test on error. */
+const float *tu_get(tu_run *r, const char *name);
+/* tu_close on each of n values, naming the index on failure. */
+void tu_expect(const float *got, const float *want, size_t n, double tol, const char *what);
+/* Compares every parameter gradient with the fixture's "grad.NAME" tensors. */
+void tu_check_param_grads(heed_weights *w, const heed_tensor_file *f, const char *path,
+                          double tol);
 /* A deterministic uniform float in [-1, 1). */
 float tu_rand(uint64_t *state);
 
