@@ -287,7 +287,7 @@ class SelfAttentionEncoder(nn.Module):
 class Graph:
     """A shipped graph: its reference class, fixed dims, data dims, inputs."""
     cls: type
-    fixed: dict      # the YAML's `dims:`
+    fixed: dict      # the fixed dims compared (issue 7's; given to heed too)
     inputs: tuple    # (input name, vocabulary dim, length dim); length None: [B]
     targets: int     # how many of the last inputs only the loss reads
 
@@ -370,6 +370,8 @@ CHECK_DIMS = {
     "luong": {"B": 5, "S": 9, "T": 7, "V_src": 14, "V_tgt": 12},
     "encoder": {"B": 5, "L": 11, "V": 14, "C": 7},
 }
+# both sides at the compared fixed sizes, whatever the YAML's defaults
+CHECK_DIMS = {name: {**dims, **GRAPHS[name].fixed} for name, dims in CHECK_DIMS.items()}
 # the tokens of the check's vocabularies: single characters, in byte order
 CHARS = "0123456789abcdefghijklmnopqrstuvwxyz"
 
