@@ -58,7 +58,10 @@ typedef struct hp_node {
     int inplace[HEED_MAX_OUTPUTS]; /* input index an output may overwrite, or -1 */
     int64_t ids_limit[HEED_MAX_INPUTS]; /* token ids must be below this (0: no check) */
     double flops, flops_bwd;
-    size_t carry_floats;
+    size_t carry_floats;          /* step mode's state: carry_rows rows of each block */
+    size_t carry_row[4];          /* floats per row of each carried block (HEED_MAX_CARRY) */
+    int n_carry;
+    int64_t carry_rows;
     bool inferred; /* shape inference succeeded */
     bool has_bwd;
     bool reaches_loss;

@@ -356,7 +356,17 @@ void heed_set_flops(heed_infer *c, double forward, double backward)
     c->pn->flops_bwd = backward;
 }
 
-void heed_set_carry(heed_infer *c, size_t floats) { c->pn->carry_floats = floats; }
+void heed_set_carry(heed_infer *c, int64_t rows, const size_t *row_floats, int n)
+{
+    hp_node *pn = c->pn;
+    pn->carry_rows = rows;
+    pn->n_carry = n < HEED_MAX_CARRY ? n : HEED_MAX_CARRY;
+    pn->carry_floats = 0;
+    for (int i = 0; i < pn->n_carry; i++) {
+        pn->carry_row[i] = row_floats[i];
+        pn->carry_floats += (size_t)rows * row_floats[i];
+    }
+}
 
 void heed_set_ids_limit(heed_infer *c, int in, int64_t limit)
 {

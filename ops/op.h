@@ -137,8 +137,11 @@ void heed_set_backward_needs(heed_infer *c, uint32_t inputs, uint32_t outputs);
 /* Output `port` may share the memory of input `in` when that input dies here. */
 void heed_set_inplace(heed_infer *c, int port, int in);
 void heed_set_flops(heed_infer *c, double forward, double backward);
-/* State carried between calls in step mode (decoding with T=1). */
-void heed_set_carry(heed_infer *c, size_t floats);
+/* State carried between calls in step mode (decoding with T=1): up to
+ * HEED_MAX_CARRY blocks, block i holding `rows` rows of row_floats[i] floats
+ * one after the other. Beam search reorders the rows of every block. */
+#define HEED_MAX_CARRY 4
+void heed_set_carry(heed_infer *c, int64_t rows, const size_t *row_floats, int n);
 /* Input `in` holds token ids that must lie in [0, limit): the executor checks
  * them before the node runs, naming the input and the position. */
 void heed_set_ids_limit(heed_infer *c, int in, int64_t limit);

@@ -458,8 +458,9 @@ static heed_status rnn_infer_common(heed_infer *c, cell_kind cell)
     }
     heed_set_backward_needs(c, needs, out_needs);
     /* step mode keeps the state and, when attending, the memory's projection */
-    heed_set_carry(c, (size_t)(cfg->B * (cell == CELL_LSTM ? 2 : 1) * ldh) +
-                          (cfg->att ? (size_t)(cfg->B * cfg->Sm * cfg->Pw) : 0));
+    size_t carry[2] = {(size_t)((cell == CELL_LSTM ? 2 : 1) * ldh),
+                       (size_t)(cfg->Sm * cfg->Pw)};
+    heed_set_carry(c, cfg->B, carry, cfg->att && cfg->Pw ? 2 : 1);
     double per_step = 2.0 * (double)cfg->B * (double)(cfg->G * cfg->H) * (double)cfg->H;
     double f = 0;
     for (int64_t l = 0; l < cfg->L; l++)

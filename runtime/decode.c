@@ -359,6 +359,26 @@ static heed_status collect(dec *d, size_t width)
     return HEED_OK;
 }
 
+/* A source with no tokens of its own (an empty text) decodes to an empty
+ * output: it is finished before the first step, with <eos> alone. */
+static heed_status finish_empty_sources(dec *d, size_t width)
+{
+    static const int32_t eos = HEED_EOS_ID;
+    heed_status st = HEED_OK;
+    for (size_t src = 0; src < d->nsrc && st == HEED_OK; src++) {
+        const int32_t *ids = d->src_ids + src * (size_t)d->k * width;
+        bool empty = true;
+        for (size_t i = 0; i < width && empty; i++)
+            empty = ids[i] == HEED_PAD_ID || ids[i] == HEED_BOS_ID || ids[i] == HEED_EOS_ID;
+        if (!empty)
+            continue;
+        st = finish(d, src, &eos, 1, 0.0f,
+                    d->att + src * (size_t)d->k * (size_t)d->max_len * (size_t)d->S);
+        d->done[src] = true;
+    }
+    return st;
+}
+
 static heed_status decode_chunk(heed_session *s, heed_decode_result *res,
                                 const char *const *texts, size_t first, size_t n,
                                 const heed_decode_options *o, bool force_beam, heed_diag *diag)
@@ -409,6 +429,8 @@ static heed_status decode_chunk(heed_session *s, heed_decode_result *res,
     float *att_row = st == HEED_OK ? heed_zalloc(s->env, d.rows * (size_t)d.S + 1, sizeof *att_row) : NULL;
     if (st == HEED_OK && !att_row)
         st = heed_fail(diag, HEED_ERR_NOMEM, "out of memory");
+    if (st == HEED_OK)
+        st = finish_empty_sources(&d, width);
     if (st == HEED_OK)
         st = k == 1 && !force_beam ? greedy(&d, att_row) : beam(&d, att_row);
     for (size_t src = 0; st == HEED_OK && src < n; src++)

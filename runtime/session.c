@@ -696,17 +696,24 @@ heed_status hs_reorder_carry(heed_session *s, const int32_t *rows, int64_t n, he
     if (!p)
         return heed_fail(diag, HEED_ERR_STATE, "nothing to reorder before the first step");
     for (int node = 0; node < s->m->n_nodes; node++) {
-        size_t floats = p->nodes[node].carry_floats;
-        if (!floats)
+        const hp_node *pn = &p->nodes[node];
+        if (!pn->carry_floats)
             continue;
-        size_t width = floats / (size_t)n;
-        float *tmp = heed_alloc(s->env, floats * sizeof *tmp);
+        if (pn->carry_rows != n)
+            return heed_fail(diag, HEED_ERR_STATE, "node '%s' carries %lld rows, not %lld",
+                             s->m->nodes[node].name, (long long)pn->carry_rows, (long long)n);
+        float *tmp = heed_alloc(s->env, pn->carry_floats * sizeof *tmp);
         if (!tmp)
             return heed_fail(diag, HEED_ERR_NOMEM, "out of memory");
-        for (int64_t r = 0; r < n; r++)
-            memcpy(tmp + (size_t)r * width, s->carry[node] + (size_t)rows[r] * width,
-                   width * sizeof *tmp);
-        memcpy(s->carry[node], tmp, floats * sizeof *tmp);
+        /* each block's rows move as a whole: row r takes the old row rows[r] */
+        float *block = s->carry[node];
+        for (int i = 0; i < pn->n_carry; i++) {
+            size_t w = pn->carry_row[i];
+            for (int64_t r = 0; r < n; r++)
+                memcpy(tmp + (size_t)r * w, block + (size_t)rows[r] * w, w * sizeof *tmp);
+            memcpy(block, tmp, (size_t)n * w * sizeof *tmp);
+            block += (size_t)n * w;
+        }
         heed_dealloc(s->env, tmp);
     }
     return HEED_OK;

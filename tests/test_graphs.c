@@ -270,12 +270,82 @@ static void step_decoding_equals_teacher_forced(void **state)
     unlink(s2s);
 }
 
+/* Log-probability of `tokens` (then <eos> when `eos`) for one source under
+ * a teacher-forced pass. */
+static double teacher_forced_logp(heed_session *tf, const char *source, const int32_t *tokens,
+                                  size_t n, bool eos)
+{
+    heed_diag d;
+    int32_t tgt[64] = {HEED_BOS_ID};
+    memcpy(tgt + 1, tokens, n * sizeof(int32_t));
+    heed_tensor tt = {"tgt", HEED_I32, 2, {1, (int64_t)n + 1, 0, 0}, tgt};
+    assert_int_equal(heed_session_feed_texts(tf, &source, 1, &d), HEED_OK);
+    assert_int_equal(heed_session_set_input(tf, "tgt", &tt, &d), HEED_OK);
+    if (heed_session_forward(tf, &d) != HEED_OK)
+        fail_msg("%s", d.text);
+    heed_tensor lg;
+    assert_int_equal(heed_session_get(tf, "logits", &lg, &d), HEED_OK);
+    int64_t V = lg.shape[2];
+    double sum = 0;
+    for (size_t k = 0; k < n + (eos ? 1 : 0); k++) {
+        const float *row = (const float *)lg.data + k * (size_t)V;
+        double mx = row[0], z = 0;
+        for (int64_t v = 1; v < V; v++)
+            mx = row[v] > mx ? row[v] : mx;
+        for (int64_t v = 0; v < V; v++)
+            z += exp(row[v] - mx);
+        sum += row[k < n ? tokens[k] : HEED_EOS_ID] - mx - log(z);
+    }
+    return sum;
+}
+
+/* Beam search (width 4) returns, for every source, an output whose score is
+ * its teacher-forced log-probability: the beams' states follow their
+ * histories when the search reorders them. An empty source decodes to an
+ * empty output. */
+static void beam_scores_are_teacher_forced(void **state)
+{
+    (void)state;
+    char s2s[] = "/tmp/heed_graphs_s2s_XXXXXX";
+    close(mkstemp(s2s));
+    write_reversal(s2s, 256, 1);
+    for (int g = 0; g < 2; g++) {
+        trained t = train_small(seq2seq[g], s2s, 60);
+        heed_session *s, *tf;
+        heed_diag d;
+        assert_int_equal(heed_session_new(t.w, HEED_MODE_INFER, &s, &d), HEED_OK);
+        assert_int_equal(heed_session_new(t.w, HEED_MODE_INFER, &tf, &d), HEED_OK);
+        heed_decode_options o = {.beam = 4, .max_length = 8};
+        heed_decode_result *r;
+        if (heed_decode(s, sources, N_SOURCES, &o, &r, &d) != HEED_OK)
+            fail_msg("%s", d.text);
+        for (size_t i = 0; i < N_SOURCES; i++) {
+            const heed_decoded *x = heed_decode_get(r, i);
+            double want = teacher_forced_logp(tf, sources[i], x->tokens, x->length,
+                                              x->length < 8);
+            tu_close(x->score, want, 1e-4, sources[i]);
+        }
+        heed_decode_result_free(r);
+        const char *empty[] = {"", "abc"};
+        if (heed_decode(s, empty, 2, &o, &r, &d) != HEED_OK)
+            fail_msg("%s", d.text);
+        assert_int_equal(heed_decode_get(r, 0)->length, 0);
+        assert_true(heed_decode_get(r, 1)->length > 0);
+        heed_decode_result_free(r);
+        heed_session_free(s);
+        heed_session_free(tf);
+        trained_free(&t);
+    }
+    unlink(s2s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(graphs_check_and_gradcheck),
         cmocka_unit_test(tiny_training_lowers_loss),
         cmocka_unit_test(beam_width_one_equals_greedy),
+        cmocka_unit_test(beam_scores_are_teacher_forced),
         cmocka_unit_test(step_decoding_equals_teacher_forced),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
