@@ -260,7 +260,8 @@ HEED_API int64_t heed_vocab_size(const heed_vocab *vocab, const char *field);
 HEED_API heed_status heed_vocab_encode(const heed_vocab *vocab, const char *field,
                                        const char *text, int32_t *ids, size_t capacity,
                                        size_t *n, heed_diag *diag);
-/* Turns ids back into text, stopping at eos and skipping pad and bos. */
+/* Turns ids back into text, stopping at eos and skipping pad and bos.
+ * HEED_ERR_LIMIT when the text did not fit: `text` then holds its start. */
 HEED_API heed_status heed_vocab_decode(const heed_vocab *vocab, const char *field,
                                        const int32_t *ids, size_t n, char *text,
                                        size_t capacity);
@@ -575,7 +576,8 @@ HEED_API heed_status heed_decode(heed_session *session, const char *const *texts
                                  heed_decode_result **out, heed_diag *diag);
 HEED_API size_t heed_decode_count(const heed_decode_result *result);
 HEED_API const heed_decoded *heed_decode_get(const heed_decode_result *result, size_t i);
-/* The decoded text of entry i, written into `text`. */
+/* The decoded text of entry i, written into `text`; HEED_ERR_LIMIT when it
+ * did not fit (`text` then holds its start). */
 HEED_API heed_status heed_decode_text(const heed_decode_result *result, size_t i,
                                       char *text, size_t capacity);
 HEED_API void heed_decode_result_free(heed_decode_result *result);

@@ -202,23 +202,29 @@ void heed_sbuf_init(heed_sbuf *s, char *buf, size_t cap)
     s->buf = buf;
     s->cap = cap;
     s->len = 0;
+    s->truncated = false;
     if (cap)
         buf[0] = '\0';
 }
 
 void heed_sbuf_printf(heed_sbuf *s, const char *fmt, ...)
 {
-    if (s->len + 1 >= s->cap)
-        return;
     va_list ap;
     va_start(ap, fmt);
+    if (s->len + 1 >= s->cap) { /* full: only note whether this had anything to add */
+        s->truncated |= vsnprintf(NULL, 0, fmt, ap) > 0;
+        va_end(ap);
+        return;
+    }
     int n = vsnprintf(s->buf + s->len, s->cap - s->len, fmt, ap);
     va_end(ap);
     if (n < 0)
         return;
     s->len += (size_t)n;
-    if (s->len >= s->cap)
+    if (s->len >= s->cap) {
         s->len = s->cap - 1;
+        s->truncated = true;
+    }
 }
 
 /* ------------------------------------------------------------ diagnostics */
@@ -321,7 +327,7 @@ void heed_diag_vadd(heed_diag *diag, heed_status status, const heed_srcpos *pos,
         copy_str(diag->message, sizeof diag->message, msg);
     }
     diag->count++;
-    heed_sbuf s = {diag->text, sizeof diag->text, strlen(diag->text)};
+    heed_sbuf s = {diag->text, sizeof diag->text, strlen(diag->text), false};
     if (pos && pos->file && pos->line > 0)
         heed_sbuf_printf(&s, "%s:%d:%d: error: %s\n", pos->file, pos->line, pos->column, msg);
     else if (pos && pos->file)
@@ -354,7 +360,7 @@ void heed_diag_note(heed_diag *diag, const char *fmt, ...)
 {
     if (!diag)
         return;
-    heed_sbuf s = {diag->text, sizeof diag->text, strlen(diag->text)};
+    heed_sbuf s = {diag->text, sizeof diag->text, strlen(diag->text), false};
     char msg[1024];
     va_list ap;
     va_start(ap, fmt);

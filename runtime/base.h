@@ -100,6 +100,7 @@ typedef struct heed_sbuf {
     char *buf;
     size_t cap;
     size_t len;
+    bool truncated; /* something did not fit */
 } heed_sbuf;
 
 void heed_sbuf_init(heed_sbuf *s, char *buf, size_t cap);

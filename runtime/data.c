@@ -502,7 +502,7 @@ heed_status heed_vocab_decode(const heed_vocab *vocab, const char *field, const 
         heed_sbuf_printf(&s, "%s%s", fd->tokens == HM_TOK_WORDS && !first ? " " : "", tok);
         first = false;
     }
-    return HEED_OK;
+    return s.truncated ? HEED_ERR_LIMIT : HEED_OK;
 }
 
 /* ------------------------------------------------------------ datasets */

@@ -326,6 +326,32 @@ static void checkpoint_resumes_exactly(void **state)
     unlink(ckpt);
 }
 
+/* Text that does not fit is cut, and the call says so. */
+static void decoding_text_that_does_not_fit(void **state)
+{
+    (void)state;
+    heed_model *m = tu_model("api.yaml", model_yaml);
+    char tsv[] = "/tmp/heed_api_cut_XXXXXX";
+    int fd = mkstemp(tsv);
+    const char rows[] = "abc\tcba\n";
+    assert_int_equal(write(fd, rows, sizeof rows - 1), (ssize_t)(sizeof rows - 1));
+    close(fd);
+    heed_vocab *v;
+    heed_diag d;
+    assert_int_equal(heed_vocab_build(m, tsv, &v, &d), HEED_OK);
+    int32_t ids[8];
+    size_t n;
+    assert_int_equal(heed_vocab_encode(v, "tgt", "cba", ids, 8, &n, &d), HEED_OK);
+    char text[8];
+    assert_int_equal(heed_vocab_decode(v, "tgt", ids, n, text, sizeof text), HEED_OK);
+    assert_string_equal(text, "cba");
+    assert_int_equal(heed_vocab_decode(v, "tgt", ids, n, text, 3), HEED_ERR_LIMIT);
+    assert_string_equal(text, "cb");
+    heed_vocab_free(v);
+    heed_model_free(m);
+    unlink(tsv);
+}
+
 static void versions_agree(void **state)
 {
     (void)state;
@@ -344,6 +370,7 @@ int main(void)
         cmocka_unit_test(versions_agree),
         cmocka_unit_test(two_threads_share_weights),
         cmocka_unit_test(checkpoint_resumes_exactly),
+        cmocka_unit_test(decoding_text_that_does_not_fit),
         cmocka_unit_test(every_allocation_may_fail),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
