@@ -9,15 +9,18 @@
 #   (e) docs/API.md names every other identifier of the header: types, struct
 #       tags, enum constants and macros (heed_* and HEED_*, the include guard
 #       HEED_H aside).
+#   (f) with LIBHEED_A: no object of the library defines a writable variable
+#       (.data, .bss or thread-local): the library has no global mutable state.
 # ctest runs it (tests/CMakeLists.txt). Exits 0 when every check passes.
 set -u
-if [ $# -ne 3 ]; then
-    echo "usage: $0 LIBHEED_SO HEADER API_MD" >&2
+if [ $# -ne 3 ] && [ $# -ne 4 ]; then
+    echo "usage: $0 LIBHEED_SO HEADER API_MD [LIBHEED_A]" >&2
     exit 2
 fi
 SO=$1
 HEADER=$2
 DOC=$3
+ARCHIVE=${4:-}
 for f in "$SO" "$HEADER" "$DOC"; do
     [ -r "$f" ] || { echo "FAIL: cannot read $f" >&2; exit 1; }
 done
@@ -138,6 +141,16 @@ while read -r name; do
     grep -Eq "(^|[^A-Za-z0-9_])$name([^A-Za-z0-9_]|\$)" "$DOC" || echo "$name" >>"$TMP/unnamed"
 done <"$TMP/identifiers"
 fail_list "(e) types, constants and macros of $HEADER that $DOC does not name" "$TMP/unnamed"
+
+if [ -n "$ARCHIVE" ]; then
+    # objdump -t: VALUE FLAGS SECTION SIZE NAME; object symbols ("O") of a
+    # writable section are variables someone could change
+    objdump -t "$ARCHIVE" | awk '$0 ~ / O / {
+        for (i = 1; i <= NF; i++)
+            if ($i ~ /^\.(data|bss|tdata|tbss)(\.|$)/ && $i !~ /^\.data\.rel\.ro/) print $NF " (" $i ")"
+    }' | grep -v '^__odr_asan\.' >"$TMP/mutable" # sanitizer bookkeeping is not ours
+    fail_list "(f) writable variables in $ARCHIVE" "$TMP/mutable"
+fi
 
 if [ "$fails" -eq 0 ]; then
     echo "symbols: $n_declared functions exported, all declared in $(basename "$HEADER")" \
