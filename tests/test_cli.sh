@@ -152,6 +152,26 @@ sed 's/"shape":\[1,4\]/"shape":\[4,1\]/' in.safetensors >wrong.safetensors
 expect 1 "input of the wrong shape" "$heed" run calc.yaml --inputs wrong.safetensors --out o.safetensors
 contains err.txt "x" "wrong shape"
 
+# ------------------------------------------------------------ heed eval
+# A tiny model learns to spell three letters out with spaces ("abc" -> "a b c")
+# perfectly; scored against references with known mistakes, the metrics have
+# known values: exact match over any reference, the token error rate in the
+# model's tokens (characters) and the symbol error rate in space-separated
+# symbols (PER for phonemes).
+for a in a b c; do for b in a b c; do for c in a b c; do
+    printf '%s%s%s\t%s %s %s\n' "$a" "$b" "$c" "$a" "$b" "$c"
+done; done; done >spell1.tsv
+for i in 1 2 3 4 5 6 7 8; do cat spell1.tsv; done >spell.tsv
+expect 0 "train the speller" "$heed" train "$src/graphs/bahdanau_seq2seq.yaml" --data spell.tsv \
+    --epochs 12 --batch 16 --lr 0.01 --dim E=8 --dim H=32 --threads 1 --out spell.safetensors --quiet
+printf 'abc\ta b c\nbca\tb x a\ncab\tc x b\tc a b\n' >scored.tsv
+expect 0 "heed eval" "$heed" eval "$src/graphs/bahdanau_seq2seq.yaml" --weights spell.safetensors \
+    --data scored.tsv --json
+for want in '"exact_match":66.6667' '"wer":33.3333' '"token_error_rate":6.6667' \
+    '"symbol_error_rate":11.1111'; do
+    contains out.txt "$want" "heed eval metrics"
+done
+
 # ------------------------------------------------------------ inspect, gradcheck
 g=$src/graphs/bahdanau_seq2seq.yaml
 expect 0 "inspect" "$heed" inspect "$g" --dim H=32

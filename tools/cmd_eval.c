@@ -129,10 +129,65 @@ static size_t reference_ids(const heed_vocab *v, const char *field, const char *
     return k;
 }
 
+/* Splits text at spaces into at most cap symbols (the text is modified). */
+static size_t split_symbols(char *text, const char **sym, size_t cap)
+{
+    size_t n = 0;
+    char *save = NULL;
+    for (char *tok = strtok_r(text, " ", &save); tok && n < cap; tok = strtok_r(NULL, " ", &save))
+        sym[n++] = tok;
+    return n;
+}
+
+/* Edit distance between two symbol sequences (strings compared whole). */
+static size_t symbol_distance(const char *const *a, size_t na, const char *const *b, size_t nb)
+{
+    size_t row[1025];
+    if (nb > 1024)
+        return na > nb ? na : nb;
+    for (size_t j = 0; j <= nb; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= na; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= nb; j++) {
+            size_t up = row[j], best = diag + (strcmp(a[i - 1], b[j - 1]) != 0);
+            if (row[j] + 1 < best)
+                best = row[j] + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[nb];
+}
+
 typedef struct s2s_metrics {
     size_t rows, exact, edits, ref_tokens;
+    size_t sym_edits, ref_syms; /* over space-separated symbols (phonemes, words) */
+    bool spaced;                /* some reference holds spaces */
     heed_accuracy tf;
 } s2s_metrics;
+
+/* The closest reference by symbols: edits to it and its length. */
+static void score_symbols(const char *line, int col, const heed_vocab *v, const char *field,
+                          const heed_decoded *d, s2s_metrics *mt)
+{
+    char out[4096], ref[4096];
+    const char *osym[1024], *rsym[1024];
+    heed_vocab_decode(v, field, d->tokens, d->length, out, sizeof out);
+    size_t no = split_symbols(out, osym, 1024), best = (size_t)-1, best_len = 0;
+    for (int c = col; column(line, c, ref, sizeof ref); c++) {
+        mt->spaced |= strchr(ref, ' ') != NULL;
+        size_t nr = split_symbols(ref, rsym, 1024);
+        size_t e = symbol_distance(osym, no, rsym, nr);
+        if (e < best || (e == best && nr > best_len))
+            best = e, best_len = nr;
+    }
+    mt->sym_edits += best == (size_t)-1 ? no : best;
+    mt->ref_syms += best_len;
+}
 
 static void score_row(const heed_vocab *v, const char *field, int col, const char *line,
                       const heed_decoded *d, s2s_metrics *mt)
@@ -152,6 +207,7 @@ static void score_row(const heed_vocab *v, const char *field, int col, const cha
     mt->exact += exact;
     mt->edits += best == (size_t)-1 ? d->length : best;
     mt->ref_tokens += best_len;
+    score_symbols(line, col, v, field, d, mt);
 }
 
 /* Teacher-forced token accuracy on the first reference of the first n rows. */
@@ -198,11 +254,15 @@ static int eval_seq2seq(const eval_args *a, const heed_model *m, heed_session *s
         return cli_report(&d);
     double exact = 100.0 * (double)mt.exact / (double)mt.rows;
     double ter = 100.0 * (double)mt.edits / (double)(mt.ref_tokens ? mt.ref_tokens : 1);
+    double ser = 100.0 * (double)mt.sym_edits / (double)(mt.ref_syms ? mt.ref_syms : 1);
     double tok = mt.tf.tokens ? 100.0 * (double)mt.tf.tokens_correct / (double)mt.tf.tokens : 0;
     if (a->json) {
         printf("{\"model\":\"%s\",\"data\":\"%s\",\"rows\":%zu,\"beam\":%d,\"exact_match\":%.4f,"
-               "\"wer\":%.4f,\"token_error_rate\":%.4f,\"teacher_forced_token_accuracy\":%.4f}\n",
-               heed_model_name(m), a->data, mt.rows, a->beam, exact, 100.0 - exact, ter, tok);
+               "\"wer\":%.4f,\"token_error_rate\":%.4f,",
+               heed_model_name(m), a->data, mt.rows, a->beam, exact, 100.0 - exact, ter);
+        if (mt.spaced)
+            printf("\"symbol_error_rate\":%.4f,", ser);
+        printf("\"teacher_forced_token_accuracy\":%.4f}\n", tok);
         return CLI_OK;
     }
     printf("%s on %s: %zu rows, %s\n", heed_model_name(m), a->data, mt.rows,
@@ -212,9 +272,13 @@ static int eval_seq2seq(const eval_args *a, const heed_model *m, heed_session *s
     printf("  exact match                    %7.2f%%\n", exact);
     printf("  word error rate (WER)          %7.2f%%  (rows matching none of their references)\n",
            100.0 - exact);
-    printf("  token error rate (PER for g2p) %7.2f%%  (edits to the closest reference / its "
-           "length)\n",
+    printf("  token error rate               %7.2f%%  (edits to the closest reference / its "
+           "length, in the model's tokens)\n",
            ter);
+    if (mt.spaced)
+        printf("  symbol error rate (PER)        %7.2f%%  (the same in space-separated symbols: "
+               "phonemes for g2p)\n",
+               ser);
     printf("  token accuracy, teacher-forced %7.2f%%\n", tok);
     return CLI_OK;
 }

@@ -61,10 +61,12 @@ static const cli_cmd commands[] = {
     {"eval", "accuracy of trained weights on a TSV file (exact match, WER, PER; confusion)",
      "heed eval MODEL.yaml --weights W.safetensors --data TEST.tsv [--beam K] [--alpha A] "
      "[--limit N] [--threads N] [--json]",
-     "A seq2seq model decodes every row's source and is scored against the target:\n"
-     "exact match, word error rate and token error rate (PER for phonemes), plus the\n"
-     "teacher-forced token accuracy. A classifier reports accuracy and the confusion\n"
-     "matrix.\n"
+     "A seq2seq model decodes every row's source and is scored against the target and\n"
+     "any further reference columns (a row is right when it matches one): exact match,\n"
+     "word error rate, the token error rate in the model's tokens and, when references\n"
+     "hold spaces, the symbol error rate over space-separated symbols (PER for g2p's\n"
+     "phonemes), plus the teacher-forced token accuracy. A classifier reports accuracy\n"
+     "and the confusion matrix.\n"
      "\n"
      "  --weights FILE      trained weights\n"
      "  --data FILE         TSV rows in the model's data: layout\n"
