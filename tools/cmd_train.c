@@ -218,6 +218,7 @@ static int train_loop(run *r)
     r->order = malloc(sizeof *r->order * r->n);
     if (!hist || !r->order) {
         free(hist);
+        fprintf(stderr, "heed train: error: out of memory\n");
         return CLI_USER_ERROR;
     }
     size_t stride = (size_t)r->tc.epochs + 1;
