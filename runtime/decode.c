@@ -141,13 +141,32 @@ static heed_status run_step(dec *d, float *att_row)
     return HEED_OK;
 }
 
+/* The slot of source src's finished hypotheses a new one with normalised
+ * score `norm` goes to: a free one, else the worst when it is worse; -1 when
+ * the k kept are all at least as good. */
+static int finish_slot(const dec *d, size_t src, float norm)
+{
+    const hyp *fin = &d->fin[src * (size_t)d->k];
+    if (d->n_fin[src] < d->k)
+        return d->n_fin[src];
+    int worst = 0;
+    for (int i = 1; i < d->k; i++)
+        if (fin[i].score < fin[worst].score)
+            worst = i;
+    return fin[worst].score < norm ? worst : -1;
+}
+
 static heed_status finish(dec *d, size_t src, const int32_t *tokens, int len, float score,
                           const float *att)
 {
-    hyp *h = &d->fin[src * (size_t)d->k + (size_t)d->n_fin[src]];
+    float norm = norm_score(d, score, len);
+    int slot = finish_slot(d, src, norm);
+    if (slot < 0)
+        return HEED_OK;
+    hyp *h = &d->fin[src * (size_t)d->k + (size_t)slot];
     h->tokens = pool_copy(d, tokens, (size_t)len * sizeof *tokens);
     h->len = len;
-    h->score = norm_score(d, score, len);
+    h->score = norm;
     h->att = NULL;
     if (d->want_att) {
         /* a row per step, and one more so that heed_decoded always has length + 1
@@ -161,8 +180,34 @@ static heed_status finish(dec *d, size_t src, const int32_t *tokens, int len, fl
     }
     if (!h->tokens || (d->want_att && !h->att))
         return heed_fail(d->diag, HEED_ERR_NOMEM, "out of memory while decoding");
-    d->n_fin[src]++;
+    if (slot == d->n_fin[src])
+        d->n_fin[src]++;
     return HEED_OK;
+}
+
+bool hd_beam_may_stop(const float *fin, int n_fin, int k, bool live, float best_live,
+                      float alpha, int max_len)
+{
+    if (!live)
+        return true;
+    if (n_fin < k || n_fin < 1)
+        return false;
+    float worst = fin[0];
+    for (int i = 1; i < n_fin; i++)
+        worst = fin[i] < worst ? fin[i] : worst;
+    /* a live score only falls as it grows, so its best normalised end is its
+     * score over the longest length (alpha > 0) or the score itself */
+    float bound = alpha > 0.0f ? best_live / powf((float)max_len, alpha) : best_live;
+    return bound <= worst;
+}
+
+static bool beam_settled(const dec *d, size_t src, size_t live, float best_live)
+{
+    float fin[32] = {0};
+    int n = d->n_fin[src] < 32 ? d->n_fin[src] : 32;
+    for (int i = 0; i < n; i++)
+        fin[i] = d->fin[src * (size_t)d->k + (size_t)i].score;
+    return hd_beam_may_stop(fin, n, d->k, live > 0, best_live, d->alpha, d->max_len);
 }
 
 /* ------------------------------------------------------------ greedy */
@@ -237,7 +282,7 @@ static heed_status beam_source(dec *d, size_t src, int t, const float *att_row)
     int n = best_candidates(d, src, c, 2 * d->k);
     size_t placed = 0;
     heed_status st = HEED_OK;
-    for (int i = 0; i < n && placed < k && !d->done[src] && st == HEED_OK; i++) {
+    for (int i = 0; i < n && placed < k && st == HEED_OK; i++) {
         size_t from = src * k + (size_t)c[i].beam;
         /* the parent's history plus this step, in the scratch of beam `placed` */
         size_t to = src * k + placed;
@@ -249,7 +294,6 @@ static heed_status beam_source(dec *d, size_t src, int t, const float *att_row)
         }
         if (c[i].token == HEED_EOS_ID || t + 1 == d->max_len) {
             st = finish(d, src, d->hist2 + to * L, t + 1, c[i].score, d->att2 + to * L * S);
-            d->done[src] = d->n_fin[src] >= d->k;
             continue;
         }
         d->parent[to] = (int32_t)from;
@@ -257,6 +301,8 @@ static heed_status beam_source(dec *d, size_t src, int t, const float *att_row)
         d->cur[to] = c[i].token;
         placed++;
     }
+    /* candidates come best first: the first placed is the best live one */
+    d->done[src] = beam_settled(d, src, placed, placed ? d->score2[src * k] : -INFINITY);
     for (; placed < k; placed++) {
         d->parent[src * k + placed] = (int32_t)(src * k);
         d->score2[src * k + placed] = -INFINITY;

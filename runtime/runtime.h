@@ -199,6 +199,11 @@ bool hd_is_source(const heed_model *m, int f);
 heed_status hd_feed_texts(heed_session *s, const char *const *texts, size_t n, size_t repeat,
                           int32_t **ids, size_t *width, heed_diag *diag);
 
+/* Whether beam search may stop for a source: no live hypothesis, or k
+ * finished ones (normalised scores `fin`) that the best live one (raw score
+ * best_live) can no longer beat, whatever it still writes. */
+bool hd_beam_may_stop(const float *fin, int n_fin, int k, bool live, float best_live,
+                      float alpha, int max_len);
 /* heed_decode, with the beam-search code forced even for width 1 (tests
  * compare it with greedy decoding). */
 heed_status hd_decode(heed_session *s, const char *const *texts, size_t n,

@@ -270,6 +270,32 @@ static void step_decoding_equals_teacher_forced(void **state)
     unlink(s2s);
 }
 
+/* The target vocabulary's id of a one-letter text. */
+static int32_t letter_id(const heed_vocab *v, const char *letter)
+{
+    int32_t ids[4];
+    size_t n;
+    heed_diag d;
+    assert_int_equal(heed_vocab_encode(v, "tgt", letter, ids, 4, &n, &d), HEED_OK);
+    assert_int_equal(n, 3); /* <bos> letter <eos> */
+    return ids[1];
+}
+
+/* Beam search stops for a source only when no live hypothesis could beat
+ * the k finished ones: having k finished is not enough. */
+static void beam_stops_only_when_settled(void **state)
+{
+    (void)state;
+    const float fin[2] = {-1.0f, -2.0f};
+    assert_false(hd_beam_may_stop(fin, 1, 2, true, -9.0f, 0.0f, 10)); /* fewer than k */
+    assert_false(hd_beam_may_stop(fin, 2, 2, true, -1.5f, 0.0f, 10)); /* live beats -2 */
+    assert_true(hd_beam_may_stop(fin, 2, 2, true, -2.5f, 0.0f, 10));
+    assert_true(hd_beam_may_stop(fin, 1, 2, false, 0.0f, 0.0f, 10)); /* nothing live */
+    /* normalised by length^1: -15 could still end at -15/10 = -1.5 > -2 */
+    assert_false(hd_beam_may_stop(fin, 2, 2, true, -15.0f, 1.0f, 10));
+    assert_true(hd_beam_may_stop(fin, 2, 2, true, -25.0f, 1.0f, 10));
+}
+
 /* Log-probability of `tokens` (then <eos> when `eos`) for one source under
  * a teacher-forced pass. */
 static double teacher_forced_logp(heed_session *tf, const char *source, const int32_t *tokens,
@@ -299,10 +325,41 @@ static double teacher_forced_logp(heed_session *tf, const char *source, const in
     return sum;
 }
 
+/* With max_length 3 and four tokens to write (<unk> and the letters a-c), a
+ * beam of 16 holds every live prefix, so the search is exhaustive: for each
+ * source its output is the most probable of all 85 possible outputs (<eos>
+ * after 0, 1 or 2 tokens, or 3 tokens cut by max_length), scored by teacher
+ * forcing. */
+static void beam_is_exact_when_wide_enough(heed_session *s, heed_session *tf, const heed_vocab *v)
+{
+    const int32_t letter[4] = {HEED_UNK_ID, letter_id(v, "a"), letter_id(v, "b"),
+                               letter_id(v, "c")};
+    heed_decode_options wide = {.beam = 16, .max_length = 3};
+    heed_decode_result *r;
+    heed_diag d;
+    if (heed_decode(s, sources, N_SOURCES, &wide, &r, &d) != HEED_OK)
+        fail_msg("%s", d.text);
+    for (size_t i = 0; i < N_SOURCES; i++) {
+        double best = -INFINITY;
+        int32_t y[3];
+        for (int len = 0; len <= 3; len++) {
+            int count = 1 << (2 * len);
+            for (int c = 0; c < count; c++) {
+                for (int j = 0, x = c; j < len; j++, x /= 4)
+                    y[j] = letter[x % 4];
+                double lp = teacher_forced_logp(tf, sources[i], y, (size_t)len, len < 3);
+                best = lp > best ? lp : best;
+            }
+        }
+        tu_close(heed_decode_get(r, i)->score, best, 1e-4, sources[i]);
+    }
+    heed_decode_result_free(r);
+}
+
 /* Beam search (width 4) returns, for every source, an output whose score is
- * its teacher-forced log-probability: the beams' states follow their
- * histories when the search reorders them. An empty source decodes to an
- * empty output. */
+ * its teacher-forced log-probability (the beams' states follow their
+ * histories when the search reorders them); wide enough, it is exact. An
+ * empty source decodes to an empty output. */
 static void beam_scores_are_teacher_forced(void **state)
 {
     (void)state;
@@ -326,6 +383,7 @@ static void beam_scores_are_teacher_forced(void **state)
             tu_close(x->score, want, 1e-4, sources[i]);
         }
         heed_decode_result_free(r);
+        beam_is_exact_when_wide_enough(s, tf, t.v);
         const char *empty[] = {"", "abc"};
         if (heed_decode(s, empty, 2, &o, &r, &d) != HEED_OK)
             fail_msg("%s", d.text);
@@ -346,6 +404,7 @@ int main(void)
         cmocka_unit_test(tiny_training_lowers_loss),
         cmocka_unit_test(beam_width_one_equals_greedy),
         cmocka_unit_test(beam_scores_are_teacher_forced),
+        cmocka_unit_test(beam_stops_only_when_settled),
         cmocka_unit_test(step_decoding_equals_teacher_forced),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
