@@ -41,6 +41,7 @@ typedef struct checker {
     heed_diag *diag;
     int errors;
     bool nomem;
+    size_t expansions; /* block instances expanded so far */
     const hy_node *blocks;
     alias *aliases;
     size_t n_alias, cap_alias;
@@ -52,8 +53,26 @@ typedef struct checker {
 static void err(checker *ck, const char *node, const hy_node *at, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* Past this many errors the rest of the file is not checked (as C compilers
+ * do): a hostile file whose nested blocks multiply one mistake would otherwise
+ * take exponential time, and the first twenty say what is wrong. */
+#define MAX_ERRORS 20
+
+static bool stopped(const checker *ck)
+{
+    return ck->nomem || ck->errors > MAX_ERRORS || ck->m->n_nodes > HEED_MAX_NODES;
+}
+
 static void err(checker *ck, const char *node, const hy_node *at, const char *fmt, ...)
 {
+    if (ck->errors >= MAX_ERRORS) {
+        if (ck->errors == MAX_ERRORS)
+            heed_diag_add(ck->diag, HEED_ERR_MODEL, NULL, NULL,
+                          "more than %d errors; the rest of the file was not checked",
+                          MAX_ERRORS);
+        ck->errors++;
+        return;
+    }
     heed_srcpos pos = hm_pos(ck->m, at);
     va_list ap;
     va_start(ap, fmt);
@@ -1016,6 +1035,14 @@ static void expand_block(checker *ck, const scope *sc, const char *local, const 
     const char *full = sc->prefix[0] ? cat(ck, sc->prefix, local) : local;
     if (!full)
         return;
+    if (stopped(ck))
+        return;
+    if (++ck->expansions > HEED_MAX_NODES) {
+        if (ck->expansions == HEED_MAX_NODES + 1)
+            err(ck, full, key, "node '%s': more than %d block instances in all", full,
+                HEED_MAX_NODES);
+        return;
+    }
     if (sc->depth >= HEED_MAX_BLOCK_DEPTH) {
         err(ck, full, key, "node '%s': blocks nested deeper than %d (a block using itself?)",
             full, HEED_MAX_BLOCK_DEPTH);
@@ -1079,7 +1106,7 @@ static void expand_block(checker *ck, const scope *sc, const char *local, const 
     const char *last = NULL;
     for (int64_t r = 0; r < repeat; r++) {
         /* past the node limit (reported once) nothing more is built */
-        if (ck->m->n_nodes > HEED_MAX_NODES || ck->nomem)
+        if (stopped(ck))
             return;
         char buf[256];
         if (rep)
@@ -1112,7 +1139,7 @@ static bool repeated_key(const hy_node *map, size_t i)
 
 static void add_nodes(checker *ck, const scope *sc, const hy_node *nodes)
 {
-    for (size_t i = 0; i < nodes->n && ck->m->n_nodes <= HEED_MAX_NODES; i++) {
+    for (size_t i = 0; i < nodes->n && !stopped(ck); i++) {
         const hy_node *k = hy_key(nodes, i), *v = hy_val(nodes, i);
         const char *name = scalar(k);
         if (repeated_key(nodes, i))

@@ -327,15 +327,24 @@ void heed_diag_vadd(heed_diag *diag, heed_status status, const heed_srcpos *pos,
         copy_str(diag->message, sizeof diag->message, msg);
     }
     diag->count++;
-    heed_sbuf s = {diag->text, sizeof diag->text, strlen(diag->text), false};
+    /* Whole entries only: a message cut in the middle of its source line helps
+     * nobody. Entries with a position leave the last part of the text free,
+     * so a closing line without one (such as "more than 20 errors") still fits. */
+    char entry[2048];
+    heed_sbuf e = {entry, sizeof entry, 0, false};
     if (pos && pos->file && pos->line > 0)
-        heed_sbuf_printf(&s, "%s:%d:%d: error: %s\n", pos->file, pos->line, pos->column, msg);
+        heed_sbuf_printf(&e, "%s:%d:%d: error: %s\n", pos->file, pos->line, pos->column, msg);
     else if (pos && pos->file)
-        heed_sbuf_printf(&s, "%s: error: %s\n", pos->file, msg);
+        heed_sbuf_printf(&e, "%s: error: %s\n", pos->file, msg);
     else
-        heed_sbuf_printf(&s, "error: %s\n", msg);
+        heed_sbuf_printf(&e, "error: %s\n", msg);
     if (pos)
-        show_source(&s, pos->text, pos->line, pos->column);
+        show_source(&e, pos->text, pos->line, pos->column);
+    size_t used = strlen(diag->text);
+    size_t room = sizeof diag->text - 1 - used;
+    size_t reserve = pos ? 1100 : 0;
+    if (e.len + reserve <= room)
+        memcpy(diag->text + used, entry, e.len + 1);
 }
 
 void heed_diag_add(heed_diag *diag, heed_status status, const heed_srcpos *pos,

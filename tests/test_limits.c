@@ -273,6 +273,32 @@ static void node_count_is_limited(void **state)
     assert_string_equal(d.node, "w.a");
 }
 
+/* Blocks nested 8 deep, each using the next four times, multiply one mistake
+ * in the innermost block 4^8 times: checking stops after 20 errors (said
+ * once) instead of taking exponential time. */
+static void nested_block_errors_are_limited(void **state)
+{
+    (void)state;
+    char yaml[4096];
+    size_t len = (size_t)snprintf(yaml, sizeof yaml, "heed: 1\ninputs: {x: [B, 4]}\nblocks:\n");
+    for (int b = 0; b < 8; b++) {
+        len += (size_t)snprintf(yaml + len, sizeof yaml - len,
+                                "  b%d:\n    inputs: [h]\n    nodes:\n", b);
+        for (int k = 0; k < 4; k++)
+            len += (size_t)snprintf(yaml + len, sizeof yaml - len,
+                                    b < 7 ? "      n%d: {block: b%d, in: h}\n"
+                                          : "      n%d: {op: Tanh, in: h, unitz: %d}\n",
+                                    k, b + 1);
+    }
+    len += (size_t)snprintf(yaml + len, sizeof yaml - len, "nodes:\n  top: {block: b0, in: x}\n");
+    assert_true(len < sizeof yaml);
+    heed_diag d;
+    assert_int_equal(load_check("fan.yaml", yaml, len, NULL, NULL, 0, &d), HEED_ERR_MODEL);
+    assert_int_equal(d.count, 21);
+    assert_non_null(strstr(d.message, "'unitz'"));
+    assert_non_null(strstr(d.text, "more than 20 errors; the rest of the file was not checked"));
+}
+
 static const char *wide_model = "heed: 1\n"
                                 "dims: {H: 8}\n"
                                 "inputs: {x: [B, S, H]}\n"
@@ -1022,6 +1048,7 @@ int main(void)
         cmocka_unit_test(nesting_depth_is_limited),
         cmocka_unit_test(file_size_is_limited),
         cmocka_unit_test(node_count_is_limited),
+        cmocka_unit_test(nested_block_errors_are_limited),
         cmocka_unit_test(dim_product_overflow),
         cmocka_unit_test(zero_and_negative_dims),
         cmocka_unit_test(nan_and_inf_attributes),
