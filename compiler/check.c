@@ -89,11 +89,12 @@ static void nomem(checker *ck)
     ck->errors++;
 }
 
-/* "; did you mean 'x'?" or "" */
-static const char *suggest(char *buf, size_t cap, const char *word, const char *const *cands,
-                           size_t n)
+/* "; did you mean 'x'?" or "". Past the error limit the message is dropped,
+ * so the search (which can compare against thousands of names) is skipped. */
+static const char *suggest(const checker *ck, char *buf, size_t cap, const char *word,
+                           const char *const *cands, size_t n)
 {
-    const char *best = heed_did_you_mean(word, cands, n);
+    const char *best = ck->errors < MAX_ERRORS ? heed_did_you_mean(word, cands, n) : NULL;
     if (best)
         snprintf(buf, cap, "; did you mean '%s'?", best);
     else
@@ -103,6 +104,8 @@ static const char *suggest(char *buf, size_t cap, const char *word, const char *
 
 static void note_list(checker *ck, const char *what, const char *const *names, size_t n)
 {
+    if (ck->errors > MAX_ERRORS)
+        return; /* its error was dropped */
     char buf[900];
     heed_sbuf s;
     heed_sbuf_init(&s, buf, sizeof buf);
@@ -336,7 +339,7 @@ static bool check_factor(void *user, const char *name, int64_t lit)
     char sug[96];
     err(d->ck, d->node, d->at, "%s%s%sunbound dim '%s'%s", d->node ? "node '" : "",
         d->node ? d->node : "", d->node ? "': " : "", name,
-        names ? suggest(sug, sizeof sug, name, names, n) : "");
+        names ? suggest(d->ck, sug, sizeof sug, name, names, n) : "");
     if (names && n)
         note_list(d->ck, "dims are bound in dims:, by input shapes or by data vocabularies", names,
                   n);
@@ -435,7 +438,7 @@ static bool check_value(checker *ck, const char *node, const char *key, const he
                 return true;
         char sug[96];
         err(ck, node, v, "%s%s%s'%s' must be one of %s, not '%s'%s", WHO, key, a->choices,
-            s ? s : hy_kind_name(v->kind), s ? suggest(sug, sizeof sug, s, opts, n) : "");
+            s ? s : hy_kind_name(v->kind), s ? suggest(ck, sug, sizeof sug, s, opts, n) : "");
         return false;
     }
     case HEED_A_INPUT:
@@ -517,7 +520,7 @@ static void check_section(checker *ck, const char *what, const hy_node *map,
         if (idx < 0) {
             char sug[96];
             err(ck, NULL, hy_key(map, i), "unknown key '%s' in %s%s", k ? k : "?", what,
-                k ? suggest(sug, sizeof sug, k, names, (size_t)n) : "");
+                k ? suggest(ck, sug, sizeof sug, k, names, (size_t)n) : "");
             note_list(ck, "known keys", names, (size_t)n);
             continue;
         }
@@ -716,7 +719,7 @@ static void check_data(checker *ck, const hy_node *data)
                 names[n++] = m->inputs[j].name;
             char sug[96];
             err(ck, NULL, k, "data field '%s' is not a model input%s", name ? name : "?",
-                name ? suggest(sug, sizeof sug, name, names, n) : "");
+                name ? suggest(ck, sug, sizeof sug, name, names, n) : "");
             continue;
         }
         const hy_node *f[8];
@@ -878,7 +881,7 @@ static void unknown_attr(checker *ck, const char *full, const heed_op *op, const
     char sug[96];
     const char *key = scalar(k) ? scalar(k) : "?";
     err(ck, full, k, "node '%s': %s has no attribute '%s%s'%s", full, op->name, prefix, key,
-        suggest(sug, sizeof sug, key, names, n));
+        suggest(ck, sug, sizeof sug, key, names, n));
     note_list(ck, parent < 0 ? "its attributes" : "its fields", names, n);
 }
 
@@ -899,7 +902,7 @@ static void add_op_node(checker *ck, const scope *sc, const char *local, const h
     if (!op) {
         char sug[96];
         err(ck, full, opv, "node '%s': unknown op '%s'%s", full, opv->str,
-            suggest(sug, sizeof sug, opv->str, heed_op_names, HEED_OP_COUNT));
+            suggest(ck, sug, sizeof sug, opv->str, heed_op_names, HEED_OP_COUNT));
         note_list(ck, "ops", heed_op_names, HEED_OP_COUNT);
         return;
     }
@@ -1025,7 +1028,7 @@ static const hy_node *find_block(checker *ck, const hy_node *name_node, const ch
             names[n++] = hy_key(ck->blocks, i)->str;
     char sug[96];
     err(ck, full, name_node, "node '%s': unknown block '%s'%s", full, name ? name : "?",
-        name ? suggest(sug, sizeof sug, name, names, n) : "");
+        name ? suggest(ck, sug, sizeof sug, name, names, n) : "");
     return NULL;
 }
 
@@ -1078,7 +1081,7 @@ static void expand_block(checker *ck, const scope *sc, const char *local, const 
             char sug[96];
             err(ck, full, hy_key(inst, i), "node '%s': block %s has no input or parameter '%s'%s",
                 full, hy_get(inst, "block")->str, k ? k : "?",
-                k ? suggest(sug, sizeof sug, k, allowed + 1, n_allowed - 1) : "");
+                k ? suggest(ck, sug, sizeof sug, k, allowed + 1, n_allowed - 1) : "");
         }
     }
     int64_t repeat = 1;
@@ -1195,7 +1198,7 @@ static void check_block_defs(checker *ck, const hy_node *blocks)
             if (!ok) {
                 char sug[96];
                 err(ck, NULL, hy_key(def, j), "unknown key '%s' in block '%s'%s", key ? key : "?",
-                    k->str, key ? suggest(sug, sizeof sug, key, names, 5) : "");
+                    k->str, key ? suggest(ck, sug, sizeof sug, key, names, 5) : "");
             }
         }
         (void)block_schema;
@@ -1255,7 +1258,7 @@ static void resolve_refs(checker *ck)
             char sug[96];
             err(ck, nd->name, nd->refs[i].at, "node '%s': input '%s' is not defined%s", nd->name,
                 nd->refs[i].name,
-                suggest(sug, sizeof sug, nd->refs[i].name, names, (size_t)m->n_values));
+                suggest(ck, sug, sizeof sug, nd->refs[i].name, names, (size_t)m->n_values));
         }
     }
     heed_dealloc(&m->env, names);
@@ -1591,7 +1594,7 @@ static void check_top(checker *ck, const hy_node *root)
         if (!ok) {
             char sug[96];
             err(ck, NULL, hy_key(root, i), "unknown top-level key '%s'%s", k ? k : "?",
-                k ? suggest(sug, sizeof sug, k, top_keys, N_TOP_KEYS) : "");
+                k ? suggest(ck, sug, sizeof sug, k, top_keys, N_TOP_KEYS) : "");
             note_list(ck, "top-level keys", top_keys, N_TOP_KEYS);
         }
     }

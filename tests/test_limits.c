@@ -297,6 +297,21 @@ static void nested_block_errors_are_limited(void **state)
     assert_int_equal(d.count, 21);
     assert_non_null(strstr(d.message, "'unitz'"));
     assert_non_null(strstr(d.text, "more than 20 errors; the rest of the file was not checked"));
+
+    /* 4096 nodes each reading an undefined name: no did-you-mean search (over
+     * 4096 names each) past the limit */
+    const char *undefined = "heed: 1\n"
+                            "inputs: {x: [B, 4]}\n"
+                            "blocks:\n"
+                            "  b: {inputs: [h], nodes: {n: {op: Tanh, in: hquery}}}\n"
+                            "  c: {inputs: [h], nodes: {n: {block: b, in: h, repeat: 256}}}\n"
+                            "nodes:\n"
+                            "  s: {block: c, in: x, repeat: 256}\n";
+    assert_int_equal(load_check("undef.yaml", undefined, strlen(undefined), NULL, NULL, 0, &d),
+                     HEED_ERR_LIMIT);
+    expect_diag(&d, HEED_ERR_LIMIT, "undef.yaml", 4, -1, "the model has more than 4096 nodes");
+    assert_true(d.count <= 22);
+    assert_non_null(strstr(d.text, "input 'hquery' is not defined"));
 }
 
 static const char *wide_model = "heed: 1\n"
