@@ -1068,10 +1068,16 @@ static void expand_block(checker *ck, const scope *sc, const char *local, const 
     const char *allowed[MAX_BLOCK_INPUTS + 40] = {"block", "repeat", "in"};
     size_t n_allowed = 3;
     int n_in = inputs && inputs->kind == HY_SEQ ? (int)inputs->n : 0;
-    for (int i = 0; i < n_in && i < MAX_BLOCK_INPUTS; i++)
+    if (n_in > MAX_BLOCK_INPUTS)
+        return; /* reported when the block definition was checked */
+    for (int i = 0; i < n_in; i++)
+        if (!is_ident(scalar(inputs->kids[i])))
+            return; /* likewise */
+    for (int i = 0; i < n_in; i++)
         allowed[n_allowed++] = inputs->kids[i]->str;
     for (size_t i = 0; params && params->kind == HY_MAP && i < params->n && n_allowed < 56; i++)
-        allowed[n_allowed++] = hy_key(params, i)->str;
+        if (scalar(hy_key(params, i)))
+            allowed[n_allowed++] = hy_key(params, i)->str;
     for (size_t i = 0; i < inst->n; i++) {
         const char *k = scalar(hy_key(inst, i));
         bool ok = false;

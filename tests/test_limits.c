@@ -314,6 +314,24 @@ static void nested_block_errors_are_limited(void **state)
     assert_non_null(strstr(d.text, "input 'hquery' is not defined"));
 }
 
+/* A block whose input list holds something other than names is reported
+ * once, at the definition, and its instances are not expanded. */
+static void block_inputs_not_names(void **state)
+{
+    (void)state;
+    const char *yaml = "heed: 1\n"
+                       "inputs: {x: [B, 4]}\n"
+                       "blocks:\n"
+                       "  b: {inputs: [{F: 1h}], nodes: {n: {op: Tanh, in: x}}}\n"
+                       "nodes:\n"
+                       "  s: {block: b, in: x, F: x}\n";
+    heed_diag d;
+    assert_int_equal(load_check("names.yaml", yaml, strlen(yaml), NULL, NULL, 0, &d),
+                     HEED_ERR_MODEL);
+    expect_diag(&d, HEED_ERR_MODEL, "names.yaml", 4, 16, "block 'b': input names must be names");
+    assert_int_equal(d.count, 1);
+}
+
 static const char *wide_model = "heed: 1\n"
                                 "dims: {H: 8}\n"
                                 "inputs: {x: [B, S, H]}\n"
@@ -1064,6 +1082,7 @@ int main(void)
         cmocka_unit_test(file_size_is_limited),
         cmocka_unit_test(node_count_is_limited),
         cmocka_unit_test(nested_block_errors_are_limited),
+        cmocka_unit_test(block_inputs_not_names),
         cmocka_unit_test(dim_product_overflow),
         cmocka_unit_test(zero_and_negative_dims),
         cmocka_unit_test(nan_and_inf_attributes),
