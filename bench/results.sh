@@ -62,7 +62,7 @@ for f in "$out"/*.eval.json; do
   secs=$(cat "$out/$name.seconds")
   if grep -q exact_match "$f"; then
     b="$out/$name.beam5.json"
-    result="exact match $(field "$f" exact_match)% greedy, $(field "$b" exact_match)% beam 5; PER $(field "$b" token_error_rate)% (beam 5)"
+    result="exact match $(field "$f" exact_match)% greedy, $(field "$b" exact_match)% beam 5; PER $(field "$b" symbol_error_rate)% (beam 5)"
   else
     result="accuracy $(field "$f" accuracy)%"
   fi

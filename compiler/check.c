@@ -1111,7 +1111,9 @@ static void expand_block(checker *ck, const scope *sc, const char *local, const 
         }
         inner.in_bound[i] = resolve_ref(ck, sc, b->str);
     }
-    const char *out_local = scalar(output) ? output->str : hy_key(nodes, nodes->n - 1)->str;
+    const char *out_local = scalar(output) ? output->str : scalar(hy_key(nodes, nodes->n - 1));
+    if (!out_local)
+        return; /* a key that is not a name: reported by add_nodes */
     const char *last = NULL;
     for (int64_t r = 0; r < repeat; r++) {
         /* past the node limit (reported once) nothing more is built */
