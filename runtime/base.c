@@ -5,6 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <omp.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <xmmintrin.h>
+#define HEED_FP_FLUSH 0x8040u /* MXCSR: FTZ (bit 15) and DAZ (bit 6) */
+#endif
+
 static void *sys_alloc(void *user, size_t size)
 {
     (void)user;
@@ -435,3 +442,43 @@ uint64_t heed_hash_bytes(uint64_t h, const void *data, size_t n)
     }
     return h;
 }
+
+/* ------------------------------------------------------------ float mode */
+
+#ifdef HEED_FP_FLUSH
+/* Sets the flush bits of every thread of a team of `threads` to `bits`: the
+ * team's threads are the pool OpenMP reuses for heed's loops and OpenBLAS. */
+static void set_flush_bits(unsigned bits, int threads)
+{
+#pragma omp parallel num_threads(threads > 0 ? threads : omp_get_max_threads())
+    _mm_setcsr((_mm_getcsr() & ~HEED_FP_FLUSH) | bits);
+}
+
+heed_fpmode heed_fpmode_enter(int threads)
+{
+    heed_fpmode m = {_mm_getcsr() & HEED_FP_FLUSH, false};
+    if (m.saved == HEED_FP_FLUSH)
+        return m;
+    set_flush_bits(HEED_FP_FLUSH, threads);
+    m.changed = true;
+    return m;
+}
+
+void heed_fpmode_leave(heed_fpmode mode, int threads)
+{
+    if (mode.changed)
+        set_flush_bits(mode.saved, threads);
+}
+#else
+heed_fpmode heed_fpmode_enter(int threads)
+{
+    (void)threads;
+    return (heed_fpmode){0, false};
+}
+
+void heed_fpmode_leave(heed_fpmode mode, int threads)
+{
+    (void)mode;
+    (void)threads;
+}
+#endif

@@ -110,4 +110,23 @@ void heed_sbuf_printf(heed_sbuf *s, const char *fmt, ...) __attribute__((format(
 uint64_t heed_hash_bytes(uint64_t h, const void *data, size_t n);
 #define HEED_HASH_INIT 1469598103934665603ull
 
+/*
+ * Denormal floats (magnitudes below 2^-126) cost a microcode assist per
+ * operation on many x86 cores, up to a hundred times a normal one. Peaked
+ * softmaxes make them (probabilities like e^-100) and products spread them
+ * through whole gradients: an encoder's first attention layer ran 28x slower
+ * than its second. While heed computes, its threads flush denormals to zero
+ * (FTZ and DAZ, as deep-learning libraries do); the caller's threads get their
+ * own mode back on return. Calls nest: an inner enter finds the mode set and
+ * does nothing. No-ops where the CPU has no such mode.
+ */
+typedef struct heed_fpmode {
+    unsigned saved; /* the calling thread's mode bits before */
+    bool changed;
+} heed_fpmode;
+
+/* threads: the team the computation will use (0: OpenMP's default). */
+heed_fpmode heed_fpmode_enter(int threads);
+void heed_fpmode_leave(heed_fpmode mode, int threads);
+
 #endif /* HEED_BASE_H */

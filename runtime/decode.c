@@ -529,8 +529,11 @@ heed_status hd_decode(heed_session *s, const char *const *texts, size_t n,
     res->n = n;
     res->items = heed_zalloc(s->env, n + 1, sizeof *res->items);
     heed_status st = res->items ? HEED_OK : heed_fail(diag, HEED_ERR_NOMEM, "out of memory");
+    /* once for all steps: each step's forward then finds the mode set */
+    heed_fpmode fm = heed_fpmode_enter(s->threads);
     for (size_t i = 0; i < n && st == HEED_OK; i += CHUNK)
         st = decode_chunk(s, res, texts, i, n - i < CHUNK ? n - i : CHUNK, o, force_beam, diag);
+    heed_fpmode_leave(fm, s->threads);
     if (st != HEED_OK) {
         heed_decode_result_free(res);
         return st;

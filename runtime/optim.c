@@ -113,14 +113,8 @@ static double grad_norm(const float *g, size_t n)
     return sqrt(sum);
 }
 
-heed_status heed_weights_step(heed_weights *w, float *norm_out, heed_diag *diag)
+static heed_status weights_step(heed_weights *w, float *norm_out, heed_diag *diag)
 {
-    heed_diag_clear(diag);
-    if (!w)
-        return heed_fail(diag, HEED_ERR_ARGUMENT, "heed_weights_step: weights is NULL");
-    if (!w->grad || !w->opt1)
-        return heed_fail(diag, HEED_ERR_STATE,
-                         "no gradients: run a training session's backward first");
     const heed_train_config *c = &w->train;
     size_t n = w->floats;
     float *p = w->data, *g = w->grad, *m1 = w->opt1, *m2 = w->opt2;
@@ -158,4 +152,19 @@ heed_status heed_weights_step(heed_weights *w, float *norm_out, heed_diag *diag)
         }
     }
     return HEED_OK;
+}
+
+heed_status heed_weights_step(heed_weights *w, float *norm_out, heed_diag *diag)
+{
+    heed_diag_clear(diag);
+    if (!w)
+        return heed_fail(diag, HEED_ERR_ARGUMENT, "heed_weights_step: weights is NULL");
+    if (!w->grad || !w->opt1)
+        return heed_fail(diag, HEED_ERR_STATE,
+                         "no gradients: run a training session's backward first");
+    /* Adam's second moments of unused rows decay towards denormals */
+    heed_fpmode fm = heed_fpmode_enter(0);
+    heed_status st = weights_step(w, norm_out, diag);
+    heed_fpmode_leave(fm, 0);
+    return st;
 }

@@ -542,9 +542,8 @@ static void set_threads(const heed_session *s)
         omp_set_num_threads(s->threads);
 }
 
-heed_status hs_forward_opts(heed_session *s, const hp_options *opt, heed_diag *diag)
+static heed_status forward_run(heed_session *s, const hp_options *opt, heed_diag *diag)
 {
-    set_threads(s);
     bool stepping = opt->step_input >= 0 && s->step > 0 && s->plan &&
                     same_opts(&s->plan->opt, opt);
     heed_status st;
@@ -582,6 +581,15 @@ heed_status hs_forward_opts(heed_session *s, const hp_options *opt, heed_diag *d
     return HEED_OK;
 }
 
+heed_status hs_forward_opts(heed_session *s, const hp_options *opt, heed_diag *diag)
+{
+    set_threads(s);
+    heed_fpmode fm = heed_fpmode_enter(s->threads);
+    heed_status st = forward_run(s, opt, diag);
+    heed_fpmode_leave(fm, s->threads);
+    return st;
+}
+
 heed_status heed_session_forward(heed_session *s, heed_diag *diag)
 {
     heed_diag_clear(diag);
@@ -608,23 +616,17 @@ heed_status heed_session_backward(heed_session *s, heed_diag *diag)
     float *seed = buf_ptr(s, lv->grad);
     if (seed)
         *seed = 1.0f;
-    for (int i = p->n_fwd_steps; i < p->n_steps; i++) {
-        heed_status st = run_step(s, &p->steps[i], diag);
-        if (st != HEED_OK)
-            return st;
-    }
-    s->have_forward = false; /* backward consumed the saved buffers */
-    return HEED_OK;
+    heed_fpmode fm = heed_fpmode_enter(s->threads);
+    heed_status st = HEED_OK;
+    for (int i = p->n_fwd_steps; i < p->n_steps && st == HEED_OK; i++)
+        st = run_step(s, &p->steps[i], diag);
+    heed_fpmode_leave(fm, s->threads);
+    s->have_forward = false; /* backward consumed the saved buffers (or failed part-way) */
+    return st;
 }
 
-heed_status heed_session_train_step(heed_session *s, float *loss, heed_diag *diag)
+static heed_status train_step(heed_session *s, float *loss, heed_diag *diag)
 {
-    heed_diag_clear(diag);
-    if (!s)
-        return heed_fail(diag, HEED_ERR_ARGUMENT, "heed_session_train_step: session is NULL");
-    if (s->mode != HEED_MODE_TRAIN) /* before forward: a model without a loss gives NaN */
-        return heed_fail(diag, HEED_ERR_STATE, "a training step needs a session made with "
-                                               "HEED_MODE_TRAIN");
     heed_weights_zero_grad(s->w);
     heed_status st = heed_session_forward(s, diag);
     if (st != HEED_OK)
@@ -639,6 +641,21 @@ heed_status heed_session_train_step(heed_session *s, float *loss, heed_diag *dia
     if ((st = heed_session_backward(s, diag)) != HEED_OK)
         return st;
     return heed_weights_step(s->w, NULL, diag);
+}
+
+heed_status heed_session_train_step(heed_session *s, float *loss, heed_diag *diag)
+{
+    heed_diag_clear(diag);
+    if (!s)
+        return heed_fail(diag, HEED_ERR_ARGUMENT, "heed_session_train_step: session is NULL");
+    if (s->mode != HEED_MODE_TRAIN) /* before forward: a model without a loss gives NaN */
+        return heed_fail(diag, HEED_ERR_STATE, "a training step needs a session made with "
+                                               "HEED_MODE_TRAIN");
+    set_threads(s);
+    heed_fpmode fm = heed_fpmode_enter(s->threads); /* once for all three parts */
+    heed_status st = train_step(s, loss, diag);
+    heed_fpmode_leave(fm, s->threads);
+    return st;
 }
 
 heed_status heed_session_get(heed_session *s, const char *name, heed_tensor *out,
