@@ -53,6 +53,9 @@ static heed_status posenc_infer(heed_infer *c)
     if (cfg->learned) {
         heed_shape w = heed_shape2(heed_lit(cfg->max_len), in->d[2]);
         heed_add_param(c, "weight", &w, (heed_init){HEED_INIT_NORMAL, 0.02f});
+    } else {
+        /* the [T,E] table of this call: computed once, added to every row */
+        heed_set_workspace(c, (size_t)(cfg->T * cfg->E), 0);
     }
     double n = (double)(cfg->B * cfg->T * cfg->E);
     heed_set_flops(c, 2.0 * n, n);
@@ -65,6 +68,15 @@ static float sinusoid(int64_t pos, int64_t j, int64_t E)
     return (float)((j & 1) ? cos((double)pos * rate) : sin((double)pos * rate));
 }
 
+/* The sinusoids of positions offset .. offset+T-1, one row each. */
+static void sinusoid_table(float *pe, int64_t offset, int64_t T, int64_t E)
+{
+#pragma omp parallel for schedule(static) if (T * E > 32768)
+    for (int64_t t = 0; t < T; t++)
+        for (int64_t j = 0; j < E; j++)
+            pe[t * E + j] = sinusoid(offset + t, j, E);
+}
+
 /* Shape key: x [B,T,E] -> y [B,T,E] = scale * x + PE[offset + t] */
 static heed_status posenc_forward(heed_exec *x)
 {
@@ -75,14 +87,15 @@ static heed_status posenc_forward(heed_exec *x)
     if (cfg->learned && offset + T > cfg->max_len)
         return heed_exec_fail(x, HEED_ERR_LIMIT, "position %lld is past max_len %lld",
                               (long long)(offset + T - 1), (long long)cfg->max_len);
+    const float *pe = cfg->learned ? x->param[0] + offset * E : x->ws;
+    if (!cfg->learned)
+        sinusoid_table(x->ws, offset, T, E);
 #pragma omp parallel for schedule(static) if (cfg->B * T * E > 32768)
     for (int64_t bt = 0; bt < cfg->B * T; bt++) {
-        int64_t pos = offset + bt % T;
-        const float *row = in + bt * E;
+        const float *row = in + bt * E, *p = pe + (bt % T) * E;
         float *o = out + bt * E;
         for (int64_t j = 0; j < E; j++)
-            o[j] = cfg->scale * row[j] +
-                   (cfg->learned ? x->param[0][pos * E + j] : sinusoid(pos, j, E));
+            o[j] = cfg->scale * row[j] + p[j];
     }
     return HEED_OK;
 }
