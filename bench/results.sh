@@ -62,7 +62,10 @@ for f in "$out"/*.eval.json; do
   secs=$(cat "$out/$name.seconds")
   if grep -q exact_match "$f"; then
     b="$out/$name.beam5.json"
-    result="exact match $(field "$f" exact_match)% greedy, $(field "$b" exact_match)% beam 5; PER $(field "$b" symbol_error_rate)% (beam 5)"
+    result="exact match $(field "$f" exact_match)% greedy, $(field "$b" exact_match)% beam 5"
+    if grep -q symbol_error_rate "$f"; then # phonemes: the G2P measures
+      result="WER $(field "$f" wer)% greedy, $(field "$b" wer)% beam 5; PER $(field "$f" symbol_error_rate)% greedy, $(field "$b" symbol_error_rate)% beam 5"
+    fi
   else
     result="accuracy $(field "$f" accuracy)%"
   fi
