@@ -20,7 +20,6 @@ ragged inputs written from PyTorch, then greedy decoding (`heed infer`):
 """
 import argparse
 import json
-import math
 import os
 import re
 import tempfile
@@ -250,8 +249,8 @@ class EncoderLayer(nn.Module):
 
 
 class SelfAttentionEncoder(nn.Module):
-    """graphs/self_attention_encoder.yaml: embedding * sqrt(E) + sinusoidal
-    positions, 2 encoder layers (4 heads, dropout 0.1), mean over the real
+    """graphs/self_attention_encoder.yaml: embedding + sinusoidal
+    positions (no sqrt(E) scaling), 2 encoder layers (4 heads, dropout 0.1), mean over the real
     positions, one Affine layer to C scores."""
 
     yaml = "graphs/self_attention_encoder.yaml"
@@ -271,7 +270,7 @@ class SelfAttentionEncoder(nn.Module):
             self.pe = sinusoids(L, E)
         lengths = lengths_of(text)
         pad = padding_mask(lengths, L)
-        x = self.emb(text) * math.sqrt(E) + self.pe[:L]
+        x = self.emb(text) + self.pe[:L]
         for layer in self.layers:
             x = layer(x, pad)
         pooled = (x * ~pad[:, :, None]).sum(dim=1) / lengths[:, None]
