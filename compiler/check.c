@@ -1038,8 +1038,7 @@ static void expand_block(checker *ck, const scope *sc, const char *local, const 
     const char *full = sc->prefix[0] ? cat(ck, sc->prefix, local) : local;
     if (!full)
         return;
-    if (stopped(ck))
-        return;
+    /* (add_nodes, the one caller, stops before this once stopped()) */
     if (++ck->expansions > HEED_MAX_NODES) {
         if (ck->expansions == HEED_MAX_NODES + 1)
             err(ck, full, key, "node '%s': more than %d block instances in all", full,

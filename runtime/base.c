@@ -349,7 +349,7 @@ void heed_diag_vadd(heed_diag *diag, heed_status status, const heed_srcpos *pos,
         show_source(&e, pos->text, pos->line, pos->column);
     size_t used = strlen(diag->text);
     size_t room = sizeof diag->text - 1 - used;
-    size_t reserve = pos ? 1100 : 0;
+    size_t reserve = pos ? sizeof "error: \n" + sizeof msg : 0; /* the longest such line */
     if (e.len + reserve <= room)
         memcpy(diag->text + used, entry, e.len + 1);
 }
