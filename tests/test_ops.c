@@ -2,6 +2,9 @@
  * test_ops.c - every core op: known forward values (computed by hand or with
  * PyTorch's formulas) and a finite-difference check of every gradient.
  */
+#include <math.h>
+
+#include "../ops/kernels/kernels.h"
 #include "testutil.h"
 
 /* ------------------------------------------------------------ helpers */
@@ -70,6 +73,43 @@ static void activations_known_values(void **state)
 
 /* GELU's far tail keeps its relative precision (its values are tiny but
  * a relative error there is what PyTorch parity sees). Values: x * 0.5 * erfc(-x / sqrt 2). */
+/* heed_gemm against a plain triple loop, for every transpose and for one row
+ * (where it calls sgemv) as well as several; beta = 0 must ignore a C that
+ * holds NaN. */
+static void gemm_every_transpose(void **state)
+{
+    (void)state;
+    enum { K = 5, N = 7, LD = 9 };
+    float A[K * LD], B[N * LD], C[4 * LD]; /* A is [M,K] or, transposed, [K,M] */
+    for (int i = 0; i < K * LD; i++)
+        A[i] = (float)((i * 7) % 11) / 4.0f - 1.0f;
+    for (int i = 0; i < N * LD; i++)
+        B[i] = (float)((i * 5) % 13) / 6.0f - 1.0f;
+    const int Ms[2] = {1, 3};
+    const float betas[2] = {0.0f, 0.5f};
+    for (int mi = 0; mi < 2; mi++)
+        for (int ta = 0; ta < 2; ta++)
+            for (int tb = 0; tb < 2; tb++)
+                for (int bi = 0; bi < 2; bi++) {
+                    int M = Ms[mi];
+                    float beta = betas[bi];
+                    for (int i = 0; i < 4 * LD; i++)
+                        C[i] = bi ? (float)i / 10.0f : NAN;
+                    heed_gemm(ta, tb, M, N, K, 2.0f, A, LD, B, LD, beta, C, LD);
+                    for (int m = 0; m < M; m++)
+                        for (int n = 0; n < N; n++) {
+                            double want = bi ? 0.5 * (float)(m * LD + n) / 10.0f : 0.0;
+                            for (int k = 0; k < K; k++)
+                                want += 2.0 * (ta ? A[k * LD + m] : A[m * LD + k]) *
+                                        (tb ? B[n * LD + k] : B[k * LD + n]);
+                            char what[64];
+                            snprintf(what, sizeof what, "gemm M=%d ta=%d tb=%d beta=%g", M, ta,
+                                     tb, (double)beta);
+                            tu_close(C[m * LD + n], want, 1e-5, what);
+                        }
+                }
+}
+
 static void gelu_tail_relative_precision(void **state)
 {
     (void)state;
@@ -331,6 +371,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(activations_known_values),
         cmocka_unit_test(gelu_tail_relative_precision),
+        cmocka_unit_test(gemm_every_transpose),
         cmocka_unit_test(affine_known_values),
         cmocka_unit_test(embedding_pad_is_zero),
         cmocka_unit_test(meanpool_masks_padding),

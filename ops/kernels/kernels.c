@@ -17,6 +17,18 @@ void heed_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, c
                     C[i * ldc + j] *= beta;
         return;
     }
+    if (M == 1) {
+        /* one row (decoding one sequence): a matrix-vector product. OpenBLAS's
+         * sgemv streams the matrix once, on all threads; its sgemm for one row
+         * runs a small-matrix kernel on one thread, about 3x slower here.
+         * beta = 0 must not read C (it may hold NaN): cleared first. */
+        if (beta == 0.0f)
+            memset(C, 0, (size_t)N * sizeof *C);
+        cblas_sgemv(CblasRowMajor, tb ? CblasNoTrans : CblasTrans, (blasint)(tb ? N : K),
+                    (blasint)(tb ? K : N), alpha, B, (blasint)ldb, A, (blasint)(ta ? lda : 1), beta,
+                    C, 1);
+        return;
+    }
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
                 (blasint)M, (blasint)N, (blasint)K, alpha, A, (blasint)lda, B, (blasint)ldb, beta,
                 C, (blasint)ldc);
@@ -64,13 +76,18 @@ void heed_add_bias(float *y, const float *bias, int64_t rows, int64_t n)
 
 void heed_sum_rows(float *db, const float *dy, int64_t rows, int64_t n)
 {
+    heed_sum_rows_ld(db, dy, rows, n, n);
+}
+
+void heed_sum_rows_ld(float *db, const float *dy, int64_t rows, int64_t n, int64_t ld)
+{
     /* column sums: parallel over columns keeps each thread's sums private */
 #pragma omp parallel for schedule(static) if (rows * n > 32768)
     for (int64_t j0 = 0; j0 < n; j0 += 64) {
         int64_t j1 = j0 + 64 < n ? j0 + 64 : n;
         float acc[64] = {0};
         for (int64_t r = 0; r < rows; r++) {
-            const float *row = dy + r * n;
+            const float *row = dy + r * ld;
             for (int64_t j = j0; j < j1; j++)
                 acc[j - j0] += row[j];
         }

@@ -32,6 +32,8 @@ void heed_fill_rows(float *y, const float *bias, int64_t rows, int64_t n);
 void heed_add_bias(float *y, const float *bias, int64_t rows, int64_t n);
 /* db[:] += sum over rows of dy[r, :]. */
 void heed_sum_rows(float *db, const float *dy, int64_t rows, int64_t n);
+/* The same over the first n columns of rows ld floats apart. */
+void heed_sum_rows_ld(float *db, const float *dy, int64_t rows, int64_t n, int64_t ld);
 
 /* Activations usable fused after a product. */
 typedef enum heed_act { HEED_ACT_NONE, HEED_ACT_TANH, HEED_ACT_SIGMOID, HEED_ACT_RELU } heed_act;
@@ -43,7 +45,7 @@ void heed_act_backward(heed_act act, float *dx, const float *dy, const float *y,
  * baseline one: the binary still runs on any x86-64. (GCC only: clang 14
  * names the resolvers so that calls from other files do not link.) */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(HEED_NO_CLONES)
-#define HEED_HOT __attribute__((target_clones("arch=x86-64-v3", "default")))
+#define HEED_HOT __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define HEED_HOT
 #endif
