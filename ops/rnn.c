@@ -20,6 +20,7 @@
  * State layout: [B, L*D*H], layer-major then direction; LSTM's state is
  * [B, 2*L*D*H] with all h first, then all c.
  */
+#include <omp.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -49,11 +50,11 @@ typedef struct rnn_cfg {
     int p_att;                  /* index of the first attention parameter */
     size_t wa_qp, wa_kp;                                        /* forward */
     size_t wb_dqp, wb_dkp, wb_dctx, wb_dvb, wb_dha, wb_qp, wb_kp, wb_ds; /* backward */
-    /* forward workspace (floats) */
-    size_t ws_xp, ws_hp, ws_h, ws_c, ws_drop, ws_fwd;
-    /* backward workspace */
-    size_t wb_dxp, wb_dhp, wb_hprev, wb_dh, wb_dc, wb_dh2, wb_dcur, wb_dprev, wb_drop, wb_zero;
-    size_t ws_bwd;
+    /* forward workspace (floats); the buffers before ws_dir are per direction */
+    size_t ws_xp, ws_hp, ws_h, ws_c, ws_dir, ws_drop, ws_fwd;
+    /* backward workspace; the buffers before wb_dir are per direction */
+    size_t wb_dxp, wb_dhn, wb_hprev, wb_dh, wb_dc, wb_dh2, wb_dir;
+    size_t wb_dcur, wb_dprev, wb_drop, wb_zero, ws_bwd;
 } rnn_cfg;
 
 enum { OUT_SEQ, OUT_STATE, OUT_H, OUT_C };
@@ -114,11 +115,13 @@ HEED_HOT static void cell_forward(const rnn_cfg *cfg, const float *restrict xp,
 
 /* Backward of one row of one step of GRU. dh holds the gradient of the new
  * state and becomes the direct part of the previous state's gradient (the
- * part through W_hh is added by the caller); dxp and dhp receive the
- * gradients of the pre-activations, which differ in the n gate. */
+ * part through W_hh is added by the caller); dxp receives the gradients of
+ * the input pre-activations (r, z, n). The recurrent ones differ only in the
+ * n gate (r times n's), so only that part is kept, in dhn: a third of the
+ * memory a full copy would take. */
 HEED_HOT static void gru_backward_row(int64_t H, const float *restrict save,
                                       const float *restrict h_prev, float *restrict dh,
-                                      float *restrict dxp, float *restrict dhp)
+                                      float *restrict dxp, float *restrict dhn)
 {
     for (int64_t j = 0; j < H; j++) {
         float r = save[j], z = save[H + j], n = save[2 * H + j], hn = save[3 * H + j];
@@ -129,14 +132,12 @@ HEED_HOT static void gru_backward_row(int64_t H, const float *restrict save,
         dxp[j] = dr;
         dxp[H + j] = dz;
         dxp[2 * H + j] = dn;
-        dhp[j] = dr;
-        dhp[H + j] = dz;
-        dhp[2 * H + j] = dn * r;
+        dhn[j] = dn * r;
         dh[j] = g * z;
     }
 }
 
-/* The same for LSTM (dxp = dhp) and the plain RNN cells; for LSTM dc carries
+/* The same for LSTM (recurrent gradients = input ones) and the plain RNN cells; for LSTM dc carries
  * the cell state's gradient the same way. */
 HEED_HOT static void cell_backward(const rnn_cfg *cfg, const float *restrict save,
                                    const float *restrict h_new, const float *restrict c_prev,
@@ -236,9 +237,11 @@ static int64_t layer_in(const rnn_cfg *cfg, int64_t l)
     return l == 0 ? cfg->In + (cfg->att ? cfg->Dm : 0) : cfg->D * cfg->H;
 }
 
+/* Each direction of a bidirectional layer has its own step buffers, so the
+ * two can run at once, one per thread (see forward_layer). */
 static void plan_workspace(rnn_cfg *cfg, bool training)
 {
-    size_t B = (size_t)cfg->B, T = (size_t)cfg->T, H = (size_t)cfg->H;
+    size_t B = (size_t)cfg->B, T = (size_t)cfg->T, H = (size_t)cfg->H, D = (size_t)cfg->D;
     size_t GH = (size_t)(cfg->G * cfg->H), DH = (size_t)(cfg->D * cfg->H);
     bool drop = training && cfg->dropout > 0.0f && cfg->L > 1;
     size_t o = 0;
@@ -246,15 +249,17 @@ static void plan_workspace(rnn_cfg *cfg, bool training)
     cfg->ws_hp = o, o += B * GH;
     cfg->ws_h = o, o += B * H;
     cfg->ws_c = o, o += B * H;
+    cfg->ws_dir = o, o *= D;
     cfg->ws_drop = o, o += drop ? B * T * DH : 0;
     cfg->ws_fwd = o;
     o = 0;
     cfg->wb_dxp = o, o += B * T * GH;
-    cfg->wb_dhp = o, o += cfg->cell == CELL_GRU ? B * T * GH : 0;
+    cfg->wb_dhn = o, o += cfg->cell == CELL_GRU ? B * T * H : 0;
     cfg->wb_hprev = o, o += B * T * H;
     cfg->wb_dh = o, o += B * H;
     cfg->wb_dc = o, o += B * H;
     cfg->wb_dh2 = o, o += B * H;
+    cfg->wb_dir = o, o *= D;
     cfg->wb_dcur = o, o += cfg->L > 1 ? B * T * DH : 0;
     cfg->wb_dprev = o, o += cfg->L > 1 ? B * T * DH : 0;
     cfg->wb_drop = o, o += drop ? B * T * DH : 0;
@@ -568,29 +573,59 @@ static float *gates_of(const heed_exec *x, const rnn_cfg *cfg, int64_t l, int64_
 
 /* ------------------------------------------------------------ forward */
 
-/* Shape key: in [B,T,In_l] -> out [B,T,D*H] (this direction's columns). */
-static void forward_direction(heed_exec *x, const rnn_cfg *cfg, int64_t l, int64_t d,
-                              const float *in, float *out)
+/* Direction d's own part of the forward (fw) or backward (bw) workspace. */
+static float *fw(const heed_exec *x, const rnn_cfg *cfg, int64_t d, size_t off)
 {
-    int64_t B = cfg->B, T = cfg->T, H = cfg->H, GH = cfg->G * H, DH = cfg->D * H;
-    int64_t In = layer_in(cfg, l);
+    return x->ws + (size_t)d * cfg->ws_dir + off;
+}
+
+static float *bw(const heed_exec *x, const rnn_cfg *cfg, int64_t d, size_t off)
+{
+    return x->ws + (size_t)d * cfg->wb_dir + off;
+}
+
+/* Whether the two directions of a layer run at once, one per thread: each
+ * step's products are too small for two threads to share well ([B,H] by
+ * [H,GH]), and BLAS called inside a parallel region runs on its caller's
+ * thread alone, so two independent recurrences use both cores better. */
+static bool directions_at_once(const rnn_cfg *cfg)
+{
+    return cfg->D == 2 && omp_get_max_threads() >= 2 && !omp_in_parallel();
+}
+
+/* All steps' input projections of direction d at once (accumulated onto the
+ * bias) and its initial state. Shape key: in [B,T,In_l] -> xp [B*T,GH]. */
+static void project_inputs(heed_exec *x, const rnn_cfg *cfg, int64_t l, int64_t d,
+                           const float *in)
+{
+    int64_t B = cfg->B, T = cfg->T, H = cfg->H, GH = cfg->G * H, In = layer_in(cfg, l);
     layer_params p = params_of(x, cfg, l, d);
-    float *xp = x->ws + cfg->ws_xp, *hp = x->ws + cfg->ws_hp;
-    float *h = x->ws + cfg->ws_h, *c = x->ws + cfg->ws_c;
-    float *save = gates_of(x, cfg, l, d);
-    const int32_t *len = lengths(x, cfg);
-    /* all steps' input projections at once, accumulated onto the bias */
+    float *xp = fw(x, cfg, d, cfg->ws_xp), *h = fw(x, cfg, d, cfg->ws_h);
+    float *c = fw(x, cfg, d, cfg->ws_c);
     heed_fill_rows(xp, p.b_ih, B * T, GH);
     heed_gemm(false, true, B * T, GH, In, 1.0f, in, In, p.w_ih, In, 1.0f, xp, GH);
     for (int64_t b = 0; b < B; b++) {
         copy_or_zero(h + b * H, initial(x, cfg, l, d, 0, b), H);
         copy_or_zero(c + b * H, initial(x, cfg, l, d, 1, b), H);
     }
+}
+
+/* The recurrence of direction d over all steps.
+ * Shape key: xp [B*T,GH] -> out [B,T,D*H] (this direction's columns). */
+static void recur_direction(heed_exec *x, const rnn_cfg *cfg, int64_t l, int64_t d, float *out)
+{
+    int64_t B = cfg->B, T = cfg->T, H = cfg->H, GH = cfg->G * H, DH = cfg->D * H;
+    layer_params p = params_of(x, cfg, l, d);
+    float *xp = fw(x, cfg, d, cfg->ws_xp), *hp = fw(x, cfg, d, cfg->ws_hp);
+    float *h = fw(x, cfg, d, cfg->ws_h), *c = fw(x, cfg, d, cfg->ws_c);
+    float *save = gates_of(x, cfg, l, d);
+    const int32_t *len = lengths(x, cfg);
+    bool split = B * GH > 16384 && !omp_in_parallel();
     for (int64_t s = 0; s < T; s++) {
         int64_t t = d == 0 ? s : T - 1 - s;
         heed_fill_rows(hp, p.b_hh, B, GH);
         heed_gemm(false, true, B, GH, H, 1.0f, h, H, p.w_hh, H, 1.0f, hp, GH);
-#pragma omp parallel for schedule(static) if (B * GH > 16384)
+#pragma omp parallel for schedule(static) if (split)
         for (int64_t b = 0; b < B; b++) {
             float *o = out + (b * T + t) * DH + d * H;
             if (t >= heed_len(len, b, T)) {
@@ -610,7 +645,7 @@ static void store_state(heed_exec *x, const rnn_cfg *cfg, int64_t l, int64_t d)
 {
     int64_t B = cfg->B, H = cfg->H, ldh = cfg->L * cfg->D * H, col = (l * cfg->D + d) * H;
     bool lstm = cfg->cell == CELL_LSTM;
-    const float *h = x->ws + cfg->ws_h, *c = x->ws + cfg->ws_c;
+    const float *h = fw(x, cfg, d, cfg->ws_h), *c = fw(x, cfg, d, cfg->ws_c);
     for (int64_t b = 0; b < B; b++) {
         float *st = x->out[OUT_STATE] + b * (lstm ? 2 : 1) * ldh;
         memcpy(st + col, h + b * H, (size_t)H * sizeof *st);
@@ -680,6 +715,34 @@ static const float *memory_keys(const heed_exec *x, const rnn_cfg *cfg, float *s
     return kp;
 }
 
+/* y[n] = sum_j w[j] m[j, :]: the context of one row. A loop, not a BLAS call:
+ * for one row BLAS's call and packing cost more than the work. */
+HEED_HOT static void weighted_rows(const float *restrict w, const float *restrict m, int64_t S,
+                                   int64_t n, float *restrict y)
+{
+    memset(y, 0, (size_t)n * sizeof *y);
+    for (int64_t j = 0; j < S; j++) {
+        float wj = w[j];
+        if (wj == 0.0f) /* masked */
+            continue;
+        for (int64_t k = 0; k < n; k++)
+            y[k] += wj * m[j * n + k];
+    }
+}
+
+/* s[j] = alpha * q . k_j for the S rows of k. */
+HEED_HOT static void dot_rows(const float *restrict q, const float *restrict k, int64_t S,
+                              int64_t n, float alpha, float *restrict s)
+{
+    for (int64_t j = 0; j < S; j++) {
+        float acc = 0.0f;
+#pragma omp simd reduction(+ : acc)
+        for (int64_t i = 0; i < n; i++)
+            acc += q[i] * k[j * n + i];
+        s[j] = alpha * acc;
+    }
+}
+
 /* Scores, weights and context of step t for every row, from the previous
  * states h [B,H] (qp: their query projection, additive only). */
 static void attend_step(const heed_exec *x, const rnn_cfg *cfg, int64_t t, const float *h,
@@ -702,10 +765,9 @@ static void attend_step(const heed_exec *x, const rnn_cfg *cfg, int64_t t, const
         if (cfg->att_score == ATT_ADDITIVE)
             heed_additive_scores(qp + b * cfg->U, 1, kp + b * Sm * cfg->U, Sm, a.v, cfg->U, w);
         else
-            heed_gemm(false, true, 1, Sm, H, cfg->att_scale, h + b * H, H,
-                      cfg->Pw ? kp + b * Sm * H : mb, cfg->Pw ? H : Dm, 0.0f, w, Sm);
+            dot_rows(h + b * H, cfg->Pw ? kp + b * Sm * H : mb, Sm, H, cfg->att_scale, w);
         heed_softmax_row(w, Sm, heed_len(mlen, b, Sm));
-        heed_gemm(false, false, 1, Dm, Sm, 1.0f, w, Sm, mb, Dm, 0.0f, ctx, Dm);
+        weighted_rows(w, mb, Sm, Dm, ctx);
     }
 }
 
@@ -754,6 +816,23 @@ static heed_status att_forward(heed_exec *x, const rnn_cfg *cfg)
     return HEED_OK;
 }
 
+/* One layer, both directions. Shape key: in [B,T,In_l] -> out [B,T,D*H]. */
+static void forward_layer(heed_exec *x, const rnn_cfg *cfg, int64_t l, const float *in,
+                          float *out)
+{
+    for (int64_t d = 0; d < cfg->D; d++)
+        project_inputs(x, cfg, l, d, in);
+    if (directions_at_once(cfg)) {
+#pragma omp parallel num_threads(2)
+        recur_direction(x, cfg, l, omp_get_thread_num(), out);
+    } else {
+        for (int64_t d = 0; d < cfg->D; d++)
+            recur_direction(x, cfg, l, d, out);
+    }
+    for (int64_t d = 0; d < cfg->D; d++)
+        store_state(x, cfg, l, d);
+}
+
 static heed_status rnn_forward(heed_exec *x)
 {
     const rnn_cfg *cfg = x->cfg;
@@ -766,10 +845,7 @@ static heed_status rnn_forward(heed_exec *x)
     for (int64_t l = 0; l < cfg->L; l++) {
         const float *in = layer_input(x, cfg, l, x->ws + cfg->ws_drop);
         float *out = layer_output(x, cfg, l);
-        for (int64_t d = 0; d < cfg->D; d++) {
-            forward_direction(x, cfg, l, d, in, out);
-            store_state(x, cfg, l, d);
-        }
+        forward_layer(x, cfg, l, in, out);
     }
     return HEED_OK;
 }
@@ -839,36 +915,67 @@ static void initial_state_grad(const heed_exec *x, const rnn_cfg *cfg, int64_t l
         }
 }
 
-/* Backward through time of one direction of one layer. `dout` is the gradient
- * of the layer's output (may be NULL); `din` receives the input's (may be
- * NULL). */
-static void backward_direction(heed_exec *x, const rnn_cfg *cfg, int64_t l, int64_t d,
-                               const float *in, const float *out, const float *dout, float *din)
+/* dh += (gradient of step t's recurrent pre-activations) W_hh. For GRU the
+ * r and z parts are dxp's, the n part dhn's. Shape key: dxp [B*T,GH],
+ * dhn [B*T,H], W_hh [GH,H] -> dh [B,H]. */
+static void recurrent_grad(const rnn_cfg *cfg, const float *w_hh, const float *dxp,
+                           const float *dhn, int64_t t, float *dh)
+{
+    int64_t B = cfg->B, T = cfg->T, H = cfg->H, GH = cfg->G * H;
+    if (cfg->cell != CELL_GRU) {
+        heed_gemm(false, false, B, H, GH, 1.0f, dxp + t * GH, T * GH, w_hh, H, 1.0f, dh, H);
+        return;
+    }
+    heed_gemm(false, false, B, H, 2 * H, 1.0f, dxp + t * GH, T * GH, w_hh, H, 1.0f, dh, H);
+    heed_gemm(false, false, B, H, H, 1.0f, dhn + t * H, T * H, w_hh + 2 * H * H, H, 1.0f, dh, H);
+}
+
+/* W_hh's and b_hh's gradients from all steps at once, split the same way.
+ * Shape key: dxp [B*T,GH], dhn [B*T,H], hprev [B*T,H] -> dW_hh [GH,H]. */
+static void recurrent_param_grads(const rnn_cfg *cfg, const layer_params *p, const float *dxp,
+                                  const float *dhn, const float *hprev)
+{
+    int64_t rows = cfg->B * cfg->T, H = cfg->H, GH = cfg->G * H;
+    int64_t GHx = cfg->cell == CELL_GRU ? 2 * H : GH; /* the rows read from dxp */
+    if (p->dw_hh)
+        heed_gemm(true, false, GHx, H, rows, 1.0f, dxp, GH, hprev, H, 1.0f, p->dw_hh, H);
+    if (p->db_hh)
+        heed_sum_rows_ld(p->db_hh, dxp, rows, GHx, GH);
+    if (cfg->cell != CELL_GRU)
+        return;
+    if (p->dw_hh)
+        heed_gemm(true, false, H, H, rows, 1.0f, dhn, H, hprev, H, 1.0f, p->dw_hh + 2 * H * H, H);
+    if (p->db_hh)
+        heed_sum_rows(p->db_hh + 2 * H, dhn, rows, H);
+}
+
+/* Backward through time of direction d of layer l: the gradients of every
+ * step's pre-activations (dxp, dhp) and previous states (hprev), and of the
+ * initial state. `dout` is the gradient of the layer's output (may be NULL). */
+static void bptt_direction(heed_exec *x, const rnn_cfg *cfg, int64_t l, int64_t d,
+                           const float *out, const float *dout)
 {
     int64_t B = cfg->B, T = cfg->T, H = cfg->H, GH = cfg->G * H, DH = cfg->D * H;
-    int64_t In = layer_in(cfg, l);
     layer_params p = params_of(x, cfg, l, d);
-    float *dxp = x->ws + cfg->wb_dxp;
-    float *dhp = cfg->cell == CELL_GRU ? x->ws + cfg->wb_dhp : dxp;
-    float *hprev = x->ws + cfg->wb_hprev;
-    float *dh = x->ws + cfg->wb_dh, *dc = x->ws + cfg->wb_dc, *dh2 = x->ws + cfg->wb_dh2;
-    const float *save = gates_of(x, cfg, l, d);
+    float *dxp = bw(x, cfg, d, cfg->wb_dxp), *dhn = bw(x, cfg, d, cfg->wb_dhn);
+    float *hprev = bw(x, cfg, d, cfg->wb_hprev), *dh = bw(x, cfg, d, cfg->wb_dh);
+    float *dc = bw(x, cfg, d, cfg->wb_dc), *dh2 = bw(x, cfg, d, cfg->wb_dh2);
+    const float *save = gates_of(x, cfg, l, d), *zero = x->ws + cfg->wb_zero;
     const int32_t *len = lengths(x, cfg);
-    float *zero = x->ws + cfg->wb_zero;
-    memset(zero, 0, (size_t)H * sizeof *zero);
+    bool split = B * GH > 16384 && !omp_in_parallel();
     final_state_grad(x, cfg, l, d, dh, dc);
     for (int64_t s = T - 1; s >= 0; s--) {
         int64_t t = d == 0 ? s : T - 1 - s;
-#pragma omp parallel for schedule(static) if (B * GH > 16384)
+#pragma omp parallel for schedule(static) if (split)
         for (int64_t b = 0; b < B; b++) {
             int64_t lb = heed_len(len, b, T);
-            float *gx = dxp + (b * T + t) * GH, *gh = dhp + (b * T + t) * GH;
+            float *gx = dxp + (b * T + t) * GH, *gn = dhn + (b * T + t) * H;
             float *hp_row = hprev + (b * T + t) * H;
             if (t >= lb) {
                 /* padded: nothing computed here; the state's gradient passes on */
                 memset(gx, 0, (size_t)GH * sizeof *gx);
-                if (gh != gx)
-                    memset(gh, 0, (size_t)GH * sizeof *gh);
+                if (cfg->cell == CELL_GRU)
+                    memset(gn, 0, (size_t)H * sizeof *gn);
                 memset(hp_row, 0, (size_t)H * sizeof *hp_row);
                 continue;
             }
@@ -880,28 +987,50 @@ static void backward_direction(heed_exec *x, const rnn_cfg *cfg, int64_t l, int6
             const float *cb = cfg->cell == CELL_LSTM ? c_before(x, cfg, l, d, b, t, lb) : NULL;
             const float *sv = save ? save + (t * B + b) * cfg->S : NULL;
             if (cfg->cell == CELL_GRU)
-                gru_backward_row(H, sv, hp_row, g, gx, gh);
+                gru_backward_row(H, sv, hp_row, g, gx, gn);
             else
                 cell_backward(cfg, sv, out + (b * T + t) * DH + d * H, cb ? cb : zero, g,
                               dc + b * H, gx);
         }
         /* dh_prev = direct part + dHp_t W_hh (rows of padded steps are zero) */
         memcpy(dh2, dh, (size_t)(B * H) * sizeof *dh2);
-        heed_gemm(false, false, B, H, GH, 1.0f, dhp + t * GH, T * GH, p.w_hh, H, 1.0f, dh2, H);
+        recurrent_grad(cfg, p.w_hh, dxp, dhn, t, dh2);
         memcpy(dh, dh2, (size_t)(B * H) * sizeof *dh);
     }
     initial_state_grad(x, cfg, l, d, dh, dc);
-    /* the weight and input gradients of all steps at once */
+}
+
+/* After the loop: the weight and input gradients of all steps of direction d
+ * at once. `din` receives the input's gradient (may be NULL). */
+static void direction_grads(heed_exec *x, const rnn_cfg *cfg, int64_t l, int64_t d,
+                            const float *in, float *din)
+{
+    int64_t B = cfg->B, T = cfg->T, H = cfg->H, GH = cfg->G * H, In = layer_in(cfg, l);
+    layer_params p = params_of(x, cfg, l, d);
+    const float *dxp = bw(x, cfg, d, cfg->wb_dxp), *hprev = bw(x, cfg, d, cfg->wb_hprev);
     if (p.dw_ih)
         heed_gemm(true, false, GH, In, B * T, 1.0f, dxp, GH, in, In, 1.0f, p.dw_ih, In);
-    if (p.dw_hh)
-        heed_gemm(true, false, GH, H, B * T, 1.0f, dhp, GH, hprev, H, 1.0f, p.dw_hh, H);
     if (p.db_ih)
         heed_sum_rows(p.db_ih, dxp, B * T, GH);
-    if (p.db_hh)
-        heed_sum_rows(p.db_hh, dhp, B * T, GH);
+    recurrent_param_grads(cfg, &p, dxp, bw(x, cfg, d, cfg->wb_dhn), hprev);
     if (din)
         heed_gemm(false, false, B * T, In, GH, 1.0f, dxp, GH, p.w_ih, In, 1.0f, din, In);
+}
+
+/* One layer backward, both directions (at once when directions_at_once). */
+static void backward_layer(heed_exec *x, const rnn_cfg *cfg, int64_t l, const float *in,
+                           const float *out, const float *dout, float *din)
+{
+    memset(x->ws + cfg->wb_zero, 0, (size_t)cfg->H * sizeof(float));
+    if (directions_at_once(cfg)) {
+#pragma omp parallel num_threads(2)
+        bptt_direction(x, cfg, l, omp_get_thread_num(), out, dout);
+    } else {
+        for (int64_t d = 0; d < cfg->D; d++)
+            bptt_direction(x, cfg, l, d, out, dout);
+    }
+    for (int64_t d = 0; d < cfg->D; d++)
+        direction_grads(x, cfg, l, d, in, din);
 }
 
 /* The attention of step t backward, every row: from the gradient of the
@@ -929,15 +1058,14 @@ static void attend_step_backward(heed_exec *x, const rnn_cfg *cfg, int64_t t, co
         const float *w = wts + (b * T + t) * Sm, *mb = mem + b * Sm * Dm, *g = dctx + b * Dm;
         const float *hb = hprev + (b * T + t) * H;
         float dot = 0.0f;
+        dot_rows(g, mb, Sm, Dm, 1.0f, ds); /* the weights' gradient through the context */
         for (int64_t j = 0; j < Sm; j++) {
-            float da = dw_out ? dw_out[(b * T + t) * Sm + j] : 0.0f;
-            for (int64_t k = 0; k < Dm; k++)
-                da += g[k] * mb[j * Dm + k];
+            if (dw_out)
+                ds[j] += dw_out[(b * T + t) * Sm + j];
             if (dmem)
                 for (int64_t k = 0; k < Dm; k++)
                     dmem[(b * Sm + j) * Dm + k] += w[j] * g[k];
-            ds[j] = da;
-            dot += w[j] * da;
+            dot += w[j] * ds[j];
         }
         for (int64_t j = 0; j < Sm; j++)
             ds[j] = w[j] * (ds[j] - dot) * cfg->att_scale;
@@ -993,7 +1121,7 @@ static void att_backward(heed_exec *x, const rnn_cfg *cfg)
     int64_t B = cfg->B, T = cfg->T, H = cfg->H, GH = cfg->G * H, In = cfg->In, Dm = cfg->Dm;
     int64_t Wi = In + Dm;
     layer_params p = params_of(x, cfg, 0, 0);
-    float *dxp = x->ws + cfg->wb_dxp, *dhp = cfg->cell == CELL_GRU ? x->ws + cfg->wb_dhp : dxp;
+    float *dxp = x->ws + cfg->wb_dxp, *dhn = x->ws + cfg->wb_dhn;
     float *hprev = x->ws + cfg->wb_hprev, *dh = x->ws + cfg->wb_dh, *dc = x->ws + cfg->wb_dc;
     float *dh2 = x->ws + cfg->wb_dh2, *zero = x->ws + cfg->wb_zero, *dctx = x->ws + cfg->wb_dctx;
     float *qp = x->ws + cfg->wb_qp, *dha = x->ws + cfg->wb_dha;
@@ -1012,13 +1140,13 @@ static void att_backward(heed_exec *x, const rnn_cfg *cfg)
 #pragma omp parallel for schedule(static) if (B * GH > 16384)
         for (int64_t b = 0; b < B; b++) {
             int64_t lb = heed_len(len, b, T);
-            float *gx = dxp + (b * T + t) * GH, *gh = dhp + (b * T + t) * GH;
+            float *gx = dxp + (b * T + t) * GH, *gn = dhn + (b * T + t) * H;
             float *hp_row = hprev + (b * T + t) * H, *gc = dctx + b * Dm;
             memset(gc, 0, (size_t)Dm * sizeof *gc);
             if (t >= lb) {
                 memset(gx, 0, (size_t)GH * sizeof *gx);
-                if (gh != gx)
-                    memset(gh, 0, (size_t)GH * sizeof *gh);
+                if (cfg->cell == CELL_GRU)
+                    memset(gn, 0, (size_t)H * sizeof *gn);
                 memset(hp_row, 0, (size_t)H * sizeof *hp_row);
                 continue;
             }
@@ -1032,7 +1160,7 @@ static void att_backward(heed_exec *x, const rnn_cfg *cfg)
             const float *cb = cfg->cell == CELL_LSTM ? c_before(x, cfg, 0, 0, b, t, lb) : NULL;
             const float *sv = save + (t * B + b) * cfg->S;
             if (cfg->cell == CELL_GRU)
-                gru_backward_row(H, sv, hp_row, g, gx, gh);
+                gru_backward_row(H, sv, hp_row, g, gx, gn);
             else
                 cell_backward(cfg, sv, out + (b * T + t) * H, cb ? cb : zero, g, dc + b * H, gx);
         }
@@ -1046,7 +1174,7 @@ static void att_backward(heed_exec *x, const rnn_cfg *cfg)
         memcpy(dh2, dh, (size_t)(B * H) * sizeof *dh2);
         for (int64_t i = 0; i < B * H; i++)
             dh2[i] += dha[i];
-        heed_gemm(false, false, B, H, GH, 1.0f, dhp + t * GH, T * GH, p.w_hh, H, 1.0f, dh2, H);
+        recurrent_grad(cfg, p.w_hh, dxp, dhn, t, dh2);
         memcpy(dh, dh2, (size_t)(B * H) * sizeof *dh);
     }
     initial_state_grad(x, cfg, 0, 0, dh, dc);
@@ -1055,12 +1183,9 @@ static void att_backward(heed_exec *x, const rnn_cfg *cfg)
         heed_gemm(true, false, GH, Dm, B * T, 1.0f, dxp, GH, x->out[cfg->out_ctx], Dm, 1.0f,
                   p.dw_ih + In, Wi);
     }
-    if (p.dw_hh)
-        heed_gemm(true, false, GH, H, B * T, 1.0f, dhp, GH, hprev, H, 1.0f, p.dw_hh, H);
     if (p.db_ih)
         heed_sum_rows(p.db_ih, dxp, B * T, GH);
-    if (p.db_hh)
-        heed_sum_rows(p.db_hh, dhp, B * T, GH);
+    recurrent_param_grads(cfg, &p, dxp, dhn, hprev);
     if (x->din[0])
         heed_gemm(false, false, B * T, In, GH, 1.0f, dxp, GH, p.w_ih, Wi, 1.0f, x->din[0], In);
     attention_param_grads(x, cfg, hprev);
@@ -1082,8 +1207,7 @@ static void rnn_backward(heed_exec *x)
         float *din = l == 0 ? x->din[0] : dprev;
         if (l > 0)
             memset(dprev, 0, (size_t)n * sizeof *dprev);
-        for (int64_t d = 0; d < cfg->D; d++)
-            backward_direction(x, cfg, l, d, in, out, dout, din);
+        backward_layer(x, cfg, l, in, out, dout, din);
         if (l > 0) {
             /* through the dropout between layers */
             if (x->training && cfg->dropout > 0.0f) {

@@ -58,7 +58,9 @@ static void gradients_every_configuration(void **state)
 
 static const char *const cell_ops[] = {"RNN", "RNN", "GRU", "LSTM"};
 
-static void parity_case(const char *path)
+/* The fixture at `path`, run with `threads` threads: with two, the two
+ * directions of a bidirectional layer run at once, with one in turn. */
+static void parity_case(const char *path, int threads)
 {
     heed_tensor_file *f;
     heed_diag d;
@@ -90,6 +92,7 @@ static void parity_case(const char *path)
     tu_load_params(w, f);
     heed_session *s;
     assert_int_equal(heed_session_new(w, HEED_MODE_TRAIN, &s, &d), HEED_OK);
+    heed_session_set_threads(s, threads);
     heed_session_input_grads(s, 1);
     heed_session_keep_all(s, 1);
     tu_feed(s, f, "x", NULL);
@@ -113,7 +116,7 @@ static void parity_case(const char *path)
         if (heed_session_get(s, checks[k].mine, &a, &d) != HEED_OK)
             fail_msg("%s", d.text);
         assert_int_equal(tu_numel(&a), tu_numel(&b));
-        snprintf(what, sizeof what, "%s: %s", path, checks[k].theirs);
+        snprintf(what, sizeof what, "%s (%d threads): %s", path, threads, checks[k].theirs);
         tu_close_all(a.data, b.data, tu_numel(&a), 1e-4, what);
     }
     tu_check_param_grads(w, f, path, 1e-4);
@@ -136,7 +139,8 @@ static void pytorch_parity(void **state)
             continue;
         char path[2048];
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        parity_case(path);
+        parity_case(path, 1);
+        parity_case(path, 2);
         n++;
     }
     closedir(dp);
