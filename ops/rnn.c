@@ -269,7 +269,7 @@ static void plan_workspace(rnn_cfg *cfg, bool training)
         size_t Dm = (size_t)cfg->Dm;
         cfg->wb_dqp = o, o += B * T * U;
         cfg->wb_dkp = o, o += B * Sm * (Pw ? Pw : 1);
-        cfg->wb_dctx = o, o += B * Dm;
+        cfg->wb_dctx = o, o += B * T * Dm;
         cfg->wb_dvb = o, o += B * U;
         cfg->wb_dha = o, o += B * H;
         cfg->wb_qp = o, o += B * U;
@@ -1034,9 +1034,10 @@ static void backward_layer(heed_exec *x, const rnn_cfg *cfg, int64_t l, const fl
 }
 
 /* The attention of step t backward, every row: from the gradient of the
- * step's context (dctx [B,Dm]) and weights into the memory, the memory's
- * projection (dkp), the scoring parameters, and the previous state (dha).
- * hprev holds the previous states as rows b*T+t. */
+ * step's context (dctx, rows b*T+t of [B*T,Dm]) and weights into the memory's
+ * projection (dkp), the scoring parameters, and the previous state (dha); the
+ * memory's own gradient through the context waits for the end of the loop
+ * (attention_param_grads). hprev holds the previous states as rows b*T+t. */
 static void attend_step_backward(heed_exec *x, const rnn_cfg *cfg, int64_t t, const float *hprev,
                                  const float *qp, const float *kp, const float *dctx)
 {
@@ -1055,16 +1056,14 @@ static void attend_step_backward(heed_exec *x, const rnn_cfg *cfg, int64_t t, co
             memset(dqp + (b * T + t) * U, 0, (size_t)U * sizeof *dqp);
         if (t >= heed_len(len, b, T))
             continue;
-        const float *w = wts + (b * T + t) * Sm, *mb = mem + b * Sm * Dm, *g = dctx + b * Dm;
+        const float *w = wts + (b * T + t) * Sm, *mb = mem + b * Sm * Dm;
+        const float *g = dctx + (b * T + t) * Dm;
         const float *hb = hprev + (b * T + t) * H;
         float dot = 0.0f;
         dot_rows(g, mb, Sm, Dm, 1.0f, ds); /* the weights' gradient through the context */
         for (int64_t j = 0; j < Sm; j++) {
             if (dw_out)
                 ds[j] += dw_out[(b * T + t) * Sm + j];
-            if (dmem)
-                for (int64_t k = 0; k < Dm; k++)
-                    dmem[(b * Sm + j) * Dm + k] += w[j] * g[k];
             dot += w[j] * ds[j];
         }
         for (int64_t j = 0; j < Sm; j++)
@@ -1088,14 +1087,20 @@ static void attend_step_backward(heed_exec *x, const rnn_cfg *cfg, int64_t t, co
         heed_gemm(false, false, B, H, U, 1.0f, dqp + t * U, T * U, a.wq, H, 0.0f, dha, H);
 }
 
-/* After the loop: the scoring parameters' gradients and the memory's share
- * through its projection. */
+/* After the loop: the memory's gradient through the contexts (per row, the
+ * weights of all steps times their contexts' gradients: one product instead
+ * of a pass over the whole memory at every step), the scoring parameters'
+ * gradients and the memory's share through its projection.
+ * Shape key: weights [B,T,Sm], dctx [B,T,Dm] -> dmem [B,Sm,Dm]. */
 static void attention_param_grads(heed_exec *x, const rnn_cfg *cfg, const float *hprev)
 {
     int64_t B = cfg->B, T = cfg->T, Sm = cfg->Sm, Dm = cfg->Dm, H = cfg->H, U = cfg->U;
     const float *mem = x->in[cfg->port_mem], *dkp = x->ws + cfg->wb_dkp;
     float *dmem = x->din[cfg->port_mem];
     att_params a = att_params_of(x, cfg);
+    if (dmem)
+        heed_gemm_batch(true, false, Sm, Dm, T, 1.0f, x->out[cfg->out_w], Sm, T * Sm,
+                        x->ws + cfg->wb_dctx, Dm, T * Dm, 1.0f, dmem, Dm, Sm * Dm, B);
     if (cfg->att_score == ATT_ADDITIVE) {
         if (a.dwq)
             heed_gemm(true, false, U, H, B * T, 1.0f, x->ws + cfg->wb_dqp, U, hprev, H, 1.0f,
@@ -1141,7 +1146,7 @@ static void att_backward(heed_exec *x, const rnn_cfg *cfg)
         for (int64_t b = 0; b < B; b++) {
             int64_t lb = heed_len(len, b, T);
             float *gx = dxp + (b * T + t) * GH, *gn = dhn + (b * T + t) * H;
-            float *hp_row = hprev + (b * T + t) * H, *gc = dctx + b * Dm;
+            float *hp_row = hprev + (b * T + t) * H, *gc = dctx + (b * T + t) * Dm;
             memset(gc, 0, (size_t)Dm * sizeof *gc);
             if (t >= lb) {
                 memset(gx, 0, (size_t)GH * sizeof *gx);
@@ -1165,8 +1170,8 @@ static void att_backward(heed_exec *x, const rnn_cfg *cfg)
                 cell_backward(cfg, sv, out + (b * T + t) * H, cb ? cb : zero, g, dc + b * H, gx);
         }
         /* the context fed the cell: its gradient, then through the attention */
-        heed_gemm(false, false, B, Dm, GH, 1.0f, dxp + t * GH, T * GH, p.w_ih + In, Wi, 1.0f, dctx,
-                  Dm);
+        heed_gemm(false, false, B, Dm, GH, 1.0f, dxp + t * GH, T * GH, p.w_ih + In, Wi, 1.0f,
+                  dctx + t * Dm, T * Dm);
         if (cfg->att_score == ATT_ADDITIVE)
             heed_gemm(false, true, B, cfg->U, H, 1.0f, hprev + t * H, T * H, a.wq, H, 0.0f, qp,
                       cfg->U);
