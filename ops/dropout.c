@@ -47,10 +47,7 @@ static heed_status dropout_forward(heed_exec *x)
             memcpy(out, in, cfg->n * sizeof *out);
         return HEED_OK;
     }
-    float scale = 1.0f / (1.0f - cfg->p);
-#pragma omp parallel for schedule(static) if (cfg->n > 32768)
-    for (size_t i = 0; i < cfg->n; i++)
-        out[i] = heed_uniform(x->seed, i) < cfg->p ? 0.0f : in[i] * scale;
+    heed_dropout(out, in, x->seed, cfg->p, cfg->n, false);
     return HEED_OK;
 }
 
@@ -61,12 +58,8 @@ static void dropout_backward(heed_exec *x)
     float *dx = x->din[0];
     if (!dy || !dx)
         return;
-    bool active = x->training && cfg->p > 0.0f;
-    float scale = active ? 1.0f / (1.0f - cfg->p) : 1.0f;
-#pragma omp parallel for schedule(static) if (cfg->n > 32768)
-    for (size_t i = 0; i < cfg->n; i++)
-        if (!active || heed_uniform(x->seed, i) >= cfg->p)
-            dx[i] += dy[i] * scale;
+    /* p = 0 keeps every element, unscaled: the identity's gradient */
+    heed_dropout(dx, dy, x->seed, x->training ? cfg->p : 0.0f, cfg->n, true);
 }
 
 const heed_op heed_op_dropout = {

@@ -549,11 +549,8 @@ static const float *layer_input(const heed_exec *x, const rnn_cfg *cfg, int64_t 
     const float *prev = x->saved[1] + (l - 1) * n;
     if (!(x->training && cfg->dropout > 0.0f))
         return prev;
-    float scale = 1.0f / (1.0f - cfg->dropout);
-    uint64_t seed = heed_mix64(x->seed + (uint64_t)l);
-#pragma omp parallel for schedule(static) if (n > 32768)
-    for (int64_t i = 0; i < n; i++)
-        drop_buf[i] = heed_uniform(seed, (uint64_t)i) < cfg->dropout ? 0.0f : prev[i] * scale;
+    heed_dropout(drop_buf, prev, heed_mix64(x->seed + (uint64_t)l), cfg->dropout, (size_t)n,
+                 false);
     return drop_buf;
 }
 
@@ -1215,13 +1212,9 @@ static void rnn_backward(heed_exec *x)
         backward_layer(x, cfg, l, in, out, dout, din);
         if (l > 0) {
             /* through the dropout between layers */
-            if (x->training && cfg->dropout > 0.0f) {
-                float scale = 1.0f / (1.0f - cfg->dropout);
-                uint64_t seed = heed_mix64(x->seed + (uint64_t)l);
-                for (int64_t i = 0; i < n; i++)
-                    dprev[i] = heed_uniform(seed, (uint64_t)i) < cfg->dropout ? 0.0f
-                                                                              : dprev[i] * scale;
-            }
+            if (x->training && cfg->dropout > 0.0f)
+                heed_dropout(dprev, dprev, heed_mix64(x->seed + (uint64_t)l), cfg->dropout,
+                             (size_t)n, false);
             memcpy(dcur, dprev, (size_t)n * sizeof *dcur);
             dout = dcur;
         }

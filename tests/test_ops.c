@@ -110,6 +110,33 @@ static void gemm_every_transpose(void **state)
                 }
 }
 
+/* The vectorised dropout keeps exactly the elements whose heed_uniform draw
+ * is >= p, for p on and off the 2^-24 grid, forward and accumulating. */
+static void dropout_mask_is_the_uniform_draw(void **state)
+{
+    (void)state;
+    enum { N = 5000 };
+    static float x[N], y[N], g[N];
+    const float ps[4] = {0.1f, 0.25f, 0.3f, 0.5f};
+    for (int i = 0; i < N; i++)
+        x[i] = 1.0f + (float)(i % 7);
+    for (int k = 0; k < 4; k++) {
+        float p = ps[k], scale = 1.0f / (1.0f - p);
+        heed_dropout(y, x, 42 + (uint64_t)k, p, N, false);
+        for (int i = 0; i < N; i++)
+            g[i] = 1.0f;
+        heed_dropout(g, x, 42 + (uint64_t)k, p, N, true);
+        int dropped = 0;
+        for (int i = 0; i < N; i++) {
+            bool drop = heed_uniform(42 + (uint64_t)k, (uint64_t)i) < p;
+            dropped += drop;
+            assert_true(y[i] == (drop ? 0.0f : x[i] * scale));
+            assert_true(g[i] == 1.0f + (drop ? 0.0f : x[i] * scale));
+        }
+        tu_close((double)dropped / N, p, 0.03, "share dropped");
+    }
+}
+
 static void gelu_tail_relative_precision(void **state)
 {
     (void)state;
@@ -372,6 +399,7 @@ int main(void)
         cmocka_unit_test(activations_known_values),
         cmocka_unit_test(gelu_tail_relative_precision),
         cmocka_unit_test(gemm_every_transpose),
+        cmocka_unit_test(dropout_mask_is_the_uniform_draw),
         cmocka_unit_test(affine_known_values),
         cmocka_unit_test(embedding_pad_is_zero),
         cmocka_unit_test(meanpool_masks_padding),
