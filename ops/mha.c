@@ -270,21 +270,14 @@ static int64_t visible(const mha_cfg *cfg, const int32_t *len, int64_t b, int64_
     return cfg->causal && i + 1 < n ? i + 1 : n;
 }
 
-static bool dropped(const heed_exec *x, const mha_cfg *cfg, uint64_t index)
-{
-    return x->training && cfg->dropout > 0.0f && heed_uniform(x->seed, index) < cfg->dropout;
-}
-
 /* pd = dropout(pb) for head h of row b: the mask is a function of the seed
  * and the position, recomputed identically in backward. */
 static void apply_dropout(const heed_exec *x, const mha_cfg *cfg, int64_t b, int64_t h,
                           const float *pb, float *pd)
 {
     int64_t n = cfg->L * cfg->S;
-    uint64_t base = (uint64_t)((b * cfg->H + h) * n);
-    float keep = 1.0f / (1.0f - cfg->dropout);
-    for (int64_t k = 0; k < n; k++)
-        pd[k] = dropped(x, cfg, base + (uint64_t)k) ? 0.0f : pb[k] * keep;
+    heed_dropout_range(pd, pb, x->seed, cfg->dropout, (uint64_t)((b * cfg->H + h) * n), (size_t)n,
+                       false);
 }
 
 /* ------------------------------------------------------------ forward */
@@ -358,7 +351,6 @@ static void probs_backward(const heed_exec *x, const mha_cfg *cfg, int64_t b, in
 {
     int64_t L = cfg->L, S = cfg->S, H = cfg->H;
     bool drop = x->training && cfg->dropout > 0.0f;
-    float keep = drop ? 1.0f / (1.0f - cfg->dropout) : 1.0f;
     uint64_t base = (uint64_t)((b * H + h) * L * S);
     for (int64_t i = 0; i < L; i++) {
         float *g = dp + i * S;
@@ -369,11 +361,12 @@ static void probs_backward(const heed_exec *x, const mha_cfg *cfg, int64_t b, in
             for (int64_t j = 0; j < S; j++)
                 g[j] += gw[j] * f;
         }
+        if (drop)
+            heed_dropout_range(g, g, x->seed, cfg->dropout, base + (uint64_t)(i * S), (size_t)S,
+                               false);
         float dot = 0.0f;
-        for (int64_t j = 0; j < S; j++) {
-            g[j] = drop && dropped(x, cfg, base + (uint64_t)(i * S + j)) ? 0.0f : g[j] * keep;
+        for (int64_t j = 0; j < S; j++)
             dot += g[j] * y[j];
-        }
         for (int64_t j = 0; j < S; j++)
             g[j] = y[j] * (g[j] - dot) * cfg->scale;
     }

@@ -134,6 +134,10 @@ static void dropout_mask_is_the_uniform_draw(void **state)
             assert_true(g[i] == 1.0f + (drop ? 0.0f : x[i] * scale));
         }
         tu_close((double)dropped / N, p, 0.03, "share dropped");
+        /* a range numbered from an offset draws the same numbers */
+        heed_dropout_range(g, x + 1000, 42 + (uint64_t)k, p, 1000, 3000, false);
+        for (int i = 0; i < 3000; i++)
+            assert_true(g[i] == y[1000 + i]);
     }
 }
 

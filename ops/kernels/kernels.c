@@ -96,23 +96,24 @@ void heed_sum_rows_ld(float *db, const float *dy, int64_t rows, int64_t n, int64
     }
 }
 
-HEED_HOT void heed_dropout_range(float *y, const float *x, uint64_t seed, float p, size_t i0,
-                                 size_t i1, bool accumulate)
+HEED_HOT void heed_dropout_range(float *y, const float *x, uint64_t seed, float p,
+                                 uint64_t first, size_t n, bool accumulate)
 {
     /* heed_uniform(seed, i) < p  <=>  its 24-bit draw < ceil(p * 2^24): both
      * sides are exact in float, so the masks are the same bit for bit */
     uint64_t keep_from = (uint64_t)ceilf(p * 0x1.0p24f);
+    uint64_t base = seed + 0x9e3779b97f4a7c15ull * (first + 1);
     float scale = 1.0f / (1.0f - p);
     if (accumulate) {
-        for (size_t i = i0; i < i1; i++) {
-            uint64_t u = heed_mix64(seed + 0x9e3779b97f4a7c15ull * (i + 1)) >> 40;
-            y[i] += u >= keep_from ? x[i] * scale : 0.0f;
+        for (size_t k = 0; k < n; k++) {
+            uint64_t u = heed_mix64(base + 0x9e3779b97f4a7c15ull * k) >> 40;
+            y[k] += u >= keep_from ? x[k] * scale : 0.0f;
         }
         return;
     }
-    for (size_t i = i0; i < i1; i++) {
-        uint64_t u = heed_mix64(seed + 0x9e3779b97f4a7c15ull * (i + 1)) >> 40;
-        y[i] = u >= keep_from ? x[i] * scale : 0.0f;
+    for (size_t k = 0; k < n; k++) {
+        uint64_t u = heed_mix64(base + 0x9e3779b97f4a7c15ull * k) >> 40;
+        y[k] = u >= keep_from ? x[k] * scale : 0.0f;
     }
 }
 
@@ -121,7 +122,7 @@ void heed_dropout(float *y, const float *x, uint64_t seed, float p, size_t n, bo
     enum { CHUNK = 8192 };
 #pragma omp parallel for schedule(static) if (n > 32768)
     for (size_t c = 0; c < n; c += CHUNK)
-        heed_dropout_range(y, x, seed, p, c, c + CHUNK < n ? c + CHUNK : n, accumulate);
+        heed_dropout_range(y + c, x + c, seed, p, c, c + CHUNK < n ? CHUNK : n - c, accumulate);
 }
 
 void heed_act_forward(heed_act act, float *y, size_t n)

@@ -119,13 +119,13 @@ static inline float heed_uniform(uint64_t seed, uint64_t index)
     return (float)(heed_mix64(seed + 0x9e3779b97f4a7c15ull * (index + 1)) >> 40) * 0x1.0p-24f;
 }
 
-/* Dropout of elements [i0, i1): element i is dropped when
- * heed_uniform(seed, i) < p and kept scaled by 1/(1-p) otherwise; y = that
- * (y may be x), or with `accumulate` y += that (backward). The keep test is on
- * the integer draw, so the loop vectorises. */
-void heed_dropout_range(float *y, const float *x, uint64_t seed, float p, size_t i0, size_t i1,
-                        bool accumulate);
-/* The same over [0, n), in parallel when n is large. */
+/* Dropout of n elements whose draws are numbered first, first + 1, ...:
+ * element k is dropped when heed_uniform(seed, first + k) < p and kept scaled
+ * by 1/(1-p) otherwise; y = that (y may be x), or with `accumulate` y += that
+ * (backward). The keep test is on the integer draw, so the loop vectorises. */
+void heed_dropout_range(float *y, const float *x, uint64_t seed, float p, uint64_t first,
+                        size_t n, bool accumulate);
+/* The same for draws 0..n-1, in parallel when n is large. */
 void heed_dropout(float *y, const float *x, uint64_t seed, float p, size_t n, bool accumulate);
 
 /* Softmax of one row in place, over the first `valid` entries; the rest are set
