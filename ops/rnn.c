@@ -137,8 +137,9 @@ HEED_HOT static void gru_backward_row(int64_t H, const float *restrict save,
     }
 }
 
-/* The same for LSTM (recurrent gradients = input ones) and the plain RNN cells; for LSTM dc carries
- * the cell state's gradient the same way. */
+/* The same for LSTM and the plain RNN cells, whose recurrent gradients equal
+ * the input ones (dxp alone); for LSTM dc carries the cell state's gradient
+ * the same way. */
 HEED_HOT static void cell_backward(const rnn_cfg *cfg, const float *restrict save,
                                    const float *restrict h_new, const float *restrict c_prev,
                                    float *restrict dh, float *restrict dc,
@@ -254,7 +255,7 @@ static void plan_workspace(rnn_cfg *cfg, bool training)
     cfg->ws_fwd = o;
     o = 0;
     cfg->wb_dxp = o, o += B * T * GH;
-    cfg->wb_dhn = o, o += cfg->cell == CELL_GRU ? B * T * H : 0;
+    cfg->wb_dhn = o, o += cfg->cell == CELL_GRU ? B * T * H : 0; /* GRU only: unused otherwise */
     cfg->wb_hprev = o, o += B * T * H;
     cfg->wb_dh = o, o += B * H;
     cfg->wb_dc = o, o += B * H;
@@ -570,13 +571,13 @@ static float *gates_of(const heed_exec *x, const rnn_cfg *cfg, int64_t l, int64_
 
 /* ------------------------------------------------------------ forward */
 
-/* Direction d's own part of the forward (fw) or backward (bw) workspace. */
-static float *fw(const heed_exec *x, const rnn_cfg *cfg, int64_t d, size_t off)
+/* Direction d's own part of the forward or backward workspace. */
+static float *fwd_ws(const heed_exec *x, const rnn_cfg *cfg, int64_t d, size_t off)
 {
     return x->ws + (size_t)d * cfg->ws_dir + off;
 }
 
-static float *bw(const heed_exec *x, const rnn_cfg *cfg, int64_t d, size_t off)
+static float *bwd_ws(const heed_exec *x, const rnn_cfg *cfg, int64_t d, size_t off)
 {
     return x->ws + (size_t)d * cfg->wb_dir + off;
 }
@@ -597,8 +598,8 @@ static void project_inputs(heed_exec *x, const rnn_cfg *cfg, int64_t l, int64_t 
 {
     int64_t B = cfg->B, T = cfg->T, H = cfg->H, GH = cfg->G * H, In = layer_in(cfg, l);
     layer_params p = params_of(x, cfg, l, d);
-    float *xp = fw(x, cfg, d, cfg->ws_xp), *h = fw(x, cfg, d, cfg->ws_h);
-    float *c = fw(x, cfg, d, cfg->ws_c);
+    float *xp = fwd_ws(x, cfg, d, cfg->ws_xp), *h = fwd_ws(x, cfg, d, cfg->ws_h);
+    float *c = fwd_ws(x, cfg, d, cfg->ws_c);
     heed_fill_rows(xp, p.b_ih, B * T, GH);
     heed_gemm(false, true, B * T, GH, In, 1.0f, in, In, p.w_ih, In, 1.0f, xp, GH);
     for (int64_t b = 0; b < B; b++) {
@@ -613,8 +614,8 @@ static void recur_direction(heed_exec *x, const rnn_cfg *cfg, int64_t l, int64_t
 {
     int64_t B = cfg->B, T = cfg->T, H = cfg->H, GH = cfg->G * H, DH = cfg->D * H;
     layer_params p = params_of(x, cfg, l, d);
-    float *xp = fw(x, cfg, d, cfg->ws_xp), *hp = fw(x, cfg, d, cfg->ws_hp);
-    float *h = fw(x, cfg, d, cfg->ws_h), *c = fw(x, cfg, d, cfg->ws_c);
+    float *xp = fwd_ws(x, cfg, d, cfg->ws_xp), *hp = fwd_ws(x, cfg, d, cfg->ws_hp);
+    float *h = fwd_ws(x, cfg, d, cfg->ws_h), *c = fwd_ws(x, cfg, d, cfg->ws_c);
     float *save = gates_of(x, cfg, l, d);
     const int32_t *len = lengths(x, cfg);
     bool split = B * GH > 16384 && !omp_in_parallel();
@@ -642,7 +643,7 @@ static void store_state(heed_exec *x, const rnn_cfg *cfg, int64_t l, int64_t d)
 {
     int64_t B = cfg->B, H = cfg->H, ldh = cfg->L * cfg->D * H, col = (l * cfg->D + d) * H;
     bool lstm = cfg->cell == CELL_LSTM;
-    const float *h = fw(x, cfg, d, cfg->ws_h), *c = fw(x, cfg, d, cfg->ws_c);
+    const float *h = fwd_ws(x, cfg, d, cfg->ws_h), *c = fwd_ws(x, cfg, d, cfg->ws_c);
     for (int64_t b = 0; b < B; b++) {
         float *st = x->out[OUT_STATE] + b * (lstm ? 2 : 1) * ldh;
         memcpy(st + col, h + b * H, (size_t)H * sizeof *st);
@@ -720,7 +721,7 @@ HEED_HOT static void weighted_rows(const float *restrict w, const float *restric
     memset(y, 0, (size_t)n * sizeof *y);
     for (int64_t j = 0; j < S; j++) {
         float wj = w[j];
-        if (wj == 0.0f) /* masked */
+        if (wj == 0.0f) /* masked: also keeps a NaN in padded memory out */
             continue;
         for (int64_t k = 0; k < n; k++)
             y[k] += wj * m[j * n + k];
@@ -821,7 +822,10 @@ static void forward_layer(heed_exec *x, const rnn_cfg *cfg, int64_t l, const flo
         project_inputs(x, cfg, l, d, in);
     if (directions_at_once(cfg)) {
 #pragma omp parallel num_threads(2)
-        recur_direction(x, cfg, l, omp_get_thread_num(), out);
+        /* a team may come out smaller than asked (OMP_THREAD_LIMIT): then
+         * one thread runs both */
+        for (int64_t d = omp_get_thread_num(); d < cfg->D; d += omp_get_num_threads())
+            recur_direction(x, cfg, l, d, out);
     } else {
         for (int64_t d = 0; d < cfg->D; d++)
             recur_direction(x, cfg, l, d, out);
@@ -947,16 +951,16 @@ static void recurrent_param_grads(const rnn_cfg *cfg, const layer_params *p, con
 }
 
 /* Backward through time of direction d of layer l: the gradients of every
- * step's pre-activations (dxp, dhp) and previous states (hprev), and of the
+ * step's pre-activations (dxp, and dhn for GRU) and previous states (hprev), and of the
  * initial state. `dout` is the gradient of the layer's output (may be NULL). */
 static void bptt_direction(heed_exec *x, const rnn_cfg *cfg, int64_t l, int64_t d,
                            const float *out, const float *dout)
 {
     int64_t B = cfg->B, T = cfg->T, H = cfg->H, GH = cfg->G * H, DH = cfg->D * H;
     layer_params p = params_of(x, cfg, l, d);
-    float *dxp = bw(x, cfg, d, cfg->wb_dxp), *dhn = bw(x, cfg, d, cfg->wb_dhn);
-    float *hprev = bw(x, cfg, d, cfg->wb_hprev), *dh = bw(x, cfg, d, cfg->wb_dh);
-    float *dc = bw(x, cfg, d, cfg->wb_dc), *dh2 = bw(x, cfg, d, cfg->wb_dh2);
+    float *dxp = bwd_ws(x, cfg, d, cfg->wb_dxp), *dhn = bwd_ws(x, cfg, d, cfg->wb_dhn);
+    float *hprev = bwd_ws(x, cfg, d, cfg->wb_hprev), *dh = bwd_ws(x, cfg, d, cfg->wb_dh);
+    float *dc = bwd_ws(x, cfg, d, cfg->wb_dc), *dh2 = bwd_ws(x, cfg, d, cfg->wb_dh2);
     const float *save = gates_of(x, cfg, l, d), *zero = x->ws + cfg->wb_zero;
     const int32_t *len = lengths(x, cfg);
     bool split = B * GH > 16384 && !omp_in_parallel();
@@ -989,7 +993,8 @@ static void bptt_direction(heed_exec *x, const rnn_cfg *cfg, int64_t l, int64_t 
                 cell_backward(cfg, sv, out + (b * T + t) * DH + d * H, cb ? cb : zero, g,
                               dc + b * H, gx);
         }
-        /* dh_prev = direct part + dHp_t W_hh (rows of padded steps are zero) */
+        /* dh_prev = direct part + (recurrent pre-activation gradient) W_hh
+         * (rows of padded steps are zero) */
         memcpy(dh2, dh, (size_t)(B * H) * sizeof *dh2);
         recurrent_grad(cfg, p.w_hh, dxp, dhn, t, dh2);
         memcpy(dh, dh2, (size_t)(B * H) * sizeof *dh);
@@ -1004,12 +1009,12 @@ static void direction_grads(heed_exec *x, const rnn_cfg *cfg, int64_t l, int64_t
 {
     int64_t B = cfg->B, T = cfg->T, H = cfg->H, GH = cfg->G * H, In = layer_in(cfg, l);
     layer_params p = params_of(x, cfg, l, d);
-    const float *dxp = bw(x, cfg, d, cfg->wb_dxp), *hprev = bw(x, cfg, d, cfg->wb_hprev);
+    const float *dxp = bwd_ws(x, cfg, d, cfg->wb_dxp), *hprev = bwd_ws(x, cfg, d, cfg->wb_hprev);
     if (p.dw_ih)
         heed_gemm(true, false, GH, In, B * T, 1.0f, dxp, GH, in, In, 1.0f, p.dw_ih, In);
     if (p.db_ih)
         heed_sum_rows(p.db_ih, dxp, B * T, GH);
-    recurrent_param_grads(cfg, &p, dxp, bw(x, cfg, d, cfg->wb_dhn), hprev);
+    recurrent_param_grads(cfg, &p, dxp, bwd_ws(x, cfg, d, cfg->wb_dhn), hprev);
     if (din)
         heed_gemm(false, false, B * T, In, GH, 1.0f, dxp, GH, p.w_ih, In, 1.0f, din, In);
 }
@@ -1021,7 +1026,8 @@ static void backward_layer(heed_exec *x, const rnn_cfg *cfg, int64_t l, const fl
     memset(x->ws + cfg->wb_zero, 0, (size_t)cfg->H * sizeof(float));
     if (directions_at_once(cfg)) {
 #pragma omp parallel num_threads(2)
-        bptt_direction(x, cfg, l, omp_get_thread_num(), out, dout);
+        for (int64_t d = omp_get_thread_num(); d < cfg->D; d += omp_get_num_threads())
+            bptt_direction(x, cfg, l, d, out, dout);
     } else {
         for (int64_t d = 0; d < cfg->D; d++)
             bptt_direction(x, cfg, l, d, out, dout);

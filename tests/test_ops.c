@@ -71,8 +71,6 @@ static void activations_known_values(void **state)
     }
 }
 
-/* GELU's far tail keeps its relative precision (its values are tiny but
- * a relative error there is what PyTorch parity sees). Values: x * 0.5 * erfc(-x / sqrt 2). */
 /* heed_gemm against a plain triple loop, for every transpose and for one row
  * (where it calls sgemv) as well as several; beta = 0 must ignore a C that
  * holds NaN. */
@@ -141,6 +139,8 @@ static void dropout_mask_is_the_uniform_draw(void **state)
     }
 }
 
+/* GELU's far tail keeps its relative precision (its values are tiny but
+ * a relative error there is what PyTorch parity sees). Values: x * 0.5 * erfc(-x / sqrt 2). */
 static void gelu_tail_relative_precision(void **state)
 {
     (void)state;
