@@ -48,8 +48,8 @@ typedef struct rnn_cfg {
     float att_scale;
     int out_ctx, out_w;         /* output ports of the contexts and the weights */
     int p_att;                  /* index of the first attention parameter */
-    size_t wa_qp, wa_kp;                                        /* forward */
-    size_t wb_dqp, wb_dkp, wb_dctx, wb_dvb, wb_dha, wb_qp, wb_kp, wb_ds; /* backward */
+    size_t wa_kp;                                               /* forward */
+    size_t wb_dqp, wb_dkp, wb_dctx, wb_dvb, wb_dha, wb_kp, wb_ds; /* backward */
     /* forward workspace (floats); the buffers before ws_dir are per direction */
     size_t ws_xp, ws_hp, ws_h, ws_c, ws_dir, ws_drop, ws_fwd;
     /* backward workspace; the buffers before wb_dir are per direction */
@@ -273,12 +273,10 @@ static void plan_workspace(rnn_cfg *cfg, bool training)
         cfg->wb_dctx = o, o += B * T * Dm;
         cfg->wb_dvb = o, o += B * U;
         cfg->wb_dha = o, o += B * H;
-        cfg->wb_qp = o, o += B * U;
         cfg->wb_kp = o, o += B * Sm * (Pw ? Pw : 1);
         cfg->wb_ds = o, o += B * Sm;
         cfg->ws_bwd = o;
         o = cfg->ws_fwd;
-        cfg->wa_qp = o, o += B * U;
         /* the key projection lives in the carry in step mode, here otherwise */
         cfg->wa_kp = o, o += B * Sm * (Pw ? Pw : 1);
         cfg->ws_fwd = o;
@@ -445,10 +443,13 @@ static heed_status rnn_infer_common(heed_infer *c, cell_kind cell)
         attention_params(c, cfg, hidden);
     bool training = heed_infer_training(c);
     plan_workspace(cfg, training);
-    /* saved: gates of every layer and direction, and the outputs of all but
-     * the last layer (the inputs of the next) */
+    /* saved: gates of every layer and direction, the outputs of all but the
+     * last layer (the inputs of the next) and, for additive attention, every
+     * step's query projection (backward reads it instead of redoing the
+     * product) */
     heed_add_saved(c, cfg->S ? (size_t)(cfg->L * cfg->D * cfg->T * cfg->B * cfg->S) : 1);
     heed_add_saved(c, (size_t)((cfg->L - 1) * cfg->B * cfg->T * cfg->D * cfg->H + 1));
+    heed_add_saved(c, (size_t)(cfg->T * cfg->B * cfg->U + 1));
     heed_set_workspace(c, cfg->ws_fwd, training ? cfg->ws_bwd : 0);
     uint32_t needs = 1u << heed_port(c, "in");
     if (cfg->port_state >= 0)
@@ -741,6 +742,12 @@ HEED_HOT static void dot_rows(const float *restrict q, const float *restrict k, 
     }
 }
 
+/* Step t's query projections [B,U] (additive attention), kept for backward. */
+static float *query_of(const heed_exec *x, const rnn_cfg *cfg, int64_t t)
+{
+    return x->saved[2] + t * cfg->B * cfg->U;
+}
+
 /* Scores, weights and context of step t for every row, from the previous
  * states h [B,H] (qp: their query projection, additive only). */
 static void attend_step(const heed_exec *x, const rnn_cfg *cfg, int64_t t, const float *h,
@@ -778,7 +785,7 @@ static heed_status att_forward(heed_exec *x, const rnn_cfg *cfg)
     int64_t Wi = In + Dm;
     layer_params p = params_of(x, cfg, 0, 0);
     att_params a = att_params_of(x, cfg);
-    float *xp = x->ws + cfg->ws_xp, *hp = x->ws + cfg->ws_hp, *qp = x->ws + cfg->wa_qp;
+    float *xp = x->ws + cfg->ws_xp, *hp = x->ws + cfg->ws_hp;
     float *h = x->ws + cfg->ws_h, *c = x->ws + cfg->ws_c;
     float *save = gates_of(x, cfg, 0, 0), *out = x->out[OUT_SEQ];
     const int32_t *len = lengths(x, cfg);
@@ -791,8 +798,9 @@ static heed_status att_forward(heed_exec *x, const rnn_cfg *cfg)
     }
     for (int64_t t = 0; t < T; t++) {
         if (cfg->att_score == ATT_ADDITIVE)
-            heed_gemm(false, true, B, cfg->U, H, 1.0f, h, H, a.wq, H, 0.0f, qp, cfg->U);
-        attend_step(x, cfg, t, h, qp, kp);
+            heed_gemm(false, true, B, cfg->U, H, 1.0f, h, H, a.wq, H, 0.0f, query_of(x, cfg, t),
+                      cfg->U);
+        attend_step(x, cfg, t, h, query_of(x, cfg, t), kp);
         /* the context's share of the input projection */
         heed_gemm(false, true, B, GH, Dm, 1.0f, x->out[cfg->out_ctx] + t * Dm, T * Dm, p.w_ih + In,
                   Wi, 1.0f, xp + t * GH, T * GH);
@@ -1132,11 +1140,10 @@ static void att_backward(heed_exec *x, const rnn_cfg *cfg)
     float *dxp = x->ws + cfg->wb_dxp, *dhn = x->ws + cfg->wb_dhn;
     float *hprev = x->ws + cfg->wb_hprev, *dh = x->ws + cfg->wb_dh, *dc = x->ws + cfg->wb_dc;
     float *dh2 = x->ws + cfg->wb_dh2, *zero = x->ws + cfg->wb_zero, *dctx = x->ws + cfg->wb_dctx;
-    float *qp = x->ws + cfg->wb_qp, *dha = x->ws + cfg->wb_dha;
+    float *dha = x->ws + cfg->wb_dha;
     const float *save = gates_of(x, cfg, 0, 0), *out = x->out[OUT_SEQ];
     const float *dout = x->dout[OUT_SEQ], *dctx_out = x->dout[cfg->out_ctx];
     const int32_t *len = lengths(x, cfg);
-    att_params a = att_params_of(x, cfg);
     const float *kp = memory_keys(x, cfg, x->ws + cfg->wb_kp);
     if (cfg->Pw)
         memset(x->ws + cfg->wb_dkp, 0, (size_t)(B * cfg->Sm * cfg->Pw) * sizeof(float));
@@ -1175,10 +1182,7 @@ static void att_backward(heed_exec *x, const rnn_cfg *cfg)
         /* the context fed the cell: its gradient, then through the attention */
         heed_gemm(false, false, B, Dm, GH, 1.0f, dxp + t * GH, T * GH, p.w_ih + In, Wi, 1.0f,
                   dctx + t * Dm, T * Dm);
-        if (cfg->att_score == ATT_ADDITIVE)
-            heed_gemm(false, true, B, cfg->U, H, 1.0f, hprev + t * H, T * H, a.wq, H, 0.0f, qp,
-                      cfg->U);
-        attend_step_backward(x, cfg, t, hprev, qp, kp, dctx);
+        attend_step_backward(x, cfg, t, hprev, query_of(x, cfg, t), kp, dctx);
         memcpy(dh2, dh, (size_t)(B * H) * sizeof *dh2);
         for (int64_t i = 0; i < B * H; i++)
             dh2[i] += dha[i];
