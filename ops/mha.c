@@ -31,7 +31,8 @@ typedef struct mha_cfg {
     bool fused;                         /* self-attention: Q, K, V in one product */
     bool bias, causal, per_head;
     float dropout, scale;
-    size_t w_do, w_dq, w_dk, w_dv, w_dp; /* backward workspace offsets */
+    size_t w_do, w_dq, w_dk, w_dv, w_dp, w_qkv; /* backward workspace offsets */
+    size_t w_pd, w_fqkv;                        /* forward workspace offsets */
 } mha_cfg;
 
 static const heed_attr attrs[] = {
@@ -149,8 +150,12 @@ static heed_status mha_infer(heed_infer *c)
     declare_params(c, cfg, q);
     size_t BL = (size_t)(cfg->B * cfg->L), BS = (size_t)(cfg->B * cfg->S), E = (size_t)cfg->E;
     size_t P = (size_t)(cfg->B * cfg->H * cfg->L * cfg->S);
-    /* Q, K, V: one [B*L, 3E] buffer of column blocks when fused */
-    heed_add_saved(c, cfg->fused ? 3 * BL * E : BL * E);
+    /* Q, K, V: separate saved buffers; fused (self-attention), one [B*L, 3E]
+     * buffer of column blocks that is not saved: backward projects the input
+     * again (a product of 4% of the layer's training FLOPs) rather than keep
+     * 3 B*L*E floats alive from forward to backward, the most memory the
+     * layer holds */
+    heed_add_saved(c, cfg->fused ? 1 : BL * E);
     heed_add_saved(c, cfg->fused ? 1 : BS * E);
     heed_add_saved(c, cfg->fused ? 1 : BS * E);
     heed_add_saved(c, BL * E); /* O, the heads' outputs */
@@ -161,10 +166,14 @@ static heed_status mha_infer(heed_infer *c)
     cfg->w_dk = o, o += cfg->fused ? 0 : BS * E;
     cfg->w_dv = o, o += cfg->fused ? 0 : BS * E;
     cfg->w_dp = o, o += P;
+    cfg->w_qkv = o, o += cfg->fused ? 3 * BL * E : 0;
     /* with dropout, forward keeps the dropped-out probabilities apart: P stays
      * the softmax's output, which backward needs */
     bool drop = heed_infer_training(c) && cfg->dropout > 0.0f;
-    heed_set_workspace(c, drop ? P : 0, heed_infer_training(c) ? o : 0);
+    size_t fo = 0;
+    cfg->w_pd = fo, fo += drop ? P : 0;
+    cfg->w_fqkv = fo, fo += cfg->fused ? 3 * BL * E : 0;
+    heed_set_workspace(c, fo, heed_infer_training(c) ? o : 0);
     uint32_t needs = 1u << pq;
     if (cfg->port_key >= 0)
         needs |= 1u << cfg->port_key;
@@ -282,21 +291,28 @@ static void apply_dropout(const heed_exec *x, const mha_cfg *cfg, int64_t b, int
 
 /* ------------------------------------------------------------ forward */
 
+/* Self-attention's Q, K and V in one product: [B*L, E] x [E, 3E] -> qkv. */
+static void project_fused(const heed_exec *x, const mha_cfg *cfg, const proj *p, float *out)
+{
+    int64_t BL = cfg->B * cfg->L, E = cfg->E;
+    heed_fill_rows(out, p->bq, BL, 3 * E);
+    heed_gemm(false, true, BL, 3 * E, E, 1.0f, x->in[0], E, p->wq, E, 1.0f, out, 3 * E);
+}
+
 /* Shape key: (b, h): Q_bh [L,dh], K_bh [S,dh], V_bh [S,dh] -> O_bh [L,dh] */
 static heed_status mha_forward(heed_exec *x)
 {
     const mha_cfg *cfg = x->cfg;
     int64_t B = cfg->B, L = cfg->L, S = cfg->S, E = cfg->E, H = cfg->H, dh = cfg->dh;
     proj p = params_of(x, cfg);
-    qkv z = qkv_of(cfg, x->saved[SV_Q], x->saved[SV_K], x->saved[SV_V]);
+    qkv z = qkv_of(cfg, cfg->fused ? x->ws + cfg->w_fqkv : x->saved[SV_Q], x->saved[SV_K],
+                   x->saved[SV_V]);
     float *Q = z.q, *K = z.k, *V = z.v, *O = x->saved[SV_O], *P = x->saved[SV_P];
     int64_t ld = z.ld;
     const int32_t *len = cfg->port_len >= 0 ? (const int32_t *)x->in[cfg->port_len]
                                             : x->len[cfg->port_key >= 0 ? cfg->port_key : 0];
     if (cfg->fused) {
-        /* one product for all three projections */
-        heed_fill_rows(Q, p.bq, B * L, 3 * E);
-        heed_gemm(false, true, B * L, 3 * E, E, 1.0f, x->in[0], E, p.wq, E, 1.0f, Q, 3 * E);
+        project_fused(x, cfg, &p, Q);
     } else {
         heed_fill_rows(Q, p.bq, B * L, E);
         heed_gemm(false, true, B * L, E, E, 1.0f, x->in[0], E, p.wq, E, 1.0f, Q, E);
@@ -308,7 +324,7 @@ static heed_status mha_forward(heed_exec *x)
                   cfg->vdim, 1.0f, V, E);
     }
     bool drop = x->training && cfg->dropout > 0.0f;
-    float *Pd = drop ? x->ws : P; /* the probabilities the values are mixed with */
+    float *Pd = drop ? x->ws + cfg->w_pd : P; /* the probabilities the values are mixed with */
 #pragma omp parallel for collapse(2) schedule(static)
     for (int64_t b = 0; b < B; b++)
         for (int64_t h = 0; h < H; h++) {
@@ -391,8 +407,11 @@ static void mha_backward(heed_exec *x)
     if (!dy && !dw)
         return;
     proj p = params_of(x, cfg);
-    qkv z = qkv_of(cfg, x->saved[SV_Q], x->saved[SV_K], x->saved[SV_V]);
+    qkv z = qkv_of(cfg, cfg->fused ? x->ws + cfg->w_qkv : x->saved[SV_Q], x->saved[SV_K],
+                   x->saved[SV_V]);
     qkv dz = qkv_of(cfg, x->ws + cfg->w_dq, x->ws + cfg->w_dk, x->ws + cfg->w_dv);
+    if (cfg->fused)
+        project_fused(x, cfg, &p, z.q); /* not kept from forward: see mha_infer */
     const float *Q = z.q, *K = z.k, *V = z.v, *O = x->saved[SV_O], *P = x->saved[SV_P];
     float *dO = x->ws + cfg->w_do, *dQ = dz.q, *dK = dz.k, *dV = dz.v, *dP = x->ws + cfg->w_dp;
     int64_t ld = z.ld;
