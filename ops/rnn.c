@@ -49,11 +49,11 @@ typedef struct rnn_cfg {
     int out_ctx, out_w;         /* output ports of the contexts and the weights */
     int p_att;                  /* index of the first attention parameter */
     size_t wa_kp;                                               /* forward */
-    size_t wb_dqp, wb_dkp, wb_dctx, wb_dvb, wb_dha, wb_kp, wb_ds; /* backward */
+    size_t wb_dqp, wb_dkp, wb_dctx, wb_dvb, wb_kp, wb_ds;         /* backward */
     /* forward workspace (floats); the buffers before ws_dir are per direction */
     size_t ws_xp, ws_hp, ws_h, ws_c, ws_dir, ws_drop, ws_fwd;
     /* backward workspace; the buffers before wb_dir are per direction */
-    size_t wb_dxp, wb_dhn, wb_hprev, wb_dh, wb_dc, wb_dh2, wb_dir;
+    size_t wb_dxp, wb_dhn, wb_hprev, wb_dh, wb_dc, wb_dir;
     size_t wb_dcur, wb_dprev, wb_drop, wb_zero, ws_bwd;
 } rnn_cfg;
 
@@ -259,7 +259,6 @@ static void plan_workspace(rnn_cfg *cfg, bool training)
     cfg->wb_hprev = o, o += B * T * H;
     cfg->wb_dh = o, o += B * H;
     cfg->wb_dc = o, o += B * H;
-    cfg->wb_dh2 = o, o += B * H;
     cfg->wb_dir = o, o *= D;
     cfg->wb_dcur = o, o += cfg->L > 1 ? B * T * DH : 0;
     cfg->wb_dprev = o, o += cfg->L > 1 ? B * T * DH : 0;
@@ -272,7 +271,6 @@ static void plan_workspace(rnn_cfg *cfg, bool training)
         cfg->wb_dkp = o, o += B * Sm * (Pw ? Pw : 1);
         cfg->wb_dctx = o, o += B * T * Dm;
         cfg->wb_dvb = o, o += B * U;
-        cfg->wb_dha = o, o += B * H;
         cfg->wb_kp = o, o += B * Sm * (Pw ? Pw : 1);
         cfg->wb_ds = o, o += B * Sm;
         cfg->ws_bwd = o;
@@ -968,7 +966,7 @@ static void bptt_direction(heed_exec *x, const rnn_cfg *cfg, int64_t l, int64_t 
     layer_params p = params_of(x, cfg, l, d);
     float *dxp = bwd_ws(x, cfg, d, cfg->wb_dxp), *dhn = bwd_ws(x, cfg, d, cfg->wb_dhn);
     float *hprev = bwd_ws(x, cfg, d, cfg->wb_hprev), *dh = bwd_ws(x, cfg, d, cfg->wb_dh);
-    float *dc = bwd_ws(x, cfg, d, cfg->wb_dc), *dh2 = bwd_ws(x, cfg, d, cfg->wb_dh2);
+    float *dc = bwd_ws(x, cfg, d, cfg->wb_dc);
     const float *save = gates_of(x, cfg, l, d), *zero = x->ws + cfg->wb_zero;
     const int32_t *len = lengths(x, cfg);
     bool split = B * GH > 16384 && !omp_in_parallel();
@@ -1002,10 +1000,9 @@ static void bptt_direction(heed_exec *x, const rnn_cfg *cfg, int64_t l, int64_t 
                               dc + b * H, gx);
         }
         /* dh_prev = direct part + (recurrent pre-activation gradient) W_hh
-         * (rows of padded steps are zero) */
-        memcpy(dh2, dh, (size_t)(B * H) * sizeof *dh2);
-        recurrent_grad(cfg, p.w_hh, dxp, dhn, t, dh2);
-        memcpy(dh, dh2, (size_t)(B * H) * sizeof *dh);
+         * (rows of padded steps are zero), accumulated in place: the row
+         * loop above has read dh already */
+        recurrent_grad(cfg, p.w_hh, dxp, dhn, t, dh);
     }
     initial_state_grad(x, cfg, l, d, dh, dc);
 }
@@ -1046,23 +1043,23 @@ static void backward_layer(heed_exec *x, const rnn_cfg *cfg, int64_t l, const fl
 
 /* The attention of step t backward, every row: from the gradient of the
  * step's context (dctx, rows b*T+t of [B*T,Dm]) and weights into the memory's
- * projection (dkp), the scoring parameters, and the previous state (dha); the
- * memory's own gradient through the context waits for the end of the loop
- * (attention_param_grads). hprev holds the previous states as rows b*T+t. */
+ * projection (dkp), the scoring parameters, and the previous state (added to
+ * dh); the memory's own gradient through the context waits for the end of
+ * the loop (attention_param_grads). hprev holds the previous states as rows
+ * b*T+t. */
 static void attend_step_backward(heed_exec *x, const rnn_cfg *cfg, int64_t t, const float *hprev,
-                                 const float *qp, const float *kp, const float *dctx)
+                                 const float *qp, const float *kp, const float *dctx, float *dh)
 {
     int64_t B = cfg->B, T = cfg->T, Sm = cfg->Sm, Dm = cfg->Dm, H = cfg->H, U = cfg->U;
     const float *mem = x->in[cfg->port_mem], *wts = x->out[cfg->out_w];
     const float *dw_out = x->dout[cfg->out_w];
     float *dmem = x->din[cfg->port_mem], *dkp = x->ws + cfg->wb_dkp, *dvb = x->ws + cfg->wb_dvb;
-    float *dha = x->ws + cfg->wb_dha, *dqp = x->ws + cfg->wb_dqp;
+    float *dqp = x->ws + cfg->wb_dqp;
     const int32_t *len = lengths(x, cfg);
     att_params a = att_params_of(x, cfg);
 #pragma omp parallel for schedule(static)
     for (int64_t b = 0; b < B; b++) {
-        float *ds = x->ws + cfg->wb_ds + b * Sm, *gh = dha + b * H;
-        memset(gh, 0, (size_t)H * sizeof *gh);
+        float *ds = x->ws + cfg->wb_ds + b * Sm, *gh = dh + b * H;
         if (U)
             memset(dqp + (b * T + t) * U, 0, (size_t)U * sizeof *dqp);
         if (t >= heed_len(len, b, T))
@@ -1095,7 +1092,7 @@ static void attend_step_backward(heed_exec *x, const rnn_cfg *cfg, int64_t t, co
                 dkeys[j * H + k] += ds[j] * hb[k];
     }
     if (cfg->att_score == ATT_ADDITIVE)
-        heed_gemm(false, false, B, H, U, 1.0f, dqp + t * U, T * U, a.wq, H, 0.0f, dha, H);
+        heed_gemm(false, false, B, H, U, 1.0f, dqp + t * U, T * U, a.wq, H, 1.0f, dh, H);
 }
 
 /* After the loop: the memory's gradient through the contexts (per row, the
@@ -1139,8 +1136,7 @@ static void att_backward(heed_exec *x, const rnn_cfg *cfg)
     layer_params p = params_of(x, cfg, 0, 0);
     float *dxp = x->ws + cfg->wb_dxp, *dhn = x->ws + cfg->wb_dhn;
     float *hprev = x->ws + cfg->wb_hprev, *dh = x->ws + cfg->wb_dh, *dc = x->ws + cfg->wb_dc;
-    float *dh2 = x->ws + cfg->wb_dh2, *zero = x->ws + cfg->wb_zero, *dctx = x->ws + cfg->wb_dctx;
-    float *dha = x->ws + cfg->wb_dha;
+    float *zero = x->ws + cfg->wb_zero, *dctx = x->ws + cfg->wb_dctx;
     const float *save = gates_of(x, cfg, 0, 0), *out = x->out[OUT_SEQ];
     const float *dout = x->dout[OUT_SEQ], *dctx_out = x->dout[cfg->out_ctx];
     const int32_t *len = lengths(x, cfg);
@@ -1182,12 +1178,10 @@ static void att_backward(heed_exec *x, const rnn_cfg *cfg)
         /* the context fed the cell: its gradient, then through the attention */
         heed_gemm(false, false, B, Dm, GH, 1.0f, dxp + t * GH, T * GH, p.w_ih + In, Wi, 1.0f,
                   dctx + t * Dm, T * Dm);
-        attend_step_backward(x, cfg, t, hprev, query_of(x, cfg, t), kp, dctx);
-        memcpy(dh2, dh, (size_t)(B * H) * sizeof *dh2);
-        for (int64_t i = 0; i < B * H; i++)
-            dh2[i] += dha[i];
-        recurrent_grad(cfg, p.w_hh, dxp, dhn, t, dh2);
-        memcpy(dh, dh2, (size_t)(B * H) * sizeof *dh);
+        /* dh_prev gets the direct part (row loop), the attention's and the
+         * recurrent product's, accumulated in place */
+        attend_step_backward(x, cfg, t, hprev, query_of(x, cfg, t), kp, dctx, dh);
+        recurrent_grad(cfg, p.w_hh, dxp, dhn, t, dh);
     }
     initial_state_grad(x, cfg, 0, 0, dh, dc);
     if (p.dw_ih) {
