@@ -54,7 +54,7 @@ typedef struct rnn_cfg {
     size_t ws_xp, ws_hp, ws_h, ws_c, ws_dir, ws_drop, ws_fwd;
     /* backward workspace; the buffers before wb_dir are per direction */
     size_t wb_dxp, wb_dhn, wb_hprev, wb_dh, wb_dc, wb_dir;
-    size_t wb_dcur, wb_dprev, wb_drop, wb_zero, ws_bwd;
+    size_t wb_dcur, wb_dprev, wb_drop, wb_zero, wb_sums, ws_bwd;
 } rnn_cfg;
 
 enum { OUT_SEQ, OUT_STATE, OUT_H, OUT_C };
@@ -264,6 +264,7 @@ static void plan_workspace(rnn_cfg *cfg, bool training)
     cfg->wb_dprev = o, o += cfg->L > 1 ? B * T * DH : 0;
     cfg->wb_drop = o, o += drop ? B * T * DH : 0;
     cfg->wb_zero = o, o += H;
+    cfg->wb_sums = o, o += GH;
     if (cfg->att) {
         size_t Sm = (size_t)cfg->Sm, Pw = (size_t)cfg->Pw, U = (size_t)cfg->U;
         size_t Dm = (size_t)cfg->Dm;
@@ -937,22 +938,31 @@ static void recurrent_grad(const rnn_cfg *cfg, const float *w_hh, const float *d
     heed_gemm(false, false, B, H, H, 1.0f, dhn + t * H, T * H, w_hh + 2 * H * H, H, 1.0f, dh, H);
 }
 
-/* W_hh's and b_hh's gradients from all steps at once, split the same way.
+/* After the loop: W_hh's gradient from all steps at once, split as in
+ * recurrent_grad, and both biases'. b_ih's gradient is the column sums of dxp
+ * and b_hh's the same sums (for GRU the r, z part; its n part sums dhn), so
+ * dxp is summed once, into the workspace's `sums` [GH].
  * Shape key: dxp [B*T,GH], dhn [B*T,H], hprev [B*T,H] -> dW_hh [GH,H]. */
-static void recurrent_param_grads(const rnn_cfg *cfg, const layer_params *p, const float *dxp,
-                                  const float *dhn, const float *hprev)
+static void recurrent_param_grads(const heed_exec *x, const rnn_cfg *cfg, const layer_params *p,
+                                  const float *dxp, const float *dhn, const float *hprev)
 {
     int64_t rows = cfg->B * cfg->T, H = cfg->H, GH = cfg->G * H;
     int64_t GHx = cfg->cell == CELL_GRU ? 2 * H : GH; /* the rows read from dxp */
+    bool gru = cfg->cell == CELL_GRU;
     if (p->dw_hh)
         heed_gemm(true, false, GHx, H, rows, 1.0f, dxp, GH, hprev, H, 1.0f, p->dw_hh, H);
-    if (p->db_hh)
-        heed_sum_rows_ld(p->db_hh, dxp, rows, GHx, GH);
-    if (cfg->cell != CELL_GRU)
-        return;
-    if (p->dw_hh)
+    if (gru && p->dw_hh)
         heed_gemm(true, false, H, H, rows, 1.0f, dhn, H, hprev, H, 1.0f, p->dw_hh + 2 * H * H, H);
-    if (p->db_hh)
+    if (!p->db_ih && !p->db_hh)
+        return;
+    float *sums = x->ws + cfg->wb_sums;
+    memset(sums, 0, (size_t)GH * sizeof *sums);
+    heed_sum_rows(sums, dxp, rows, GH);
+    for (int64_t j = 0; p->db_ih && j < GH; j++)
+        p->db_ih[j] += sums[j];
+    for (int64_t j = 0; p->db_hh && j < GHx; j++)
+        p->db_hh[j] += sums[j];
+    if (gru && p->db_hh)
         heed_sum_rows(p->db_hh + 2 * H, dhn, rows, H);
 }
 
@@ -1017,9 +1027,7 @@ static void direction_grads(heed_exec *x, const rnn_cfg *cfg, int64_t l, int64_t
     const float *dxp = bwd_ws(x, cfg, d, cfg->wb_dxp), *hprev = bwd_ws(x, cfg, d, cfg->wb_hprev);
     if (p.dw_ih)
         heed_gemm(true, false, GH, In, B * T, 1.0f, dxp, GH, in, In, 1.0f, p.dw_ih, In);
-    if (p.db_ih)
-        heed_sum_rows(p.db_ih, dxp, B * T, GH);
-    recurrent_param_grads(cfg, &p, dxp, bwd_ws(x, cfg, d, cfg->wb_dhn), hprev);
+    recurrent_param_grads(x, cfg, &p, dxp, bwd_ws(x, cfg, d, cfg->wb_dhn), hprev);
     if (din)
         heed_gemm(false, false, B * T, In, GH, 1.0f, dxp, GH, p.w_ih, In, 1.0f, din, In);
 }
@@ -1189,9 +1197,7 @@ static void att_backward(heed_exec *x, const rnn_cfg *cfg)
         heed_gemm(true, false, GH, Dm, B * T, 1.0f, dxp, GH, x->out[cfg->out_ctx], Dm, 1.0f,
                   p.dw_ih + In, Wi);
     }
-    if (p.db_ih)
-        heed_sum_rows(p.db_ih, dxp, B * T, GH);
-    recurrent_param_grads(cfg, &p, dxp, dhn, hprev);
+    recurrent_param_grads(x, cfg, &p, dxp, dhn, hprev);
     if (x->din[0])
         heed_gemm(false, false, B * T, In, GH, 1.0f, dxp, GH, p.w_ih, Wi, 1.0f, x->din[0], In);
     attention_param_grads(x, cfg, hprev);

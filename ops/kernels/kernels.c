@@ -76,18 +76,13 @@ void heed_add_bias(float *y, const float *bias, int64_t rows, int64_t n)
 
 void heed_sum_rows(float *db, const float *dy, int64_t rows, int64_t n)
 {
-    heed_sum_rows_ld(db, dy, rows, n, n);
-}
-
-void heed_sum_rows_ld(float *db, const float *dy, int64_t rows, int64_t n, int64_t ld)
-{
     /* column sums: parallel over columns keeps each thread's sums private */
 #pragma omp parallel for schedule(static) if (rows * n > 32768)
     for (int64_t j0 = 0; j0 < n; j0 += 64) {
         int64_t j1 = j0 + 64 < n ? j0 + 64 : n;
         float acc[64] = {0};
         for (int64_t r = 0; r < rows; r++) {
-            const float *row = dy + r * ld;
+            const float *row = dy + r * n;
             for (int64_t j = j0; j < j1; j++)
                 acc[j - j0] += row[j];
         }

@@ -32,8 +32,6 @@ void heed_fill_rows(float *y, const float *bias, int64_t rows, int64_t n);
 void heed_add_bias(float *y, const float *bias, int64_t rows, int64_t n);
 /* db[:] += sum over rows of dy[r, :]. */
 void heed_sum_rows(float *db, const float *dy, int64_t rows, int64_t n);
-/* The same over the first n columns of rows ld floats apart. */
-void heed_sum_rows_ld(float *db, const float *dy, int64_t rows, int64_t n, int64_t ld);
 
 /* Activations usable fused after a product. */
 typedef enum heed_act { HEED_ACT_NONE, HEED_ACT_TANH, HEED_ACT_SIGMOID, HEED_ACT_RELU } heed_act;
