@@ -97,19 +97,14 @@ HEED_HOT void heed_dropout_range(float *y, const float *x, uint64_t seed, float 
     /* heed_uniform(seed, i) < p  <=>  its 24-bit draw < ceil(p * 2^24): both
      * sides are exact in float, so the masks are the same bit for bit */
     uint64_t keep_from = (uint64_t)ceilf(p * 0x1.0p24f);
-    uint64_t base = seed + 0x9e3779b97f4a7c15ull * (first + 1);
     float scale = 1.0f / (1.0f - p);
     if (accumulate) {
-        for (size_t k = 0; k < n; k++) {
-            uint64_t u = heed_mix64(base + 0x9e3779b97f4a7c15ull * k) >> 40;
-            y[k] += u >= keep_from ? x[k] * scale : 0.0f;
-        }
+        for (size_t k = 0; k < n; k++)
+            y[k] += heed_draw24(seed, first + k) >= keep_from ? x[k] * scale : 0.0f;
         return;
     }
-    for (size_t k = 0; k < n; k++) {
-        uint64_t u = heed_mix64(base + 0x9e3779b97f4a7c15ull * k) >> 40;
-        y[k] = u >= keep_from ? x[k] * scale : 0.0f;
-    }
+    for (size_t k = 0; k < n; k++)
+        y[k] = heed_draw24(seed, first + k) >= keep_from ? x[k] * scale : 0.0f;
 }
 
 void heed_dropout(float *y, const float *x, uint64_t seed, float p, size_t n, bool accumulate)

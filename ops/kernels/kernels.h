@@ -112,9 +112,14 @@ static inline uint64_t heed_mix64(uint64_t x)
     x ^= x >> 31;
     return x;
 }
+/* The 24-bit draw number `index` of stream `seed`; heed_uniform scales it. */
+static inline uint64_t heed_draw24(uint64_t seed, uint64_t index)
+{
+    return heed_mix64(seed + 0x9e3779b97f4a7c15ull * (index + 1)) >> 40;
+}
 static inline float heed_uniform(uint64_t seed, uint64_t index)
 {
-    return (float)(heed_mix64(seed + 0x9e3779b97f4a7c15ull * (index + 1)) >> 40) * 0x1.0p-24f;
+    return (float)heed_draw24(seed, index) * 0x1.0p-24f;
 }
 
 /* Dropout of n elements whose draws are numbered first, first + 1, ...:
