@@ -26,6 +26,7 @@
 
 #include "kernels/attend.h"
 #include "kernels/kernels.h"
+#include "kernels/packed.h"
 #include "op.h"
 
 #define RNN_MAX_LAYERS 8
@@ -48,12 +49,14 @@ typedef struct rnn_cfg {
     float att_scale;
     int out_ctx, out_w;         /* output ports of the contexts and the weights */
     int p_att;                  /* index of the first attention parameter */
-    size_t wa_kp;                                               /* forward */
-    size_t wb_dqp, wb_dkp, wb_dctx, wb_dvb, wb_kp, wb_ds;         /* backward */
+    size_t wa_kp, wa_pkq, wa_pkc;                                 /* forward */
+    size_t wb_dqp, wb_dkp, wb_dctx, wb_dvb, wb_kp, wb_ds, wb_pkq, wb_pkc; /* backward */
+    /* per-step weights packed once per pass (heed_gemm_packed) when T > 1 */
+    bool packed;
     /* forward workspace (floats); the buffers before ws_dir are per direction */
-    size_t ws_xp, ws_hp, ws_h, ws_c, ws_dir, ws_drop, ws_fwd;
+    size_t ws_xp, ws_hp, ws_h, ws_c, ws_pk, ws_dir, ws_drop, ws_fwd;
     /* backward workspace; the buffers before wb_dir are per direction */
-    size_t wb_dxp, wb_dhn, wb_hprev, wb_dh, wb_dc, wb_dir;
+    size_t wb_dxp, wb_dhn, wb_hprev, wb_dh, wb_dc, wb_pk, wb_dir;
     size_t wb_dcur, wb_dprev, wb_drop, wb_zero, wb_sums, ws_bwd;
 } rnn_cfg;
 
@@ -245,11 +248,15 @@ static void plan_workspace(rnn_cfg *cfg, bool training)
     size_t B = (size_t)cfg->B, T = (size_t)cfg->T, H = (size_t)cfg->H, D = (size_t)cfg->D;
     size_t GH = (size_t)(cfg->G * cfg->H), DH = (size_t)(cfg->D * cfg->H);
     bool drop = training && cfg->dropout > 0.0f && cfg->L > 1;
+    /* a weight packed once serves every step; one step (step mode) has
+     * nothing to amortise the packing over */
+    bool pk = cfg->packed = T > 1 && heed_packed_fast();
     size_t o = 0;
     cfg->ws_xp = o, o += B * T * GH;
     cfg->ws_hp = o, o += B * GH;
     cfg->ws_h = o, o += B * H;
     cfg->ws_c = o, o += B * H;
+    cfg->ws_pk = o, o += pk ? heed_packed_floats(cfg->H, cfg->G * cfg->H) : 0;
     cfg->ws_dir = o, o *= D;
     cfg->ws_drop = o, o += drop ? B * T * DH : 0;
     cfg->ws_fwd = o;
@@ -259,6 +266,7 @@ static void plan_workspace(rnn_cfg *cfg, bool training)
     cfg->wb_hprev = o, o += B * T * H;
     cfg->wb_dh = o, o += B * H;
     cfg->wb_dc = o, o += B * H;
+    cfg->wb_pk = o, o += pk ? heed_packed_floats(cfg->G * cfg->H, cfg->H) : 0;
     cfg->wb_dir = o, o *= D;
     cfg->wb_dcur = o, o += cfg->L > 1 ? B * T * DH : 0;
     cfg->wb_dprev = o, o += cfg->L > 1 ? B * T * DH : 0;
@@ -274,10 +282,14 @@ static void plan_workspace(rnn_cfg *cfg, bool training)
         cfg->wb_dvb = o, o += B * U;
         cfg->wb_kp = o, o += B * Sm * (Pw ? Pw : 1);
         cfg->wb_ds = o, o += B * Sm;
+        cfg->wb_pkq = o, o += pk ? heed_packed_floats(cfg->U, cfg->H) : 0;
+        cfg->wb_pkc = o, o += pk ? heed_packed_floats(cfg->G * cfg->H, cfg->Dm) : 0;
         cfg->ws_bwd = o;
         o = cfg->ws_fwd;
         /* the key projection lives in the carry in step mode, here otherwise */
         cfg->wa_kp = o, o += B * Sm * (Pw ? Pw : 1);
+        cfg->wa_pkq = o, o += pk ? heed_packed_floats(cfg->H, cfg->U) : 0;
+        cfg->wa_pkc = o, o += pk ? heed_packed_floats(cfg->Dm, cfg->G * cfg->H) : 0;
         cfg->ws_fwd = o;
         return;
     }
@@ -582,6 +594,35 @@ static float *bwd_ws(const heed_exec *x, const rnn_cfg *cfg, int64_t d, size_t o
     return x->ws + (size_t)d * cfg->wb_dir + off;
 }
 
+/* Packs op(W) [K,N] (W [N,K] when trans, ld ldw) into the workspace at
+ * `dst` for the steps of this pass; NULL, and nothing done, when the plan does
+ * not pack (step mode). */
+static const float *pack_weight(const rnn_cfg *cfg, float *dst, const float *w, int64_t ldw,
+                                bool trans, int64_t K, int64_t N)
+{
+    if (!cfg->packed || K == 0 || N == 0)
+        return NULL;
+    heed_pack(dst, w, ldw, trans, K, N);
+    return dst;
+}
+
+/* C[M,N] += A op(W), op(W) [K,N]; with `set`, C = bias + A op(W) (bias [N]
+ * or NULL). Through the packed copy pk when there is one (the bias then
+ * costs no pass of its own), else BLAS (W [N,K] when trans, ld ldw). */
+static void step_product(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                         const float *pk, const float *w, int64_t ldw, bool trans, bool set,
+                         const float *bias, float *C, int64_t ldc)
+{
+    if (pk) {
+        heed_gemm_packed(M, N, A, lda, K, NULL, 0, 0, pk, set, bias, C, ldc);
+        return;
+    }
+    if (set)
+        for (int64_t r = 0; r < M; r++)
+            copy_or_zero(C + r * ldc, bias, N);
+    heed_gemm(false, trans, M, N, K, 1.0f, A, lda, w, ldw, 1.0f, C, ldc);
+}
+
 /* Whether the two directions of a layer run at once, one per thread: each
  * step's products are too small for two threads to share well ([B,H] by
  * [H,GH]), and BLAS called inside a parallel region runs on its caller's
@@ -619,10 +660,10 @@ static void recur_direction(heed_exec *x, const rnn_cfg *cfg, int64_t l, int64_t
     float *save = gates_of(x, cfg, l, d);
     const int32_t *len = lengths(x, cfg);
     bool split = B * GH > 16384 && !omp_in_parallel();
+    const float *pk = pack_weight(cfg, fwd_ws(x, cfg, d, cfg->ws_pk), p.w_hh, H, true, H, GH);
     for (int64_t s = 0; s < T; s++) {
         int64_t t = d == 0 ? s : T - 1 - s;
-        heed_fill_rows(hp, p.b_hh, B, GH);
-        heed_gemm(false, true, B, GH, H, 1.0f, h, H, p.w_hh, H, 1.0f, hp, GH);
+        step_product(B, GH, H, h, H, pk, p.w_hh, H, true, true, p.b_hh, hp, GH);
 #pragma omp parallel for schedule(static) if (split)
         for (int64_t b = 0; b < B; b++) {
             float *o = out + (b * T + t) * DH + d * H;
@@ -789,6 +830,9 @@ static heed_status att_forward(heed_exec *x, const rnn_cfg *cfg)
     float *save = gates_of(x, cfg, 0, 0), *out = x->out[OUT_SEQ];
     const int32_t *len = lengths(x, cfg);
     const float *kp = memory_keys(x, cfg, x->ws + cfg->wa_kp);
+    const float *pkh = pack_weight(cfg, x->ws + cfg->ws_pk, p.w_hh, H, true, H, GH);
+    const float *pkc = pack_weight(cfg, x->ws + cfg->wa_pkc, p.w_ih + In, Wi, true, Dm, GH);
+    const float *pkq = pack_weight(cfg, x->ws + cfg->wa_pkq, a.wq, H, true, H, cfg->U);
     heed_fill_rows(xp, p.b_ih, B * T, GH);
     heed_gemm(false, true, B * T, GH, In, 1.0f, x->in[0], In, p.w_ih, Wi, 1.0f, xp, GH);
     for (int64_t b = 0; b < B; b++) {
@@ -797,14 +841,13 @@ static heed_status att_forward(heed_exec *x, const rnn_cfg *cfg)
     }
     for (int64_t t = 0; t < T; t++) {
         if (cfg->att_score == ATT_ADDITIVE)
-            heed_gemm(false, true, B, cfg->U, H, 1.0f, h, H, a.wq, H, 0.0f, query_of(x, cfg, t),
-                      cfg->U);
+            step_product(B, cfg->U, H, h, H, pkq, a.wq, H, true, true, NULL, query_of(x, cfg, t),
+                         cfg->U);
         attend_step(x, cfg, t, h, query_of(x, cfg, t), kp);
         /* the context's share of the input projection */
-        heed_gemm(false, true, B, GH, Dm, 1.0f, x->out[cfg->out_ctx] + t * Dm, T * Dm, p.w_ih + In,
-                  Wi, 1.0f, xp + t * GH, T * GH);
-        heed_fill_rows(hp, p.b_hh, B, GH);
-        heed_gemm(false, true, B, GH, H, 1.0f, h, H, p.w_hh, H, 1.0f, hp, GH);
+        step_product(B, GH, Dm, x->out[cfg->out_ctx] + t * Dm, T * Dm, pkc, p.w_ih + In, Wi, true,
+                     false, NULL, xp + t * GH, T * GH);
+        step_product(B, GH, H, h, H, pkh, p.w_hh, H, true, true, p.b_hh, hp, GH);
 #pragma omp parallel for schedule(static) if (B * GH > 16384)
         for (int64_t b = 0; b < B; b++) {
             float *o = out + (b * T + t) * H;
@@ -925,11 +968,17 @@ static void initial_state_grad(const heed_exec *x, const rnn_cfg *cfg, int64_t l
 
 /* dh += (gradient of step t's recurrent pre-activations) W_hh. For GRU the
  * r and z parts are dxp's, the n part dhn's. Shape key: dxp [B*T,GH],
- * dhn [B*T,H], W_hh [GH,H] -> dh [B,H]. */
-static void recurrent_grad(const rnn_cfg *cfg, const float *w_hh, const float *dxp,
-                           const float *dhn, int64_t t, float *dh)
+ * dhn [B*T,H], W_hh [GH,H] (pk: packed, or NULL) -> dh [B,H]. */
+static void recurrent_grad(const rnn_cfg *cfg, const float *w_hh, const float *pk,
+                           const float *dxp, const float *dhn, int64_t t, float *dh)
 {
     int64_t B = cfg->B, T = cfg->T, H = cfg->H, GH = cfg->G * H;
+    if (pk) { /* W_hh packed as [GH,H]: both parts in one pass */
+        bool gru = cfg->cell == CELL_GRU;
+        heed_gemm_packed(B, H, dxp + t * GH, T * GH, gru ? 2 * H : GH, gru ? dhn + t * H : NULL,
+                         T * H, gru ? H : 0, pk, false, NULL, dh, H);
+        return;
+    }
     if (cfg->cell != CELL_GRU) {
         heed_gemm(false, false, B, H, GH, 1.0f, dxp + t * GH, T * GH, w_hh, H, 1.0f, dh, H);
         return;
@@ -980,6 +1029,7 @@ static void bptt_direction(heed_exec *x, const rnn_cfg *cfg, int64_t l, int64_t 
     const float *save = gates_of(x, cfg, l, d), *zero = x->ws + cfg->wb_zero;
     const int32_t *len = lengths(x, cfg);
     bool split = B * GH > 16384 && !omp_in_parallel();
+    const float *pk = pack_weight(cfg, bwd_ws(x, cfg, d, cfg->wb_pk), p.w_hh, H, false, GH, H);
     final_state_grad(x, cfg, l, d, dh, dc);
     for (int64_t s = T - 1; s >= 0; s--) {
         int64_t t = d == 0 ? s : T - 1 - s;
@@ -1012,7 +1062,7 @@ static void bptt_direction(heed_exec *x, const rnn_cfg *cfg, int64_t l, int64_t 
         /* dh_prev = direct part + (recurrent pre-activation gradient) W_hh
          * (rows of padded steps are zero), accumulated in place: the row
          * loop above has read dh already */
-        recurrent_grad(cfg, p.w_hh, dxp, dhn, t, dh);
+        recurrent_grad(cfg, p.w_hh, pk, dxp, dhn, t, dh);
     }
     initial_state_grad(x, cfg, l, d, dh, dc);
 }
@@ -1054,9 +1104,10 @@ static void backward_layer(heed_exec *x, const rnn_cfg *cfg, int64_t l, const fl
  * projection (dkp), the scoring parameters, and the previous state (added to
  * dh); the memory's own gradient through the context waits for the end of
  * the loop (attention_param_grads). hprev holds the previous states as rows
- * b*T+t. */
+ * b*T+t; pkq is W_q packed as [U,H], or NULL. */
 static void attend_step_backward(heed_exec *x, const rnn_cfg *cfg, int64_t t, const float *hprev,
-                                 const float *qp, const float *kp, const float *dctx, float *dh)
+                                 const float *qp, const float *kp, const float *dctx,
+                                 const float *pkq, float *dh)
 {
     int64_t B = cfg->B, T = cfg->T, Sm = cfg->Sm, Dm = cfg->Dm, H = cfg->H, U = cfg->U;
     const float *mem = x->in[cfg->port_mem], *wts = x->out[cfg->out_w];
@@ -1100,7 +1151,7 @@ static void attend_step_backward(heed_exec *x, const rnn_cfg *cfg, int64_t t, co
                 dkeys[j * H + k] += ds[j] * hb[k];
     }
     if (cfg->att_score == ATT_ADDITIVE)
-        heed_gemm(false, false, B, H, U, 1.0f, dqp + t * U, T * U, a.wq, H, 1.0f, dh, H);
+        step_product(B, H, U, dqp + t * U, T * U, pkq, a.wq, H, false, false, NULL, dh, H);
 }
 
 /* After the loop: the memory's gradient through the contexts (per row, the
@@ -1149,6 +1200,10 @@ static void att_backward(heed_exec *x, const rnn_cfg *cfg)
     const float *dout = x->dout[OUT_SEQ], *dctx_out = x->dout[cfg->out_ctx];
     const int32_t *len = lengths(x, cfg);
     const float *kp = memory_keys(x, cfg, x->ws + cfg->wb_kp);
+    att_params a = att_params_of(x, cfg);
+    const float *pkh = pack_weight(cfg, x->ws + cfg->wb_pk, p.w_hh, H, false, GH, H);
+    const float *pkc = pack_weight(cfg, x->ws + cfg->wb_pkc, p.w_ih + In, Wi, false, GH, Dm);
+    const float *pkq = pack_weight(cfg, x->ws + cfg->wb_pkq, a.wq, H, false, cfg->U, H);
     if (cfg->Pw)
         memset(x->ws + cfg->wb_dkp, 0, (size_t)(B * cfg->Sm * cfg->Pw) * sizeof(float));
     if (cfg->U)
@@ -1184,12 +1239,12 @@ static void att_backward(heed_exec *x, const rnn_cfg *cfg)
                 cell_backward(cfg, sv, out + (b * T + t) * H, cb ? cb : zero, g, dc + b * H, gx);
         }
         /* the context fed the cell: its gradient, then through the attention */
-        heed_gemm(false, false, B, Dm, GH, 1.0f, dxp + t * GH, T * GH, p.w_ih + In, Wi, 1.0f,
-                  dctx + t * Dm, T * Dm);
+        step_product(B, Dm, GH, dxp + t * GH, T * GH, pkc, p.w_ih + In, Wi, false, false, NULL,
+                     dctx + t * Dm, T * Dm);
         /* dh_prev gets the direct part (row loop), the attention's and the
          * recurrent product's, accumulated in place */
-        attend_step_backward(x, cfg, t, hprev, query_of(x, cfg, t), kp, dctx, dh);
-        recurrent_grad(cfg, p.w_hh, dxp, dhn, t, dh);
+        attend_step_backward(x, cfg, t, hprev, query_of(x, cfg, t), kp, dctx, pkq, dh);
+        recurrent_grad(cfg, p.w_hh, pkh, dxp, dhn, t, dh);
     }
     initial_state_grad(x, cfg, 0, 0, dh, dc);
     if (p.dw_ih) {

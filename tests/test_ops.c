@@ -3,8 +3,10 @@
  * PyTorch's formulas) and a finite-difference check of every gradient.
  */
 #include <math.h>
+#include <omp.h>
 
 #include "../ops/kernels/kernels.h"
+#include "../ops/kernels/packed.h"
 #include "testutil.h"
 
 /* ------------------------------------------------------------ helpers */
@@ -106,6 +108,68 @@ static void gemm_every_transpose(void **state)
                             tu_close(C[m * LD + n], want, 1e-5, what);
                         }
                 }
+}
+
+/* The packed product equals the plain one: rows that fill a tile and rows
+ * that do not, widths on and off the 32-column panel, one and two sources of
+ * A rows, a transposed weight and not, accumulating and setting (with a bias
+ * and without), and a size large enough to be split over the threads (run at
+ * one and two threads: the same values). */
+static void gemm_packed_matches_gemm(void **state)
+{
+    (void)state;
+    enum { MAXM = 70, MAXN = 100, MAXK = 200 };
+    static float A[MAXM * MAXK], W[MAXN * MAXK], P[((MAXN + 31) / 32) * 32 * MAXK];
+    static float C[MAXM * MAXN], C1[MAXM * MAXN], bias[MAXN];
+    for (int i = 0; i < MAXN; i++)
+        bias[i] = (float)i / 16.0f - 3.0f;
+    for (int i = 0; i < MAXM * MAXK; i++)
+        A[i] = (float)((i * 7) % 23) / 8.0f - 1.4f;
+    for (int i = 0; i < MAXN * MAXK; i++)
+        W[i] = (float)((i * 5) % 19) / 9.0f - 1.0f;
+    const int cases[][4] = {/* M, N, K1, K2 */
+                            {1, 5, 3, 0},   {7, 32, 9, 0},   {8, 45, 6, 4},  {13, 70, 1, 12},
+                            {17, 64, 16, 16}, {64, 100, 120, 80}};
+    int threads_before = omp_get_max_threads();
+    assert_true(heed_packed_floats(200, 100) == (size_t)4 * 32 * 200);
+    for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++)
+        for (int trans = 0; trans < 2; trans++)
+            for (int mode = 0; mode < 6; mode++) {
+                /* modes 0, 1: accumulate; 2, 3: set with the bias; 4, 5: set
+                 * without; odd modes run on two threads */
+                int threads = 1 + mode % 2, set = mode >= 2;
+                const float *bp = mode / 2 == 1 ? bias : NULL;
+                int M = cases[ci][0], N = cases[ci][1], K1 = cases[ci][2], K2 = cases[ci][3];
+                int K = K1 + K2, lda1 = K1 + 3, lda2 = K2 + 1;
+                /* op(W) [K,N]: W [N,K] with ld K + 2 when transposed, else [K,N] */
+                int ldw = trans ? K + 2 : N + 2;
+                heed_pack(P, W, ldw, trans, K, N);
+                for (int i = 0; i < M * (N + 1); i++)
+                    C[i] = (float)(i % 5) - 2.0f;
+                omp_set_num_threads(threads);
+                heed_gemm_packed(M, N, A, lda1, K1, K2 ? A + MAXM * K1 : NULL, lda2, K2, P, set,
+                                 bp, C, N + 1);
+                for (int m = 0; m < M; m++)
+                    for (int n = 0; n < N + 1; n++) {
+                        double want = (float)((m * (N + 1) + n) % 5) - 2.0f;
+                        if (set && n < N)
+                            want = bp ? bp[n] : 0.0;
+                        for (int k = 0; n < N && k < K; k++) {
+                            float a = k < K1 ? A[m * lda1 + k] : A[MAXM * K1 + m * lda2 + k - K1];
+                            want += (double)a * (trans ? W[n * ldw + k] : W[k * ldw + n]);
+                        }
+                        char what[96];
+                        snprintf(what, sizeof what,
+                                 "packed M=%d N=%d K=%d+%d trans=%d mode=%d [%d,%d]", M, N, K1, K2,
+                                 trans, mode, m, n);
+                        tu_close(C[m * (N + 1) + n], want, 1e-4 * (1 + fabs(want)), what);
+                    }
+                if (threads == 1)
+                    memcpy(C1, C, sizeof C);
+                else
+                    assert_memory_equal(C, C1, (size_t)M * (N + 1) * sizeof *C);
+            }
+    omp_set_num_threads(threads_before);
 }
 
 /* The vectorised dropout keeps exactly the elements whose heed_uniform draw
@@ -403,6 +467,7 @@ int main(void)
         cmocka_unit_test(activations_known_values),
         cmocka_unit_test(gelu_tail_relative_precision),
         cmocka_unit_test(gemm_every_transpose),
+        cmocka_unit_test(gemm_packed_matches_gemm),
         cmocka_unit_test(dropout_mask_is_the_uniform_draw),
         cmocka_unit_test(affine_known_values),
         cmocka_unit_test(embedding_pad_is_zero),

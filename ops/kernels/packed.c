@@ -1,0 +1,161 @@
+/* packed.c - see packed.h. */
+#include "packed.h"
+
+#include <omp.h>
+
+#include "kernels.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define HEED_PACKED_AVX512 1
+#endif
+
+enum { NR = 32, MR = 8 }; /* panel width; rows per tile (16 accumulators) */
+
+bool heed_packed_fast(void)
+{
+#ifdef HEED_PACKED_AVX512
+    return __builtin_cpu_supports("avx512f");
+#else
+    return false;
+#endif
+}
+
+size_t heed_packed_floats(int64_t K, int64_t N)
+{
+    return (size_t)((N + NR - 1) / NR) * NR * (size_t)K;
+}
+
+void heed_pack(float *dst, const float *w, int64_t ldw, bool trans, int64_t K, int64_t N)
+{
+    int64_t panels = (N + NR - 1) / NR;
+#pragma omp parallel for schedule(static) if (K * N > 65536 && !omp_in_parallel())
+    for (int64_t p = 0; p < panels; p++)
+        for (int64_t k = 0; k < K; k++) {
+            float *d = dst + (p * K + k) * NR;
+            for (int64_t j = 0; j < NR; j++) {
+                int64_t n = p * NR + j;
+                d[j] = n >= N ? 0.0f : trans ? w[n * ldw + k] : w[k * ldw + n];
+            }
+        }
+}
+
+/* One source of A rows for a range of the packed rows. */
+typedef struct segment {
+    const float *a;
+    int64_t lda, k;
+} segment;
+
+#ifdef HEED_PACKED_AVX512
+/* acc[r] += A[r, :] P over one segment, for mr <= MR rows of one panel. */
+__attribute__((target("avx512f"))) static inline void
+tile_avx512(int64_t mr, segment s, const float *P, __m512 acc[MR][2])
+{
+    for (int64_t k = 0; k < s.k; k++) {
+        __m512 b0 = _mm512_loadu_ps(P + k * NR), b1 = _mm512_loadu_ps(P + k * NR + 16);
+        for (int64_t r = 0; r < mr; r++) {
+            __m512 a = _mm512_set1_ps(s.a[r * s.lda + k]);
+            acc[r][0] = _mm512_fmadd_ps(a, b0, acc[r][0]);
+            acc[r][1] = _mm512_fmadd_ps(a, b1, acc[r][1]);
+        }
+    }
+}
+
+/* The full-height tile with the row loop unrolled, so the accumulators stay
+ * in registers. */
+__attribute__((target("avx512f"))) static inline void
+tile_avx512_full(segment s, const float *P, __m512 acc[MR][2])
+{
+    for (int64_t k = 0; k < s.k; k++) {
+        __m512 b0 = _mm512_loadu_ps(P + k * NR), b1 = _mm512_loadu_ps(P + k * NR + 16);
+#pragma GCC unroll 8
+        for (int r = 0; r < MR; r++) {
+            __m512 a = _mm512_set1_ps(s.a[r * s.lda + k]);
+            acc[r][0] = _mm512_fmadd_ps(a, b0, acc[r][0]);
+            acc[r][1] = _mm512_fmadd_ps(a, b1, acc[r][1]);
+        }
+    }
+}
+
+/* C[mr, n <= 32] += the tile's two segments times one panel; with `set`,
+ * C = bias + the same (bias NULL: 0). */
+__attribute__((target("avx512f"))) static void
+block_avx512(int64_t mr, int64_t n, const segment *s, const float *P, bool set, const float *bias,
+             float *C, int64_t ldc)
+{
+    __m512 acc[MR][2];
+    for (int r = 0; r < MR; r++)
+        acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+    const float *p = P;
+    for (int i = 0; i < 2; i++) {
+        if (mr == MR)
+            tile_avx512_full(s[i], p, acc);
+        else
+            tile_avx512(mr, s[i], p, acc);
+        p += s[i].k * NR;
+    }
+    __mmask16 m0 = n >= 16 ? 0xFFFF : (__mmask16)((1u << n) - 1);
+    __mmask16 m1 = n >= 32 ? 0xFFFF : n > 16 ? (__mmask16)((1u << (n - 16)) - 1) : 0;
+    __m512 b0 = _mm512_setzero_ps(), b1 = _mm512_setzero_ps();
+    if (set && bias)
+        b0 = _mm512_maskz_loadu_ps(m0, bias), b1 = _mm512_maskz_loadu_ps(m1, bias + 16);
+    for (int64_t r = 0; r < mr; r++) {
+        float *c = C + r * ldc;
+        __m512 c0 = set ? b0 : _mm512_maskz_loadu_ps(m0, c);
+        __m512 c1 = set ? b1 : _mm512_maskz_loadu_ps(m1, c + 16);
+        _mm512_mask_storeu_ps(c, m0, _mm512_add_ps(c0, acc[r][0]));
+        _mm512_mask_storeu_ps(c + 16, m1, _mm512_add_ps(c1, acc[r][1]));
+    }
+}
+#endif
+
+/* The same in portable C (machines without AVX-512). */
+HEED_HOT static void block_portable(int64_t mr, int64_t n, const segment *s, const float *P,
+                                    bool set, const float *bias, float *C, int64_t ldc)
+{
+    float acc[MR][NR];
+    memset(acc, 0, sizeof acc);
+    const float *p = P;
+    for (int i = 0; i < 2; i++) {
+        for (int64_t k = 0; k < s[i].k; k++)
+            for (int64_t r = 0; r < mr; r++) {
+                float a = s[i].a[r * s[i].lda + k];
+                for (int j = 0; j < NR; j++)
+                    acc[r][j] += a * p[k * NR + j];
+            }
+        p += s[i].k * NR;
+    }
+    for (int64_t r = 0; r < mr; r++)
+        for (int64_t j = 0; j < n; j++)
+            C[r * ldc + j] = (set ? (bias ? bias[j] : 0.0f) : C[r * ldc + j]) + acc[r][j];
+}
+
+void heed_gemm_packed(int64_t M, int64_t N, const float *A1, int64_t lda1, int64_t K1,
+                      const float *A2, int64_t lda2, int64_t K2, const float *P, bool set,
+                      const float *bias, float *C, int64_t ldc)
+{
+    if (M <= 0 || N <= 0)
+        return;
+    int64_t K = K1 + K2, panels = (N + NR - 1) / NR, blocks = (M + MR - 1) / MR;
+    bool wide = heed_packed_fast();
+    bool split = (double)M * N * K >= 1 << 20 && !omp_in_parallel();
+    /* panel-major: a thread keeps its panels in cache over all row blocks */
+#pragma omp parallel for collapse(2) schedule(static) if (split)
+    for (int64_t pi = 0; pi < panels; pi++)
+        for (int64_t bi = 0; bi < blocks; bi++) {
+            int64_t r0 = bi * MR, mr = M - r0 < MR ? M - r0 : MR;
+            int64_t n = N - pi * NR < NR ? N - pi * NR : NR;
+            segment s[2] = {{A1 + r0 * lda1, lda1, K1}, {A2 ? A2 + r0 * lda2 : NULL, lda2, K2}};
+            const float *p = P + pi * K * NR;
+            float *c = C + r0 * ldc + pi * NR;
+            const float *bp = bias ? bias + pi * NR : NULL;
+#ifdef HEED_PACKED_AVX512
+            if (wide) {
+                block_avx512(mr, n, s, p, set, bp, c, ldc);
+                continue;
+            }
+#endif
+            (void)wide;
+            block_portable(mr, n, s, p, set, bp, c, ldc);
+        }
+}
