@@ -62,19 +62,19 @@ static heed_status posenc_infer(heed_infer *c)
     return HEED_OK;
 }
 
-static float sinusoid(int64_t pos, int64_t j, int64_t E)
-{
-    double rate = pow(10000.0, -(double)(j - (j & 1)) / (double)E);
-    return (float)((j & 1) ? cos((double)pos * rate) : sin((double)pos * rate));
-}
-
-/* The sinusoids of positions offset .. offset+T-1, one row each. */
+/* The sinusoids of positions offset .. offset+T-1, one row each: column j
+ * is sin (even j) or cos (odd j) of position * 10000^(-(j - j%2)/E). The
+ * rate is one pow per column, not per entry: pow was most of the op's time. */
 static void sinusoid_table(float *pe, int64_t offset, int64_t T, int64_t E)
 {
-#pragma omp parallel for schedule(static) if (T * E > 32768)
-    for (int64_t t = 0; t < T; t++)
-        for (int64_t j = 0; j < E; j++)
-            pe[t * E + j] = sinusoid(offset + t, j, E);
+#pragma omp parallel for schedule(static) if (T * E > 4096)
+    for (int64_t j = 0; j < E; j++) {
+        double rate = pow(10000.0, -(double)(j - (j & 1)) / (double)E);
+        for (int64_t t = 0; t < T; t++) {
+            double a = (double)(offset + t) * rate;
+            pe[t * E + j] = (float)((j & 1) ? cos(a) : sin(a));
+        }
+    }
 }
 
 /* Shape key: x [B,T,E] -> y [B,T,E] = scale * x + PE[offset + t] */
