@@ -64,7 +64,7 @@ void heed_fill_rows(float *y, const float *bias, int64_t rows, int64_t n)
         memcpy(y + r * n, bias, (size_t)n * sizeof *y);
 }
 
-void heed_add_bias(float *y, const float *bias, int64_t rows, int64_t n)
+HEED_HOT void heed_add_bias(float *y, const float *bias, int64_t rows, int64_t n)
 {
 #pragma omp parallel for schedule(static) if (rows * n > 32768)
     for (int64_t r = 0; r < rows; r++) {
@@ -74,7 +74,7 @@ void heed_add_bias(float *y, const float *bias, int64_t rows, int64_t n)
     }
 }
 
-void heed_sum_rows(float *db, const float *dy, int64_t rows, int64_t n)
+HEED_HOT void heed_sum_rows(float *db, const float *dy, int64_t rows, int64_t n)
 {
     /* column sums: parallel over columns keeps each thread's sums private */
 #pragma omp parallel for schedule(static) if (rows * n > 32768)
@@ -137,7 +137,7 @@ void heed_act_forward(heed_act act, float *y, size_t n)
     }
 }
 
-void heed_act_backward(heed_act act, float *dx, const float *dy, const float *y, size_t n)
+HEED_HOT void heed_act_backward(heed_act act, float *dx, const float *dy, const float *y, size_t n)
 {
     switch (act) {
     case HEED_ACT_NONE:
