@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # blas_share.sh - where a training step of each shipped graph spends its time,
-# by shared object: OpenBLAS, heed's own code (kernels, executor), the OpenMP
-# runtime, libc/libm and the kernel. Samples `heed bench --no-forward` with
+# by shared object: OpenBLAS, heed's packed per-step products (its own matrix
+# kernel, ops/kernels/packed.c, and the packing), the rest of heed's code
+# (kernels, executor), the OpenMP runtime, libc/libm and the kernel. Samples `heed bench --no-forward` with
 # perf (Debian's linux-perf) at the dims of docs/PERFORMANCE.md; the repeats
 # are many so that the benchmark's start-up (its own sgemm calibration, the
 # compile) is a small part of the samples.
@@ -18,23 +19,24 @@ trap 'rm -rf "$tmp"' EXIT
 
 seq2seq="--dim B=128 --dim S=29 --dim T=12 --dim V_src=59 --dim V_tgt=59 --dim E=16 --dim H=256"
 encoder="--dim B=32 --dim L=64 --dim V=64 --dim C=10"
-printf '%-24s %8s %8s %8s %8s %8s\n' graph OpenBLAS heed OpenMP libc/m kernel
+printf '%-24s %8s %8s %8s %8s %8s %8s\n' graph OpenBLAS packed heed OpenMP libc/m kernel
 for g in bahdanau_seq2seq luong_dot_seq2seq self_attention_encoder; do
   dims=$seq2seq
   [ "$g" = self_attention_encoder ] && dims=$encoder
   # shellcheck disable=SC2086
   perf record -q -o "$tmp/$g.data" -F 1999 -- "$heed" bench "$root/graphs/$g.yaml" $dims \
     --threads "$threads" --repeat "$repeat" --no-forward > /dev/null 2>&1
-  perf report -i "$tmp/$g.data" --sort dso --stdio 2> /dev/null |
+  perf report -i "$tmp/$g.data" --sort dso,sym --stdio 2> /dev/null |
     awk -v g="$g" '
       /^ *[0-9.]+%/ {
-        p = $1; sub(/%/, "", p); d = $2
+        p = $1; sub(/%/, "", p); d = $2; sym = $4
         if (d ~ /openblas/) s["blas"] += p
+        else if (d == "heed" && sym ~ /^(block_avx512|block_portable|heed_pack)/) s["packed"] += p
         else if (d == "heed") s["heed"] += p
         else if (d ~ /gomp/) s["omp"] += p
         else if (d ~ /libc|libm/) s["libc"] += p
         else if (d ~ /kernel/) s["kernel"] += p
       }
-      END { printf "%-24s %7.1f%% %7.1f%% %7.1f%% %7.1f%% %7.1f%%\n", g, s["blas"], s["heed"],
-            s["omp"], s["libc"], s["kernel"] }'
+      END { printf "%-24s %7.1f%% %7.1f%% %7.1f%% %7.1f%% %7.1f%% %7.1f%%\n", g, s["blas"],
+            s["packed"], s["heed"], s["omp"], s["libc"], s["kernel"] }'
 done
