@@ -118,14 +118,17 @@ static void gemm_every_transpose(void **state)
 static void gemm_packed_matches_gemm(void **state)
 {
     (void)state;
-    enum { MAXM = 70, MAXN = 100, MAXK = 200 };
-    static float A[MAXM * MAXK], W[MAXN * MAXK], P[((MAXN + 31) / 32) * 32 * MAXK];
+    enum { MAXM = 70, MAXN = 100, MAXK = 200, A2_AT = MAXM * (MAXK + 3) };
+    /* A holds A1 then A2 (from A2_AT), each with spare columns;
+     * W is read with a leading dimension 2 above its width */
+    static float A[2 * MAXM * (MAXK + 3)], W[(MAXN + 2) * (MAXK + 2)];
+    static float P[((MAXN + 31) / 32) * 32 * MAXK];
     static float C[MAXM * MAXN], C1[MAXM * MAXN], bias[MAXN];
     for (int i = 0; i < MAXN; i++)
         bias[i] = (float)i / 16.0f - 3.0f;
-    for (int i = 0; i < MAXM * MAXK; i++)
+    for (int i = 0; i < 2 * MAXM * (MAXK + 3); i++)
         A[i] = (float)((i * 7) % 23) / 8.0f - 1.4f;
-    for (int i = 0; i < MAXN * MAXK; i++)
+    for (int i = 0; i < (MAXN + 2) * (MAXK + 2); i++)
         W[i] = (float)((i * 5) % 19) / 9.0f - 1.0f;
     const int cases[][4] = {/* M, N, K1, K2 */
                             {1, 5, 3, 0},   {7, 32, 9, 0},   {8, 45, 6, 4},  {13, 70, 1, 12},
@@ -147,7 +150,7 @@ static void gemm_packed_matches_gemm(void **state)
                 for (int i = 0; i < M * (N + 1); i++)
                     C[i] = (float)(i % 5) - 2.0f;
                 omp_set_num_threads(threads);
-                heed_gemm_packed(M, N, A, lda1, K1, K2 ? A + MAXM * K1 : NULL, lda2, K2, P, set,
+                heed_gemm_packed(M, N, A, lda1, K1, K2 ? A + A2_AT : NULL, lda2, K2, P, set,
                                  bp, C, N + 1);
                 for (int m = 0; m < M; m++)
                     for (int n = 0; n < N + 1; n++) {
@@ -155,7 +158,7 @@ static void gemm_packed_matches_gemm(void **state)
                         if (set && n < N)
                             want = bp ? bp[n] : 0.0;
                         for (int k = 0; n < N && k < K; k++) {
-                            float a = k < K1 ? A[m * lda1 + k] : A[MAXM * K1 + m * lda2 + k - K1];
+                            float a = k < K1 ? A[m * lda1 + k] : A[A2_AT + m * lda2 + k - K1];
                             want += (double)a * (trans ? W[n * ldw + k] : W[k * ldw + n]);
                         }
                         char what[96];
