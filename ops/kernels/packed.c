@@ -130,32 +130,62 @@ HEED_HOT static void block_portable(int64_t mr, int64_t n, const segment *s, con
             C[r * ldc + j] = (set ? (bias ? bias[j] : 0.0f) : C[r * ldc + j]) + acc[r][j];
 }
 
+/* The operands of one call, for the tile loop. */
+typedef struct product {
+    int64_t M, N, K;
+    const float *A1, *A2, *P, *bias;
+    int64_t lda1, lda2, K1, K2, ldc;
+    bool set, wide;
+    float *C;
+} product;
+
+/* Row blocks [b0, b1) of panels [p0, p1), panel by panel: a panel stays in
+ * cache over the row blocks. */
+static void run_tiles(const product *q, int64_t b0, int64_t b1, int64_t p0, int64_t p1)
+{
+    for (int64_t pi = p0; pi < p1; pi++)
+        for (int64_t bi = b0; bi < b1; bi++) {
+            int64_t r0 = bi * MR, mr = q->M - r0 < MR ? q->M - r0 : MR;
+            int64_t n = q->N - pi * NR < NR ? q->N - pi * NR : NR;
+            segment s[2] = {{q->A1 + r0 * q->lda1, q->lda1, q->K1},
+                            {q->A2 ? q->A2 + r0 * q->lda2 : NULL, q->lda2, q->K2}};
+            const float *p = q->P + pi * q->K * NR;
+            float *c = q->C + r0 * q->ldc + pi * NR;
+            const float *bp = q->bias ? q->bias + pi * NR : NULL;
+#ifdef HEED_PACKED_AVX512
+            if (q->wide) {
+                block_avx512(mr, n, s, p, q->set, bp, c, q->ldc);
+                continue;
+            }
+#endif
+            block_portable(mr, n, s, p, q->set, bp, c, q->ldc);
+        }
+}
+
 void heed_gemm_packed(int64_t M, int64_t N, const float *A1, int64_t lda1, int64_t K1,
                       const float *A2, int64_t lda2, int64_t K2, const float *P, bool set,
                       const float *bias, float *C, int64_t ldc)
 {
     if (M <= 0 || N <= 0)
         return;
-    int64_t K = K1 + K2, panels = (N + NR - 1) / NR, blocks = (M + MR - 1) / MR;
-    bool wide = heed_packed_fast();
-    bool split = (double)M * N * K >= 1 << 20 && !omp_in_parallel();
-    /* panel-major: a thread keeps its panels in cache over all row blocks */
-#pragma omp parallel for collapse(2) schedule(static) if (split)
-    for (int64_t pi = 0; pi < panels; pi++)
-        for (int64_t bi = 0; bi < blocks; bi++) {
-            int64_t r0 = bi * MR, mr = M - r0 < MR ? M - r0 : MR;
-            int64_t n = N - pi * NR < NR ? N - pi * NR : NR;
-            segment s[2] = {{A1 + r0 * lda1, lda1, K1}, {A2 ? A2 + r0 * lda2 : NULL, lda2, K2}};
-            const float *p = P + pi * K * NR;
-            float *c = C + r0 * ldc + pi * NR;
-            const float *bp = bias ? bias + pi * NR : NULL;
-#ifdef HEED_PACKED_AVX512
-            if (wide) {
-                block_avx512(mr, n, s, p, set, bp, c, ldc);
-                continue;
-            }
-#endif
-            (void)wide;
-            block_portable(mr, n, s, p, set, bp, c, ldc);
-        }
+    product q = {M, N, K1 + K2, A1, A2, P, bias, lda1, lda2, K1, K2, ldc, set,
+                 heed_packed_fast(), C};
+    int64_t panels = (N + NR - 1) / NR, blocks = (M + MR - 1) / MR;
+    if ((double)M * N * q.K < 1 << 20 || omp_in_parallel()) {
+        run_tiles(&q, 0, blocks, 0, panels);
+        return;
+    }
+#pragma omp parallel
+    {
+        int64_t nt = omp_get_num_threads(), id = omp_get_thread_num();
+        /* Split by rows, each thread a contiguous share as a static loop over
+         * the rows gives it: the recurrences' row loops are such loops, so a
+         * thread multiplies the rows of the state it computed and produces
+         * the rows it consumes next, and only the packed weight is shared.
+         * Fewer row blocks than threads: split by panels. */
+        if (blocks >= nt)
+            run_tiles(&q, blocks * id / nt, blocks * (id + 1) / nt, 0, panels);
+        else
+            run_tiles(&q, 0, blocks, panels * id / nt, panels * (id + 1) / nt);
+    }
 }
