@@ -412,6 +412,11 @@ static bool check_value(checker *ck, const char *node, const char *key, const he
                     (long long)x);
                 return false;
             }
+            if (a->lo < a->hi && (x < a->lo || x > a->hi)) {
+                err(ck, node, v, "%s%s%s'%s' is %lld, outside [%g, %g]", WHO, key, (long long)x,
+                    a->lo, a->hi);
+                return false;
+            }
             return true;
         }
         dimcheck d = {ck, node, v, true};

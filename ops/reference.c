@@ -52,7 +52,7 @@ static void type_text(const heed_attr *a, char *buf, size_t cap)
         break;
     }
     }
-    if ((a->kind == HEED_A_INT || a->kind == HEED_A_FLOAT) && a->lo < a->hi)
+    if ((a->kind == HEED_A_INT || a->kind == HEED_A_FLOAT || a->kind == HEED_A_DIM) && a->lo < a->hi)
         heed_sbuf_printf(&s, " in [%g, %g]", a->lo, a->hi);
 }
 

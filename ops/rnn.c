@@ -184,8 +184,8 @@ HEED_HOT static void cell_backward(const rnn_cfg *cfg, const float *restrict sav
 static const heed_attr rnn_attrs[] = {
     {.name = "in", .kind = HEED_A_INPUT, .def = NULL, .doc = "sequence [B, T, In]"},
     {.name = "hidden", .kind = HEED_A_DIM, .def = NULL, .doc = "state size H"},
-    {.name = "layers", .kind = HEED_A_INT, .def = "1", .lo = 1, .hi = RNN_MAX_LAYERS,
-     .doc = "stacked layers"},
+    {.name = "layers", .kind = HEED_A_DIM, .def = "1", .lo = 1, .hi = RNN_MAX_LAYERS,
+     .doc = "stacked layers (a number or a dim, so --dim can set it)"},
     {.name = "bidirectional", .kind = HEED_A_BOOL, .def = "false",
      .doc = "a second layer reads the sequence backwards; outputs are concatenated"},
     {.name = "dropout", .kind = HEED_A_FLOAT, .def = "0", .lo = 0, .hi = 0.95,
@@ -212,8 +212,8 @@ static const heed_attr attention_fields[] = {
 static const heed_attr gated_attrs[] = {
     {.name = "in", .kind = HEED_A_INPUT, .def = NULL, .doc = "sequence [B, T, In]"},
     {.name = "hidden", .kind = HEED_A_DIM, .def = NULL, .doc = "state size H"},
-    {.name = "layers", .kind = HEED_A_INT, .def = "1", .lo = 1, .hi = RNN_MAX_LAYERS,
-     .doc = "stacked layers"},
+    {.name = "layers", .kind = HEED_A_DIM, .def = "1", .lo = 1, .hi = RNN_MAX_LAYERS,
+     .doc = "stacked layers (a number or a dim, so --dim can set it)"},
     {.name = "bidirectional", .kind = HEED_A_BOOL, .def = "false",
      .doc = "a second layer reads the sequence backwards; outputs are concatenated"},
     {.name = "dropout", .kind = HEED_A_FLOAT, .def = "0", .lo = 0, .hi = 0.95,
@@ -418,7 +418,7 @@ static heed_status rnn_infer_common(heed_infer *c, cell_kind cell)
     cfg->T = x->d[1].v;
     cfg->In = x->d[2].v;
     cfg->H = hidden.v;
-    cfg->L = heed_attr_int(c, "layers");
+    cfg->L = heed_attr_dim(c, "layers").v;
     cfg->D = heed_attr_bool(c, "bidirectional") ? 2 : 1;
     cfg->G = cell == CELL_GRU ? 3 : cell == CELL_LSTM ? 4 : 1;
     cfg->S = cell == CELL_GRU ? 4 * cfg->H : cell == CELL_LSTM ? 5 * cfg->H : 0;

@@ -256,6 +256,45 @@ static void lengths_from_pad_ids(void **state)
     heed_model_free(m);
 }
 
+/* layers may be a dim, so --dim sets a graph's depth: L=3 makes the same
+ * weights as a literal 3, and a bound value out of range is an error at the
+ * attribute, as a literal one is. */
+static void layers_from_a_dim(void **state)
+{
+    (void)state;
+    const char *yaml = "heed: 1\n"
+                       "dims: {L: 1}\n"
+                       "inputs: {x: [B, T, 3]}\n"
+                       "nodes:\n"
+                       "  r: {op: GRU, in: x, hidden: 4, layers: L, bidirectional: true}\n"
+                       "outputs: [r.state]\n";
+    heed_model *m = tu_model("layers.yaml", yaml);
+    heed_weights *w1, *w3;
+    heed_diag d;
+    const heed_dim three = {"L", 3};
+    assert_int_equal(heed_weights_new(m, NULL, NULL, 0, 1, &w1, &d), HEED_OK);
+    assert_int_equal(heed_weights_new(m, NULL, &three, 1, 1, &w3, &d), HEED_OK);
+    /* four tensors per layer and direction */
+    assert_int_equal(heed_weights_count(w1), 8);
+    assert_int_equal(heed_weights_count(w3), 24);
+    heed_tensor t;
+    assert_int_equal(heed_weights_find(w3, "r.weight_hh_l2_reverse", &t), HEED_OK);
+    assert_int_equal(heed_weights_find(w1, "r.weight_hh_l2_reverse", &t), HEED_ERR_ARGUMENT);
+    const heed_dim nine = {"L", 9};
+    assert_int_equal(heed_model_check(m, &nine, 1, &d), HEED_ERR_SHAPE);
+    assert_non_null(strstr(d.text, "layers.yaml:5:42: error: node 'r': 'layers' is L = 9, "
+                                   "outside [1, 8]"));
+    heed_weights_free(w3);
+    heed_weights_free(w1);
+    heed_model_free(m);
+    tu_expect_errors("layers9.yaml",
+                     "heed: 1\n"
+                     "inputs: {x: [B, T, 3]}\n"
+                     "nodes:\n"
+                     "  r: {op: LSTM, in: x, hidden: 4, layers: 9}\n",
+                     "layers9.yaml:4:43: error: node 'r': 'layers' is 9, outside [1, 8]", NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -263,6 +302,7 @@ int main(void)
         cmocka_unit_test(pytorch_parity),
         cmocka_unit_test(step_mode_equals_full_sequence),
         cmocka_unit_test(lengths_from_pad_ids),
+        cmocka_unit_test(layers_from_a_dim),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
