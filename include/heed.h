@@ -316,6 +316,17 @@ HEED_API heed_status heed_weights_save_checkpoint(const heed_weights *weights,
 HEED_API heed_status heed_weights_train_state(const heed_weights *weights,
                                               heed_train_state *state);
 HEED_API void heed_weights_free(heed_weights *weights);
+/*
+ * into = (1 - t) * into + t * other, parameter by parameter. Blending the i-th
+ * of k weights with t = 1/i leaves their mean: checkpoint averaging (the
+ * weights at the ends of a run's last epochs, averaged, usually generalise
+ * better than the last alone). Both must have the same parameters (names and
+ * shapes) and vocabularies, or HEED_ERR_WEIGHTS names the first difference
+ * ("its parameter 2 is ..., not ...", speaking of `other`).
+ * The result is weights, not a training state: save it with heed_weights_save.
+ */
+HEED_API heed_status heed_weights_blend(heed_weights *into, const heed_weights *other, double t,
+                                        heed_diag *diag);
 
 HEED_API const heed_vocab *heed_weights_vocab(const heed_weights *weights);
 HEED_API size_t heed_weights_count(const heed_weights *weights);

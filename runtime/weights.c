@@ -4,6 +4,7 @@
  * public accessors.
  */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "../ops/kernels/kernels.h"
@@ -257,4 +258,89 @@ void heed_weights_zero_grad(heed_weights *w)
 int64_t heed_weights_steps(const heed_weights *w)
 {
     return w ? w->steps : 0;
+}
+
+/* ------------------------------------------------------------ averaging */
+
+/* The dim vocabulary k binds ("V_src"), for messages. */
+static const char *vocab_label(const heed_model *m, int k)
+{
+    for (int f = 0; f < m->n_fields; f++)
+        if (m->fields[f].vocab == k)
+            return m->syms[m->fields[f].vocab_sym].name;
+    return "?";
+}
+
+/* Why b's vocabularies differ from a's, in `why`; false when they are equal. */
+static bool vocab_differs(const heed_vocab *a, const heed_vocab *b, char *why, size_t cap)
+{
+    if (!a || !b) {
+        snprintf(why, cap, a ? "it has no vocabularies" : "it has vocabularies");
+        return a != b;
+    }
+    for (int k = 0; k < a->n && k < b->n; k++) {
+        const hv_vocab *x = &a->v[k], *y = &b->v[k];
+        for (int i = 0; i < x->n && i < y->n; i++)
+            if (strcmp(x->tokens[i], y->tokens[i]) != 0) {
+                snprintf(why, cap, "%s: token %d is '%s', not '%s'", vocab_label(a->m, k), i,
+                         y->tokens[i], x->tokens[i]);
+                return true;
+            }
+        if (x->n != y->n) {
+            snprintf(why, cap, "%s has %d tokens, not %d", vocab_label(a->m, k), y->n, x->n);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* "[768, 64]": a shape's values (two files may bind a dim differently). */
+static void shape_numbers(const heed_shape *s, char *buf, size_t cap)
+{
+    size_t n = (size_t)snprintf(buf, cap, "[");
+    for (int d = 0; d < s->rank && n < cap; d++)
+        n += (size_t)snprintf(buf + n, cap - n, "%s%lld", d ? ", " : "", (long long)s->d[d].v);
+    if (n < cap)
+        snprintf(buf + n, cap - n, "]");
+}
+
+/* Checks that `o` has `w`'s layout: the same parameters, shapes and vocabularies. */
+static heed_status same_layout(const heed_weights *w, const heed_weights *o, heed_diag *diag)
+{
+    char why[320];
+    if (o->n_params != w->n_params)
+        return heed_fail(diag, HEED_ERR_WEIGHTS, "it has %d parameters, not %d", o->n_params,
+                         w->n_params);
+    for (int i = 0; i < w->n_params; i++) {
+        const hp_param *p = &w->params[i], *q = &o->params[i];
+        char a[96], b[96];
+        shape_numbers(&p->shape, a, sizeof a);
+        shape_numbers(&q->shape, b, sizeof b);
+        if (strcmp(p->name, q->name) != 0 || strcmp(a, b) != 0)
+            return heed_fail(diag, HEED_ERR_WEIGHTS,
+                             "its parameter %d is '%s' %s, not '%s' %s", i, q->name, b,
+                             p->name, a);
+    }
+    if (vocab_differs(w->vocab, o->vocab, why, sizeof why))
+        return heed_fail(diag, HEED_ERR_WEIGHTS, "its vocabularies differ: %s", why);
+    return HEED_OK;
+}
+
+heed_status heed_weights_blend(heed_weights *into, const heed_weights *other, double t,
+                               heed_diag *diag)
+{
+    heed_diag_clear(diag);
+    if (!into || !other)
+        return heed_fail(diag, HEED_ERR_ARGUMENT, "heed_weights_blend: NULL argument");
+    if (!(t >= 0.0 && t <= 1.0))
+        return heed_fail(diag, HEED_ERR_ARGUMENT, "heed_weights_blend: t is %g, not in [0, 1]",
+                         t);
+    heed_status st = same_layout(into, other, diag);
+    if (st != HEED_OK)
+        return st;
+    float a = (float)(1.0 - t), b = (float)t;
+    for (size_t i = 0; i < into->floats; i++)
+        into->data[i] = a * into->data[i] + b * other->data[i];
+    into->has_state = false;
+    return HEED_OK;
 }

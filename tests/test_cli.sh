@@ -163,7 +163,8 @@ for a in a b c; do for b in a b c; do for c in a b c; do
 done; done; done >spell1.tsv
 for i in 1 2 3 4 5 6 7 8; do cat spell1.tsv; done >spell.tsv
 expect 0 "train the speller" "$heed" train "$src/graphs/bahdanau_seq2seq.yaml" --data spell.tsv \
-    --epochs 12 --batch 16 --lr 0.01 --dim E=8 --dim H=32 --threads 1 --out spell.safetensors --quiet
+    --epochs 12 --batch 16 --lr 0.01 --dim E=8 --dim H=32 --threads 1 --out spell.safetensors --quiet \
+    --keep-epochs
 printf 'abc\ta b c\nbca\tb x a\ncab\tc x b\tc a b\n' >scored.tsv
 expect 0 "heed eval" "$heed" eval "$src/graphs/bahdanau_seq2seq.yaml" --weights spell.safetensors \
     --data scored.tsv --json
@@ -171,6 +172,31 @@ for want in '"exact_match":66.6667' '"wer":33.3333' '"token_error_rate":6.6667' 
     '"symbol_error_rate":11.1111'; do
     contains out.txt "$want" "heed eval metrics"
 done
+
+# ------------------------------------------------------------ heed average
+# --keep-epochs left one weights file per epoch; the mean of the last with
+# itself is the last (x/2 + x/2 = x exactly) and scores as the run's weights do
+for e in 1 12; do [ -f spell.ep$e.safetensors ] || fail "--keep-epochs wrote no spell.ep$e.safetensors"; done
+[ ! -f spell.ep13.safetensors ] || fail "--keep-epochs wrote an epoch past the run"
+expect 0 "heed average" "$heed" average "$src/graphs/bahdanau_seq2seq.yaml" --out mean.safetensors \
+    spell.ep12.safetensors spell.ep12.safetensors
+contains out.txt "mean.safetensors: the mean of 2 weights files" "heed average"
+expect 0 "heed eval of the mean" "$heed" eval "$src/graphs/bahdanau_seq2seq.yaml" --weights \
+    mean.safetensors --data scored.tsv --json
+contains out.txt '"wer":33.3333' "the mean of a file with itself"
+expect 0 "heed average of epochs" "$heed" average "$src/graphs/bahdanau_seq2seq.yaml" --out \
+    last3.safetensors spell.ep10.safetensors spell.ep11.safetensors spell.ep12.safetensors
+# weights of other dims are refused, naming the file and the difference
+expect 0 "train a smaller speller" "$heed" train "$src/graphs/bahdanau_seq2seq.yaml" --data \
+    spell.tsv --epochs 1 --batch 16 --dim E=8 --dim H=16 --threads 1 --out small.safetensors --quiet
+expect 1 "average of other dims" "$heed" average "$src/graphs/bahdanau_seq2seq.yaml" --out \
+    bad.safetensors spell.ep12.safetensors small.safetensors
+contains err.txt "small.safetensors does not match spell.ep12.safetensors" "average of other dims"
+contains err.txt "its parameter 2 is 'enc.weight_ih_l0' [48, 8], not 'enc.weight_ih_l0' [96, 8]" \
+    "average of other dims"
+[ ! -f bad.safetensors ] || fail "a refused average wrote its output"
+expect 2 "average onto an input" "$heed" average "$src/graphs/bahdanau_seq2seq.yaml" --out \
+    spell.ep1.safetensors spell.ep1.safetensors spell.ep2.safetensors
 
 # ------------------------------------------------------------ inspect, gradcheck
 g=$src/graphs/bahdanau_seq2seq.yaml

@@ -3,7 +3,8 @@
  * trained on generated data (three made-up "languages" with different letter
  * statistics) must reach 95% validation accuracy; two runs with the same seed
  * give bit-identical losses (with 2 threads); weights saved and loaded give
- * bit-identical outputs and carry the vocabularies.
+ * bit-identical outputs and carry the vocabularies; blending weights averages
+ * them and refuses weights that do not fit.
  */
 #include <unistd.h>
 
@@ -197,12 +198,75 @@ static void save_load_round_trip(void **state)
     heed_weights_free(w2);
 }
 
+/* Checkpoint averaging: blending the i-th of k weights with 1/i leaves their
+ * mean; weights of other dims or other vocabularies are refused, naming the
+ * difference. */
+static void blend_averages_and_checks_layout(void **state)
+{
+    fixture *f = *state;
+    heed_diag d;
+    heed_weights *w[3], *acc;
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(heed_weights_new(f->m, f->v, NULL, 0, (uint64_t)i + 1, &w[i], &d),
+                         HEED_OK);
+    assert_int_equal(heed_weights_new(f->m, f->v, NULL, 0, 1, &acc, &d), HEED_OK);
+    assert_int_equal(heed_weights_blend(acc, w[1], 1.0 / 2, &d), HEED_OK);
+    assert_int_equal(heed_weights_blend(acc, w[2], 1.0 / 3, &d), HEED_OK);
+    for (size_t p = 0; p < heed_weights_count(acc); p++) {
+        heed_tensor a, t[3];
+        heed_weights_param(acc, p, &a);
+        for (int i = 0; i < 3; i++)
+            heed_weights_param(w[i], p, &t[i]);
+        const float *x = t[0].data, *y = t[1].data, *z = t[2].data, *m = a.data;
+        for (size_t k = 0; k < tu_numel(&a); k++)
+            tu_close(m[k], ((double)x[k] + y[k] + z[k]) / 3.0, 1e-6, a.name);
+        /* and the seeds made different weights, so the mean is not one of them */
+        assert_true(tu_numel(&a) < 2 || x[0] != y[0] || x[1] != y[1]);
+    }
+    /* other dims: the first parameter's shape differs */
+    heed_weights *wide;
+    const heed_dim e = {"E", 8};
+    assert_int_equal(heed_weights_new(f->m, f->v, &e, 1, 1, &wide, &d), HEED_OK);
+    assert_int_equal(heed_weights_blend(acc, wide, 0.5, &d), HEED_ERR_WEIGHTS);
+    assert_non_null(strstr(d.message, "its parameter 0 is 'emb.weight' ["));
+    assert_non_null(strstr(d.message, ", 8], not 'emb.weight' ["));
+    assert_non_null(strstr(d.message, ", 32]"));
+    /* another vocabulary of the same size: 'a' never occurs, 'z' does */
+    char other[320], line[256];
+    snprintf(other, sizeof other, "%s/other.tsv", f->dir);
+    FILE *in = fopen(f->train, "r"), *out = fopen(other, "w");
+    assert_non_null(in);
+    assert_non_null(out);
+    while (fgets(line, sizeof line, in)) {
+        for (char *c = line; *c && *c != '\t'; c++)
+            *c = *c == 'a' ? 'z' : *c;
+        fputs(line, out);
+    }
+    fclose(in);
+    fclose(out);
+    heed_vocab *v2;
+    heed_weights *shifted;
+    assert_int_equal(heed_vocab_build(f->m, other, &v2, &d), HEED_OK);
+    assert_int_equal(heed_weights_new(f->m, v2, NULL, 0, 1, &shifted, &d), HEED_OK);
+    assert_int_equal(heed_weights_blend(acc, shifted, 0.5, &d), HEED_ERR_WEIGHTS);
+    assert_non_null(strstr(d.message, "its vocabularies differ: V: token 4 is 'b', not 'a'"));
+    assert_int_equal(heed_weights_blend(acc, w[0], 1.5, &d), HEED_ERR_ARGUMENT);
+    unlink(other);
+    heed_weights_free(shifted);
+    heed_vocab_free(v2);
+    heed_weights_free(wide);
+    heed_weights_free(acc);
+    for (int i = 0; i < 3; i++)
+        heed_weights_free(w[i]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(learns_to_stated_accuracy),
         cmocka_unit_test(same_seed_same_losses),
         cmocka_unit_test(save_load_round_trip),
+        cmocka_unit_test(blend_averages_and_checks_layout),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

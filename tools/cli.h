@@ -89,5 +89,6 @@ int cmd_bench(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_infer(int argc, char **argv);
 int cmd_data(int argc, char **argv);
+int cmd_average(int argc, char **argv);
 
 #endif /* HEED_CLI_H */

@@ -19,7 +19,7 @@ typedef struct train_args {
     int epochs, batch, threads, checkpoint_every;
     long seed;
     double lr, lr_decay, clip;
-    bool quiet, check_numerics, partial;
+    bool quiet, check_numerics, partial, keep_epochs;
     const heed_dim *dims;
     size_t n_dims;
 } train_args;
@@ -172,6 +172,20 @@ static heed_status train_epoch(run *r, double *mean_loss, size_t *examples, heed
     return st;
 }
 
+/* --keep-epochs: the weights as epoch e left them, in OUT's name with ".epE"
+ * before its extension (runs.safetensors -> runs.ep3.safetensors). */
+static heed_status keep_epoch(const run *r, long long e, heed_diag *d)
+{
+    const char *out = r->a->out;
+    size_t n = strlen(out);
+    const char *ext = ".safetensors";
+    size_t stem = n >= strlen(ext) && !strcmp(out + n - strlen(ext), ext) ? n - strlen(ext) : n;
+    char path[4096];
+    if (snprintf(path, sizeof path, "%.*s.ep%lld%s", (int)stem, out, e, ext) >= (int)sizeof path)
+        return cli_fail(d, HEED_ERR_IO, "the path %s is too long", out);
+    return heed_weights_save(r->w, path, d);
+}
+
 static heed_status end_epoch(run *r, curves *cv, double train_loss, size_t examples,
                              double secs, heed_diag *d)
 {
@@ -207,7 +221,8 @@ static heed_status end_epoch(run *r, curves *cv, double train_loss, size_t examp
     r->pos.batch = 0;
     r->tc.lr *= r->tc.lr_decay;
     heed_weights_set_train_config(r->w, &r->tc);
-    return checkpoint(r, d);
+    st = checkpoint(r, d);
+    return st == HEED_OK && a->keep_epochs ? keep_epoch(r, e, d) : st;
 }
 
 static int train_loop(run *r)
@@ -359,7 +374,7 @@ int cmd_train(int argc, char **argv)
         "--data", "--valid",   "--epochs",  "--out",  "--batch",       "--lr",
         "--lr-decay", "--clip", "--seed",    "--dim",  "--threads",     "--log",
         "--plot", "--quiet",   "--resume",  "--step-log", "--checkpoint-every",
-        "--check-numerics", "--init", "--partial"};
+        "--check-numerics", "--init", "--partial", "--keep-epochs"};
     train_args a = {.seed = -1, .clip = -1};
     const char *opt;
     while ((opt = cli_next(&o)) && !o.failed) {
@@ -403,6 +418,8 @@ int cmd_train(int argc, char **argv)
             a.check_numerics = true;
         else if (!strcmp(opt, "--quiet"))
             a.quiet = true;
+        else if (!strcmp(opt, "--keep-epochs"))
+            a.keep_epochs = true;
         else
             return cli_unknown_option(&o, opt, known, 20);
     }

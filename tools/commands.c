@@ -105,7 +105,8 @@ static const cli_cmd commands[] = {
      "heed train MODEL.yaml --data TRAIN.tsv [--valid VALID.tsv] [--out W.safetensors] "
      "[--epochs N] [--batch N] [--lr X] [--lr-decay X] [--clip X] [--seed N] [--dim NAME=N "
      "...] [--threads N] [--resume CKPT] [--init W [--partial]] [--checkpoint-every STEPS] "
-     "[--log FILE.csv] [--step-log FILE.csv] [--plot FILE.svg] [--check-numerics] [--quiet]",
+     "[--log FILE.csv] [--step-log FILE.csv] [--plot FILE.svg] [--check-numerics] [--keep-epochs] "
+     "[--quiet]",
      "Trains with the model's train: settings (options override them). Vocabularies come\n"
      "from TRAIN. Each epoch ends with validation loss and teacher-forced accuracy and an\n"
      "atomic checkpoint to --out holding the weights, the optimizer state, the learning\n"
@@ -130,8 +131,19 @@ static const cli_cmd commands[] = {
      "  --plot FILE         SVG of the loss and accuracy curves, redrawn every epoch\n"
      "  --check-numerics    stop at the first NaN or infinity, naming the node, its YAML\n"
      "                      line and the step\n"
+     "  --keep-epochs       also write each epoch's weights to OUT's name with .epN before\n"
+     "                      .safetensors (for heed average)\n"
      "  --quiet             no progress line\n",
      cmd_train},
+    {"average", "average weights files of one model (checkpoint averaging)",
+     "heed average MODEL.yaml --out AVG.safetensors W1.safetensors W2.safetensors ...",
+     "Writes the parameter-wise mean of the weights files, which must hold the same\n"
+     "parameters and vocabularies (one model, one training data). The weights at the\n"
+     "ends of a run's last epochs (heed train --keep-epochs), averaged, usually decode\n"
+     "better than the last alone. Optimizer state is not averaged: AVG holds weights.\n"
+     "\n"
+     "  --out FILE          where to write the mean (not one of the inputs)\n",
+     cmd_average},
     {"data", "write a dataset's train/valid/test TSV files (dates, addition, g2p, langid)",
      "heed data NAME --out DIR [--seed N] [--train N] [--valid N] [--test N] [--source "
      "PATH]\n       heed data dates --explain TEXT\n       heed data --list",
