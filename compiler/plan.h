@@ -92,6 +92,7 @@ struct heed_plan {
     hp_value *values;
     hp_param *params;
     int n_params;
+    int params_cap; /* entries params has room for; it grows as nodes add theirs */
     size_t param_floats;
     hp_buf *bufs;
     int n_bufs;

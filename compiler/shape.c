@@ -3,6 +3,7 @@
  * topological order and declares its outputs, parameters, saved buffers and
  * workspace. Also the entry point that runs all plan passes.
  */
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -289,6 +290,24 @@ static bool depends_on_runtime(const heed_model *m, const heed_shape *s)
     return false;
 }
 
+/* Doubles the plan's parameter table (a new pool block; the old one is freed
+ * with the plan). Nothing points into the table while shapes are inferred. */
+static bool grow_params(heed_infer *c)
+{
+    heed_plan *p = c->p;
+    size_t cap = (size_t)p->params_cap * 2;
+    hp_param *bigger = cap <= INT_MAX ? heed_pool_alloc(&c->m->env, &p->pool, sizeof *bigger * cap)
+                                      : NULL;
+    if (!bigger) {
+        c->status = heed_fail(c->diag, HEED_ERR_NOMEM, "out of memory");
+        return false;
+    }
+    memcpy(bigger, p->params, sizeof *bigger * (size_t)p->n_params);
+    p->params = bigger;
+    p->params_cap = (int)cap;
+    return true;
+}
+
 int heed_add_param(heed_infer *c, const char *name, const heed_shape *s, heed_init init)
 {
     heed_plan *p = c->p;
@@ -309,6 +328,8 @@ int heed_add_param(heed_infer *c, const char *name, const heed_shape *s, heed_in
         heed_infer_fail(c, "parameter '%s' is too large", name);
         return -1;
     }
+    if (p->n_params == p->params_cap && !grow_params(c))
+        return -1;
     hp_param *prm = &p->params[p->n_params];
     char full[300];
     snprintf(full, sizeof full, "%s.%s", c->mn->name, name);
@@ -519,8 +540,10 @@ heed_status hp_infer_shapes(heed_plan *p, heed_diag *diag)
     heed_status bound = check_inputs_bound(p, diag);
     if (bound != HEED_OK)
         return bound;
-    p->params = heed_pool_alloc(&m->env, &p->pool,
-                                sizeof *p->params * (size_t)(m->n_nodes * HEED_MAX_PARAMS + 1));
+    /* room for a few per node; heed_add_param grows it for nodes with many
+     * (stacked RNN layers), so memory follows the parameters the model has */
+    p->params_cap = m->n_nodes * 8 + 8;
+    p->params = heed_pool_alloc(&m->env, &p->pool, sizeof *p->params * (size_t)p->params_cap);
     if (!p->params)
         return heed_fail(diag, HEED_ERR_NOMEM, "out of memory");
     heed_status first = HEED_OK;

@@ -20,7 +20,8 @@
 
 #define HEED_MAX_INPUTS 16
 #define HEED_MAX_OUTPUTS 6
-#define HEED_MAX_PARAMS 24
+/* per node: an RNN of 8 bidirectional layers has 64, its attention 4 more */
+#define HEED_MAX_PARAMS 72
 #define HEED_MAX_SAVED 8
 
 /* ------------------------------------------------------------ shapes */

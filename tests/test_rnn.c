@@ -257,8 +257,8 @@ static void lengths_from_pad_ids(void **state)
 }
 
 /* layers may be a dim, so --dim sets a graph's depth: L=3 makes the same
- * weights as a literal 3, and a bound value out of range is an error at the
- * attribute, as a literal one is. */
+ * weights as a literal 3, L=8 (64 parameter tensors in one node) works, and a
+ * bound value out of range is an error at the attribute, as a literal one is. */
 static void layers_from_a_dim(void **state)
 {
     (void)state;
@@ -277,6 +277,12 @@ static void layers_from_a_dim(void **state)
     /* four tensors per layer and direction */
     assert_int_equal(heed_weights_count(w1), 8);
     assert_int_equal(heed_weights_count(w3), 24);
+    /* the deepest stack: 8 layers both ways have 64 tensors, all in one node */
+    heed_weights *w8;
+    const heed_dim eight = {"L", 8};
+    assert_int_equal(heed_weights_new(m, NULL, &eight, 1, 1, &w8, &d), HEED_OK);
+    assert_int_equal(heed_weights_count(w8), 64);
+    heed_weights_free(w8);
     heed_tensor t;
     assert_int_equal(heed_weights_find(w3, "r.weight_hh_l2_reverse", &t), HEED_OK);
     assert_int_equal(heed_weights_find(w1, "r.weight_hh_l2_reverse", &t), HEED_ERR_ARGUMENT);
