@@ -21,24 +21,32 @@ data() { # NAME: make the dataset once
   [ -f "$out/data/$1/test.tsv" ] || "$heed" data "$1" --out "$out/data/$1" > /dev/null
 }
 
-# run NAME GRAPH DATASET EPOCHS [train options...]: train, then evaluate on test
+# run NAME GRAPH DATASET EPOCHS [train options...]: train, then evaluate on test.
+# With avg=FIRST before it, the weights evaluated are the mean of epochs FIRST
+# to EPOCHS (heed train --keep-epochs, then heed average).
 run() {
   local name=$1 graph=$2 set=$3 epochs=$4
   shift 4
   want "$name" || return 0
   data "$set"
-  local start end
+  local start end keep=() weights="$out/$name.safetensors"
+  [ -z "${avg:-}" ] || keep=(--keep-epochs)
   start=$(date +%s)
   "$heed" train "$root/graphs/$graph.yaml" --data "$out/data/$set/train.tsv" \
     --valid "$out/data/$set/valid.tsv" --epochs "$epochs" --threads "$threads" \
     --out "$out/$name.safetensors" --log "$out/$name.csv" --plot "$out/$name.svg" \
-    --quiet "$@" > "$out/$name.train.log" 2>&1
+    --quiet "${keep[@]}" "$@" > "$out/$name.train.log" 2>&1
   end=$(date +%s)
   echo "$((end - start))" > "$out/$name.seconds"
-  "$heed" eval "$root/graphs/$graph.yaml" --weights "$out/$name.safetensors" \
+  if [ -n "${avg:-}" ]; then
+    weights="$out/$name.avg.safetensors"
+    "$heed" average "$root/graphs/$graph.yaml" --out "$weights" \
+      $(for e in $(seq "$avg" "$epochs"); do echo "$out/$name.ep$e.safetensors"; done) > /dev/null
+  fi
+  "$heed" eval "$root/graphs/$graph.yaml" --weights "$weights" \
     --data "$out/data/$set/test.tsv" --threads "$threads" --json > "$out/$name.eval.json"
   if [[ "$graph" == *seq2seq ]]; then
-    "$heed" eval "$root/graphs/$graph.yaml" --weights "$out/$name.safetensors" \
+    "$heed" eval "$root/graphs/$graph.yaml" --weights "$weights" \
       --data "$out/data/$set/test.tsv" --threads "$threads" --beam 5 --alpha 0.6 \
       --json > "$out/$name.beam5.json"
   fi
@@ -49,7 +57,7 @@ run dates_bahdanau bahdanau_seq2seq dates 3
 run dates_luong luong_dot_seq2seq dates 4
 run addition_bahdanau bahdanau_seq2seq addition 10
 run addition_luong luong_dot_seq2seq addition 10
-run g2p_bahdanau bahdanau_seq2seq g2p 15 --dim E=64 --lr 0.002 --lr-decay 0.85
+avg=13 run g2p_bahdanau bahdanau_seq2seq g2p 15 --dim E=64 --dim L=2 --lr 0.002 --lr-decay 0.85
 run g2p_luong luong_dot_seq2seq g2p 10 --dim E=64 --lr 0.002 --lr-decay 0.85
 run langid_encoder self_attention_encoder langid 10
 run langid_chars char_classifier langid 10
