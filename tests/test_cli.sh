@@ -81,6 +81,9 @@ expect 2 "unknown command" "$heed" chek
 contains err.txt "did you mean 'check'?" "unknown command"
 expect 2 "unknown option" "$heed" check "$src/graphs/bahdanau_seq2seq.yaml" --dimm E=3
 contains err.txt "did you mean '--dim'?" "unknown option"
+# the last option of the longest list is suggested too (the lists are counted, not hand-numbered)
+expect 2 "misspelt last train option" "$heed" train "$src/graphs/bahdanau_seq2seq.yaml" --keep-epoch
+contains err.txt "did you mean '--keep-epochs'?" "misspelt last train option"
 expect 2 "bad --dim" "$heed" check "$src/graphs/bahdanau_seq2seq.yaml" --dim E
 expect 2 "missing value" "$heed" train "$src/graphs/bahdanau_seq2seq.yaml" --data
 expect 2 "missing --data" "$heed" train "$src/graphs/bahdanau_seq2seq.yaml"

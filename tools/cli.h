@@ -64,6 +64,9 @@ int cli_usage_error(const cli_opts *o, const char *fmt, ...) __attribute__((form
 /* The name closest to word (at most two edits away, or word a prefix of it), or NULL. */
 const char *cli_closest(const char *word, const char *const *names, int n);
 int cli_unknown_option(const cli_opts *o, const char *opt, const char *const *known, int n);
+/* The entries of a command's `known` option list, counted rather than written
+ * by hand (a hand count goes stale when an option is added). */
+#define CLI_COUNT(array) ((int)(sizeof(array) / sizeof((array)[0])))
 
 /* Prints a failed call's diagnostics to stderr; returns the exit code. */
 int cli_report(const heed_diag *d);

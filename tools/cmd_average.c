@@ -51,7 +51,7 @@ int cmd_average(int argc, char **argv)
         if (!strcmp(opt, "--out"))
             out = cli_value(&o);
         else
-            return cli_unknown_option(&o, opt, known, 1);
+            return cli_unknown_option(&o, opt, known, CLI_COUNT(known));
     }
     if (o.failed)
         return CLI_USAGE;

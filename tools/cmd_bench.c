@@ -381,7 +381,7 @@ int cmd_bench(int argc, char **argv)
             if (v && sscanf(v, "%d:%d", &a.decode_batch, &a.decode_steps) != 2)
                 return cli_usage_error(&o, "--decode takes BATCH:STEPS, e.g. 128:11");
         } else
-            return cli_unknown_option(&o, opt, known, 8);
+            return cli_unknown_option(&o, opt, known, CLI_COUNT(known));
     }
     if (o.failed)
         return CLI_USAGE;

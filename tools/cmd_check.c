@@ -11,7 +11,7 @@ int cmd_check(int argc, char **argv)
     const char *opt;
     while ((opt = cli_next(&o)) && !o.failed) {
         if (!cli_dim_option(&o, opt))
-            return cli_unknown_option(&o, opt, known, 1);
+            return cli_unknown_option(&o, opt, known, CLI_COUNT(known));
     }
     if (o.failed)
         return CLI_USAGE;

@@ -409,7 +409,7 @@ int cmd_eval(int argc, char **argv)
         else if (!strcmp(opt, "--json"))
             a.json = true;
         else
-            return cli_unknown_option(&o, opt, known, 7);
+            return cli_unknown_option(&o, opt, known, CLI_COUNT(known));
     }
     if (o.failed)
         return CLI_USAGE;

@@ -72,7 +72,7 @@ int cmd_gradcheck(int argc, char **argv)
             gopt.step = cli_double(&o);
         else {
             free(r);
-            return cli_unknown_option(&o, opt, known, 6);
+            return cli_unknown_option(&o, opt, known, CLI_COUNT(known));
         }
     }
     if (o.failed || o.n_positional != 1) {

@@ -229,7 +229,7 @@ int cmd_infer(int argc, char **argv)
         else if (!strcmp(opt, "--threads"))
             a.threads = cli_int(&o, 1, 1024);
         else
-            return cli_unknown_option(&o, opt, known, 5);
+            return cli_unknown_option(&o, opt, known, CLI_COUNT(known));
     }
     if (o.failed)
         return CLI_USAGE;

@@ -127,7 +127,7 @@ int cmd_inspect(int argc, char **argv)
         else if (!strcmp(opt, "--dot"))
             dot = cli_value(&o);
         else
-            return cli_unknown_option(&o, opt, known, 4);
+            return cli_unknown_option(&o, opt, known, CLI_COUNT(known));
     }
     if (o.failed)
         return CLI_USAGE;

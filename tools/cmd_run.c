@@ -91,7 +91,7 @@ int cmd_run(int argc, char **argv)
         else if (!strcmp(opt, "--threads"))
             threads = cli_int(&o, 1, 1024);
         else
-            return cli_unknown_option(&o, opt, known, 6);
+            return cli_unknown_option(&o, opt, known, CLI_COUNT(known));
     }
     if (o.failed)
         return CLI_USAGE;

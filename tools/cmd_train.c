@@ -176,10 +176,9 @@ static heed_status train_epoch(run *r, double *mean_loss, size_t *examples, heed
  * before its extension (runs.safetensors -> runs.ep3.safetensors). */
 static heed_status keep_epoch(const run *r, long long e, heed_diag *d)
 {
-    const char *out = r->a->out;
-    size_t n = strlen(out);
-    const char *ext = ".safetensors";
-    size_t stem = n >= strlen(ext) && !strcmp(out + n - strlen(ext), ext) ? n - strlen(ext) : n;
+    const char *out = r->a->out, *ext = ".safetensors";
+    size_t n = strlen(out), x = strlen(ext);
+    size_t stem = n >= x && !strcmp(out + n - x, ext) ? n - x : n;
     char path[4096];
     if (snprintf(path, sizeof path, "%.*s.ep%lld%s", (int)stem, out, e, ext) >= (int)sizeof path)
         return cli_fail(d, HEED_ERR_IO, "the path %s is too long", out);
@@ -421,7 +420,7 @@ int cmd_train(int argc, char **argv)
         else if (!strcmp(opt, "--keep-epochs"))
             a.keep_epochs = true;
         else
-            return cli_unknown_option(&o, opt, known, 20);
+            return cli_unknown_option(&o, opt, known, CLI_COUNT(known));
     }
     if (o.failed)
         return CLI_USAGE;
