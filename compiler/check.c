@@ -355,6 +355,17 @@ static void check_dim_names(checker *ck, const char *node, const hy_node *v)
 
 /* ------------------------------------------------------------ scalar checks */
 
+/* An integer attribute (or a literal dim) within the attribute's [lo, hi], when it has one. */
+static bool int_in_range(checker *ck, const char *node, const char *key, const heed_attr *a,
+                         const hy_node *v, int64_t x)
+{
+    if (!(a->lo < a->hi) || (x >= a->lo && x <= a->hi))
+        return true;
+    err(ck, node, v, "%s%s%s'%s' is %lld, outside [%g, %g]", node ? "node '" : "",
+        node ? node : "", node ? "': " : "", key, (long long)x, a->lo, a->hi);
+    return false;
+}
+
 static bool check_value(checker *ck, const char *node, const char *key, const heed_attr *a,
                         const hy_node *v)
 {
@@ -371,12 +382,7 @@ static bool check_value(checker *ck, const char *node, const char *key, const he
                 v->kind == HY_SCALAR ? v->str : hy_kind_name(v->kind));
             return false;
         }
-        if (a->lo < a->hi && (x < a->lo || x > a->hi)) {
-            err(ck, node, v, "%s%s%s'%s' is %lld, outside [%g, %g]", WHO, key, (long long)x, a->lo,
-                a->hi);
-            return false;
-        }
-        return true;
+        return int_in_range(ck, node, key, a, v, x);
     }
     case HEED_A_FLOAT: {
         double x;
@@ -412,12 +418,7 @@ static bool check_value(checker *ck, const char *node, const char *key, const he
                     (long long)x);
                 return false;
             }
-            if (a->lo < a->hi && (x < a->lo || x > a->hi)) {
-                err(ck, node, v, "%s%s%s'%s' is %lld, outside [%g, %g]", WHO, key, (long long)x,
-                    a->lo, a->hi);
-                return false;
-            }
-            return true;
+            return int_in_range(ck, node, key, a, v, x);
         }
         dimcheck d = {ck, node, v, true};
         if (v->kind != HY_SCALAR || !each_factor(v->str, check_factor, &d)) {
