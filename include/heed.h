@@ -248,12 +248,29 @@ typedef struct heed_vocab heed_vocab;
  */
 HEED_API heed_status heed_vocab_build(const heed_model *model, const char *tsv_path,
                                       heed_vocab **out, heed_diag *diag);
+/*
+ * A field tokenised another way than its `data:` entry says: "chars" or
+ * "words" (a label field cannot change). The same graph reads dates as
+ * characters and g2p's phonemes as space-separated words.
+ */
+typedef struct heed_field_tokens {
+    const char *field;  /* a data: field, e.g. "tgt" */
+    const char *tokens; /* "chars" or "words" */
+} heed_field_tokens;
+/* heed_vocab_build with those fields tokenised as `tokens` says; the choice
+ * stays with the vocabulary and with weights saved from it. */
+HEED_API heed_status heed_vocab_build_tokens(const heed_model *model, const char *tsv_path,
+                                             const heed_field_tokens *tokens, size_t n_tokens,
+                                             heed_vocab **out, heed_diag *diag);
+/* How a field's text becomes tokens: "chars", "words" or "label"; NULL for an
+ * unknown field. */
+HEED_API const char *heed_vocab_tokens(const heed_vocab *vocab, const char *field);
 HEED_API void heed_vocab_free(heed_vocab *vocab);
 /* Number of tokens of a field's vocabulary (pad, unk, bos, eos included). */
 HEED_API int64_t heed_vocab_size(const heed_vocab *vocab, const char *field);
 /*
  * Tokenises `text` as the field's `data:` entry says (chars or words, bos/eos,
- * reverse). Unknown tokens map to HEED_UNK_ID. Writes at most `capacity` ids
+ * reverse; chars or words as heed_vocab_tokens says). Unknown tokens map to HEED_UNK_ID. Writes at most `capacity` ids
  * (ids may be NULL when capacity is 0) and the full count to *n. Tokens past
  * 4096 ids (counting <bos>) are ignored.
  */

@@ -50,7 +50,7 @@ static size_t utf8_len(const unsigned char *s, size_t avail)
     return n;
 }
 
-bool hv_split(const hm_field *f, const char *text, size_t len, hv_token_fn fn, void *user)
+bool hv_split(hm_tokens tokens, const char *text, size_t len, hv_token_fn fn, void *user)
 {
     const unsigned char *s = (const unsigned char *)text;
     size_t i = 0;
@@ -60,7 +60,7 @@ bool hv_split(const hm_field *f, const char *text, size_t len, hv_token_fn fn, v
             return false;
         k += n;
     }
-    if (f->tokens == HM_TOK_LABEL) {
+    if (tokens == HM_TOK_LABEL) {
         while (len && (text[len - 1] == ' ' || text[len - 1] == '\r'))
             len--;
         while (i < len && text[i] == ' ')
@@ -69,7 +69,7 @@ bool hv_split(const hm_field *f, const char *text, size_t len, hv_token_fn fn, v
             fn(user, text + i, len - i);
         return true;
     }
-    if (f->tokens == HM_TOK_WORDS) {
+    if (tokens == HM_TOK_WORDS) {
         while (i < len) {
             while (i < len && (text[i] == ' ' || text[i] == '\r'))
                 i++;
@@ -101,11 +101,41 @@ heed_vocab *hv_new(const heed_model *m)
     v->env = &m->env;
     v->n = m->n_vocabs;
     v->v = heed_zalloc(&m->env, (size_t)m->n_vocabs + 1, sizeof *v->v);
-    if (!v->v) {
+    v->tokens = heed_zalloc(&m->env, (size_t)m->n_fields + 1, sizeof *v->tokens);
+    if (!v->v || !v->tokens) {
+        heed_dealloc(&m->env, v->v);
+        heed_dealloc(&m->env, v->tokens);
         heed_dealloc(&m->env, v);
         return NULL;
     }
+    for (int f = 0; f < m->n_fields; f++)
+        v->tokens[f] = m->fields[f].tokens;
     return v;
+}
+
+const char *hv_tokens_name(hm_tokens tokens)
+{
+    return tokens == HM_TOK_WORDS ? "words" : tokens == HM_TOK_LABEL ? "label" : "chars";
+}
+
+bool hv_set_tokens(heed_vocab *vocab, int f, const char *tokens, char *why, size_t cap)
+{
+    const hm_field *fd = &vocab->m->fields[f];
+    bool words = !strcmp(tokens, "words");
+    if (!words && strcmp(tokens, "chars") != 0) {
+        snprintf(why, cap, "field '%s' cannot be tokenised as '%s' (chars or words)", fd->input,
+                 tokens);
+        return false;
+    }
+    /* a label field is one token per row, a tensor of rank 1: splitting it
+     * would change the input's rank, which the graph was checked against */
+    if (fd->tokens == HM_TOK_LABEL) {
+        snprintf(why, cap, "field '%s' is read whole (tokens: label); only chars and words "
+                           "fields can be tokenised the other way", fd->input);
+        return false;
+    }
+    vocab->tokens[f] = words ? HM_TOK_WORDS : HM_TOK_CHARS;
+    return true;
 }
 
 int hv_add(heed_vocab *vocab, int k, const char *token)
@@ -133,6 +163,7 @@ void heed_vocab_free(heed_vocab *vocab)
         heed_strmap_free(vocab->env, &vocab->v[k].ids);
     }
     heed_dealloc(vocab->env, vocab->v);
+    heed_dealloc(vocab->env, vocab->tokens);
     heed_pool_free(vocab->env, vocab->pool);
     heed_dealloc(vocab->env, vocab);
 }
@@ -151,6 +182,8 @@ heed_vocab *hv_copy(const heed_vocab *src, const heed_model *m)
     heed_vocab *v = hv_new(m);
     if (!v)
         return NULL;
+    for (int f = 0; f < m->n_fields && f < src->m->n_fields; f++)
+        v->tokens[f] = src->tokens[f];
     for (int k = 0; k < src->n && k < v->n; k++)
         for (int i = 0; i < src->v[k].n; i++)
             if (hv_add(v, k, src->v[k].tokens[i]) != i) {
@@ -215,6 +248,12 @@ heed_status hv_from_json(heed_vocab *vocab, int k, const char *json, heed_diag *
     }
     json_decref(arr);
     return HEED_OK;
+}
+
+const char *heed_vocab_tokens(const heed_vocab *vocab, const char *field)
+{
+    int f = vocab ? hv_field(vocab->m, field) : -1;
+    return f >= 0 ? hv_tokens_name(vocab->tokens[f]) : NULL;
 }
 
 int64_t heed_vocab_size(const heed_vocab *vocab, const char *field)
@@ -360,7 +399,8 @@ static heed_status build_line(void *user, char **cols, int n_cols, int line)
         if (fd->column >= n_cols)
             return column_error(b->diag, b->path, line, fd, n_cols);
         collect c = {b->v, fd->vocab, false};
-        if (!hv_split(fd, cols[fd->column], strlen(cols[fd->column]), collect_token, &c))
+        if (!hv_split(b->v->tokens[f], cols[fd->column], strlen(cols[fd->column]), collect_token,
+                      &c))
             return utf8_error(b->diag, b->path, line, fd);
         if (c.nomem)
             return heed_fail(b->diag, HEED_ERR_NOMEM, "out of memory building the vocabulary");
@@ -373,11 +413,45 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* Applies heed_vocab_build_tokens's choices to both vocabulary sets. */
+static heed_status choose_tokens(const heed_model *m, const heed_field_tokens *tokens, size_t n,
+                                 heed_vocab *seen, heed_vocab *v, heed_diag *diag)
+{
+    for (size_t i = 0; i < n; i++) {
+        int f = tokens[i].field && tokens[i].tokens ? hv_field(m, tokens[i].field) : -2;
+        char why[256];
+        if (f == -2)
+            return heed_fail(diag, HEED_ERR_ARGUMENT, "heed_vocab_build_tokens: entry %zu has a "
+                                                      "NULL field or tokens", i);
+        if (f < 0) {
+            const char *names[64];
+            int k = 0;
+            for (; k < m->n_fields && k < 64; k++)
+                names[k] = m->fields[k].input;
+            const char *near = heed_did_you_mean(tokens[i].field, names, (size_t)k);
+            return heed_fail(diag, HEED_ERR_ARGUMENT, "model '%s' has no data field '%s'%s%s%s",
+                             m->name, tokens[i].field, near ? "; did you mean '" : "",
+                             near ? near : "", near ? "'?" : "");
+        }
+        if (!hv_set_tokens(seen, f, tokens[i].tokens, why, sizeof why) ||
+            !hv_set_tokens(v, f, tokens[i].tokens, why, sizeof why))
+            return heed_fail(diag, HEED_ERR_ARGUMENT, "%s", why);
+    }
+    return HEED_OK;
+}
+
 heed_status heed_vocab_build(const heed_model *m, const char *tsv_path, heed_vocab **out,
                              heed_diag *diag)
 {
+    return heed_vocab_build_tokens(m, tsv_path, NULL, 0, out, diag);
+}
+
+heed_status heed_vocab_build_tokens(const heed_model *m, const char *tsv_path,
+                                    const heed_field_tokens *tokens, size_t n_tokens,
+                                    heed_vocab **out, heed_diag *diag)
+{
     heed_diag_clear(diag);
-    if (!m || !tsv_path || !out)
+    if (!m || !tsv_path || !out || (!tokens && n_tokens))
         return heed_fail(diag, HEED_ERR_ARGUMENT, "heed_vocab_build: NULL argument");
     *out = NULL;
     if (m->n_fields == 0)
@@ -387,6 +461,12 @@ heed_status heed_vocab_build(const heed_model *m, const char *tsv_path, heed_voc
         heed_vocab_free(seen);
         heed_vocab_free(v);
         return heed_fail(diag, HEED_ERR_NOMEM, "out of memory");
+    }
+    heed_status cs = choose_tokens(m, tokens, n_tokens, seen, v, diag);
+    if (cs != HEED_OK) {
+        heed_vocab_free(seen);
+        heed_vocab_free(v);
+        return cs;
     }
     build_ctx b = {m, seen, tsv_path, diag};
     heed_status st = read_tsv(&m->env, tsv_path, build_line, &b, diag);
@@ -446,7 +526,7 @@ static bool encode_field(const heed_vocab *v, const hm_field *f, const char *tex
     if (f->bos)
         enc_push(&e, HEED_BOS_ID);
     size_t start = e.n;
-    if (!hv_split(f, text, strlen(text), enc_token, &e))
+    if (!hv_split(v->tokens[f - v->m->fields], text, strlen(text), enc_token, &e))
         return false;
     if (f->reverse) {
         size_t end = e.n < cap ? e.n : cap;
@@ -499,7 +579,7 @@ heed_status heed_vocab_decode(const heed_vocab *vocab, const char *field, const 
         if (id == HEED_PAD_ID || id == HEED_BOS_ID)
             continue;
         const char *tok = id >= 0 && id < hv->n ? hv->tokens[id] : "<unk>";
-        heed_sbuf_printf(&s, "%s%s", fd->tokens == HM_TOK_WORDS && !first ? " " : "", tok);
+        heed_sbuf_printf(&s, "%s%s", vocab->tokens[f] == HM_TOK_WORDS && !first ? " " : "", tok);
         first = false;
     }
     return s.truncated ? HEED_ERR_LIMIT : HEED_OK;

@@ -24,6 +24,9 @@ struct heed_vocab {
     void *pool;      /* token strings */
     int n;           /* = model's n_vocabs */
     hv_vocab *v;
+    /* how each data field's text becomes tokens: the field's tokens: entry,
+     * or what heed_vocab_build_tokens chose (kept with the weights) */
+    hm_tokens *tokens; /* per model field */
 };
 
 /* Allocates an empty set of vocabularies for the model's data fields. */
@@ -35,7 +38,12 @@ int hv_field(const heed_model *m, const char *field);
 /* Splits text into tokens as the field says, calling back per token. The
  * callback returns false to stop. Returns false on invalid UTF-8. */
 typedef bool (*hv_token_fn)(void *user, const char *token, size_t len);
-bool hv_split(const hm_field *f, const char *text, size_t len, hv_token_fn fn, void *user);
+bool hv_split(hm_tokens tokens, const char *text, size_t len, hv_token_fn fn, void *user);
+/* Sets field f's tokenisation from "chars" or "words"; false (with the reason
+ * in `why`) for another name or a label field. */
+bool hv_set_tokens(heed_vocab *vocab, int f, const char *tokens, char *why, size_t cap);
+/* "chars", "words" or "label". */
+const char *hv_tokens_name(hm_tokens tokens);
 /* Copies a vocabulary set (for weights). */
 heed_vocab *hv_copy(const heed_vocab *src, const heed_model *m);
 /* Serialises vocabulary k as a JSON array of tokens (for safetensors

@@ -278,6 +278,12 @@ static bool vocab_differs(const heed_vocab *a, const heed_vocab *b, char *why, s
         snprintf(why, cap, a ? "it has no vocabularies" : "it has vocabularies");
         return a != b;
     }
+    for (int f = 0; f < a->m->n_fields && f < b->m->n_fields; f++)
+        if (a->tokens[f] != b->tokens[f]) {
+            snprintf(why, cap, "field '%s' is tokenised as %s, not %s", a->m->fields[f].input,
+                     hv_tokens_name(b->tokens[f]), hv_tokens_name(a->tokens[f]));
+            return true;
+        }
     for (int k = 0; k < a->n && k < b->n; k++) {
         const hv_vocab *x = &a->v[k], *y = &b->v[k];
         for (int i = 0; i < x->n && i < y->n; i++)

@@ -80,6 +80,16 @@ static heed_status save(const heed_weights *w, const heed_train_state *ts, const
                              (long long)w->dimval[i]);
     mk[n_meta] = "heed.dims";
     mv[n_meta++] = dims;
+    /* how each field was tokenised, which the vocabularies only make sense with */
+    char tokens[1024];
+    heed_sbuf_init(&db, tokens, sizeof tokens);
+    for (int f = 0; w->vocab && f < m->n_fields; f++)
+        heed_sbuf_printf(&db, "%s%s=%s", db.len ? "," : "", m->fields[f].input,
+                         hv_tokens_name(w->vocab->tokens[f]));
+    if (w->vocab) {
+        mk[n_meta] = "heed.tokens";
+        mv[n_meta++] = tokens;
+    }
     mk[n_meta] = "heed.model";
     mv[n_meta++] = m->name;
     mk[n_meta] = "heed.hash";
@@ -205,6 +215,40 @@ static heed_status load_training(heed_weights *w, const st_file *f, heed_diag *d
     return HEED_OK;
 }
 
+/* "src=chars,tgt=words" from the metadata onto the vocabularies (files
+ * without it were written before fields could change their tokenisation and
+ * keep the model's). Fields the model does not have are ignored, as dims are. */
+static heed_status load_tokens(const heed_model *m, const st_file *f, heed_vocab *v,
+                               heed_diag *diag)
+{
+    const char *p = st_meta(f, "heed.tokens");
+    while (p && *p) {
+        const char *eq = strchr(p, '='), *end = strchr(p, ',');
+        if (!end)
+            end = p + strlen(p);
+        char name[64], mode[16], why[256];
+        if (!eq || eq > end || eq - p >= (long)sizeof name || end - eq - 1 >= (long)sizeof mode)
+            break;
+        snprintf(name, sizeof name, "%.*s", (int)(eq - p), p);
+        snprintf(mode, sizeof mode, "%.*s", (int)(end - eq - 1), eq + 1);
+        int k = hv_field(m, name);
+        bool same = k >= 0 && !strcmp(mode, hv_tokens_name(m->fields[k].tokens));
+        if (k >= 0 && !same && !hv_set_tokens(v, k, mode, why, sizeof why)) {
+            heed_srcpos pos = {f->path, NULL, 0, 0};
+            heed_diag_add(diag, HEED_ERR_WEIGHTS, &pos, NULL, "metadata heed.tokens: %s", why);
+            return HEED_ERR_WEIGHTS;
+        }
+        p = *end ? end + 1 : end;
+    }
+    if (p && *p) {
+        heed_srcpos pos = {f->path, NULL, 0, 0};
+        heed_diag_add(diag, HEED_ERR_WEIGHTS, &pos, NULL,
+                      "metadata heed.tokens is not a list of field=chars|words: '%s'", p);
+        return HEED_ERR_WEIGHTS;
+    }
+    return HEED_OK;
+}
+
 static heed_status load_vocab(const heed_model *m, const st_file *f, heed_vocab **out,
                               heed_diag *diag)
 {
@@ -233,6 +277,11 @@ static heed_status load_vocab(const heed_model *m, const st_file *f, heed_vocab 
             heed_vocab_free(v);
             return st;
         }
+    }
+    heed_status st = load_tokens(m, f, v, diag);
+    if (st != HEED_OK) {
+        heed_vocab_free(v);
+        return st;
     }
     *out = v;
     return HEED_OK;

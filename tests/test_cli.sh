@@ -201,6 +201,32 @@ contains err.txt "its parameter 2 is 'enc.weight_ih_l0' [48, 8], not 'enc.weight
 expect 2 "average onto an input" "$heed" average "$src/graphs/bahdanau_seq2seq.yaml" --out \
     spell.ep1.safetensors spell.ep1.safetensors spell.ep2.safetensors
 
+# ------------------------------------------------------------ --tokens
+# The same speller with its target read as space-separated words: three tokens
+# instead of five, so the model's token error rate is the symbol error rate.
+# The weights remember it: eval and infer need no option.
+expect 0 "train the word speller" "$heed" train "$src/graphs/bahdanau_seq2seq.yaml" --data \
+    spell.tsv --epochs 12 --batch 16 --lr 0.01 --dim E=8 --dim H=32 --threads 1 \
+    --out words.safetensors --quiet --tokens tgt=words
+expect 0 "heed eval of words" "$heed" eval "$src/graphs/bahdanau_seq2seq.yaml" --weights \
+    words.safetensors --data scored.tsv --json
+for want in '"exact_match":66.6667' '"wer":33.3333' '"token_error_rate":11.1111' \
+    '"symbol_error_rate":11.1111'; do
+    contains out.txt "$want" "heed eval of words"
+done
+expect 0 "heed infer of words" "$heed" infer "$src/graphs/bahdanau_seq2seq.yaml" --weights \
+    words.safetensors cab
+contains out.txt "c a b" "heed infer of words"
+expect 2 "--tokens against a checkpoint" "$heed" train "$src/graphs/bahdanau_seq2seq.yaml" \
+    --data spell.tsv --resume words.safetensors --epochs 13 --tokens tgt=chars --quiet
+contains err.txt "words.safetensors tokenises field 'tgt' as words; --tokens tgt=chars needs new weights" \
+    "--tokens against a checkpoint"
+expect 2 "--tokens without =" "$heed" train "$src/graphs/bahdanau_seq2seq.yaml" --data spell.tsv \
+    --tokens tgt
+expect 2 "--tokens of a field the model lacks" "$heed" train "$src/graphs/bahdanau_seq2seq.yaml" \
+    --data spell.tsv --tokens tgtt=words --out none.safetensors
+contains err.txt "has no data field 'tgtt'; did you mean 'tgt'?" "--tokens of a field the model lacks"
+
 # ------------------------------------------------------------ inspect, gradcheck
 g=$src/graphs/bahdanau_seq2seq.yaml
 expect 0 "inspect" "$heed" inspect "$g" --dim H=32

@@ -4,7 +4,8 @@
  * statistics) must reach 95% validation accuracy; two runs with the same seed
  * give bit-identical losses (with 2 threads); weights saved and loaded give
  * bit-identical outputs and carry the vocabularies; blending weights averages
- * them and refuses weights that do not fit.
+ * them and refuses weights that do not fit; a field tokenised the other way
+ * stays so through a save and a load.
  */
 #include <unistd.h>
 
@@ -260,6 +261,67 @@ static void blend_averages_and_checks_layout(void **state)
         heed_weights_free(w[i]);
 }
 
+/* A field tokenised another way than its data: entry: "word" read as words
+ * makes each row's word one token; the choice survives a save and a load, and
+ * a label field, an unknown field or an unknown way are refused. */
+static void tokens_chosen_at_build(void **state)
+{
+    fixture *f = *state;
+    heed_diag d;
+    heed_vocab *v;
+    const heed_field_tokens words = {"word", "words"};
+    assert_int_equal(heed_vocab_build_tokens(f->m, f->train, &words, 1, &v, &d), HEED_OK);
+    assert_string_equal(heed_vocab_tokens(v, "word"), "words");
+    assert_string_equal(heed_vocab_tokens(v, "lang"), "label");
+    assert_string_equal(heed_vocab_tokens(f->v, "word"), "chars");
+    assert_null(heed_vocab_tokens(v, "nope"));
+    /* the first training word is one token of its own; an unseen one is <unk> */
+    char line[64];
+    FILE *in = fopen(f->train, "r");
+    assert_non_null(in);
+    assert_non_null(fgets(line, sizeof line, in));
+    fclose(in);
+    *strchr(line, '\t') = '\0';
+    char text[300];
+    snprintf(text, sizeof text, "%s zzzzzzzz %s", line, line);
+    int32_t ids[8];
+    size_t n;
+    assert_int_equal(heed_vocab_encode(v, "word", text, ids, 8, &n, &d), HEED_OK);
+    assert_int_equal(n, 3);
+    assert_true(ids[0] >= 4);
+    assert_int_equal(ids[1], HEED_UNK_ID);
+    assert_int_equal(ids[2], ids[0]);
+    char back[300];
+    assert_int_equal(heed_vocab_decode(v, "word", ids, n, back, sizeof back), HEED_OK);
+    snprintf(text, sizeof text, "%s <unk> %s", line, line);
+    assert_string_equal(back, text);
+    /* kept with the weights */
+    heed_weights *w, *w2;
+    assert_int_equal(heed_weights_new(f->m, v, NULL, 0, 1, &w, &d), HEED_OK);
+    assert_int_equal(heed_weights_save(w, f->weights, &d), HEED_OK);
+    if (heed_weights_load(f->m, f->weights, 0, &w2, &d) != HEED_OK)
+        fail_msg("%s", d.text);
+    assert_string_equal(heed_vocab_tokens(heed_weights_vocab(w2), "word"), "words");
+    assert_int_equal(heed_vocab_encode(heed_weights_vocab(w2), "word", line, ids, 8, &n, &d),
+                     HEED_OK);
+    assert_int_equal(n, 1);
+    heed_weights_free(w2);
+    heed_weights_free(w);
+    heed_vocab_free(v);
+    /* what cannot be chosen */
+    const heed_field_tokens bad[3] = {{"lang", "chars"}, {"wrd", "words"}, {"word", "bytes"}};
+    const char *want[3] = {"field 'lang' is read whole (tokens: label)",
+                           "has no data field 'wrd'; did you mean 'word'?",
+                           "field 'word' cannot be tokenised as 'bytes' (chars or words)"};
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(heed_vocab_build_tokens(f->m, f->train, &bad[i], 1, &v, &d),
+                         HEED_ERR_ARGUMENT);
+        assert_null(v);
+        if (!strstr(d.message, want[i]))
+            fail_msg("%s", d.message);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -267,6 +329,7 @@ int main(void)
         cmocka_unit_test(same_seed_same_losses),
         cmocka_unit_test(save_load_round_trip),
         cmocka_unit_test(blend_averages_and_checks_layout),
+        cmocka_unit_test(tokens_chosen_at_build),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -22,6 +22,9 @@ typedef struct train_args {
     bool quiet, check_numerics, partial, keep_epochs;
     const heed_dim *dims;
     size_t n_dims;
+    heed_field_tokens tokens[8]; /* --tokens FIELD=chars|words */
+    char token_text[8][80];
+    size_t n_tokens;
 } train_args;
 
 /* Everything one run of the loop works with. */
@@ -256,6 +259,46 @@ static int train_loop(run *r)
 
 /* ------------------------------------------------------------ setup */
 
+/* With --resume or --init the vocabulary is the file's, and so is how its
+ * fields are tokenised: a --tokens that says otherwise is an error, not
+ * silently ignored. */
+static heed_status same_tokens(const train_args *a, const char *path, const heed_vocab *v,
+                               heed_diag *d)
+{
+    for (size_t i = 0; i < a->n_tokens; i++) {
+        const char *have = heed_vocab_tokens(v, a->tokens[i].field);
+        if (!have || strcmp(have, a->tokens[i].tokens) != 0)
+            return cli_fail(d, HEED_ERR_ARGUMENT,
+                            "%s tokenises field '%s' as %s; --tokens %s=%s needs new weights "
+                            "(a run without --resume or --init)",
+                            path, a->tokens[i].field, have ? have : "(no such field)",
+                            a->tokens[i].field, a->tokens[i].tokens);
+    }
+    return HEED_OK;
+}
+
+/* --tokens FIELD=MODE; the library checks the field and the mode. */
+static void tokens_option(cli_opts *o, train_args *a)
+{
+    const char *v = cli_value(o);
+    if (!v)
+        return;
+    const char *eq = strchr(v, '=');
+    size_t k = a->n_tokens;
+    if (!eq || eq == v || !eq[1] || strlen(v) >= sizeof a->token_text[0]) {
+        cli_usage_error(o, "--tokens takes FIELD=chars or FIELD=words, not '%s'", v);
+        return;
+    }
+    if (k >= CLI_COUNT(a->tokens)) {
+        cli_usage_error(o, "too many --tokens options");
+        return;
+    }
+    memcpy(a->token_text[k], v, strlen(v) + 1);
+    a->token_text[k][eq - v] = '\0';
+    a->tokens[k] = (heed_field_tokens){a->token_text[k], a->token_text[k] + (eq - v) + 1};
+    a->n_tokens++;
+}
+
 /* Weights: a checkpoint to resume, weights to start from (their vocabulary
  * too), or new ones with the vocabulary of the training data. */
 static heed_status make_weights(const train_args *a, run *r, heed_vocab **v, heed_diag *d)
@@ -267,13 +310,14 @@ static heed_status make_weights(const train_args *a, run *r, heed_vocab **v, hee
                            "%s holds weights but no training state: it was not written by heed "
                            "train, so it cannot be resumed",
                            a->resume);
-        return st;
+        return st == HEED_OK ? same_tokens(a, a->resume, heed_weights_vocab(r->w), d) : st;
     }
-    if (a->init)
-        return heed_weights_load(r->m, a->init,
-                                 HEED_LOAD_WEIGHTS_ONLY | (a->partial ? HEED_LOAD_PARTIAL : 0),
-                                 &r->w, d);
-    heed_status st = heed_vocab_build(r->m, a->data, v, d);
+    if (a->init) {
+        heed_status st = heed_weights_load(
+            r->m, a->init, HEED_LOAD_WEIGHTS_ONLY | (a->partial ? HEED_LOAD_PARTIAL : 0), &r->w, d);
+        return st == HEED_OK ? same_tokens(a, a->init, heed_weights_vocab(r->w), d) : st;
+    }
+    heed_status st = heed_vocab_build_tokens(r->m, a->data, a->tokens, a->n_tokens, v, d);
     if (st == HEED_OK)
         st = heed_weights_new(r->m, *v, a->dims, a->n_dims, r->pos.seed, &r->w, d);
     return st;
@@ -373,7 +417,7 @@ int cmd_train(int argc, char **argv)
         "--data", "--valid",   "--epochs",  "--out",  "--batch",       "--lr",
         "--lr-decay", "--clip", "--seed",    "--dim",  "--threads",     "--log",
         "--plot", "--quiet",   "--resume",  "--step-log", "--checkpoint-every",
-        "--check-numerics", "--init", "--partial", "--keep-epochs"};
+        "--check-numerics", "--init", "--partial", "--keep-epochs", "--tokens"};
     train_args a = {.seed = -1, .clip = -1};
     const char *opt;
     while ((opt = cli_next(&o)) && !o.failed) {
@@ -419,6 +463,8 @@ int cmd_train(int argc, char **argv)
             a.quiet = true;
         else if (!strcmp(opt, "--keep-epochs"))
             a.keep_epochs = true;
+        else if (!strcmp(opt, "--tokens"))
+            tokens_option(&o, &a);
         else
             return cli_unknown_option(&o, opt, known, CLI_COUNT(known));
     }

@@ -106,7 +106,7 @@ static const cli_cmd commands[] = {
      "[--epochs N] [--batch N] [--lr X] [--lr-decay X] [--clip X] [--seed N] [--dim NAME=N "
      "...] [--threads N] [--resume CKPT] [--init W [--partial]] [--checkpoint-every STEPS] "
      "[--log FILE.csv] [--step-log FILE.csv] [--plot FILE.svg] [--check-numerics] [--keep-epochs] "
-     "[--quiet]",
+     "[--tokens FIELD=chars|words ...] [--quiet]",
      "Trains with the model's train: settings (options override them). Vocabularies come\n"
      "from TRAIN. Each epoch ends with validation loss and teacher-forced accuracy and an\n"
      "atomic checkpoint to --out holding the weights, the optimizer state, the learning\n"
@@ -133,6 +133,10 @@ static const cli_cmd commands[] = {
      "                      line and the step\n"
      "  --keep-epochs       also write each epoch's weights to OUT's name with .epN before\n"
      "                      .safetensors (for heed average)\n"
+     "  --tokens FIELD=chars|words\n"
+     "                      read a data: field as characters or as space-separated words\n"
+     "                      whatever its tokens: entry says (g2p's phonemes: tgt=words);\n"
+     "                      kept with the weights, so eval and infer read it the same way\n"
      "  --quiet             no progress line\n",
      cmd_train},
     {"average", "average weights files of one model (checkpoint averaging)",
