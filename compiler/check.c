@@ -1468,6 +1468,8 @@ static const heed_attr train_schema[] = {
      .doc = "seed of initialisation, shuffling and dropout"},
     {.name = "lr_decay", .kind = HEED_A_FLOAT, .def = "1", .lo = 1e-6, .hi = 1,
      .doc = "multiply lr by this after each epoch"},
+    {.name = "label_smoothing", .kind = HEED_A_FLOAT, .def = "0", .lo = 0, .hi = 0.99,
+     .doc = "label smoothing of the loss while training (0: the loss's smoothing:)"},
     {0}};
 
 static double num_or(const hy_node *v, const char *def)
@@ -1495,6 +1497,7 @@ static void check_train(checker *ck, const hy_node *train)
     t->epochs = (int)num_or(f[9], train_schema[9].def);
     t->seed = (uint64_t)num_or(f[10], train_schema[10].def);
     t->lr_decay = (float)num_or(f[11], train_schema[11].def);
+    t->label_smoothing = (float)num_or(f[12], train_schema[12].def);
 }
 
 static const heed_attr decode_schema[] = {

@@ -358,8 +358,9 @@ HEED_API heed_status heed_weights_grad(heed_weights *weights, const char *name,
 typedef enum heed_optimizer { HEED_OPT_SGD = 0, HEED_OPT_ADAM = 1 } heed_optimizer;
 
 /* heed_weights_step reads optimizer to clip; batch, epochs, seed and lr_decay
- * are for the caller's training loop (heed train follows them); nothing reads
- * label_smoothing (CrossEntropy's smoothing: attribute does that job). */
+ * are for the caller's training loop (heed train follows them);
+ * label_smoothing, when above 0, replaces CrossEntropy's smoothing: attribute
+ * in training sessions. */
 typedef struct heed_train_config {
     heed_optimizer optimizer;
     float lr;

@@ -3,7 +3,10 @@
  * softmax(logits), skipping targets equal to the pad id 0. With shift: 1 the
  * logits at step t are scored against the target at step t+1 (the decoder
  * reads the target shifted right). Label smoothing eps mixes the one-hot
- * target with a uniform distribution as PyTorch's label_smoothing does.
+ * target with a uniform distribution as PyTorch's label_smoothing does; a
+ * training run's label_smoothing (heed train --label-smoothing), when set,
+ * takes the attribute's place while training, so validation losses stay
+ * plain cross-entropy.
  *
  * Shape key: B = batch, T = steps, V = classes; logits [B,T,V] with target
  * [B,T] (or [B,V] with [B]); R = B*T rows. Output: the loss, shape [1].
@@ -72,6 +75,12 @@ static int32_t target_of(const ce_cfg *cfg, const int32_t *tg, int64_t b, int64_
     return s < cfg->T ? tg[b * cfg->T + s] : 0;
 }
 
+/* The smoothing of this call: the run's while training, else the attribute's. */
+static float ce_eps(const heed_exec *x, const ce_cfg *cfg)
+{
+    return x->training && x->smoothing > 0.0f ? x->smoothing : cfg->eps;
+}
+
 /* Shape key: logits [R,V], target [R] -> loss [1] */
 static heed_status ce_forward(heed_exec *x)
 {
@@ -79,7 +88,7 @@ static heed_status ce_forward(heed_exec *x)
     const float *lg = x->in[0];
     const int32_t *tg = x->in[1];
     int64_t V = cfg->V, R = cfg->B * cfg->T;
-    double total = 0.0;
+    double eps = ce_eps(x, cfg), total = 0.0;
     int64_t count = 0;
 #pragma omp parallel for schedule(static) reduction(+ : total, count)
     for (int64_t r = 0; r < R; r++) {
@@ -98,7 +107,7 @@ static heed_status ce_forward(heed_exec *x)
         double lse = (double)mx + log(sum);
         double nll = lse - row[y];
         double smooth = lse - mean_logit / (double)V;
-        total += (1.0 - cfg->eps) * nll + cfg->eps * smooth;
+        total += (1.0 - eps) * nll + eps * smooth;
         count++;
     }
     x->saved[0][0] = (float)count;
@@ -117,7 +126,7 @@ static void ce_backward(heed_exec *x)
         return;
     float scale = (x->dout[0] ? x->dout[0][0] : 1.0f) / count;
     int64_t V = cfg->V, R = cfg->B * cfg->T;
-    float uniform = cfg->eps / (float)V;
+    float eps = ce_eps(x, cfg), uniform = eps / (float)V;
 #pragma omp parallel for schedule(static)
     for (int64_t r = 0; r < R; r++) {
         int32_t y = target_of(cfg, tg, r / cfg->T, r % cfg->T);
@@ -133,7 +142,7 @@ static void ce_backward(heed_exec *x)
             sum += expf(row[j] - mx);
         float inv = 1.0f / sum;
         for (int64_t j = 0; j < V; j++) {
-            float q = uniform + (j == y ? 1.0f - cfg->eps : 0.0f);
+            float q = uniform + (j == y ? 1.0f - eps : 0.0f);
             d[j] += scale * (expf(row[j] - mx) * inv - q);
         }
     }

@@ -171,6 +171,7 @@ typedef struct heed_exec {
     int step;                  /* step mode: call index since reset; -1: whole sequence */
     int threads;
     bool training;             /* dropout active */
+    float smoothing;           /* training: the run's label smoothing, 0: the loss's own */
     uint64_t seed;             /* differs per node and per training step */
     char *error;               /* forward may write a message here */
     size_t error_cap;

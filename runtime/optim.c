@@ -92,7 +92,8 @@ heed_status heed_weights_set_train_config(heed_weights *w, const heed_train_conf
         return HEED_ERR_ARGUMENT;
     if (cfg->optimizer != HEED_OPT_SGD && cfg->optimizer != HEED_OPT_ADAM)
         return HEED_ERR_ARGUMENT;
-    if (!(cfg->lr > 0.0f) || !isfinite(cfg->lr) || cfg->clip < 0.0f || !isfinite(cfg->clip))
+    if (!(cfg->lr > 0.0f) || !isfinite(cfg->lr) || cfg->clip < 0.0f || !isfinite(cfg->clip) ||
+        !(cfg->label_smoothing >= 0.0f && cfg->label_smoothing <= 0.99f))
         return HEED_ERR_ARGUMENT;
     bool reset = cfg->optimizer != w->train.optimizer;
     w->train = *cfg;

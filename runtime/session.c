@@ -500,6 +500,7 @@ static heed_status run_step_timed(heed_session *s, const hp_step *step, heed_dia
         .step = pn->step ? s->step : -1,
         .threads = s->threads,
         .training = s->mode == HEED_MODE_TRAIN,
+        .smoothing = s->mode == HEED_MODE_TRAIN ? s->w->train.label_smoothing : 0.0f,
         .seed = heed_mix64(s->seed ^ heed_mix64((uint64_t)s->runs * 1000003u + (uint64_t)step->node)),
         .error = err,
         .error_cap = sizeof err,

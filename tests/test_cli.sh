@@ -227,6 +227,13 @@ expect 2 "--tokens of a field the model lacks" "$heed" train "$src/graphs/bahdan
     --data spell.tsv --tokens tgtt=words --out none.safetensors
 contains err.txt "has no data field 'tgtt'; did you mean 'tgt'?" "--tokens of a field the model lacks"
 
+# --label-smoothing: a number in [0, 0.99], fixed by a checkpoint like the rest
+expect 2 "--label-smoothing out of range" "$heed" train "$src/graphs/bahdanau_seq2seq.yaml" \
+    --data spell.tsv --label-smoothing 1.5
+contains err.txt "--label-smoothing takes a number from 0 to 0.99" "--label-smoothing out of range"
+expect 2 "--label-smoothing on resume" "$heed" train "$src/graphs/bahdanau_seq2seq.yaml" \
+    --data spell.tsv --resume words.safetensors --label-smoothing 0.1
+
 # ------------------------------------------------------------ inspect, gradcheck
 g=$src/graphs/bahdanau_seq2seq.yaml
 expect 0 "inspect" "$heed" inspect "$g" --dim H=32

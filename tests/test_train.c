@@ -5,7 +5,8 @@
  * give bit-identical losses (with 2 threads); weights saved and loaded give
  * bit-identical outputs and carry the vocabularies; blending weights averages
  * them and refuses weights that do not fit; a field tokenised the other way
- * stays so through a save and a load.
+ * stays so through a save and a load; a run's label smoothing trains as the
+ * loss's smoothing: attribute does.
  */
 #include <unistd.h>
 
@@ -322,6 +323,71 @@ static void tokens_chosen_at_build(void **state)
     }
 }
 
+/* The loss of the fifth training step on rows 0..63 (by then the outputs are
+ * far from uniform, where smoothing would hardly change the loss) and the
+ * first parameter after it. */
+static float smoothed_step(heed_model *m, const char *train_path, float run_smoothing,
+                           float *first_param)
+{
+    heed_diag d;
+    heed_vocab *v;
+    heed_dataset *ds;
+    heed_weights *w;
+    heed_session *s;
+    assert_int_equal(heed_vocab_build(m, train_path, &v, &d), HEED_OK);
+    assert_int_equal(heed_dataset_load(m, v, train_path, &ds, &d), HEED_OK);
+    assert_int_equal(heed_weights_new(m, v, NULL, 0, 1, &w, &d), HEED_OK);
+    heed_train_config tc;
+    heed_model_train_config(m, &tc);
+    tc.label_smoothing = run_smoothing;
+    assert_int_equal(heed_weights_set_train_config(w, &tc), HEED_OK);
+    assert_int_equal(heed_session_new(w, HEED_MODE_TRAIN, &s, &d), HEED_OK);
+    size_t rows[64];
+    for (size_t i = 0; i < 64; i++)
+        rows[i] = i;
+    float loss;
+    for (int step = 0; step < 5; step++) {
+        assert_int_equal(heed_dataset_feed(ds, rows, 64, s, &d), HEED_OK);
+        assert_int_equal(heed_session_train_step(s, &loss, &d), HEED_OK);
+    }
+    heed_tensor t;
+    heed_weights_param(w, 0, &t);
+    memcpy(first_param, t.data, 8 * sizeof(float));
+    heed_session_free(s);
+    heed_weights_free(w);
+    heed_dataset_free(ds);
+    heed_vocab_free(v);
+    return loss;
+}
+
+/* A run's label smoothing (train: label_smoothing, heed train
+ * --label-smoothing) trains exactly as the loss's smoothing: attribute does,
+ * and differs from no smoothing. */
+static void run_smoothing_equals_attribute(void **state)
+{
+    fixture *f = *state;
+    char path[1024], text[8192];
+    FILE *in = fopen(tu_path("graphs/char_classifier.yaml", path, sizeof path), "r");
+    assert_non_null(in);
+    size_t n = fread(text, 1, sizeof text - 1, in);
+    fclose(in);
+    text[n] = '\0';
+    char *loss = strstr(text, "target: lang}");
+    assert_non_null(loss);
+    char smoothed[8300];
+    snprintf(smoothed, sizeof smoothed, "%.*starget: lang, smoothing: 0.1}%s", (int)(loss - text),
+             text, loss + strlen("target: lang}"));
+    heed_model *attr = tu_model("smoothed.yaml", smoothed);
+    float p_attr[8], p_run[8], p_plain[8];
+    float l_attr = smoothed_step(attr, f->train, 0.0f, p_attr);
+    float l_run = smoothed_step(f->m, f->train, 0.1f, p_run);
+    float l_plain = smoothed_step(f->m, f->train, 0.0f, p_plain);
+    assert_memory_equal(&l_attr, &l_run, sizeof(float));
+    assert_memory_equal(p_attr, p_run, sizeof p_attr);
+    assert_true(fabsf(l_plain - l_run) > 1e-3f);
+    heed_model_free(attr);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -330,6 +396,7 @@ int main(void)
         cmocka_unit_test(save_load_round_trip),
         cmocka_unit_test(blend_averages_and_checks_layout),
         cmocka_unit_test(tokens_chosen_at_build),
+        cmocka_unit_test(run_smoothing_equals_attribute),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

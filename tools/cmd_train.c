@@ -18,7 +18,7 @@ typedef struct train_args {
     const char *model, *data, *valid, *out, *log, *plot, *resume, *init, *step_log;
     int epochs, batch, threads, checkpoint_every;
     long seed;
-    double lr, lr_decay, clip;
+    double lr, lr_decay, clip, smoothing;
     bool quiet, check_numerics, partial, keep_epochs;
     const heed_dim *dims;
     size_t n_dims;
@@ -340,6 +340,8 @@ static void configure(const train_args *a, run *r)
             r->tc.clip = (float)a->clip;
         if (a->batch > 0)
             r->tc.batch = a->batch;
+        if (a->smoothing >= 0)
+            r->tc.label_smoothing = (float)a->smoothing;
         r->tc.seed = r->pos.seed;
     }
     if (a->epochs > 0)
@@ -417,8 +419,8 @@ int cmd_train(int argc, char **argv)
         "--data", "--valid",   "--epochs",  "--out",  "--batch",       "--lr",
         "--lr-decay", "--clip", "--seed",    "--dim",  "--threads",     "--log",
         "--plot", "--quiet",   "--resume",  "--step-log", "--checkpoint-every",
-        "--check-numerics", "--init", "--partial", "--keep-epochs", "--tokens"};
-    train_args a = {.seed = -1, .clip = -1};
+        "--check-numerics", "--init", "--partial", "--keep-epochs", "--tokens", "--label-smoothing"};
+    train_args a = {.seed = -1, .clip = -1, .smoothing = -1};
     const char *opt;
     while ((opt = cli_next(&o)) && !o.failed) {
         if (cli_dim_option(&o, opt))
@@ -441,6 +443,8 @@ int cmd_train(int argc, char **argv)
             a.lr_decay = cli_double(&o);
         else if (!strcmp(opt, "--clip"))
             a.clip = cli_double(&o);
+        else if (!strcmp(opt, "--label-smoothing"))
+            a.smoothing = cli_double(&o);
         else if (!strcmp(opt, "--seed"))
             a.seed = cli_int(&o, 0, 1 << 30);
         else if (!strcmp(opt, "--threads"))
@@ -474,9 +478,12 @@ int cmd_train(int argc, char **argv)
         return cli_usage_error(&o, "give a model file and --data TRAIN.tsv");
     if (a.resume && a.init)
         return cli_usage_error(&o, "--resume continues a run and --init starts one: give one");
-    if (a.resume && (a.lr > 0 || a.lr_decay > 0 || a.clip >= 0 || a.batch > 0 || a.seed >= 0))
+    if (a.resume &&
+        (a.lr > 0 || a.lr_decay > 0 || a.clip >= 0 || a.batch > 0 || a.seed >= 0 || a.smoothing >= 0))
         return cli_usage_error(&o, "a resumed run keeps its checkpoint's settings: only --epochs "
                                    "may change with --resume");
+    if (a.smoothing != -1 && !(a.smoothing >= 0 && a.smoothing <= 0.99))
+        return cli_usage_error(&o, "--label-smoothing takes a number from 0 to 0.99");
     if (a.partial && !a.init)
         return cli_usage_error(&o, "--partial goes with --init FILE");
     a.model = o.positional[0];

@@ -103,7 +103,7 @@ static const cli_cmd commands[] = {
      cmd_bench},
     {"train", "train a model on TSV data",
      "heed train MODEL.yaml --data TRAIN.tsv [--valid VALID.tsv] [--out W.safetensors] "
-     "[--epochs N] [--batch N] [--lr X] [--lr-decay X] [--clip X] [--seed N] [--dim NAME=N "
+     "[--epochs N] [--batch N] [--lr X] [--lr-decay X] [--clip X] [--label-smoothing X] [--seed N] [--dim NAME=N "
      "...] [--threads N] [--resume CKPT] [--init W [--partial]] [--checkpoint-every STEPS] "
      "[--log FILE.csv] [--step-log FILE.csv] [--plot FILE.svg] [--check-numerics] [--keep-epochs] "
      "[--tokens FIELD=chars|words ...] [--quiet]",
@@ -117,9 +117,10 @@ static const cli_cmd commands[] = {
      "  --valid FILE        validation rows, evaluated after every epoch\n"
      "  --out FILE          checkpoint and final weights (default: MODEL.safetensors; with\n"
      "                      --resume, the resumed file)\n"
-     "  --epochs N, --batch N, --lr X, --lr-decay X, --clip X, --seed N\n"
+     "  --epochs N, --batch N, --lr X, --lr-decay X, --clip X, --label-smoothing X, --seed N\n"
      "                      override train: (lr-decay multiplies lr after every epoch;\n"
-     "                      clip is the global gradient norm, 0 for none)\n" DIM_HELP THREADS_HELP
+     "                      clip is the global gradient norm, 0 for none; label smoothing\n"
+     "                      replaces the loss's smoothing: while training, not in validation)\n" DIM_HELP THREADS_HELP
      "  --resume CKPT       continue a run from its checkpoint\n"
      "  --init FILE         start from these weights (not their optimizer state)\n"
      "  --partial           with --init, accept a file that matches the model only in part:\n"
