@@ -227,6 +227,14 @@ expect 2 "--tokens of a field the model lacks" "$heed" train "$src/graphs/bahdan
     --data spell.tsv --tokens tgtt=words --out none.safetensors
 contains err.txt "has no data field 'tgtt'; did you mean 'tgt'?" "--tokens of a field the model lacks"
 
+# a file whose tokenisation metadata is damaged (same length, so the header
+# stays valid) is refused, naming the file and the field
+perl -pe 's/tgt=words/tgt=wordz/' words.safetensors >damaged.safetensors
+expect 1 "damaged heed.tokens" "$heed" eval "$src/graphs/bahdanau_seq2seq.yaml" --weights \
+    damaged.safetensors --data scored.tsv
+contains err.txt "damaged.safetensors: error: metadata heed.tokens: field 'tgt' cannot be tokenised as 'wordz'" \
+    "damaged heed.tokens"
+
 # --label-smoothing: a number in [0, 0.99], fixed by a checkpoint like the rest
 expect 2 "--label-smoothing out of range" "$heed" train "$src/graphs/bahdanau_seq2seq.yaml" \
     --data spell.tsv --label-smoothing 1.5
