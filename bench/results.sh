@@ -57,8 +57,9 @@ run dates_bahdanau bahdanau_seq2seq dates 3
 run dates_luong luong_dot_seq2seq dates 4
 run addition_bahdanau bahdanau_seq2seq addition 10
 run addition_luong luong_dot_seq2seq addition 10
-avg=13 run g2p_bahdanau bahdanau_seq2seq g2p 15 --dim E=64 --dim L=2 --lr 0.002 --lr-decay 0.85
-run g2p_luong luong_dot_seq2seq g2p 10 --dim E=64 --lr 0.002 --lr-decay 0.85
+avg=13 run g2p_bahdanau bahdanau_seq2seq g2p 15 --dim E=64 --dim L=2 --dim H=384 --lr 0.002 \
+  --lr-decay 0.85 --tokens tgt=words --label-smoothing 0.1
+run g2p_luong luong_dot_seq2seq g2p 10 --dim E=64 --lr 0.002 --lr-decay 0.85 --tokens tgt=words
 run langid_encoder self_attention_encoder langid 10
 run langid_chars char_classifier langid 10
 
