@@ -413,6 +413,19 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* The error for a field name the model's data: section lacks. */
+static heed_status no_field(const heed_model *m, const char *field, heed_diag *diag)
+{
+    const char *names[64];
+    int k = 0;
+    for (; k < m->n_fields && k < 64; k++)
+        names[k] = m->fields[k].input;
+    const char *near = field ? heed_did_you_mean(field, names, (size_t)k) : NULL;
+    return heed_fail(diag, HEED_ERR_ARGUMENT, "model '%s' has no data field '%s'%s%s%s", m->name,
+                     field ? field : "(null)", near ? "; did you mean '" : "", near ? near : "",
+                     near ? "'?" : "");
+}
+
 /* Applies heed_vocab_build_tokens's choices to both vocabulary sets. */
 static heed_status choose_tokens(const heed_model *m, const heed_field_tokens *tokens, size_t n,
                                  heed_vocab *seen, heed_vocab *v, heed_diag *diag)
@@ -423,16 +436,8 @@ static heed_status choose_tokens(const heed_model *m, const heed_field_tokens *t
         if (f == -2)
             return heed_fail(diag, HEED_ERR_ARGUMENT, "heed_vocab_build_tokens: entry %zu has a "
                                                       "NULL field or tokens", i);
-        if (f < 0) {
-            const char *names[64];
-            int k = 0;
-            for (; k < m->n_fields && k < 64; k++)
-                names[k] = m->fields[k].input;
-            const char *near = heed_did_you_mean(tokens[i].field, names, (size_t)k);
-            return heed_fail(diag, HEED_ERR_ARGUMENT, "model '%s' has no data field '%s'%s%s%s",
-                             m->name, tokens[i].field, near ? "; did you mean '" : "",
-                             near ? near : "", near ? "'?" : "");
-        }
+        if (f < 0)
+            return no_field(m, tokens[i].field, diag);
         if (!hv_set_tokens(seen, f, tokens[i].tokens, why, sizeof why) ||
             !hv_set_tokens(v, f, tokens[i].tokens, why, sizeof why))
             return heed_fail(diag, HEED_ERR_ARGUMENT, "%s", why);
@@ -550,8 +555,7 @@ heed_status heed_vocab_encode(const heed_vocab *vocab, const char *field, const 
         return heed_fail(diag, HEED_ERR_ARGUMENT, "heed_vocab_encode: NULL argument");
     int f = hv_field(vocab->m, field);
     if (f < 0)
-        return heed_fail(diag, HEED_ERR_ARGUMENT, "model '%s' has no data field '%s'",
-                         vocab->m->name, field ? field : "(null)");
+        return no_field(vocab->m, field, diag);
     if (!encode_field(vocab, &vocab->m->fields[f], text, ids, capacity, n))
         return heed_fail(diag, HEED_ERR_DATA, "the text is not valid UTF-8");
     return HEED_OK;

@@ -215,6 +215,24 @@ static heed_status load_training(heed_weights *w, const st_file *f, heed_diag *d
     return HEED_OK;
 }
 
+/* Reads the pair at *p of a metadata list "name=value,name=value" into name and
+ * value and moves *p past it; false, *p unmoved, when it is not a pair or a
+ * part does not fit. */
+static bool meta_pair(const char **p, char *name, size_t name_cap, char *value, size_t value_cap)
+{
+    const char *s = *p, *eq = strchr(s, '='), *end = strchr(s, ',');
+    if (!end)
+        end = s + strlen(s);
+    if (!eq || eq > end || (size_t)(eq - s) >= name_cap || (size_t)(end - eq - 1) >= value_cap)
+        return false;
+    memcpy(name, s, (size_t)(eq - s));
+    name[eq - s] = '\0';
+    memcpy(value, eq + 1, (size_t)(end - eq - 1));
+    value[end - eq - 1] = '\0';
+    *p = *end ? end + 1 : end;
+    return true;
+}
+
 /* "src=chars,tgt=words" from the metadata onto the vocabularies (files
  * without it were written before fields could change their tokenisation and
  * keep the model's). Fields the model does not have are ignored, as dims are. */
@@ -222,15 +240,8 @@ static heed_status load_tokens(const heed_model *m, const st_file *f, heed_vocab
                                heed_diag *diag)
 {
     const char *p = st_meta(f, "heed.tokens");
-    while (p && *p) {
-        const char *eq = strchr(p, '='), *end = strchr(p, ',');
-        if (!end)
-            end = p + strlen(p);
-        char name[64], mode[16], why[256];
-        if (!eq || eq > end || eq - p >= (long)sizeof name || end - eq - 1 >= (long)sizeof mode)
-            break;
-        snprintf(name, sizeof name, "%.*s", (int)(eq - p), p);
-        snprintf(mode, sizeof mode, "%.*s", (int)(end - eq - 1), eq + 1);
+    char name[64], mode[16], why[256];
+    while (p && *p && meta_pair(&p, name, sizeof name, mode, sizeof mode)) {
         int k = hv_field(m, name);
         bool same = k >= 0 && !strcmp(mode, hv_tokens_name(m->fields[k].tokens));
         if (k >= 0 && !same && !hv_set_tokens(v, k, mode, why, sizeof why)) {
@@ -238,7 +249,6 @@ static heed_status load_tokens(const heed_model *m, const st_file *f, heed_vocab
             heed_diag_add(diag, HEED_ERR_WEIGHTS, &pos, NULL, "metadata heed.tokens: %s", why);
             return HEED_ERR_WEIGHTS;
         }
-        p = *end ? end + 1 : end;
     }
     if (p && *p) {
         heed_srcpos pos = {f->path, NULL, 0, 0};
@@ -293,20 +303,13 @@ static size_t parse_dims(const heed_model *m, const char *text, heed_dim *dims,
                          char names[][64], size_t cap)
 {
     size_t n = 0;
-    while (text && *text && n < cap) {
-        const char *eq = strchr(text, '='), *end = strchr(text, ',');
-        if (!end)
-            end = text + strlen(text);
-        if (!eq || eq > end || (size_t)(eq - text) >= 64)
-            break;
-        memcpy(names[n], text, (size_t)(eq - text));
-        names[n][eq - text] = '\0';
-        long long v = strtoll(eq + 1, NULL, 10);
+    char value[32];
+    while (text && *text && n < cap && meta_pair(&text, names[n], 64, value, sizeof value)) {
+        long long v = strtoll(value, NULL, 10);
         int sym = hm_sym_find(m, names[n]);
         /* only fixed dims: vocabulary sizes come from the vocabularies */
         if (sym >= 0 && m->syms[sym].kind == HM_SYM_FIXED && v > 0 && v <= HEED_MAX_DIM_VALUE)
             dims[n] = (heed_dim){names[n], v}, n++;
-        text = *end ? end + 1 : end;
     }
     return n;
 }
