@@ -614,14 +614,20 @@ HEED_API void heed_decode_result_free(heed_decode_result *result);
 /* -------------------------------------------------------------- BLAS */
 
 /* Which BLAS runs and how fast: OpenBLAS's configuration, core type and
- * threading, and the sgemm rate measured now (512^3, median of 15). With
- * threads > 0, calls omp_set_num_threads(threads) on the calling thread. */
+ * threading, what runs heed's large matrix products, and their rate
+ * measured now (a 512^3 product through heed's own product call, median of
+ * 15). With threads > 0, calls omp_set_num_threads(threads) on the calling
+ * thread. */
 typedef struct heed_blas_info {
     char config[256];
     char core[64];
     const char *threading; /* "OpenMP", "pthreads" or "sequential" */
     int threads;
     double sgemm_gflops;
+    /* "OpenBLAS", or "heed AVX-512" where the CPU has AVX-512 and OpenBLAS's
+     * core type does not use it (its core detection or OPENBLAS_CORETYPE
+     * chose narrower kernels): heed then runs its own kernel */
+    const char *products;
 } heed_blas_info;
 HEED_API void heed_blas_info_get(int threads, heed_blas_info *out);
 

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../ops/kernels/gemm512.h"
 #include "../ops/kernels/kernels.h"
 #include "base.h"
 
@@ -41,6 +42,7 @@ void heed_blas_info_get(int threads, heed_blas_info *out)
     if (threads > 0)
         omp_set_num_threads(threads);
     out->threads = omp_get_max_threads();
+    out->products = heed_gemm512_machine() ? "heed AVX-512" : "OpenBLAS";
     enum { N = 512, RUNS = 15 };
     float *a = malloc(sizeof(float) * N * N), *b = malloc(sizeof(float) * N * N);
     float *c = malloc(sizeof(float) * N * N);

@@ -6,6 +6,7 @@
 #include <omp.h>
 
 #include "../ops/kernels/kernels.h"
+#include "../ops/kernels/gemm512.h"
 #include "../ops/kernels/packed.h"
 #include "testutil.h"
 
@@ -172,6 +173,64 @@ static void gemm_packed_matches_gemm(void **state)
                 else
                     assert_memory_equal(C, C1, (size_t)M * (N + 1) * sizeof *C);
             }
+    omp_set_num_threads(threads_before);
+}
+
+/* The AVX-512 product equals a plain loop: every transpose; sizes on and off
+ * the 12-row tile, the 32-column panel, the 144-row block and the 256-deep
+ * block; alpha folded in; beta 0 (C holds NaN and is not read), 0.5 and 1;
+ * one and two threads giving the same bits. Without AVX-512 it declines and
+ * leaves C alone. */
+static void gemm512_matches_loop(void **state)
+{
+    (void)state;
+    enum { MAXM = 150, MAXN = 70, MAXK = 300, LD = 303 };
+    static float A[MAXK * LD], B[MAXK * LD], C[MAXM * LD], C1[MAXM * LD];
+    for (int i = 0; i < MAXK * LD; i++) {
+        A[i] = (float)((i * 7) % 23) / 8.0f - 1.4f;
+        B[i] = (float)((i * 5) % 19) / 9.0f - 1.0f;
+    }
+    const int cases[][3] = {{150, 70, 300}, {12, 32, 256}, {25, 33, 40}, {144, 64, 257}};
+    const float betas[3] = {0.0f, 0.5f, 1.0f};
+    int threads_before = omp_get_max_threads();
+    for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++)
+        for (int t = 0; t < 4; t++)
+            for (int bi = 0; bi < 3; bi++)
+                for (int threads = 1; threads <= 2; threads++) {
+                    int M = cases[ci][0], N = cases[ci][1], K = cases[ci][2], ta = t & 1,
+                        tb = t >> 1;
+                    for (int i = 0; i < M * LD; i++)
+                        C[i] = bi ? (float)(i % 9) - 4.0f : NAN;
+                    omp_set_num_threads(threads);
+                    int rc = heed_gemm512(ta, tb, M, N, K, 2.0f, A, LD, B, LD, betas[bi], C, LD);
+                    if (!__builtin_cpu_supports("avx512f")) {
+                        assert_int_equal(rc, -1);
+                        assert_true(bi == 0 || C[0] == -4.0f);
+                        continue;
+                    }
+                    assert_int_equal(rc, 0);
+                    for (int m = 0; m < M; m++)
+                        for (int n = 0; n < LD; n++) {
+                            float old = bi ? (float)((m * LD + n) % 9) - 4.0f : 0.0f;
+                            if (n >= N) { /* past the product: untouched */
+                                if (bi)
+                                    assert_true(C[m * LD + n] == old);
+                                continue;
+                            }
+                            double want = betas[bi] * old;
+                            for (int k = 0; k < K; k++)
+                                want += 2.0 * (ta ? A[k * LD + m] : A[m * LD + k]) *
+                                        (tb ? B[n * LD + k] : B[k * LD + n]);
+                            char what[96];
+                            snprintf(what, sizeof what, "gemm512 %dx%dx%d ta=%d tb=%d beta=%g [%d,%d]",
+                                     M, N, K, ta, tb, (double)betas[bi], m, n);
+                            tu_close(C[m * LD + n], want, 1e-4 * (1 + fabs(want)), what);
+                        }
+                    if (threads == 1)
+                        memcpy(C1, C, sizeof C);
+                    else
+                        assert_memory_equal(C, C1, (size_t)M * LD * sizeof *C);
+                }
     omp_set_num_threads(threads_before);
 }
 
@@ -471,6 +530,7 @@ int main(void)
         cmocka_unit_test(gelu_tail_relative_precision),
         cmocka_unit_test(gemm_every_transpose),
         cmocka_unit_test(gemm_packed_matches_gemm),
+        cmocka_unit_test(gemm512_matches_loop),
         cmocka_unit_test(dropout_mask_is_the_uniform_draw),
         cmocka_unit_test(affine_known_values),
         cmocka_unit_test(embedding_pad_is_zero),

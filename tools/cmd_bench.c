@@ -254,8 +254,9 @@ static void print_text(const bench_args *a, const bench_result *r, const heed_mo
 {
     printf("heed bench %s (model '%s'), %d threads\n", a->model, heed_model_name(m),
            r->blas.threads);
-    printf("BLAS: %s, %s threading, core %s; sgemm 512^3: %.1f GFLOP/s\n", r->blas.config,
-           r->blas.threading, r->blas.core, r->blas.sgemm_gflops);
+    printf("BLAS: %s, %s threading, core %s; large products: %s; sgemm 512^3: %.1f GFLOP/s\n",
+           r->blas.config, r->blas.threading, r->blas.core, r->blas.products,
+           r->blas.sgemm_gflops);
     printf("%-22s %10.3f ms\n", "compile (YAML->plan)", r->compile_ms);
     if (a->forward) {
         double g = r->flops_fwd / (r->forward_ms * 1e-3) / 1e9;
@@ -285,8 +286,9 @@ static void print_json_head(const bench_args *a, const bench_result *r, const he
     for (size_t i = 0; i < a->n_dims; i++)
         printf("%s\"%s\":%lld", i ? "," : "", a->dims[i].name, (long long)a->dims[i].value);
     printf("},\"blas\":{\"config\":\"%s\",\"core\":\"%s\",\"threading\":\"%s\","
-           "\"sgemm_gflops\":%.2f},",
-           r->blas.config, r->blas.core, r->blas.threading, r->blas.sgemm_gflops);
+           "\"products\":\"%s\",\"sgemm_gflops\":%.2f},",
+           r->blas.config, r->blas.core, r->blas.threading, r->blas.products,
+           r->blas.sgemm_gflops);
     printf("\"compile_ms\":%.4f,\"forward_ms\":%.4f,\"train_ms\":%.4f,\"decode_ms\":%.4f,"
            "\"flops_forward\":%.0f,\"flops_backward\":%.0f,\"peak_rss_kb\":%ld,",
            r->compile_ms, a->forward ? r->forward_ms : -1.0, a->train ? r->train_ms : -1.0,

@@ -5,6 +5,8 @@
 #include <omp.h>
 #include <string.h>
 
+#include "gemm512.h"
+
 void heed_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
                int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc)
 {
@@ -29,6 +31,9 @@ void heed_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, c
                     C, 1);
         return;
     }
+    if (heed_gemm512_wanted(M, N, K) &&
+        heed_gemm512(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc) == 0)
+        return;
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
                 (blasint)M, (blasint)N, (blasint)K, alpha, A, (blasint)lda, B, (blasint)ldb, beta,
                 C, (blasint)ldc);
