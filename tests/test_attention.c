@@ -129,6 +129,15 @@ static void gradients_layernorm_posenc(void **state)
                  "  a: {op: Mul, in: [n2, r]}\n"
                  "loss: {op: Sum, in: a}\n",
                  1e-2);
+    /* rows of 37: LayerNorm's partial-sum lanes and their tail */
+    tu_gradcheck("heed: 1\n"
+                 "inputs: {x: [B, T, 37], r: [B, T, 37]}\n"
+                 "nodes:\n"
+                 "  ln: {op: LayerNorm, in: x}\n"
+                 "  n2: {op: LayerNorm, in: ln, affine: false, eps: 0.001}\n"
+                 "  a: {op: Mul, in: [n2, r]}\n"
+                 "loss: {op: Sum, in: a}\n",
+                 1e-2);
     tu_gradcheck("heed: 1\n"
                  "inputs: {x: [B, T, 6], r: [B, T, 6]}\n"
                  "nodes:\n"

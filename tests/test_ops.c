@@ -74,6 +74,38 @@ static void activations_known_values(void **state)
     }
 }
 
+/* LayerNorm over rows wide enough for its partial-sum lanes (37 = two
+ * lanes of 16 and a tail of 5), with an offset of 1000 that a careless
+ * one-pass variance would lose, against the row's mean and variance taken
+ * in double here. */
+static void layernorm_wide_rows_known_values(void **state)
+{
+    (void)state;
+    enum { E = 37, ROWS = 3 };
+    float x[ROWS * E], want[ROWS * E];
+    for (int r = 0; r < ROWS; r++) {
+        double mean = 0.0, var = 0.0;
+        for (int j = 0; j < E; j++) {
+            x[r * E + j] = 1000.0f * (float)r + (float)((j * 7 + r) % 11) * 0.25f - 1.0f;
+            mean += x[r * E + j];
+        }
+        mean /= E;
+        for (int j = 0; j < E; j++)
+            var += (x[r * E + j] - mean) * (x[r * E + j] - mean);
+        var /= E;
+        for (int j = 0; j < E; j++)
+            want[r * E + j] = (float)((x[r * E + j] - mean) / sqrt(var + 1e-5));
+    }
+    const int64_t shape[3] = {1, ROWS, E};
+    const char *yaml = "heed: 1\ninputs: {x: [B, S, 37]}\nnodes:\n"
+                       "  y: {op: LayerNorm, in: x}\n  z: {op: LayerNorm, in: x, affine: false}\n";
+    tu_run r = tu_run_new("ln.yaml", yaml, HEED_MODE_INFER);
+    tu_set_f32(&r, "x", 3, shape, x);
+    tu_expect(forward_get(&r, "y", ROWS * E), want, ROWS * E, 2e-5, "LayerNorm E=37");
+    tu_expect(forward_get(&r, "z", ROWS * E), want, ROWS * E, 2e-5, "LayerNorm E=37 plain");
+    tu_run_free(&r);
+}
+
 /* heed_gemm against a plain triple loop, for every transpose and for one row
  * (where it calls sgemv) as well as several; beta = 0 must ignore a C that
  * holds NaN. */
@@ -528,6 +560,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(activations_known_values),
         cmocka_unit_test(gelu_tail_relative_precision),
+        cmocka_unit_test(layernorm_wide_rows_known_values),
         cmocka_unit_test(gemm_every_transpose),
         cmocka_unit_test(gemm_packed_matches_gemm),
         cmocka_unit_test(gemm512_matches_loop),
