@@ -5,6 +5,7 @@ reference of the same computation in one run, alternating between them, and
 prints medians and ratios. Run with Debian's python3-torch:
 /usr/bin/python3 bench/NAME.py.
 """
+import ctypes
 import json
 import os
 import resource
@@ -90,13 +91,38 @@ def loaded_blas():
     return sorted(libs)
 
 
+def openblas_core(paths):
+    """The core type (kernel set) the loaded OpenBLAS chose, asked of the
+    library itself; None when no OpenBLAS is loaded."""
+    for path in paths:
+        if "openblas" in os.path.basename(path) and "libblas" not in os.path.basename(path):
+            try:
+                fn = ctypes.CDLL(path).openblas_get_corename
+            except (OSError, AttributeError):
+                continue
+            fn.restype = ctypes.c_char_p
+            return fn().decode()
+    return None
+
+
+def blas_env():
+    """The OpenBLAS settings in the environment, which both sides inherit:
+    OPENBLAS_CORETYPE holds both to one kernel set."""
+    held = [f"{k}={os.environ[k]}" for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+            if k in os.environ]
+    return ", ".join(held) if held else "no OPENBLAS_CORETYPE or OPENBLAS_L2_SIZE set"
+
+
 def blas_kind(paths):
-    """'OpenMP OpenBLAS', 'pthreads OpenBLAS', or what was found."""
+    """'OpenMP OpenBLAS', 'pthreads OpenBLAS', or what was found, with the
+    core type OpenBLAS chose."""
     joined = " ".join(paths)
+    core = openblas_core(paths)
+    core = f", core {core}" if core else ""
     if "openblas-openmp" in joined:
-        return "OpenBLAS, OpenMP build"
+        return f"OpenBLAS, OpenMP build{core}"
     if "openblas-pthread" in joined:
-        return "OpenBLAS, pthreads build (expect 3-8x slower products under OpenMP)"
+        return f"OpenBLAS, pthreads build{core} (expect 3-8x slower products under OpenMP)"
     return joined or "unknown"
 
 

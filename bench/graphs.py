@@ -29,8 +29,8 @@ import sys
 import torch
 
 import torch_graphs as tg
-from common import (alternate, blas_kind, heed_bench, loaded_blas, peak_rss_kb, run, table,
-                    time_ms, torch_threads)
+from common import (alternate, blas_env, blas_kind, heed_bench, loaded_blas, peak_rss_kb, run,
+                    table, time_ms, torch_threads)
 
 SEQ2SEQ = {"B": 128, "S": 29, "T": 12, "V_src": 59, "V_tgt": 59}
 DIMS = {"bahdanau": SEQ2SEQ, "luong": SEQ2SEQ, "encoder": {"B": 32, "L": 64, "V": 64, "C": 10}}
@@ -187,8 +187,10 @@ def main():
         print(f"{name}: {dims}")
     print("(T: decoder input positions, <bos> + 10 characters + <eos>, teacher-forced on both "
           "sides)")
+    print(f"environment:  {blas_env()}")
     print(f"heed BLAS:    {heed_blas['config']} ({heed_blas['threading']}, core "
-          f"{heed_blas['core']}), sgemm {heed_blas['sgemm_gflops']:.1f} GFLOP/s")
+          f"{heed_blas['core']}); large products: {heed_blas.get('products', 'OpenBLAS')}, "
+          f"{heed_blas['sgemm_gflops']:.1f} GFLOP/s at 512^3")
     print(f"PyTorch BLAS: {blas_kind(torch_blas)} [{', '.join(torch_blas)}], "
           f"torch {torch.__version__}")
     table([[r["graph"], r["measure"], r["heed"], r["versus"], r["ratio"], r["target"],
