@@ -46,7 +46,7 @@ bool heed_gemm512_wanted(int64_t M, int64_t N, int64_t K)
 
 /* op(A)[i0.., k0..] as MR-row micro-panels [k][MR], alpha folded in, rows
  * past M zero. */
-static void pack_a(float *dst, bool ta, const float *A, int64_t lda, int64_t i0, int64_t mc,
+static void pack_a_512(float *dst, bool ta, const float *A, int64_t lda, int64_t i0, int64_t mc,
                    int64_t k0, int64_t kc, float alpha, int64_t p)
 {
     float *d = dst + p * MR * kc;
@@ -63,7 +63,7 @@ static void pack_a(float *dst, bool ta, const float *A, int64_t lda, int64_t i0,
 #ifdef HEED_GEMM512
 /* C[mr, n] (first block: beta C +, else C +) the MR x NR product of one
  * A micro-panel and one B micro-panel over kc. */
-__attribute__((target("avx512f"))) static void tile(int64_t kc, const float *a, const float *b,
+__attribute__((target("avx512f"))) static void tile_512(int64_t kc, const float *a, const float *b,
                                                     float *C, int64_t ldc, int64_t mr, int64_t n,
                                                     bool first, float beta)
 {
@@ -120,19 +120,19 @@ typedef struct gemm {
 /* Rows [m0, m1) of one K block, on the calling thread with its own A
  * buffer: every C element is summed by one thread in one order, so the
  * result does not depend on the thread count. */
-static void run_rows(const gemm *g, int64_t k0, int64_t kc, int64_t m0, int64_t m1, float *pa)
+static void rows_512(const gemm *g, int64_t k0, int64_t kc, int64_t m0, int64_t m1, float *pa)
 {
 #ifdef HEED_GEMM512
     int64_t npan = (g->N + NR - 1) / NR;
     for (int64_t i0 = m0; i0 < m1; i0 += MC) {
         int64_t mc = m1 - i0 < MC ? m1 - i0 : MC, mpan = (mc + MR - 1) / MR;
         for (int64_t p = 0; p < mpan; p++)
-            pack_a(pa, g->ta, g->A, g->lda, i0, mc, k0, kc, g->alpha, p);
+            pack_a_512(pa, g->ta, g->A, g->lda, i0, mc, k0, kc, g->alpha, p);
         for (int64_t jp = 0; jp < npan; jp++) {
             int64_t n = g->N - jp * NR < NR ? g->N - jp * NR : NR;
             for (int64_t ip = 0; ip < mpan; ip++) {
                 int64_t mr = mc - ip * MR < MR ? mc - ip * MR : MR;
-                tile(kc, pa + ip * MR * kc, g->pb + jp * NR * kc,
+                tile_512(kc, pa + ip * MR * kc, g->pb + jp * NR * kc,
                      g->C + (i0 + ip * MR) * g->ldc + jp * NR, g->ldc, mr, n, k0 == 0, g->beta);
             }
         }
@@ -145,7 +145,7 @@ static void run_rows(const gemm *g, int64_t k0, int64_t kc, int64_t m0, int64_t 
 /* One thread's part: for each K block, the B panels packed by all threads,
  * then the thread's share of the rows (whole tiles) with no further
  * synchronisation. */
-static void run_thread(const gemm *g)
+static void thread_512(const gemm *g)
 {
     int64_t nt = omp_get_num_threads(), id = omp_get_thread_num();
     int64_t tiles = (g->M + MR - 1) / MR, npan = (g->N + NR - 1) / NR;
@@ -160,7 +160,7 @@ static void run_thread(const gemm *g)
             const float *b = g->tb ? g->B + j0 * g->ldb + k0 : g->B + k0 * g->ldb + j0;
             heed_pack(g->pb + p * NR * kc, b, g->ldb, g->tb, kc, n);
         }
-        run_rows(g, k0, kc, m0, m1 < g->M ? m1 : g->M, pa);
+        rows_512(g, k0, kc, m0, m1 < g->M ? m1 : g->M, pa);
         /* the next block's packing overwrites the panels */
 #pragma omp barrier
     }
@@ -186,7 +186,7 @@ int heed_gemm512(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
     gemm g = {ta,   tb, M,   N,  K,  alpha, beta, A, B, lda, ldb, ldc, C, pa, pb,
               bytes_a / sizeof(float)};
 #pragma omp parallel num_threads(threads)
-    run_thread(&g);
+    thread_512(&g);
     free(pa), free(pb);
     return 0;
 #else
