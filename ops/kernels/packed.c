@@ -26,18 +26,79 @@ size_t heed_packed_floats(int64_t K, int64_t N)
     return (size_t)((N + NR - 1) / NR) * NR * (size_t)K;
 }
 
+#ifdef HEED_PACKED_AVX512
+/* r[i] (row i, 16 columns) becomes column i: four rounds of shuffles, from
+ * pairs of rows up to the 128-bit lanes. */
+__attribute__((target("avx512f"))) static inline void transpose16(__m512 r[16])
+{
+    __m512 t[16];
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 4; i++) { /* r[4i+c], lane L: column 4L+c of rows 4i.. */
+        r[4 * i] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
+        r[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
+        r[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
+        r[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
+    }
+    for (int c = 0; c < 4; c++) {
+        t[c] = _mm512_shuffle_f32x4(r[c], r[4 + c], 0x88);
+        t[4 + c] = _mm512_shuffle_f32x4(r[c], r[4 + c], 0xDD);
+        t[8 + c] = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], 0x88);
+        t[12 + c] = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], 0xDD);
+    }
+    for (int c = 0; c < 4; c++) {
+        r[c] = _mm512_shuffle_f32x4(t[c], t[8 + c], 0x88);
+        r[8 + c] = _mm512_shuffle_f32x4(t[c], t[8 + c], 0xDD);
+        r[4 + c] = _mm512_shuffle_f32x4(t[4 + c], t[12 + c], 0x88);
+        r[12 + c] = _mm512_shuffle_f32x4(t[4 + c], t[12 + c], 0xDD);
+    }
+}
+
+/* The first k16 (a multiple of 16) rows of a full panel of W [N,K]: 16 x 16
+ * blocks read along W's rows and transposed in registers. Gathering down
+ * W's columns one float at a time made the pack cost as much as the 29
+ * steps of products it served at batch 1. */
+__attribute__((target("avx512f"))) static void pack_trans_avx512(float *d, const float *w,
+                                                                int64_t ldw, int64_t k16)
+{
+    __m512 r[16];
+    for (int64_t k0 = 0; k0 < k16; k0 += 16)
+        for (int half = 0; half < 2; half++) {
+            for (int i = 0; i < 16; i++)
+                r[i] = _mm512_loadu_ps(w + (half * 16 + i) * ldw + k0);
+            transpose16(r);
+            for (int i = 0; i < 16; i++)
+                _mm512_storeu_ps(d + (k0 + i) * NR + half * 16, r[i]);
+        }
+}
+#endif
+
+/* Panel p of op(W): [K, NR], columns past N zero. */
+static void pack_panel(float *d, const float *w, int64_t ldw, bool trans, int64_t K, int64_t N,
+                       int64_t p)
+{
+    int64_t n0 = p * NR, k = 0;
+#ifdef HEED_PACKED_AVX512
+    if (trans && N - n0 >= NR && heed_packed_fast()) {
+        k = K / 16 * 16;
+        pack_trans_avx512(d, w + n0 * ldw, ldw, k);
+    }
+#endif
+    for (; k < K; k++)
+        for (int64_t j = 0; j < NR; j++) {
+            int64_t n = n0 + j;
+            d[k * NR + j] = n >= N ? 0.0f : trans ? w[n * ldw + k] : w[k * ldw + n];
+        }
+}
+
 void heed_pack(float *dst, const float *w, int64_t ldw, bool trans, int64_t K, int64_t N)
 {
     int64_t panels = (N + NR - 1) / NR;
 #pragma omp parallel for schedule(static) if (K * N > 65536 && !omp_in_parallel())
     for (int64_t p = 0; p < panels; p++)
-        for (int64_t k = 0; k < K; k++) {
-            float *d = dst + (p * K + k) * NR;
-            for (int64_t j = 0; j < NR; j++) {
-                int64_t n = p * NR + j;
-                d[j] = n >= N ? 0.0f : trans ? w[n * ldw + k] : w[k * ldw + n];
-            }
-        }
+        pack_panel(dst + p * K * NR, w, ldw, trans, K, N, p);
 }
 
 /* One source of A rows for a range of the packed rows. */
