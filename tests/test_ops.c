@@ -165,7 +165,7 @@ static void gemm_packed_matches_gemm(void **state)
         W[i] = (float)((i * 5) % 19) / 9.0f - 1.0f;
     const int cases[][4] = {/* M, N, K1, K2 */
                             {1, 5, 3, 0},   {7, 32, 9, 0},   {8, 45, 6, 4},  {13, 70, 1, 12},
-                            {17, 64, 16, 16}, {64, 100, 120, 80}};
+                            {17, 64, 16, 16}, {64, 100, 120, 80}, {1, 70, 37, 5}};
     int threads_before = omp_get_max_threads();
     assert_true(heed_packed_floats(200, 100) == (size_t)4 * 32 * 200);
     for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++)

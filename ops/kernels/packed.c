@@ -138,6 +138,33 @@ tile_avx512_full(segment s, const float *P, __m512 acc[MR][2])
     }
 }
 
+/* One row (batch 1: decoding, a single sequence): four accumulator pairs
+ * over k, so that each fused multiply-add need not wait for the one before
+ * it; with one pair the row ran at the adds' latency, not their rate. */
+__attribute__((target("avx512f"))) static inline void
+tile_avx512_row(segment s, const float *P, __m512 acc[MR][2])
+{
+    __m512 x[4][2];
+    for (int u = 0; u < 4; u++)
+        x[u][0] = x[u][1] = _mm512_setzero_ps();
+    int64_t k = 0;
+    for (; k + 4 <= s.k; k += 4)
+#pragma GCC unroll 4
+        for (int u = 0; u < 4; u++) {
+            __m512 a = _mm512_set1_ps(s.a[k + u]);
+            x[u][0] = _mm512_fmadd_ps(a, _mm512_loadu_ps(P + (k + u) * NR), x[u][0]);
+            x[u][1] = _mm512_fmadd_ps(a, _mm512_loadu_ps(P + (k + u) * NR + 16), x[u][1]);
+        }
+    for (; k < s.k; k++) {
+        __m512 a = _mm512_set1_ps(s.a[k]);
+        x[0][0] = _mm512_fmadd_ps(a, _mm512_loadu_ps(P + k * NR), x[0][0]);
+        x[0][1] = _mm512_fmadd_ps(a, _mm512_loadu_ps(P + k * NR + 16), x[0][1]);
+    }
+    for (int j = 0; j < 2; j++)
+        acc[0][j] = _mm512_add_ps(acc[0][j], _mm512_add_ps(_mm512_add_ps(x[0][j], x[1][j]),
+                                                           _mm512_add_ps(x[2][j], x[3][j])));
+}
+
 /* C[mr, n <= 32] += the tile's two segments times one panel; with `set`,
  * C = bias + the same (bias NULL: 0). */
 __attribute__((target("avx512f"))) static void
@@ -151,6 +178,8 @@ block_avx512(int64_t mr, int64_t n, const segment *s, const float *P, bool set, 
     for (int i = 0; i < 2; i++) {
         if (mr == MR)
             tile_avx512_full(s[i], p, acc);
+        else if (mr == 1)
+            tile_avx512_row(s[i], p, acc);
         else
             tile_avx512(mr, s[i], p, acc);
         p += s[i].k * NR;
