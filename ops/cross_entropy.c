@@ -90,7 +90,7 @@ static heed_status ce_forward(heed_exec *x)
     int64_t V = cfg->V, R = cfg->B * cfg->T;
     double eps = ce_eps(x, cfg), total = 0.0;
     int64_t count = 0;
-#pragma omp parallel for schedule(static) reduction(+ : total, count)
+#pragma omp parallel for schedule(static) reduction(+ : total, count) if (R * V > 8192)
     for (int64_t r = 0; r < R; r++) {
         int32_t y = target_of(cfg, tg, r / cfg->T, r % cfg->T);
         if (y == 0)
@@ -127,7 +127,7 @@ static void ce_backward(heed_exec *x)
     float scale = (x->dout[0] ? x->dout[0][0] : 1.0f) / count;
     int64_t V = cfg->V, R = cfg->B * cfg->T;
     float eps = ce_eps(x, cfg), uniform = eps / (float)V;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (R * V > 8192)
     for (int64_t r = 0; r < R; r++) {
         int32_t y = target_of(cfg, tg, r / cfg->T, r % cfg->T);
         if (y == 0)

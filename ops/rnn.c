@@ -798,7 +798,8 @@ static void attend_step(const heed_exec *x, const rnn_cfg *cfg, int64_t t, const
     const int32_t *len = lengths(x, cfg), *mlen = memory_lengths(x, cfg);
     att_params a = att_params_of(x, cfg);
     float *wout = x->out[cfg->out_w], *cout = x->out[cfg->out_ctx];
-#pragma omp parallel for schedule(static)
+    /* one row (a decoding step): no threads to start for it */
+#pragma omp parallel for schedule(static) if (B > 1)
     for (int64_t b = 0; b < B; b++) {
         float *w = wout + (b * T + t) * Sm, *ctx = cout + (b * T + t) * Dm;
         if (t >= heed_len(len, b, T)) {

@@ -143,6 +143,40 @@ static void gemm_every_transpose(void **state)
                 }
 }
 
+/* One row against a plain loop on both sides of the size up to which
+ * heed_gemm keeps it on the calling thread (N*K <= 65536) and hands larger
+ * ones to sgemv, the weight transposed and not, beta 0 over NaN and 0.5. */
+static void gemm_one_row_small_and_large(void **state)
+{
+    (void)state;
+    enum { K = 250, MAXN = 300 };
+    static float a[K], W[MAXN * K], C[MAXN];
+    for (int i = 0; i < K; i++)
+        a[i] = (float)((i * 7) % 17) / 8.0f - 1.0f;
+    for (int i = 0; i < MAXN * K; i++)
+        W[i] = (float)((i * 5) % 23) / 11.0f - 1.0f;
+    const int Ns[2] = {100, MAXN}; /* 25000 and 75000 weights */
+    for (int ni = 0; ni < 2; ni++)
+        for (int tb = 0; tb < 2; tb++)
+            for (int bi = 0; bi < 2; bi++) {
+                int N = Ns[ni];
+                float beta = bi ? 0.5f : 0.0f;
+                for (int n = 0; n < N; n++)
+                    C[n] = bi ? (float)n / 10.0f : NAN;
+                /* op(W) [K,N]: W [N,K] when transposed, else [K,N] */
+                heed_gemm(false, tb, 1, N, K, 1.5f, a, K, W, tb ? K : N, beta, C, N);
+                for (int n = 0; n < N; n++) {
+                    double want = bi ? 0.5 * (float)n / 10.0f : 0.0;
+                    for (int k = 0; k < K; k++)
+                        want += 1.5 * a[k] * (tb ? W[n * K + k] : W[k * N + n]);
+                    char what[64];
+                    snprintf(what, sizeof what, "one row N=%d tb=%d beta=%g [%d]", N, tb,
+                             (double)beta, n);
+                    tu_close(C[n], want, 1e-4 * (1 + fabs(want)), what);
+                }
+            }
+}
+
 /* The packed product equals the plain one: rows that fill a tile and rows
  * that do not, widths on and off the 32-column panel, one and two sources of
  * A rows, a transposed weight and not, accumulating and setting (with a bias
@@ -562,6 +596,7 @@ int main(void)
         cmocka_unit_test(gelu_tail_relative_precision),
         cmocka_unit_test(layernorm_wide_rows_known_values),
         cmocka_unit_test(gemm_every_transpose),
+        cmocka_unit_test(gemm_one_row_small_and_large),
         cmocka_unit_test(gemm_packed_matches_gemm),
         cmocka_unit_test(gemm512_matches_loop),
         cmocka_unit_test(dropout_mask_is_the_uniform_draw),
