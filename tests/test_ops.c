@@ -178,14 +178,14 @@ static void gemm_one_row_small_and_large(void **state)
 }
 
 /* The packed product equals the plain one: rows that fill a tile and rows
- * that do not, widths on and off the 32-column panel, one and two sources of
- * A rows, a transposed weight and not, accumulating and setting (with a bias
+ * that do not, widths on and off the 32-column panel, depths within one
+ * 256-row pass and over several, one and two sources of A rows, a transposed weight and not, accumulating and setting (with a bias
  * and without), and a size large enough to be split over the threads (run at
  * one and two threads: the same values). */
 static void gemm_packed_matches_gemm(void **state)
 {
     (void)state;
-    enum { MAXM = 70, MAXN = 100, MAXK = 200, A2_AT = MAXM * (MAXK + 3) };
+    enum { MAXM = 70, MAXN = 100, MAXK = 600, A2_AT = MAXM * (MAXK + 3) };
     /* A holds A1 then A2 (from A2_AT), each with spare columns;
      * W is read with a leading dimension 2 above its width */
     static float A[2 * MAXM * (MAXK + 3)], W[(MAXN + 2) * (MAXK + 2)];
@@ -199,7 +199,9 @@ static void gemm_packed_matches_gemm(void **state)
         W[i] = (float)((i * 5) % 19) / 9.0f - 1.0f;
     const int cases[][4] = {/* M, N, K1, K2 */
                             {1, 5, 3, 0},   {7, 32, 9, 0},   {8, 45, 6, 4},  {13, 70, 1, 12},
-                            {17, 64, 16, 16}, {64, 100, 120, 80}, {1, 70, 37, 5}};
+                            {17, 64, 16, 16}, {64, 100, 120, 80}, {1, 70, 37, 5},
+                            /* deeper than one 256-row pass, the sources split inside one */
+                            {9, 40, 300, 100}, {20, 33, 256, 256}, {1, 64, 520, 80}, {10, 50, 100, 300}};
     int threads_before = omp_get_max_threads();
     assert_true(heed_packed_floats(200, 100) == (size_t)4 * 32 * 200);
     for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++)

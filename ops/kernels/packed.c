@@ -10,7 +10,8 @@
 #define HEED_PACKED_AVX512 1
 #endif
 
-enum { NR = 32, MR = 8 }; /* panel width; rows per tile (16 accumulators) */
+/* panel width; rows per tile (16 accumulators); depth per pass over a panel */
+enum { NR = 32, MR = 8, KC = 256 };
 
 bool heed_packed_fast(void)
 {
@@ -229,26 +230,45 @@ typedef struct product {
     float *C;
 } product;
 
-/* Row blocks [b0, b1) of panels [p0, p1), panel by panel: a panel stays in
- * cache over the row blocks. */
+/* The rows [k0, k1) of the depth, as parts of the two sources of A rows
+ * starting at row r0. */
+static void depth_segments(const product *q, int64_t r0, int64_t k0, int64_t k1, segment s[2])
+{
+    int64_t e1 = k1 < q->K1 ? k1 : q->K1, b2 = k0 > q->K1 ? k0 : q->K1;
+    bool in1 = e1 > k0, in2 = q->A2 && k1 > b2;
+    s[0] = (segment){q->A1 + r0 * q->lda1 + (in1 ? k0 : 0), q->lda1, in1 ? e1 - k0 : 0};
+    s[1] = (segment){in2 ? q->A2 + r0 * q->lda2 + (b2 - q->K1) : NULL, q->lda2,
+                     in2 ? k1 - b2 : 0};
+}
+
+/* Row blocks [b0, b1) of panels [p0, p1), panel by panel and, within a
+ * panel, KC rows of depth at a time: a panel's KC x 32 slice (32 KiB) stays
+ * in L1 over the row blocks. Deeper slices (the LSTM's recurrent gradient
+ * reads 1024 rows) were fetched again from L2 for every row block, and the
+ * two threads then waited on the memory they share. */
 static void run_tiles(const product *q, int64_t b0, int64_t b1, int64_t p0, int64_t p1)
 {
     for (int64_t pi = p0; pi < p1; pi++)
-        for (int64_t bi = b0; bi < b1; bi++) {
-            int64_t r0 = bi * MR, mr = q->M - r0 < MR ? q->M - r0 : MR;
-            int64_t n = q->N - pi * NR < NR ? q->N - pi * NR : NR;
-            segment s[2] = {{q->A1 + r0 * q->lda1, q->lda1, q->K1},
-                            {q->A2 ? q->A2 + r0 * q->lda2 : NULL, q->lda2, q->K2}};
-            const float *p = q->P + pi * q->K * NR;
-            float *c = q->C + r0 * q->ldc + pi * NR;
-            const float *bp = q->bias ? q->bias + pi * NR : NULL;
+        for (int64_t k0 = 0; k0 == 0 || k0 < q->K; k0 += KC) { /* K = 0: C = bias */
+            int64_t k1 = q->K - k0 < KC ? q->K : k0 + KC;
+            bool first = k0 == 0;
+            for (int64_t bi = b0; bi < b1; bi++) {
+                int64_t r0 = bi * MR, mr = q->M - r0 < MR ? q->M - r0 : MR;
+                int64_t n = q->N - pi * NR < NR ? q->N - pi * NR : NR;
+                segment s[2];
+                depth_segments(q, r0, k0, k1, s);
+                const float *p = q->P + (pi * q->K + k0) * NR;
+                float *c = q->C + r0 * q->ldc + pi * NR;
+                const float *bp = q->bias ? q->bias + pi * NR : NULL;
+                bool set = q->set && first; /* later slices add to the first's */
 #ifdef HEED_PACKED_AVX512
-            if (q->wide) {
-                block_avx512(mr, n, s, p, q->set, bp, c, q->ldc);
-                continue;
-            }
+                if (q->wide) {
+                    block_avx512(mr, n, s, p, set, bp, c, q->ldc);
+                    continue;
+                }
 #endif
-            block_portable(mr, n, s, p, q->set, bp, c, q->ldc);
+                block_portable(mr, n, s, p, set, bp, c, q->ldc);
+            }
         }
 }
 
