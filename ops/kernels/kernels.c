@@ -18,7 +18,24 @@ HEED_HOT static void gemv_here(bool tb, int64_t N, int64_t K, float alpha, const
                                const float *B, int64_t ldb, float beta, float *C)
 {
     if (tb) {
-        for (int64_t n = 0; n < N; n++) {
+        int64_t n = 0;
+        /* four rows at once: four independent sums, each vectorised; one
+         * row at a time waited on its own adds */
+        for (; n + 4 <= N; n += 4) {
+            const float *w0 = B + n * ldb, *w1 = w0 + ldb, *w2 = w1 + ldb, *w3 = w2 + ldb;
+            float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
+#pragma omp simd reduction(+ : s0, s1, s2, s3)
+            for (int64_t k = 0; k < K; k++) {
+                s0 += a[k] * w0[k];
+                s1 += a[k] * w1[k];
+                s2 += a[k] * w2[k];
+                s3 += a[k] * w3[k];
+            }
+            float acc[4] = {s0, s1, s2, s3};
+            for (int i = 0; i < 4; i++)
+                C[n + i] = alpha * acc[i] + (beta == 0.0f ? 0.0f : beta * C[n + i]);
+        }
+        for (; n < N; n++) {
             const float *w = B + n * ldb;
             float acc = 0.0f;
 #pragma omp simd reduction(+ : acc)
