@@ -127,7 +127,8 @@ int main(int argc, char **argv)
         snprintf(dims, sizeof dims, "%dx%dx%d %s%s", p->M, p->N, p->K, p->ta ? "T" : "N",
                  p->tb ? "T" : "N");
         if (time_product(p, A, B, C, repeat, &blas, &own) != 0) {
-            fprintf(stderr, "bench_gemm: heed_gemm512 cannot run here (no AVX-512?)\n");
+            fprintf(stderr, "bench_gemm: heed_gemm512 cannot run here (no AVX-512, or out of "
+                            "memory)\n");
             status = 1;
             break;
         }

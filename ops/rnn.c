@@ -819,9 +819,9 @@ static void attend_step(const heed_exec *x, const rnn_cfg *cfg, int64_t t, const
 
 /* Whether step t's products of one row run as att_step_row does: one
  * sequence (greedy decoding), unpacked weights (step mode), two threads. */
-static bool row_step_shared(const rnn_cfg *cfg, const float *pkh)
+static bool row_step_shared(const rnn_cfg *cfg)
 {
-    return cfg->B == 1 && !pkh && omp_get_max_threads() >= 2 && !omp_in_parallel();
+    return cfg->B == 1 && !cfg->packed && omp_get_max_threads() >= 2 && !omp_in_parallel();
 }
 
 /* Step t of one row on two threads started once: the query and the
@@ -831,28 +831,27 @@ static bool row_step_shared(const rnn_cfg *cfg, const float *pkh)
  * streams its weight once; started per product, the threads cost more than
  * half of a decoding step's time here (two starts per step at about 9 us
  * each, against 25 us of products). */
-static void att_step_row(const heed_exec *x, const rnn_cfg *cfg, int64_t t, const float *h,
-                         const float *kp, float *xp, float *hp)
+static void att_step_row(const heed_exec *x, const rnn_cfg *cfg, const layer_params *p,
+                         const att_params *a, int64_t t, const float *h, const float *kp,
+                         float *xp, float *hp)
 {
     int64_t H = cfg->H, GH = cfg->G * H, In = cfg->In, Dm = cfg->Dm, Wi = In + Dm;
-    layer_params p = params_of(x, cfg, 0, 0);
-    att_params a = att_params_of(x, cfg);
     const float *ctx = x->out[cfg->out_ctx] + t * Dm;
 #pragma omp parallel num_threads(2)
     {
         int id = omp_get_thread_num(), nt = omp_get_num_threads();
         if (id == 0 || nt < 2) {
             if (cfg->att_score == ATT_ADDITIVE)
-                step_product(1, cfg->U, H, h, H, NULL, a.wq, H, true, true, NULL,
+                step_product(1, cfg->U, H, h, H, NULL, a->wq, H, true, true, NULL,
                              query_of(x, cfg, t), cfg->U);
             attend_step(x, cfg, t, h, query_of(x, cfg, t), kp);
         }
         if (id == 1 || nt < 2)
-            step_product(1, GH, H, h, H, NULL, p.w_hh, H, true, true, p.b_hh, hp, GH);
+            step_product(1, GH, H, h, H, NULL, p->w_hh, H, true, true, p->b_hh, hp, GH);
 #pragma omp barrier
         int64_t n0 = GH * id / nt, n1 = GH * (id + 1) / nt;
         if (n1 > n0)
-            heed_gemm(false, true, 1, n1 - n0, Dm, 1.0f, ctx, Dm, p.w_ih + In + n0 * Wi, Wi, 1.0f,
+            heed_gemm(false, true, 1, n1 - n0, Dm, 1.0f, ctx, Dm, p->w_ih + In + n0 * Wi, Wi, 1.0f,
                       xp + t * GH + n0, GH);
     }
 }
@@ -881,8 +880,8 @@ static heed_status att_forward(heed_exec *x, const rnn_cfg *cfg)
         copy_or_zero(c + b * H, initial(x, cfg, 0, 0, 1, b), H);
     }
     for (int64_t t = 0; t < T; t++) {
-        if (row_step_shared(cfg, pkh)) {
-            att_step_row(x, cfg, t, h, kp, xp, hp);
+        if (row_step_shared(cfg)) {
+            att_step_row(x, cfg, &p, &a, t, h, kp, xp, hp);
         } else {
             if (cfg->att_score == ATT_ADDITIVE)
                 step_product(B, cfg->U, H, h, H, pkq, a.wq, H, true, true, NULL,
