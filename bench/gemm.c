@@ -1,15 +1,22 @@
 /*
- * gemm.c - heed's AVX-512 matrix product (ops/kernels/gemm512.c) next to
- * OpenBLAS's sgemm on the self-attention encoder's products, alternating in
- * one process: the evidence for heed_gemm512_machine's rule (which OpenBLAS
- * cores keep the large products).
+ * gemm.c - the matrix products of the shipped graphs' training steps, each
+ * timed against OpenBLAS's sgemm on all threads, alternating in one process:
+ *
+ *   1. heed_gemm, the product every op calls, and the path it chose (rows
+ *      split between the threads, OpenBLAS's threads, heed_gemm512): the
+ *      evidence for heed_gemm_route's rule;
+ *   2. heed's AVX-512 product (ops/kernels/gemm512.c) on the encoder's
+ *      products: the evidence for heed_gemm512_machine's rule (which
+ *      OpenBLAS cores keep the large products).
  *
  *   cmake --build build --target bench_gemm
  *   build/bench_gemm [THREADS] [REPEAT]
  *
- * Shapes: the encoder at B=32, L=64 (2048 rows), E=256, F=1024; forward
- * (X W^T, accumulating onto the bias), input gradient (dY W) and weight
- * gradient (dY^T X), as ops/affine.c and ops/mha.c call heed_gemm.
+ * Shapes: the encoder at B=32, L=64 (2048 rows), E=256, F=1024; the seq2seq
+ * graphs at B=128, S=29 (3712 encoder rows), T=12 (1536 decoder rows), E=16,
+ * H=256, V=59. Forward (X W^T, accumulating onto the bias), input gradient
+ * (dY W) and weight gradient (dY^T X), as the ops call heed_gemm outside
+ * their parallel regions.
  */
 #include <omp.h>
 #include <stdbool.h>
@@ -20,6 +27,7 @@
 #include <cblas.h>
 
 #include "../ops/kernels/gemm512.h"
+#include "../ops/kernels/kernels.h"
 
 char *openblas_get_corename(void);
 
@@ -30,6 +38,31 @@ typedef struct product {
     float beta;
 } product;
 
+/* the seq2seq graphs' products (Luong: LSTM, 4H = 1024 gate columns;
+ * Bahdanau: GRU, 3H = 768, bidirectional encoder, memory 2H = 512) */
+static const product seq2seq_products[] = {
+    {"Luong encoder LSTM, input projection", false, true, 3712, 1024, 16, 1.0f},
+    {"Luong encoder LSTM, input grad", false, false, 3712, 16, 1024, 1.0f},
+    {"Luong encoder LSTM, W_ih grad", true, false, 1024, 16, 3712, 1.0f},
+    {"Luong encoder LSTM, W_hh grad", true, false, 1024, 256, 3712, 1.0f},
+    {"Luong decoder LSTM, input grad", false, false, 1536, 16, 1024, 1.0f},
+    {"Luong decoder LSTM, W_ih grad", true, false, 1024, 16, 1536, 1.0f},
+    {"Luong decoder LSTM, W_hh grad", true, false, 1024, 256, 1536, 1.0f},
+    {"Luong output layer, forward (half)", false, true, 1536, 59, 256, 1.0f},
+    {"Luong output layer, input grad (half)", false, false, 1536, 256, 59, 1.0f},
+    {"Luong output layer, weight grad (half)", true, false, 59, 256, 1536, 1.0f},
+    {"Bahdanau encoder GRU, input grad", false, false, 3712, 16, 768, 1.0f},
+    {"Bahdanau encoder GRU, W_ih grad", true, false, 768, 16, 3712, 1.0f},
+    {"Bahdanau encoder GRU, W_hh grad (r, z)", true, false, 512, 256, 3712, 1.0f},
+    {"Bahdanau attention keys, forward", false, true, 3712, 256, 512, 1.0f},
+    {"Bahdanau attention keys, memory grad", false, false, 3712, 512, 256, 1.0f},
+    {"Bahdanau attention keys, weight grad", true, false, 256, 512, 3712, 1.0f},
+    {"Bahdanau decoder GRU, W_ih grad (context)", true, false, 768, 512, 1536, 1.0f},
+    {"Bahdanau output layer, forward (context)", false, true, 1536, 59, 512, 1.0f},
+    {"Bahdanau output layer, input grad (context)", false, false, 1536, 512, 59, 1.0f},
+};
+
+/* the encoder's products */
 static const product products[] = {
     {"attention in-projection, forward", false, true, 2048, 768, 256, 1.0f},
     {"attention out-projection, forward", false, true, 2048, 256, 256, 1.0f},
@@ -44,11 +77,22 @@ static const product products[] = {
     {"square 512, C = AB", false, false, 512, 512, 512, 0.0f},
 };
 
-static void run_blas(const product *p, const float *A, const float *B, float *C)
+/* One way of running a product: 0, or -1 when it cannot run here. */
+typedef int (*runner)(const product *p, const float *A, const float *B, float *C);
+
+static int run_blas(const product *p, const float *A, const float *B, float *C)
 {
     cblas_sgemm(CblasRowMajor, p->ta ? CblasTrans : CblasNoTrans, p->tb ? CblasTrans : CblasNoTrans,
                 p->M, p->N, p->K, 1.0f, A, p->ta ? p->M : p->K, B, p->tb ? p->K : p->N, p->beta, C,
                 p->N);
+    return 0;
+}
+
+static int run_heed(const product *p, const float *A, const float *B, float *C)
+{
+    heed_gemm(p->ta, p->tb, p->M, p->N, p->K, 1.0f, A, p->ta ? p->M : p->K, B, p->tb ? p->K : p->N,
+              p->beta, C, p->N);
+    return 0;
 }
 
 static int run_512(const product *p, const float *A, const float *B, float *C)
@@ -63,21 +107,22 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Median GFLOP/s of each side over `repeat` alternating runs, after one
- * untimed run each. Returns -1 when heed_gemm512 declines (no AVX-512). */
-static int time_product(const product *p, const float *A, const float *B, float *C, int repeat,
-                        double *blas, double *own)
+/* Median GFLOP/s of OpenBLAS's sgemm and of `own` over `repeat`
+ * alternating runs, after one untimed run each. Returns -1 when `own` cannot
+ * run (heed_gemm512 without AVX-512) or on no memory. */
+static int time_product(const product *p, runner own_run, const float *A, const float *B,
+                        float *C, int repeat, double *blas, double *own)
 {
     double *tb = malloc((size_t)repeat * sizeof *tb), *to = malloc((size_t)repeat * sizeof *to);
     int rc = tb && to ? 0 : -1;
     run_blas(p, A, B, C);
     if (rc == 0)
-        rc = run_512(p, A, B, C);
+        rc = own_run(p, A, B, C);
     for (int r = 0; rc == 0 && r < repeat; r++) {
         double t0 = omp_get_wtime();
         run_blas(p, A, B, C);
         double t1 = omp_get_wtime();
-        run_512(p, A, B, C);
+        own_run(p, A, B, C);
         tb[r] = t1 - t0, to[r] = omp_get_wtime() - t1;
     }
     if (rc == 0) {
@@ -101,6 +146,34 @@ static float *filled(size_t n, unsigned seed)
     return v;
 }
 
+/* One table: each product's OpenBLAS rate, `own`'s and their ratio (the
+ * path heed_gemm takes when `own` is heed_gemm). 0, or 1 when `own` cannot
+ * run here. */
+static int table(const char *own_name, runner own_run, const product *ps, size_t count,
+                 const float *A, const float *B, float *C, int repeat)
+{
+    printf("\n%-44s %-17s %-12s %8s %8s %6s\n", "product", "M x N x K", "path", "OpenBLAS",
+           own_name, "ratio");
+    for (size_t i = 0; i < count; i++) {
+        const product *p = &ps[i];
+        double blas = 0, own = 0;
+        char dims[64];
+        snprintf(dims, sizeof dims, "%dx%dx%d %s%s", p->M, p->N, p->K, p->ta ? "T" : "N",
+                 p->tb ? "T" : "N");
+        const char *path = own_run == run_heed
+                               ? heed_gemm_path_name(heed_gemm_route(p->ta, p->M, p->N, p->K))
+                               : "gemm512";
+        if (time_product(p, own_run, A, B, C, repeat, &blas, &own) != 0) {
+            fprintf(stderr, "bench_gemm: %s cannot run here (no AVX-512, or out of memory)\n",
+                    own_name);
+            return 1;
+        }
+        printf("%-44s %-17s %-12s %8.1f %8.1f %5.2fx\n", p->what, dims, path, blas, own,
+               own / blas);
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     int threads = argc > 1 ? atoi(argv[1]) : 2, repeat = argc > 2 ? atoi(argv[2]) : 50;
@@ -109,33 +182,25 @@ int main(int argc, char **argv)
         return 2;
     }
     omp_set_num_threads(threads);
-    size_t n = (size_t)2048 * 1024;
+    size_t n = (size_t)3712 * 1024; /* the largest matrix: [3712, 1024] */
     float *A = filled(n, 1), *B = filled(n, 2), *C = filled(n, 3);
     if (!A || !B || !C) {
         fprintf(stderr, "bench_gemm: out of memory\n");
         return 1;
     }
-    printf("%d threads, medians of %d alternating runs; OpenBLAS core %s; heed_gemm512 %s here\n",
+    printf("%d threads, medians of %d alternating runs, GFLOP/s; OpenBLAS core %s; "
+           "heed_gemm512 %s here\n",
            threads, repeat, openblas_get_corename(),
            heed_gemm512_machine() ? "takes the large products" : "leaves them to OpenBLAS");
-    printf("%-38s %-22s %9s %9s %7s\n", "product", "M x N x K", "OpenBLAS", "gemm512", "ratio");
-    int status = 0;
-    for (size_t i = 0; i < sizeof products / sizeof *products; i++) {
-        const product *p = &products[i];
-        double blas = 0, own = 0;
-        char dims[64];
-        snprintf(dims, sizeof dims, "%dx%dx%d %s%s", p->M, p->N, p->K, p->ta ? "T" : "N",
-                 p->tb ? "T" : "N");
-        if (time_product(p, A, B, C, repeat, &blas, &own) != 0) {
-            fprintf(stderr, "bench_gemm: heed_gemm512 cannot run here (no AVX-512, or out of "
-                            "memory)\n");
-            status = 1;
-            break;
-        }
-        printf("%-38s %-22s %9.1f %9.1f %6.2fx\n", p->what, dims, blas, own, own / blas);
-    }
+    size_t ns = sizeof seq2seq_products / sizeof *seq2seq_products;
+    size_t ne = sizeof products / sizeof *products;
+    int status = table("heed", run_heed, seq2seq_products, ns, A, B, C, repeat);
+    if (status == 0)
+        status = table("heed", run_heed, products, ne, A, B, C, repeat);
+    if (status == 0)
+        status = table("gemm512", run_512, products, ne, A, B, C, repeat);
     free(A);
     free(B);
     free(C);
-    return status;
+    return status == 0 ? 0 : 1;
 }

@@ -177,6 +177,48 @@ static void gemm_one_row_small_and_large(void **state)
             }
 }
 
+/* A product of few columns that heed_gemm splits by rows between two
+ * threads (75 rows: one thread gets 48, the other the 27 left, off the
+ * 16-row tiles), every transpose, beta 0 over NaN and 0.5, read with leading
+ * dimensions wider than the matrices: the same values as a plain loop, and
+ * as at one thread, where OpenBLAS runs it whole. */
+static void gemm_rows_split_between_threads(void **state)
+{
+    (void)state;
+    enum { M = 75, N = 40, K = 100, LD = 103 };
+    static float A[K * LD], B[K * LD], C[M * LD];
+    for (int i = 0; i < K * LD; i++) {
+        A[i] = (float)((i * 7) % 23) / 8.0f - 1.4f;
+        B[i] = (float)((i * 5) % 19) / 9.0f - 1.0f;
+    }
+    int threads_before = omp_get_max_threads();
+    for (int threads = 1; threads <= 2; threads++) {
+        omp_set_num_threads(threads);
+        assert_int_equal(heed_gemm_route(false, M, N, K),
+                         threads == 2 ? HEED_GEMM_ROWS : HEED_GEMM_BLAS);
+        for (int ta = 0; ta < 2; ta++)
+            for (int tb = 0; tb < 2; tb++)
+                for (int bi = 0; bi < 2; bi++) {
+                    float beta = bi ? 0.5f : 0.0f;
+                    for (int i = 0; i < M * LD; i++)
+                        C[i] = bi ? (float)(i % 31) / 10.0f : NAN;
+                    heed_gemm(ta, tb, M, N, K, 1.5f, A, LD, B, LD, beta, C, LD);
+                    for (int m = 0; m < M; m++)
+                        for (int n = 0; n < N; n++) {
+                            double want = bi ? 0.5 * (float)((m * LD + n) % 31) / 10.0f : 0.0;
+                            for (int k = 0; k < K; k++)
+                                want += 1.5 * (ta ? A[k * LD + m] : A[m * LD + k]) *
+                                        (tb ? B[n * LD + k] : B[k * LD + n]);
+                            char what[80];
+                            snprintf(what, sizeof what, "rows split %d threads ta=%d tb=%d beta=%g",
+                                     threads, ta, tb, (double)beta);
+                            tu_close(C[m * LD + n], want, 1e-4 * (1 + fabs(want)), what);
+                        }
+                }
+    }
+    omp_set_num_threads(threads_before);
+}
+
 /* The packed product equals the plain one: rows that fill a tile and rows
  * that do not, widths on and off the 32-column panel, depths within one
  * 256-row pass and over several, one and two sources of A rows, a transposed weight and not, accumulating and setting (with a bias
@@ -599,6 +641,7 @@ int main(void)
         cmocka_unit_test(layernorm_wide_rows_known_values),
         cmocka_unit_test(gemm_every_transpose),
         cmocka_unit_test(gemm_one_row_small_and_large),
+        cmocka_unit_test(gemm_rows_split_between_threads),
         cmocka_unit_test(gemm_packed_matches_gemm),
         cmocka_unit_test(gemm512_matches_loop),
         cmocka_unit_test(dropout_mask_is_the_uniform_draw),

@@ -11,6 +11,10 @@
  * thread: 64 Ki floats, 256 KiB, about 3 us at the memory's rate. */
 #define HEED_GEMV_HERE 65536
 
+/* Products with at most this many columns split their rows between the
+ * threads themselves (see split_rows_wanted). */
+#define HEED_SPLIT_COLS 256
+
 /* C[n] = alpha a . op(B)[:, n] + beta C[n] for one contiguous row a on the
  * calling thread: B [N,K] (tb) as dot products along its rows, B [K,N] as
  * row updates. beta = 0 does not read C. */
@@ -56,43 +60,105 @@ HEED_HOT static void gemv_here(bool tb, int64_t N, int64_t K, float alpha, const
     }
 }
 
+/* OpenBLAS's sgemm, row-major; on all threads outside a parallel region. */
+static void sgemm_all(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
+                      const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
+                      int64_t ldc)
+{
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+                (blasint)M, (blasint)N, (blasint)K, alpha, A, (blasint)lda, B, (blasint)ldb, beta,
+                C, (blasint)ldc);
+}
+
+/* Whether a product is split by rows, one single-threaded sgemm per thread,
+ * instead of handed to OpenBLAS's threads. OpenBLAS's own split of products
+ * with few columns is poor here: against it at 2 threads this split ran the
+ * seq2seq graphs' 16-column input and weight gradients 1.35-1.50x as fast,
+ * their output layers' 59-column products 1.03-1.13x, and no product of at
+ * most 256 columns slower than 0.99x (bench/gemm.c); the Luong training step
+ * took 13% less time. Wider products keep OpenBLAS's threading, which was
+ * as fast or faster on them. Tiny products are not worth starting threads. */
+static bool split_rows_wanted(int64_t M, int64_t N, int64_t K)
+{
+    return N <= HEED_SPLIT_COLS && M >= 32 && (double)M * N * K >= (double)(1 << 18) &&
+           !omp_in_parallel() && omp_get_max_threads() > 1;
+}
+
+/* C = alpha op(A) op(B) + beta C with op(A)'s rows in one contiguous block
+ * per thread (multiples of 16 rows, the kernels' row tiles); BLAS called
+ * inside a parallel region runs on its caller's thread alone. */
+static void sgemm_split_rows(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
+                             const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
+                             float *C, int64_t ldc)
+{
+#pragma omp parallel
+    {
+        int64_t nt = omp_get_num_threads(), id = omp_get_thread_num();
+        int64_t per = (M + nt - 1) / nt;
+        per = (per + 15) / 16 * 16;
+        int64_t m0 = id * per < M ? id * per : M, m1 = m0 + per < M ? m0 + per : M;
+        if (m1 > m0)
+            sgemm_all(ta, tb, m1 - m0, N, K, alpha, ta ? A + m0 : A + m0 * lda, lda, B, ldb,
+                      beta, C + m0 * ldc, ldc);
+    }
+}
+
+heed_gemm_path heed_gemm_route(bool ta, int64_t M, int64_t N, int64_t K)
+{
+    if (M <= 0 || N <= 0 || K <= 0)
+        return HEED_GEMM_EMPTY;
+    if (M == 1)
+        /* a small matrix-vector product (a decoding step's input or output
+         * layer) stays here: OpenBLAS would start its threads for a few
+         * microseconds of work, and on a machine where that costs 3 us it is
+         * most of it. A larger one goes to sgemv, which streams the matrix
+         * once on all threads; OpenBLAS's sgemm for one row runs a
+         * small-matrix kernel on one thread, about 3x slower here. */
+        return !ta && N * K <= HEED_GEMV_HERE ? HEED_GEMM_ROW_HERE : HEED_GEMM_GEMV;
+    if (heed_gemm512_wanted(M, N, K))
+        return HEED_GEMM_OWN;
+    return split_rows_wanted(M, N, K) ? HEED_GEMM_ROWS : HEED_GEMM_BLAS;
+}
+
+const char *heed_gemm_path_name(heed_gemm_path path)
+{
+    static const char *const names[] = {"empty", "one row here", "sgemv", "gemm512",
+                                        "rows split", "sgemm"};
+    return (size_t)path < sizeof names / sizeof *names ? names[path] : "?";
+}
+
 void heed_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
                int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc)
 {
-    if (M <= 0 || N <= 0)
-        return;
-    if (K <= 0) {
-        if (beta != 1.0f)
+    switch (heed_gemm_route(ta, M, N, K)) {
+    case HEED_GEMM_EMPTY:
+        if (M > 0 && N > 0 && beta != 1.0f)
             for (int64_t i = 0; i < M; i++)
                 for (int64_t j = 0; j < N; j++)
-                    C[i * ldc + j] *= beta;
+                    C[i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[i * ldc + j];
         return;
-    }
-    if (M == 1 && !ta && N * K <= HEED_GEMV_HERE) {
-        /* a small matrix-vector product (a decoding step's input or output
-         * layer): OpenBLAS would start its threads for a few microseconds of
-         * work, and on a machine where that costs 3 us it is most of it */
+    case HEED_GEMM_ROW_HERE:
         gemv_here(tb, N, K, alpha, A, B, ldb, beta, C);
         return;
-    }
-    if (M == 1) {
-        /* one row (decoding one sequence): a matrix-vector product. OpenBLAS's
-         * sgemv streams the matrix once, on all threads; its sgemm for one row
-         * runs a small-matrix kernel on one thread, about 3x slower here.
-         * beta = 0 must not read C (it may hold NaN): cleared first. */
+    case HEED_GEMM_GEMV:
+        /* beta = 0 must not read C (it may hold NaN): cleared first */
         if (beta == 0.0f)
             memset(C, 0, (size_t)N * sizeof *C);
         cblas_sgemv(CblasRowMajor, tb ? CblasNoTrans : CblasTrans, (blasint)(tb ? N : K),
                     (blasint)(tb ? K : N), alpha, B, (blasint)ldb, A, (blasint)(ta ? lda : 1), beta,
                     C, 1);
         return;
-    }
-    if (heed_gemm512_wanted(M, N, K) &&
-        heed_gemm512(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc) == 0)
+    case HEED_GEMM_OWN:
+        if (heed_gemm512(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc) == 0)
+            return;
+        break; /* declined (no memory for its panels): OpenBLAS's */
+    case HEED_GEMM_ROWS:
+        sgemm_split_rows(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
         return;
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-                (blasint)M, (blasint)N, (blasint)K, alpha, A, (blasint)lda, B, (blasint)ldb, beta,
-                C, (blasint)ldc);
+    case HEED_GEMM_BLAS:
+        break;
+    }
+    sgemm_all(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 void heed_gemm_batch(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,

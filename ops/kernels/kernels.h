@@ -17,6 +17,19 @@
 void heed_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
                int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
 
+/* Which code heed_gemm runs a product with, called from outside a parallel
+ * region with the current thread count (bench/gemm.c prints it). */
+typedef enum heed_gemm_path {
+    HEED_GEMM_EMPTY,    /* nothing to multiply (M, N or K is 0) */
+    HEED_GEMM_ROW_HERE, /* one small row, on the calling thread */
+    HEED_GEMM_GEMV,     /* one row, OpenBLAS's sgemv */
+    HEED_GEMM_OWN,      /* heed_gemm512 (ops/kernels/gemm512.c) */
+    HEED_GEMM_ROWS,     /* rows split between the threads, sgemm on each */
+    HEED_GEMM_BLAS,     /* OpenBLAS's sgemm on all threads */
+} heed_gemm_path;
+heed_gemm_path heed_gemm_route(bool ta, int64_t M, int64_t N, int64_t K);
+const char *heed_gemm_path_name(heed_gemm_path path);
+
 /* Batched: count independent products with strides between matrices. Runs the
  * batch in parallel with single-threaded BLAS when the matrices are small. */
 void heed_gemm_batch(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
