@@ -95,13 +95,12 @@ static void from_output_backward(heed_exec *x, heed_act act)
     if (!dy || !dx)
         return;
     size_t n = cfg->n;
-#pragma omp parallel for schedule(static) if (n > 32768)
-    for (size_t i = 0; i < n; i++) {
+    HEED_FOR_IF(n > 32768, , for (size_t i = 0; i < n; i++), {
         float d = act == HEED_ACT_TANH      ? 1.0f - y[i] * y[i]
                   : act == HEED_ACT_SIGMOID ? y[i] * (1.0f - y[i])
                                             : (y[i] > 0.0f ? 1.0f : 0.0f);
         dx[i] += dy[i] * d;
-    }
+    });
 }
 
 static void tanh_backward(heed_exec *x) { from_output_backward(x, HEED_ACT_TANH); }
@@ -138,19 +137,17 @@ static inline float normal_cdf(float v)
 
 HEED_HOT static void gelu_erf_forward(float *out, const float *in, size_t n)
 {
-#pragma omp parallel for schedule(static) if (n > 32768)
-    for (size_t i = 0; i < n; i++)
-        out[i] = in[i] * normal_cdf(in[i]);
+    HEED_FOR_IF(n > 32768, , for (size_t i = 0; i < n; i++),
+        out[i] = in[i] * normal_cdf(in[i]););
 }
 
 /* d/dv v Phi(v) = Phi(v) + v phi(v) */
 HEED_HOT static void gelu_erf_backward(float *dx, const float *dy, const float *in, size_t n)
 {
-#pragma omp parallel for schedule(static) if (n > 32768)
-    for (size_t i = 0; i < n; i++) {
+    HEED_FOR_IF(n > 32768, , for (size_t i = 0; i < n; i++), {
         float v = in[i];
         dx[i] += dy[i] * (normal_cdf(v) + v * INV_SQRT_2PI * heed_exp(-0.5f * v * v));
-    }
+    });
 }
 
 static heed_status gelu_forward(heed_exec *x)
@@ -163,11 +160,10 @@ static heed_status gelu_forward(heed_exec *x)
         gelu_erf_forward(out, in, n);
         return HEED_OK;
     }
-#pragma omp parallel for schedule(static) if (n > 32768)
-    for (size_t i = 0; i < n; i++) {
+    HEED_FOR_IF(n > 32768, , for (size_t i = 0; i < n; i++), {
         float v = in[i];
         out[i] = 0.5f * v * (1.0f + tanhf(SQRT_2_OVER_PI * (v + 0.044715f * v * v * v)));
-    }
+    });
     return HEED_OK;
 }
 
@@ -183,14 +179,13 @@ static void gelu_backward(heed_exec *x)
         gelu_erf_backward(dx, dy, in, n);
         return;
     }
-#pragma omp parallel for schedule(static) if (n > 32768)
-    for (size_t i = 0; i < n; i++) {
+    HEED_FOR_IF(n > 32768, , for (size_t i = 0; i < n; i++), {
         float v = in[i];
         float u = SQRT_2_OVER_PI * (v + 0.044715f * v * v * v);
         float t = tanhf(u);
         float du = SQRT_2_OVER_PI * (1.0f + 3.0f * 0.044715f * v * v);
         dx[i] += dy[i] * (0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * du);
-    }
+    });
 }
 
 #define ACT_OP(sym, NAME, DOC, INFER, FWD, BWD, ATTRS)                                           \

@@ -192,9 +192,8 @@ static heed_status attention_forward(heed_exec *x)
     }
     const int32_t *len = key_lengths(x, cfg);
     memcpy(w, scores, (size_t)(B * Tq * Tk) * sizeof *w);
-#pragma omp parallel for schedule(static) if (B * Tq * Tk > 32768)
-    for (int64_t r = 0; r < B * Tq; r++)
-        heed_softmax_row(w + r * Tk, Tk, heed_len(len, r / Tq, Tk));
+    HEED_FOR_IF(B * Tq * Tk > 32768, , for (int64_t r = 0; r < B * Tq; r++),
+        heed_softmax_row(w + r * Tk, Tk, heed_len(len, r / Tq, Tk)););
     heed_gemm_batch(false, false, Tq, Dv, Tk, 1.0f, w, Tk, Tq * Tk, v, Dv, Tk * Dv, 0.0f,
                     x->out[OUT_CONTEXT], Dv, Tq * Dv, B);
     return HEED_OK;
@@ -283,15 +282,14 @@ static void attention_backward(heed_exec *x)
                             Dv, Tk * Dv, B);
     }
     /* through the softmax, in place: masked entries have weight 0 and get 0 */
-#pragma omp parallel for schedule(static) if (B * Tq * Tk > 32768)
-    for (int64_t r = 0; r < B * Tq; r++) {
+    HEED_FOR_IF(B * Tq * Tk > 32768, , for (int64_t r = 0; r < B * Tq; r++), {
         const float *y = w + r * Tk;
         float *g = da + r * Tk, dot = 0.0f;
         for (int64_t j = 0; j < Tk; j++)
             dot += y[j] * g[j];
         for (int64_t j = 0; j < Tk; j++)
             g[j] = y[j] * (g[j] - dot);
-    }
+    });
     score_backward(x, cfg, da);
 }
 

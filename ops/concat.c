@@ -7,6 +7,7 @@
  */
 #include <string.h>
 
+#include "kernels/kernels.h"
 #include "op.h"
 
 typedef struct concat_cfg {
@@ -72,15 +73,14 @@ static heed_status concat_forward(heed_exec *x)
 {
     const concat_cfg *cfg = x->cfg;
     float *y = x->out[0];
-#pragma omp parallel for schedule(static) if (cfg->outer * cfg->total > 65536)
-    for (int64_t o = 0; o < cfg->outer; o++) {
+    HEED_FOR_IF(cfg->outer * cfg->total > 65536, , for (int64_t o = 0; o < cfg->outer; o++), {
         int64_t off = 0;
         for (int k = 0; k < cfg->n_in; k++) {
             const float *src = (const float *)x->in[k] + o * cfg->width[k];
             memcpy(y + o * cfg->total + off, src, (size_t)cfg->width[k] * sizeof *y);
             off += cfg->width[k];
         }
-    }
+    });
     return HEED_OK;
 }
 
@@ -90,8 +90,7 @@ static void concat_backward(heed_exec *x)
     const float *dy = x->dout[0];
     if (!dy)
         return;
-#pragma omp parallel for schedule(static) if (cfg->outer * cfg->total > 65536)
-    for (int64_t o = 0; o < cfg->outer; o++) {
+    HEED_FOR_IF(cfg->outer * cfg->total > 65536, , for (int64_t o = 0; o < cfg->outer; o++), {
         int64_t off = 0;
         for (int k = 0; k < cfg->n_in; k++) {
             float *dx = x->din[k];
@@ -103,7 +102,7 @@ static void concat_backward(heed_exec *x)
             }
             off += cfg->width[k];
         }
-    }
+    });
 }
 
 const heed_op heed_op_concat = {

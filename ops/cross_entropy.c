@@ -90,8 +90,8 @@ static heed_status ce_forward(heed_exec *x)
     int64_t V = cfg->V, R = cfg->B * cfg->T;
     double eps = ce_eps(x, cfg), total = 0.0;
     int64_t count = 0;
-#pragma omp parallel for schedule(static) reduction(+ : total, count) if (R * V > 8192)
-    for (int64_t r = 0; r < R; r++) {
+    HEED_FOR_IF(R * V > 8192, reduction(+ : total) reduction(+ : count),
+                for (int64_t r = 0; r < R; r++), {
         int32_t y = target_of(cfg, tg, r / cfg->T, r % cfg->T);
         if (y == 0)
             continue;
@@ -109,7 +109,7 @@ static heed_status ce_forward(heed_exec *x)
         double smooth = lse - mean_logit / (double)V;
         total += (1.0 - eps) * nll + eps * smooth;
         count++;
-    }
+    });
     x->saved[0][0] = (float)count;
     x->out[0][0] = count ? (float)(total / (double)count) : 0.0f;
     return HEED_OK;
@@ -127,8 +127,7 @@ static void ce_backward(heed_exec *x)
     float scale = (x->dout[0] ? x->dout[0][0] : 1.0f) / count;
     int64_t V = cfg->V, R = cfg->B * cfg->T;
     float eps = ce_eps(x, cfg), uniform = eps / (float)V;
-#pragma omp parallel for schedule(static) if (R * V > 8192)
-    for (int64_t r = 0; r < R; r++) {
+    HEED_FOR_IF(R * V > 8192, , for (int64_t r = 0; r < R; r++), {
         int32_t y = target_of(cfg, tg, r / cfg->T, r % cfg->T);
         if (y == 0)
             continue;
@@ -145,7 +144,7 @@ static void ce_backward(heed_exec *x)
             float q = uniform + (j == y ? 1.0f - eps : 0.0f);
             d[j] += scale * (expf(row[j] - mx) * inv - q);
         }
-    }
+    });
 }
 
 const heed_op heed_op_cross_entropy = {

@@ -6,6 +6,7 @@
  */
 #include <string.h>
 
+#include "kernels/kernels.h"
 #include "op.h"
 
 typedef struct ew_cfg {
@@ -61,9 +62,8 @@ static heed_status add_forward(heed_exec *x)
         memcpy(y, a, n * sizeof *y);
     for (int k = 1; k < cfg->n_in; k++) {
         const float *b = x->in[k];
-#pragma omp parallel for schedule(static) if (n > 32768)
-        for (size_t i = 0; i < n; i++)
-            y[i] += b[i];
+        HEED_FOR_IF(n > 32768, , for (size_t i = 0; i < n; i++),
+            y[i] += b[i];);
     }
     return HEED_OK;
 }
@@ -78,9 +78,8 @@ static void add_backward(heed_exec *x)
         float *dx = x->din[k];
         if (!dx)
             continue;
-#pragma omp parallel for schedule(static) if (cfg->n > 32768)
-        for (size_t i = 0; i < cfg->n; i++)
-            dx[i] += dy[i];
+        HEED_FOR_IF(cfg->n > 32768, , for (size_t i = 0; i < cfg->n; i++),
+            dx[i] += dy[i];);
     }
 }
 
@@ -102,9 +101,8 @@ static heed_status mul_forward(heed_exec *x)
     const ew_cfg *cfg = x->cfg;
     const float *a = x->in[0], *b = x->in[1];
     float *y = x->out[0];
-#pragma omp parallel for schedule(static) if (cfg->n > 32768)
-    for (size_t i = 0; i < cfg->n; i++)
-        y[i] = a[i] * b[i];
+    HEED_FOR_IF(cfg->n > 32768, , for (size_t i = 0; i < cfg->n; i++),
+        y[i] = a[i] * b[i];);
     return HEED_OK;
 }
 
@@ -115,13 +113,12 @@ static void mul_backward(heed_exec *x)
     float *da = x->din[0], *db = x->din[1];
     if (!dy)
         return;
-#pragma omp parallel for schedule(static) if (cfg->n > 32768)
-    for (size_t i = 0; i < cfg->n; i++) {
+    HEED_FOR_IF(cfg->n > 32768, , for (size_t i = 0; i < cfg->n; i++), {
         if (da)
             da[i] += dy[i] * b[i];
         if (db)
             db[i] += dy[i] * a[i];
-    }
+    });
 }
 
 const heed_op heed_op_add = {

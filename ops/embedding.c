@@ -7,6 +7,7 @@
  */
 #include <string.h>
 
+#include "kernels/kernels.h"
 #include "op.h"
 
 typedef struct embedding_cfg {
@@ -50,13 +51,12 @@ static heed_status embedding_forward(heed_exec *x)
     const float *w = x->param[0];
     float *out = x->out[0];
     int64_t n = heed_shape_rows(&x->out_shape[0]), d = cfg->dim;
-#pragma omp parallel for schedule(static) if (n * d > 32768)
-    for (int64_t i = 0; i < n; i++) {
+    HEED_FOR_IF(n * d > 32768, , for (int64_t i = 0; i < n; i++), {
         if (ids[i] == 0)
             memset(out + i * d, 0, (size_t)d * sizeof *out);
         else
             memcpy(out + i * d, w + (int64_t)ids[i] * d, (size_t)d * sizeof *out);
-    }
+    });
     return HEED_OK;
 }
 

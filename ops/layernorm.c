@@ -103,9 +103,8 @@ static heed_status layernorm_forward(heed_exec *x)
     const float *in = x->in[0], *w = cfg->affine ? x->param[0] : NULL;
     const float *b = cfg->affine ? x->param[1] : NULL;
     int64_t E = cfg->E;
-#pragma omp parallel for schedule(static) if (cfg->R * E > 16384)
-    for (int64_t r = 0; r < cfg->R; r++)
-        normalise_row(in + r * E, E, cfg->eps, w, b, x->out[0] + r * E, x->saved[0] + 2 * r);
+    HEED_FOR_IF(cfg->R * E > 16384, , for (int64_t r = 0; r < cfg->R; r++),
+        normalise_row(in + r * E, E, cfg->eps, w, b, x->out[0] + r * E, x->saved[0] + 2 * r););
     return HEED_OK;
 }
 
@@ -132,8 +131,7 @@ static void layernorm_backward(heed_exec *x)
     int64_t E = cfg->E, R = cfg->R;
     if (!dy)
         return;
-#pragma omp parallel for schedule(static) if (R * E > 16384)
-    for (int64_t r = 0; r < R; r++) {
+    HEED_FOR_IF(R * E > 16384, , for (int64_t r = 0; r < R; r++), {
         const float *row = in + r * E, *g = dy + r * E;
         float mean = stats[2 * r], rstd = stats[2 * r + 1];
         float *xh = xhat + r * E;
@@ -141,13 +139,12 @@ static void layernorm_backward(heed_exec *x)
             xh[j] = (row[j] - mean) * rstd;
         if (dx)
             input_grad_row(g, w, xh, E, rstd, dx + r * E);
-    }
+    });
     if (!cfg->affine || !x->dparam)
         return;
     float *dw = x->dparam[0], *db = x->dparam[1];
     /* column sums, each thread owning a block of columns */
-#pragma omp parallel for schedule(static) if (R * E > 16384)
-    for (int64_t j0 = 0; j0 < E; j0 += 32) {
+    HEED_FOR_IF(R * E > 16384, , for (int64_t j0 = 0; j0 < E; j0 += 32), {
         int64_t j1 = j0 + 32 < E ? j0 + 32 : E;
         for (int64_t r = 0; r < R; r++) {
             const float *g = dy + r * E, *xh = xhat + r * E;
@@ -158,7 +155,7 @@ static void layernorm_backward(heed_exec *x)
                 for (int64_t j = j0; j < j1; j++)
                     db[j] += g[j];
         }
-    }
+    });
 }
 
 const heed_op heed_op_layernorm = {

@@ -5,6 +5,7 @@
  *
  * Shape key: N = element count; in [..], target [..] -> [1].
  */
+#include "kernels/kernels.h"
 #include "op.h"
 
 typedef struct mse_cfg {
@@ -42,11 +43,10 @@ static heed_status mse_forward(heed_exec *x)
     const mse_cfg *cfg = x->cfg;
     const float *a = x->in[0], *t = x->in[1];
     double sum = 0.0;
-#pragma omp parallel for schedule(static) reduction(+ : sum) if (cfg->n > 32768)
-    for (size_t i = 0; i < cfg->n; i++) {
+    HEED_FOR_IF(cfg->n > 32768, reduction(+ : sum), for (size_t i = 0; i < cfg->n; i++), {
         double d = (double)a[i] - t[i];
         sum += d * d;
-    }
+    });
     x->out[0][0] = (float)(sum / (double)cfg->n);
     return HEED_OK;
 }
@@ -56,14 +56,13 @@ static void mse_backward(heed_exec *x)
     const mse_cfg *cfg = x->cfg;
     const float *a = x->in[0], *t = x->in[1];
     float g = 2.0f * (x->dout[0] ? x->dout[0][0] : 1.0f) / (float)cfg->n;
-#pragma omp parallel for schedule(static) if (cfg->n > 32768)
-    for (size_t i = 0; i < cfg->n; i++) {
+    HEED_FOR_IF(cfg->n > 32768, , for (size_t i = 0; i < cfg->n; i++), {
         float d = g * (a[i] - t[i]);
         if (x->din[0])
             x->din[0][i] += d;
         if (x->din[1])
             x->din[1][i] -= d;
-    }
+    });
 }
 
 const heed_op heed_op_mse = {

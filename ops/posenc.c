@@ -10,6 +10,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "kernels/kernels.h"
 #include "op.h"
 
 typedef struct posenc_cfg {
@@ -67,14 +68,13 @@ static heed_status posenc_infer(heed_infer *c)
  * rate is one pow per column, not per entry: pow was most of the op's time. */
 static void sinusoid_table(float *pe, int64_t offset, int64_t T, int64_t E)
 {
-#pragma omp parallel for schedule(static) if (T * E > 4096)
-    for (int64_t j = 0; j < E; j++) {
+    HEED_FOR_IF(T * E > 4096, , for (int64_t j = 0; j < E; j++), {
         double rate = pow(10000.0, -(double)(j - (j & 1)) / (double)E);
         for (int64_t t = 0; t < T; t++) {
             double a = (double)(offset + t) * rate;
             pe[t * E + j] = (float)((j & 1) ? cos(a) : sin(a));
         }
-    }
+    });
 }
 
 /* Shape key: x [B,T,E] -> y [B,T,E] = scale * x + PE[offset + t] */
@@ -90,13 +90,12 @@ static heed_status posenc_forward(heed_exec *x)
     const float *pe = cfg->learned ? x->param[0] + offset * E : x->ws;
     if (!cfg->learned)
         sinusoid_table(x->ws, offset, T, E);
-#pragma omp parallel for schedule(static) if (cfg->B * T * E > 32768)
-    for (int64_t bt = 0; bt < cfg->B * T; bt++) {
+    HEED_FOR_IF(cfg->B * T * E > 32768, , for (int64_t bt = 0; bt < cfg->B * T; bt++), {
         const float *row = in + bt * E, *p = pe + (bt % T) * E;
         float *o = out + bt * E;
         for (int64_t j = 0; j < E; j++)
             o[j] = cfg->scale * row[j] + p[j];
-    }
+    });
     return HEED_OK;
 }
 
@@ -109,9 +108,8 @@ static void posenc_backward(heed_exec *x)
         return;
     if (x->din[0]) {
         float *dx = x->din[0];
-#pragma omp parallel for schedule(static) if (n > 32768)
-        for (int64_t i = 0; i < n; i++)
-            dx[i] += cfg->scale * dy[i];
+        HEED_FOR_IF(n > 32768, , for (int64_t i = 0; i < n; i++),
+            dx[i] += cfg->scale * dy[i];);
     }
     if (cfg->learned && x->dparam && x->dparam[0]) {
         float *dw = x->dparam[0];

@@ -664,8 +664,7 @@ static void recur_direction(heed_exec *x, const rnn_cfg *cfg, int64_t l, int64_t
     for (int64_t s = 0; s < T; s++) {
         int64_t t = d == 0 ? s : T - 1 - s;
         step_product(B, GH, H, h, H, pk, p.w_hh, H, true, true, p.b_hh, hp, GH);
-#pragma omp parallel for schedule(static) if (split)
-        for (int64_t b = 0; b < B; b++) {
+        HEED_FOR_IF(split, , for (int64_t b = 0; b < B; b++), {
             float *o = out + (b * T + t) * DH + d * H;
             if (t >= heed_len(len, b, T)) {
                 memset(o, 0, (size_t)H * sizeof *o);
@@ -674,7 +673,7 @@ static void recur_direction(heed_exec *x, const rnn_cfg *cfg, int64_t l, int64_t
             cell_forward(cfg, xp + (b * T + t) * GH, hp + b * GH, h + b * H, c + b * H,
                          save ? save + (t * B + b) * cfg->S : NULL);
             memcpy(o, h + b * H, (size_t)H * sizeof *o);
-        }
+        });
     }
 }
 
@@ -799,8 +798,7 @@ static void attend_step(const heed_exec *x, const rnn_cfg *cfg, int64_t t, const
     att_params a = att_params_of(x, cfg);
     float *wout = x->out[cfg->out_w], *cout = x->out[cfg->out_ctx];
     /* one row (a decoding step): no threads to start for it */
-#pragma omp parallel for schedule(static) if (B > 1)
-    for (int64_t b = 0; b < B; b++) {
+    HEED_FOR_IF(B > 1, , for (int64_t b = 0; b < B; b++), {
         float *w = wout + (b * T + t) * Sm, *ctx = cout + (b * T + t) * Dm;
         if (t >= heed_len(len, b, T)) {
             memset(w, 0, (size_t)Sm * sizeof *w);
@@ -814,7 +812,7 @@ static void attend_step(const heed_exec *x, const rnn_cfg *cfg, int64_t t, const
             dot_rows(h + b * H, cfg->Pw ? kp + b * Sm * H : mb, Sm, H, cfg->att_scale, w);
         heed_softmax_row(w, Sm, heed_len(mlen, b, Sm));
         weighted_rows(w, mb, Sm, Dm, ctx);
-    }
+    });
 }
 
 /* Whether step t's products of one row run as att_step_row does: one
@@ -892,8 +890,7 @@ static heed_status att_forward(heed_exec *x, const rnn_cfg *cfg)
                          true, false, NULL, xp + t * GH, T * GH);
             step_product(B, GH, H, h, H, pkh, p.w_hh, H, true, true, p.b_hh, hp, GH);
         }
-#pragma omp parallel for schedule(static) if (B * GH > 16384)
-        for (int64_t b = 0; b < B; b++) {
+        HEED_FOR_IF(B * GH > 16384, , for (int64_t b = 0; b < B; b++), {
             float *o = out + (b * T + t) * H;
             if (t >= heed_len(len, b, T)) {
                 memset(o, 0, (size_t)H * sizeof *o);
@@ -902,7 +899,7 @@ static heed_status att_forward(heed_exec *x, const rnn_cfg *cfg)
             cell_forward(cfg, xp + (b * T + t) * GH, hp + b * GH, h + b * H, c + b * H,
                          save + (t * B + b) * cfg->S);
             memcpy(o, h + b * H, (size_t)H * sizeof *o);
-        }
+        });
     }
     store_state(x, cfg, 0, 0);
     return HEED_OK;
@@ -1077,8 +1074,7 @@ static void bptt_direction(heed_exec *x, const rnn_cfg *cfg, int64_t l, int64_t 
     final_state_grad(x, cfg, l, d, dh, dc);
     for (int64_t s = T - 1; s >= 0; s--) {
         int64_t t = d == 0 ? s : T - 1 - s;
-#pragma omp parallel for schedule(static) if (split)
-        for (int64_t b = 0; b < B; b++) {
+        HEED_FOR_IF(split, , for (int64_t b = 0; b < B; b++), {
             int64_t lb = heed_len(len, b, T);
             float *gx = dxp + (b * T + t) * GH, *gn = dhn + (b * T + t) * H;
             float *hp_row = hprev + (b * T + t) * H;
@@ -1102,7 +1098,7 @@ static void bptt_direction(heed_exec *x, const rnn_cfg *cfg, int64_t l, int64_t 
             else
                 cell_backward(cfg, sv, out + (b * T + t) * DH + d * H, cb ? cb : zero, g,
                               dc + b * H, gx);
-        }
+        });
         /* dh_prev = direct part + (recurrent pre-activation gradient) W_hh
          * (rows of padded steps are zero), accumulated in place: the row
          * loop above has read dh already */
@@ -1255,8 +1251,7 @@ static void att_backward(heed_exec *x, const rnn_cfg *cfg)
     memset(zero, 0, (size_t)H * sizeof *zero);
     final_state_grad(x, cfg, 0, 0, dh, dc);
     for (int64_t t = T - 1; t >= 0; t--) {
-#pragma omp parallel for schedule(static) if (B * GH > 16384)
-        for (int64_t b = 0; b < B; b++) {
+        HEED_FOR_IF(B * GH > 16384, , for (int64_t b = 0; b < B; b++), {
             int64_t lb = heed_len(len, b, T);
             float *gx = dxp + (b * T + t) * GH, *gn = dhn + (b * T + t) * H;
             float *hp_row = hprev + (b * T + t) * H, *gc = dctx + (b * T + t) * Dm;
@@ -1281,7 +1276,7 @@ static void att_backward(heed_exec *x, const rnn_cfg *cfg)
                 gru_backward_row(H, sv, hp_row, g, gx, gn);
             else
                 cell_backward(cfg, sv, out + (b * T + t) * H, cb ? cb : zero, g, dc + b * H, gx);
-        }
+        });
         /* the context fed the cell: its gradient, then through the attention */
         step_product(B, Dm, GH, dxp + t * GH, T * GH, pkc, p.w_ih + In, Wi, false, false, NULL,
                      dctx + t * Dm, T * Dm);

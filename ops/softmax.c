@@ -38,9 +38,8 @@ static heed_status softmax_forward(heed_exec *x)
     float *y = x->out[0];
     if ((const void *)y != x->in[0])
         memcpy(y, x->in[0], (size_t)(cfg->rows * cfg->n) * sizeof *y);
-#pragma omp parallel for schedule(static) if (cfg->rows * cfg->n > 32768)
-    for (int64_t r = 0; r < cfg->rows; r++)
-        heed_softmax_row(y + r * cfg->n, cfg->n, cfg->n);
+    HEED_FOR_IF(cfg->rows * cfg->n > 32768, , for (int64_t r = 0; r < cfg->rows; r++),
+        heed_softmax_row(y + r * cfg->n, cfg->n, cfg->n););
     return HEED_OK;
 }
 
@@ -51,9 +50,8 @@ static void softmax_backward(heed_exec *x)
     float *dx = x->din[0];
     if (!dy || !dx)
         return;
-#pragma omp parallel for schedule(static) if (cfg->rows * cfg->n > 32768)
-    for (int64_t r = 0; r < cfg->rows; r++)
-        heed_softmax_row_backward(dx + r * cfg->n, y + r * cfg->n, dy + r * cfg->n, cfg->n);
+    HEED_FOR_IF(cfg->rows * cfg->n > 32768, , for (int64_t r = 0; r < cfg->rows; r++),
+        heed_softmax_row_backward(dx + r * cfg->n, y + r * cfg->n, dy + r * cfg->n, cfg->n););
 }
 
 const heed_op heed_op_softmax = {

@@ -5,6 +5,7 @@
  *
  * Shape key: N_k = element count of input k; in [..] each -> [1].
  */
+#include "kernels/kernels.h"
 #include "op.h"
 
 typedef struct sum_cfg {
@@ -43,9 +44,8 @@ static heed_status sum_forward(heed_exec *x)
     for (int k = 0; k < cfg->n_in; k++) {
         const float *a = x->in[k];
         size_t n = cfg->n[k];
-#pragma omp parallel for schedule(static) reduction(+ : total) if (n > 65536)
-        for (size_t i = 0; i < n; i++)
-            total += a[i];
+        HEED_FOR_IF(n > 65536, reduction(+ : total), for (size_t i = 0; i < n; i++),
+            total += a[i];);
     }
     x->out[0][0] = (float)total;
     return HEED_OK;
@@ -60,9 +60,8 @@ static void sum_backward(heed_exec *x)
         size_t n = cfg->n[k];
         if (!d)
             continue;
-#pragma omp parallel for schedule(static) if (n > 65536)
-        for (size_t i = 0; i < n; i++)
-            d[i] += g;
+        HEED_FOR_IF(n > 65536, , for (size_t i = 0; i < n; i++),
+            d[i] += g;);
     }
 }
 

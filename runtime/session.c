@@ -378,9 +378,8 @@ static void load_inputs(heed_session *s, bool only_step)
 static bool all_finite(const float *x, size_t n)
 {
     int bad = 0;
-#pragma omp parallel for schedule(static) reduction(| : bad) if (n > 65536)
-    for (size_t i = 0; i < n; i++)
-        bad |= !isfinite(x[i]);
+    HEED_FOR_IF(n > 65536, reduction(| : bad), for (size_t i = 0; i < n; i++),
+        bad |= !isfinite(x[i]););
     return !bad;
 }
 

@@ -186,26 +186,23 @@ void heed_fill_rows(float *y, const float *bias, int64_t rows, int64_t n)
         memset(y, 0, (size_t)(rows * n) * sizeof *y);
         return;
     }
-#pragma omp parallel for schedule(static) if (rows * n > 65536)
-    for (int64_t r = 0; r < rows; r++)
-        memcpy(y + r * n, bias, (size_t)n * sizeof *y);
+    HEED_FOR_IF(rows * n > 65536, , for (int64_t r = 0; r < rows; r++),
+        memcpy(y + r * n, bias, (size_t)n * sizeof *y););
 }
 
 HEED_HOT void heed_add_bias(float *y, const float *bias, int64_t rows, int64_t n)
 {
-#pragma omp parallel for schedule(static) if (rows * n > 32768)
-    for (int64_t r = 0; r < rows; r++) {
+    HEED_FOR_IF(rows * n > 32768, , for (int64_t r = 0; r < rows; r++), {
         float *row = y + r * n;
         for (int64_t j = 0; j < n; j++)
             row[j] += bias[j];
-    }
+    });
 }
 
 HEED_HOT void heed_sum_rows(float *db, const float *dy, int64_t rows, int64_t n)
 {
     /* column sums: parallel over columns keeps each thread's sums private */
-#pragma omp parallel for schedule(static) if (rows * n > 32768)
-    for (int64_t j0 = 0; j0 < n; j0 += 64) {
+    HEED_FOR_IF(rows * n > 32768, , for (int64_t j0 = 0; j0 < n; j0 += 64), {
         int64_t j1 = j0 + 64 < n ? j0 + 64 : n;
         float acc[64] = {0};
         for (int64_t r = 0; r < rows; r++) {
@@ -215,7 +212,7 @@ HEED_HOT void heed_sum_rows(float *db, const float *dy, int64_t rows, int64_t n)
         }
         for (int64_t j = j0; j < j1; j++)
             db[j] += acc[j - j0];
-    }
+    });
 }
 
 HEED_HOT void heed_dropout_range(float *y, const float *x, uint64_t seed, float p,
@@ -237,9 +234,8 @@ HEED_HOT void heed_dropout_range(float *y, const float *x, uint64_t seed, float 
 void heed_dropout(float *y, const float *x, uint64_t seed, float p, size_t n, bool accumulate)
 {
     enum { CHUNK = 8192 };
-#pragma omp parallel for schedule(static) if (n > 32768)
-    for (size_t c = 0; c < n; c += CHUNK)
-        heed_dropout_range(y + c, x + c, seed, p, c, c + CHUNK < n ? CHUNK : n - c, accumulate);
+    HEED_FOR_IF(n > 32768, , for (size_t c = 0; c < n; c += CHUNK),
+        heed_dropout_range(y + c, x + c, seed, p, c, c + CHUNK < n ? CHUNK : n - c, accumulate););
 }
 
 void heed_act_forward(heed_act act, float *y, size_t n)
@@ -247,19 +243,16 @@ void heed_act_forward(heed_act act, float *y, size_t n)
     switch (act) {
     case HEED_ACT_NONE: return;
     case HEED_ACT_TANH:
-#pragma omp parallel for schedule(static) if (n > 32768)
-        for (size_t i = 0; i < n; i++)
-            y[i] = tanhf(y[i]);
+        HEED_FOR_IF(n > 32768, , for (size_t i = 0; i < n; i++),
+            y[i] = tanhf(y[i]););
         return;
     case HEED_ACT_SIGMOID:
-#pragma omp parallel for schedule(static) if (n > 32768)
-        for (size_t i = 0; i < n; i++)
-            y[i] = heed_sigmoidf(y[i]);
+        HEED_FOR_IF(n > 32768, , for (size_t i = 0; i < n; i++),
+            y[i] = heed_sigmoidf(y[i]););
         return;
     case HEED_ACT_RELU:
-#pragma omp parallel for schedule(static) if (n > 32768)
-        for (size_t i = 0; i < n; i++)
-            y[i] = y[i] > 0.0f ? y[i] : 0.0f;
+        HEED_FOR_IF(n > 32768, , for (size_t i = 0; i < n; i++),
+            y[i] = y[i] > 0.0f ? y[i] : 0.0f;);
         return;
     }
 }
@@ -272,19 +265,16 @@ HEED_HOT void heed_act_backward(heed_act act, float *dx, const float *dy, const 
             memcpy(dx, dy, n * sizeof *dx);
         return;
     case HEED_ACT_TANH:
-#pragma omp parallel for schedule(static) if (n > 32768)
-        for (size_t i = 0; i < n; i++)
-            dx[i] = dy[i] * (1.0f - y[i] * y[i]);
+        HEED_FOR_IF(n > 32768, , for (size_t i = 0; i < n; i++),
+            dx[i] = dy[i] * (1.0f - y[i] * y[i]););
         return;
     case HEED_ACT_SIGMOID:
-#pragma omp parallel for schedule(static) if (n > 32768)
-        for (size_t i = 0; i < n; i++)
-            dx[i] = dy[i] * y[i] * (1.0f - y[i]);
+        HEED_FOR_IF(n > 32768, , for (size_t i = 0; i < n; i++),
+            dx[i] = dy[i] * y[i] * (1.0f - y[i]););
         return;
     case HEED_ACT_RELU:
-#pragma omp parallel for schedule(static) if (n > 32768)
-        for (size_t i = 0; i < n; i++)
-            dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+        HEED_FOR_IF(n > 32768, , for (size_t i = 0; i < n; i++),
+            dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;);
         return;
     }
 }

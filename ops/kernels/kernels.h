@@ -8,10 +8,31 @@
 #define HEED_KERNELS_H
 
 #include <math.h>
+#include <omp.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+
+/* `loop` (a for header) over `body`, split statically between the threads
+ * when `cond` holds and no parallel region is running, else on the calling
+ * thread without entering the OpenMP runtime. `clauses` adds to the pragma
+ * (a reduction; empty for none). This replaces `#pragma omp parallel for
+ * if (cond)`: an `if` clause that comes out false still starts a team of
+ * one, and libgomp makes a futex call for it, which took 1.5 us at the top
+ * level and 3.8 us inside another region on the machine of
+ * docs/PERFORMANCE.md. A decoding step of one sequence met such a loop 6
+ * times, the encoder of a decoding 58 times (once per step and direction). */
+#define HEED_PRAGMA_(x) _Pragma(#x)
+#define HEED_FOR_IF(cond, clauses, loop, ...)                                                      \
+    do {                                                                                           \
+        if ((cond) && !omp_in_parallel()) {                                                        \
+            HEED_PRAGMA_(omp parallel for schedule(static) clauses)                                \
+            loop __VA_ARGS__                                                                       \
+        } else {                                                                                   \
+            loop __VA_ARGS__                                                                       \
+        }                                                                                          \
+    } while (0)
 
 /* C[M,N] = alpha * op(A) op(B) + beta * C, row-major; op transposes when t*. */
 void heed_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,

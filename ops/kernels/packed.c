@@ -97,9 +97,8 @@ static void pack_panel(float *d, const float *w, int64_t ldw, bool trans, int64_
 void heed_pack(float *dst, const float *w, int64_t ldw, bool trans, int64_t K, int64_t N)
 {
     int64_t panels = (N + NR - 1) / NR;
-#pragma omp parallel for schedule(static) if (K * N > 65536 && !omp_in_parallel())
-    for (int64_t p = 0; p < panels; p++)
-        pack_panel(dst + p * K * NR, w, ldw, trans, K, N, p);
+    HEED_FOR_IF(K * N > 65536 && !omp_in_parallel(), , for (int64_t p = 0; p < panels; p++),
+        pack_panel(dst + p * K * NR, w, ldw, trans, K, N, p););
 }
 
 /* One source of A rows for a range of the packed rows. */
