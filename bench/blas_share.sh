@@ -34,7 +34,7 @@ for g in bahdanau_seq2seq luong_dot_seq2seq self_attention_encoder; do
       /^ *[0-9.]+%/ {
         p = $1; sub(/%/, "", p); d = $2; sym = $4
         if (d ~ /openblas/) s["blas"] += p
-        else if (d == "heed" && sym ~ /^(block_avx512|block_portable|heed_pack)/) s["packed"] += p
+        else if (d == "heed" && sym ~ /^(block_avx512|block_portable|heed_pack|pack_panel|pack_trans)/) s["packed"] += p
         else if (d == "heed" && sym ~ /(_512|^heed_gemm512)/) s["gemm512"] += p
         else if (d == "heed") s["heed"] += p
         else if (d ~ /gomp/) s["omp"] += p
