@@ -219,6 +219,54 @@ static void gemm_rows_split_between_threads(void **state)
     omp_set_num_threads(threads_before);
 }
 
+/* HEED_FOR_IF visits every index once, with its reduction, whether it goes
+ * parallel or not, at one and two threads; inside a running parallel region
+ * it stays on the calling thread, so each thread of the region runs the
+ * whole loop over its own array. */
+static void for_if_visits_each_index_once(void **state)
+{
+    (void)state;
+    enum { N = 1000 };
+    static int hits[2][N];
+    int threads_before = omp_get_max_threads();
+    for (int threads = 1; threads <= 2; threads++) {
+        omp_set_num_threads(threads);
+        for (int parallel = 0; parallel < 2; parallel++) {
+            memset(hits, 0, sizeof hits);
+            int64_t total = 0;
+            HEED_FOR_IF(parallel, reduction(+ : total), for (int64_t i = 0; i < N; i++), {
+                hits[0][i]++;
+                total += i;
+            });
+            assert_int_equal(total, (int64_t)N * (N - 1) / 2);
+            for (int i = 0; i < N; i++)
+                assert_int_equal(hits[0][i], 1);
+        }
+        memset(hits, 0, sizeof hits);
+        int64_t totals[2] = {0, 0};
+        int team = 0;
+#pragma omp parallel num_threads(2)
+        {
+            int id = omp_get_thread_num();
+#pragma omp single
+            team = omp_get_num_threads();
+            int64_t t = 0;
+            HEED_FOR_IF(true, reduction(+ : t), for (int64_t i = 0; i < N; i++), {
+                hits[id][i]++;
+                t += i;
+            });
+            totals[id] = t;
+        }
+        assert_true(team >= 1 && team <= 2);
+        for (int id = 0; id < team; id++) {
+            assert_int_equal(totals[id], (int64_t)N * (N - 1) / 2);
+            for (int i = 0; i < N; i++)
+                assert_int_equal(hits[id][i], 1);
+        }
+    }
+    omp_set_num_threads(threads_before);
+}
+
 /* The packed product equals the plain one: rows that fill a tile and rows
  * that do not, widths on and off the 32-column panel, depths within one
  * 256-row pass and over several, one and two sources of A rows, a transposed weight and not, accumulating and setting (with a bias
@@ -642,6 +690,7 @@ int main(void)
         cmocka_unit_test(gemm_every_transpose),
         cmocka_unit_test(gemm_one_row_small_and_large),
         cmocka_unit_test(gemm_rows_split_between_threads),
+        cmocka_unit_test(for_if_visits_each_index_once),
         cmocka_unit_test(gemm_packed_matches_gemm),
         cmocka_unit_test(gemm512_matches_loop),
         cmocka_unit_test(dropout_mask_is_the_uniform_draw),
