@@ -659,12 +659,11 @@ static void recur_direction(heed_exec *x, const rnn_cfg *cfg, int64_t l, int64_t
     float *h = fwd_ws(x, cfg, d, cfg->ws_h), *c = fwd_ws(x, cfg, d, cfg->ws_c);
     float *save = gates_of(x, cfg, l, d);
     const int32_t *len = lengths(x, cfg);
-    bool split = B * GH > 16384 && !omp_in_parallel();
     const float *pk = pack_weight(cfg, fwd_ws(x, cfg, d, cfg->ws_pk), p.w_hh, H, true, H, GH);
     for (int64_t s = 0; s < T; s++) {
         int64_t t = d == 0 ? s : T - 1 - s;
         step_product(B, GH, H, h, H, pk, p.w_hh, H, true, true, p.b_hh, hp, GH);
-        HEED_FOR_IF(split, , for (int64_t b = 0; b < B; b++), {
+        HEED_FOR_IF(B * GH > 16384, , for (int64_t b = 0; b < B; b++), {
             float *o = out + (b * T + t) * DH + d * H;
             if (t >= heed_len(len, b, T)) {
                 memset(o, 0, (size_t)H * sizeof *o);
@@ -1069,12 +1068,11 @@ static void bptt_direction(heed_exec *x, const rnn_cfg *cfg, int64_t l, int64_t 
     float *dc = bwd_ws(x, cfg, d, cfg->wb_dc);
     const float *save = gates_of(x, cfg, l, d), *zero = x->ws + cfg->wb_zero;
     const int32_t *len = lengths(x, cfg);
-    bool split = B * GH > 16384 && !omp_in_parallel();
     const float *pk = pack_weight(cfg, bwd_ws(x, cfg, d, cfg->wb_pk), p.w_hh, H, false, GH, H);
     final_state_grad(x, cfg, l, d, dh, dc);
     for (int64_t s = T - 1; s >= 0; s--) {
         int64_t t = d == 0 ? s : T - 1 - s;
-        HEED_FOR_IF(split, , for (int64_t b = 0; b < B; b++), {
+        HEED_FOR_IF(B * GH > 16384, , for (int64_t b = 0; b < B; b++), {
             int64_t lb = heed_len(len, b, T);
             float *gx = dxp + (b * T + t) * GH, *gn = dhn + (b * T + t) * H;
             float *hp_row = hprev + (b * T + t) * H;

@@ -73,11 +73,12 @@ static void sgemm_all(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float a
 /* Whether a product is split by rows, one single-threaded sgemm per thread,
  * instead of handed to OpenBLAS's threads. OpenBLAS's own split of products
  * with few columns is poor here: against it at 2 threads this split ran the
- * seq2seq graphs' 16-column input and weight gradients 1.35-1.50x as fast,
- * their output layers' 59-column products 1.03-1.13x, and no product of at
- * most 256 columns slower than 0.99x (bench/gemm.c); the Luong training step
- * took 13% less time. Wider products keep OpenBLAS's threading, which was
- * as fast or faster on them. Tiny products are not worth starting threads. */
+ * seq2seq graphs' 16-column input and weight gradients 1.36-1.53x as fast,
+ * their output layers' 59-column products 1.08-1.14x, and no product of at
+ * most 256 columns slower than 0.99x (bench/gemm.c, docs/PERFORMANCE.md);
+ * the Luong training step took 13% less time. Wider products keep
+ * OpenBLAS's threading, which was as fast or faster on them. Tiny products
+ * are not worth starting threads. */
 static bool split_rows_wanted(int64_t M, int64_t N, int64_t K)
 {
     return N <= HEED_SPLIT_COLS && M >= 32 && (double)M * N * K >= (double)(1 << 18) &&

@@ -97,7 +97,7 @@ static void pack_panel(float *d, const float *w, int64_t ldw, bool trans, int64_
 void heed_pack(float *dst, const float *w, int64_t ldw, bool trans, int64_t K, int64_t N)
 {
     int64_t panels = (N + NR - 1) / NR;
-    HEED_FOR_IF(K * N > 65536 && !omp_in_parallel(), , for (int64_t p = 0; p < panels; p++),
+    HEED_FOR_IF(K * N > 65536, , for (int64_t p = 0; p < panels; p++),
         pack_panel(dst + p * K * NR, w, ldw, trans, K, N, p););
 }
 
