@@ -208,6 +208,88 @@ static void step_mode_equals_full_sequence(void **state)
     }
 }
 
+/* One forward and backward pass of `r` on `threads` threads; every
+ * parameter's gradient and those of `names` (values, "grad:" names) are
+ * appended to `got` (capacity cap floats); returns the count. */
+static size_t pass_results(tu_run *r, int threads, const char *const *names, float *got,
+                           size_t cap)
+{
+    heed_diag d;
+    heed_session_set_threads(r->s, threads);
+    heed_weights_zero_grad(r->w);
+    if (heed_session_forward(r->s, &d) != HEED_OK || heed_session_backward(r->s, &d) != HEED_OK)
+        fail_msg("%s", d.text);
+    size_t n = 0;
+    for (const char *const *name = names; *name; name++) {
+        heed_tensor t;
+        if (heed_session_get(r->s, *name, &t, &d) != HEED_OK)
+            fail_msg("%s", d.text);
+        assert_true(n + tu_numel(&t) <= cap);
+        memcpy(got + n, t.data, tu_numel(&t) * sizeof *got);
+        n += tu_numel(&t);
+    }
+    for (size_t i = 0; i < heed_weights_count(r->w); i++) {
+        heed_tensor p, g;
+        assert_int_equal(heed_weights_param(r->w, i, &p), HEED_OK);
+        assert_int_equal(heed_weights_grad(r->w, p.name, &g), HEED_OK);
+        assert_true(n + tu_numel(&g) <= cap);
+        memcpy(got + n, g.data, tu_numel(&g) * sizeof *got);
+        n += tu_numel(&g);
+    }
+    return n;
+}
+
+/* A recurrence long enough to be shared by rows (rows_at_once, ops/rnn.c:
+ * each thread runs its rows' steps from the first to the last, forward and
+ * backward) gives on two threads what it gives on one: every cell, two
+ * layers, ragged lengths, and B = 137 rows, whose last row tile holds one
+ * row (tiles of 8). */
+static void rows_shared_between_threads(void **state)
+{
+    (void)state;
+    enum { B = 137, T = 6, IN = 5, H = 128 };
+    const char *ops[] = {"RNN", "GRU", "LSTM"};
+    const char *const names[] = {"rnn", "rnn.state", "grad:x", NULL};
+    size_t cap = 2 * (size_t)B * T * H + 4 * (size_t)B * H + (size_t)B * T * IN +
+                 2 * 4 * (size_t)H * (H + IN + 2 * H + 2);
+    float *one = malloc(cap * sizeof *one), *two = malloc(cap * sizeof *two);
+    float *x = malloc((size_t)B * T * IN * sizeof *x), *r = malloc((size_t)B * T * H * sizeof *r);
+    int32_t len[B];
+    assert_true(one && two && x && r);
+    uint64_t seed = 11;
+    for (size_t i = 0; i < (size_t)B * T * IN; i++)
+        x[i] = tu_rand(&seed);
+    for (size_t i = 0; i < (size_t)B * T * H; i++)
+        r[i] = tu_rand(&seed);
+    for (int b = 0; b < B; b++)
+        len[b] = 1 + (b * 7) % T;
+    for (int o = 0; o < 3; o++) {
+        char yaml[512];
+        snprintf(yaml, sizeof yaml,
+                 "heed: 1\n"
+                 "inputs: {x: [B, T, %d], len: [B], r: [B, T, %d]}\n"
+                 "nodes:\n"
+                 "  rnn: {op: %s, in: x, hidden: %d, layers: 2, lengths: len}\n"
+                 "  a: {op: Mul, in: [rnn, r]}\n"
+                 "loss: {op: Sum, in: [a, rnn.state]}\n",
+                 IN, H, ops[o], H);
+        tu_run run = tu_run_new("rows.yaml", yaml, HEED_MODE_TRAIN);
+        heed_session_input_grads(run.s, 1);
+        tu_set_f32(&run, "x", 3, (const int64_t[]){B, T, IN}, x);
+        tu_set_f32(&run, "r", 3, (const int64_t[]){B, T, H}, r);
+        tu_set_ids(&run, "len", 1, (const int64_t[]){B}, len);
+        size_t n1 = pass_results(&run, 1, names, one, cap);
+        size_t n2 = pass_results(&run, 2, names, two, cap);
+        assert_int_equal(n1, n2);
+        tu_close_all(two, one, n1, 1e-6, ops[o]);
+        tu_run_free(&run);
+    }
+    free(one);
+    free(two);
+    free(x);
+    free(r);
+}
+
 /* Lengths taken from the pad ids an embedding read give the same result as
  * the same lengths given explicitly. */
 static void lengths_from_pad_ids(void **state)
@@ -307,6 +389,7 @@ int main(void)
         cmocka_unit_test(gradients_every_configuration),
         cmocka_unit_test(pytorch_parity),
         cmocka_unit_test(step_mode_equals_full_sequence),
+        cmocka_unit_test(rows_shared_between_threads),
         cmocka_unit_test(lengths_from_pad_ids),
         cmocka_unit_test(layers_from_a_dim),
     };

@@ -27,6 +27,16 @@ size_t heed_packed_floats(int64_t K, int64_t N)
     return (size_t)((N + NR - 1) / NR) * NR * (size_t)K;
 }
 
+/* the row blocks heed_gemm_packed's threads take, in rows */
+void heed_packed_share(int64_t M, int64_t id, int64_t nt, int64_t *r0, int64_t *r1)
+{
+    int64_t blocks = (M + MR - 1) / MR;
+    *r0 = blocks * id / nt * MR;
+    *r1 = blocks * (id + 1) / nt * MR;
+    *r0 = *r0 < M ? *r0 : M;
+    *r1 = *r1 < M ? *r1 : M;
+}
+
 #ifdef HEED_PACKED_AVX512
 /* r[i] (row i, 16 columns) becomes column i: four rounds of shuffles, from
  * pairs of rows up to the 128-bit lanes. */

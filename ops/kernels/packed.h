@@ -24,6 +24,12 @@ bool heed_packed_fast(void);
 /* Floats a packed op(W) [K,N] takes. */
 size_t heed_packed_floats(int64_t K, int64_t N);
 
+/* The rows [*r0, *r1) of M that thread `id` of `nt` takes when the rows are
+ * shared out: contiguous, in whole row tiles but for the last, the same
+ * shares heed_gemm_packed gives its threads. A caller running a recurrence's
+ * steps on its own threads multiplies each thread's rows with these. */
+void heed_packed_share(int64_t M, int64_t id, int64_t nt, int64_t *r0, int64_t *r1);
+
 /* Packs op(W) [K,N]: W is [N,K] (ldw) when trans, else [K,N]. */
 void heed_pack(float *dst, const float *w, int64_t ldw, bool trans, int64_t K, int64_t N);
 
