@@ -822,18 +822,18 @@ static float *query_of(const heed_exec *x, const rnn_cfg *cfg, int64_t t)
     return x->saved[2] + t * cfg->B * cfg->U;
 }
 
-/* Scores, weights and context of step t for every row, from the previous
- * states h [B,H] (qp: their query projection, additive only). */
+/* Scores, weights and context of step t for rows [b0, b1), from the
+ * previous states h [B,H] (qp: their query projection, additive only). */
 static void attend_step(const heed_exec *x, const rnn_cfg *cfg, int64_t t, const float *h,
-                        const float *qp, const float *kp)
+                        const float *qp, const float *kp, int64_t b0, int64_t b1)
 {
-    int64_t B = cfg->B, T = cfg->T, Sm = cfg->Sm, Dm = cfg->Dm, H = cfg->H;
+    int64_t T = cfg->T, Sm = cfg->Sm, Dm = cfg->Dm, H = cfg->H;
     const float *mem = x->in[cfg->port_mem];
     const int32_t *len = lengths(x, cfg), *mlen = memory_lengths(x, cfg);
     att_params a = att_params_of(x, cfg);
     float *wout = x->out[cfg->out_w], *cout = x->out[cfg->out_ctx];
     /* one row (a decoding step): no threads to start for it */
-    HEED_FOR_IF(B > 1, , for (int64_t b = 0; b < B; b++), {
+    HEED_FOR_IF(b1 - b0 > 1, , for (int64_t b = b0; b < b1; b++), {
         float *w = wout + (b * T + t) * Sm, *ctx = cout + (b * T + t) * Dm;
         if (t >= heed_len(len, b, T)) {
             memset(w, 0, (size_t)Sm * sizeof *w);
@@ -877,7 +877,7 @@ static void att_step_row(const heed_exec *x, const rnn_cfg *cfg, const layer_par
             if (cfg->att_score == ATT_ADDITIVE)
                 step_product(1, cfg->U, H, h, H, NULL, a->wq, H, true, true, NULL,
                              query_of(x, cfg, t), cfg->U);
-            attend_step(x, cfg, t, h, query_of(x, cfg, t), kp);
+            attend_step(x, cfg, t, h, query_of(x, cfg, t), kp, 0, 1);
         }
         if (id == 1 || nt < 2)
             step_product(1, GH, H, h, H, NULL, p->w_hh, H, true, true, p->b_hh, hp, GH);
@@ -889,43 +889,43 @@ static void att_step_row(const heed_exec *x, const rnn_cfg *cfg, const layer_par
     }
 }
 
-/* Shape key: in [B,T,In], memory [B,Sm,Dm] -> out [B,T,H], context [B,T,Dm],
- * weights [B,T,Sm]; the cell reads [x_t; context_t], the context coming from
- * the state before step t. */
-static heed_status att_forward(heed_exec *x, const rnn_cfg *cfg)
+/* What the steps of an attending decoder read besides the exec: its
+ * parameters, the memory's keys and the packed weights (NULL unpacked). */
+typedef struct att_run {
+    layer_params p;
+    att_params a;
+    const float *kp, *pkh, *pkc, *pkq;
+} att_run;
+
+/* All steps of rows [b0, b1) of an attending decoder: each step's query,
+ * attention, the context's share of the input projection, the recurrent
+ * product and the cells. */
+static void att_steps(const heed_exec *x, const rnn_cfg *cfg, const att_run *r, int64_t b0,
+                      int64_t b1)
 {
-    int64_t B = cfg->B, T = cfg->T, H = cfg->H, GH = cfg->G * H, In = cfg->In, Dm = cfg->Dm;
-    int64_t Wi = In + Dm;
-    layer_params p = params_of(x, cfg, 0, 0);
-    att_params a = att_params_of(x, cfg);
+    int64_t T = cfg->T, H = cfg->H, GH = cfg->G * H, In = cfg->In, Dm = cfg->Dm, Wi = In + Dm;
+    int64_t B = cfg->B, U = cfg->U, nb = b1 - b0;
+    const layer_params *p = &r->p;
     float *xp = x->ws + cfg->ws_xp, *hp = x->ws + cfg->ws_hp;
     float *h = x->ws + cfg->ws_h, *c = x->ws + cfg->ws_c;
     float *save = gates_of(x, cfg, 0, 0), *out = x->out[OUT_SEQ];
+    const float *ctx = x->out[cfg->out_ctx];
     const int32_t *len = lengths(x, cfg);
-    const float *kp = memory_keys(x, cfg, x->ws + cfg->wa_kp);
-    const float *pkh = pack_weight(cfg, x->ws + cfg->ws_pk, p.w_hh, H, true, H, GH);
-    const float *pkc = pack_weight(cfg, x->ws + cfg->wa_pkc, p.w_ih + In, Wi, true, Dm, GH);
-    const float *pkq = pack_weight(cfg, x->ws + cfg->wa_pkq, a.wq, H, true, H, cfg->U);
-    heed_fill_rows(xp, p.b_ih, B * T, GH);
-    heed_gemm(false, true, B * T, GH, In, 1.0f, x->in[0], In, p.w_ih, Wi, 1.0f, xp, GH);
-    for (int64_t b = 0; b < B; b++) {
-        copy_or_zero(h + b * H, initial(x, cfg, 0, 0, 0, b), H);
-        copy_or_zero(c + b * H, initial(x, cfg, 0, 0, 1, b), H);
-    }
     for (int64_t t = 0; t < T; t++) {
         if (row_step_shared(cfg)) {
-            att_step_row(x, cfg, &p, &a, t, h, kp, xp, hp);
+            att_step_row(x, cfg, p, &r->a, t, h, r->kp, xp, hp);
         } else {
             if (cfg->att_score == ATT_ADDITIVE)
-                step_product(B, cfg->U, H, h, H, pkq, a.wq, H, true, true, NULL,
-                             query_of(x, cfg, t), cfg->U);
-            attend_step(x, cfg, t, h, query_of(x, cfg, t), kp);
+                step_product(nb, U, H, h + b0 * H, H, r->pkq, r->a.wq, H, true, true, NULL,
+                             query_of(x, cfg, t) + b0 * U, U);
+            attend_step(x, cfg, t, h, query_of(x, cfg, t), r->kp, b0, b1);
             /* the context's share of the input projection */
-            step_product(B, GH, Dm, x->out[cfg->out_ctx] + t * Dm, T * Dm, pkc, p.w_ih + In, Wi,
-                         true, false, NULL, xp + t * GH, T * GH);
-            step_product(B, GH, H, h, H, pkh, p.w_hh, H, true, true, p.b_hh, hp, GH);
+            step_product(nb, GH, Dm, ctx + (b0 * T + t) * Dm, T * Dm, r->pkc, p->w_ih + In, Wi,
+                         true, false, NULL, xp + (b0 * T + t) * GH, T * GH);
+            step_product(nb, GH, H, h + b0 * H, H, r->pkh, p->w_hh, H, true, true, p->b_hh,
+                         hp + b0 * GH, GH);
         }
-        HEED_FOR_IF(B * GH > 16384, , for (int64_t b = 0; b < B; b++), {
+        HEED_FOR_IF(nb * GH > 16384, , for (int64_t b = b0; b < b1; b++), {
             float *o = out + (b * T + t) * H;
             if (t >= heed_len(len, b, T)) {
                 memset(o, 0, (size_t)H * sizeof *o);
@@ -935,6 +935,38 @@ static heed_status att_forward(heed_exec *x, const rnn_cfg *cfg)
                          save + (t * B + b) * cfg->S);
             memcpy(o, h + b * H, (size_t)H * sizeof *o);
         });
+    }
+}
+
+/* Shape key: in [B,T,In], memory [B,Sm,Dm] -> out [B,T,H], context [B,T,Dm],
+ * weights [B,T,Sm]; the cell reads [x_t; context_t], the context coming from
+ * the state before step t. Rows shared by the threads over all steps as in
+ * recur_direction. */
+static heed_status att_forward(heed_exec *x, const rnn_cfg *cfg)
+{
+    int64_t B = cfg->B, T = cfg->T, H = cfg->H, GH = cfg->G * H, In = cfg->In, Dm = cfg->Dm;
+    int64_t Wi = In + Dm;
+    att_run r = {params_of(x, cfg, 0, 0), att_params_of(x, cfg), NULL, NULL, NULL, NULL};
+    float *xp = x->ws + cfg->ws_xp, *h = x->ws + cfg->ws_h, *c = x->ws + cfg->ws_c;
+    r.kp = memory_keys(x, cfg, x->ws + cfg->wa_kp);
+    r.pkh = pack_weight(cfg, x->ws + cfg->ws_pk, r.p.w_hh, H, true, H, GH);
+    r.pkc = pack_weight(cfg, x->ws + cfg->wa_pkc, r.p.w_ih + In, Wi, true, Dm, GH);
+    r.pkq = pack_weight(cfg, x->ws + cfg->wa_pkq, r.a.wq, H, true, H, cfg->U);
+    heed_fill_rows(xp, r.p.b_ih, B * T, GH);
+    heed_gemm(false, true, B * T, GH, In, 1.0f, x->in[0], In, r.p.w_ih, Wi, 1.0f, xp, GH);
+    for (int64_t b = 0; b < B; b++) {
+        copy_or_zero(h + b * H, initial(x, cfg, 0, 0, 0, b), H);
+        copy_or_zero(c + b * H, initial(x, cfg, 0, 0, 1, b), H);
+    }
+    if (!rows_at_once(cfg, r.pkh)) {
+        att_steps(x, cfg, &r, 0, B);
+    } else {
+#pragma omp parallel
+        {
+            int64_t b0, b1;
+            heed_packed_share(B, omp_get_thread_num(), omp_get_num_threads(), &b0, &b1);
+            att_steps(x, cfg, &r, b0, b1);
+        }
     }
     store_state(x, cfg, 0, 0);
     return HEED_OK;
@@ -1208,17 +1240,16 @@ static void backward_layer(heed_exec *x, const rnn_cfg *cfg, int64_t l, const fl
  * b*T+t; pkq is W_q packed as [U,H], or NULL. */
 static void attend_step_backward(heed_exec *x, const rnn_cfg *cfg, int64_t t, const float *hprev,
                                  const float *qp, const float *kp, const float *dctx,
-                                 const float *pkq, float *dh)
+                                 const float *pkq, float *dh, int64_t b0, int64_t b1)
 {
-    int64_t B = cfg->B, T = cfg->T, Sm = cfg->Sm, Dm = cfg->Dm, H = cfg->H, U = cfg->U;
+    int64_t T = cfg->T, Sm = cfg->Sm, Dm = cfg->Dm, H = cfg->H, U = cfg->U;
     const float *mem = x->in[cfg->port_mem], *wts = x->out[cfg->out_w];
     const float *dw_out = x->dout[cfg->out_w];
     float *dmem = x->din[cfg->port_mem], *dkp = x->ws + cfg->wb_dkp, *dvb = x->ws + cfg->wb_dvb;
     float *dqp = x->ws + cfg->wb_dqp;
     const int32_t *len = lengths(x, cfg);
     att_params a = att_params_of(x, cfg);
-#pragma omp parallel for schedule(static)
-    for (int64_t b = 0; b < B; b++) {
+    HEED_FOR_IF(b1 - b0 > 1, , for (int64_t b = b0; b < b1; b++), {
         float *ds = x->ws + cfg->wb_ds + b * Sm, *gh = dh + b * H;
         if (U)
             memset(dqp + (b * T + t) * U, 0, (size_t)U * sizeof *dqp);
@@ -1250,9 +1281,10 @@ static void attend_step_backward(heed_exec *x, const rnn_cfg *cfg, int64_t t, co
         for (int64_t j = 0; dkeys && j < Sm; j++)
             for (int64_t k = 0; k < H; k++)
                 dkeys[j * H + k] += ds[j] * hb[k];
-    }
+    });
     if (cfg->att_score == ATT_ADDITIVE)
-        step_product(B, H, U, dqp + t * U, T * U, pkq, a.wq, H, false, false, NULL, dh, H);
+        step_product(b1 - b0, H, U, dqp + (b0 * T + t) * U, T * U, pkq, a.wq, H, false, false,
+                     NULL, dh + b0 * H, H);
 }
 
 /* After the loop: the memory's gradient through the contexts (per row, the
@@ -1289,31 +1321,22 @@ static void attention_param_grads(heed_exec *x, const rnn_cfg *cfg, const float 
     }
 }
 
-static void att_backward(heed_exec *x, const rnn_cfg *cfg)
+/* All steps of rows [b0, b1) of an attending decoder backward, from the
+ * last to the first: the cells', the context's, the attention's and the
+ * recurrent product's gradients. */
+static void att_bwd_steps(heed_exec *x, const rnn_cfg *cfg, const att_run *r, int64_t b0,
+                          int64_t b1)
 {
     int64_t B = cfg->B, T = cfg->T, H = cfg->H, GH = cfg->G * H, In = cfg->In, Dm = cfg->Dm;
-    int64_t Wi = In + Dm;
-    layer_params p = params_of(x, cfg, 0, 0);
+    int64_t Wi = In + Dm, nb = b1 - b0;
     float *dxp = x->ws + cfg->wb_dxp, *dhn = x->ws + cfg->wb_dhn;
     float *hprev = x->ws + cfg->wb_hprev, *dh = x->ws + cfg->wb_dh, *dc = x->ws + cfg->wb_dc;
     float *zero = x->ws + cfg->wb_zero, *dctx = x->ws + cfg->wb_dctx;
     const float *save = gates_of(x, cfg, 0, 0), *out = x->out[OUT_SEQ];
     const float *dout = x->dout[OUT_SEQ], *dctx_out = x->dout[cfg->out_ctx];
     const int32_t *len = lengths(x, cfg);
-    const float *kp = memory_keys(x, cfg, x->ws + cfg->wb_kp);
-    att_params a = att_params_of(x, cfg);
-    const float *pkh = pack_weight(cfg, x->ws + cfg->wb_pk, p.w_hh, H, false, GH, H);
-    const float *pkc = pack_weight(cfg, x->ws + cfg->wb_pkc, p.w_ih + In, Wi, false, GH, Dm);
-    const float *pkq = pack_weight(cfg, x->ws + cfg->wb_pkq, a.wq, H, false, cfg->U, H);
-    if (cfg->Pw)
-        memset(x->ws + cfg->wb_dkp, 0, (size_t)(B * cfg->Sm * cfg->Pw) * sizeof(float));
-    if (cfg->U)
-        memset(x->ws + cfg->wb_dvb, 0, (size_t)(B * cfg->U) * sizeof(float));
-    memset(zero, 0, (size_t)H * sizeof *zero);
-    final_state_grad(x, cfg, 0, 0, dh, dc);
     for (int64_t t = T - 1; t >= 0; t--) {
-        HEED_FOR_IF(B * GH > 16384, , for (int64_t b = 0; b < B; b++), {
-            int64_t lb = heed_len(len, b, T);
+        HEED_FOR_IF(nb * GH > 16384, , for (int64_t b = b0; b < b1; b++), {            int64_t lb = heed_len(len, b, T);
             float *gx = dxp + (b * T + t) * GH, *gn = dhn + (b * T + t) * H;
             float *hp_row = hprev + (b * T + t) * H, *gc = dctx + (b * T + t) * Dm;
             memset(gc, 0, (size_t)Dm * sizeof *gc);
@@ -1339,12 +1362,43 @@ static void att_backward(heed_exec *x, const rnn_cfg *cfg)
                 cell_backward(cfg, sv, out + (b * T + t) * H, cb ? cb : zero, g, dc + b * H, gx);
         });
         /* the context fed the cell: its gradient, then through the attention */
-        step_product(B, Dm, GH, dxp + t * GH, T * GH, pkc, p.w_ih + In, Wi, false, false, NULL,
-                     dctx + t * Dm, T * Dm);
+        step_product(nb, Dm, GH, dxp + (b0 * T + t) * GH, T * GH, r->pkc, r->p.w_ih + In, Wi,
+                     false, false, NULL, dctx + (b0 * T + t) * Dm, T * Dm);
         /* dh_prev gets the direct part (row loop), the attention's and the
          * recurrent product's, accumulated in place */
-        attend_step_backward(x, cfg, t, hprev, query_of(x, cfg, t), kp, dctx, pkq, dh);
-        recurrent_grad(cfg, p.w_hh, pkh, dxp, dhn, t, dh, 0, B);
+        attend_step_backward(x, cfg, t, hprev, query_of(x, cfg, t), r->kp, dctx, r->pkq, dh, b0,
+                             b1);
+        recurrent_grad(cfg, r->p.w_hh, r->pkh, dxp, dhn, t, dh, b0, b1);
+    }
+}
+
+static void att_backward(heed_exec *x, const rnn_cfg *cfg)
+{
+    int64_t B = cfg->B, T = cfg->T, H = cfg->H, GH = cfg->G * H, In = cfg->In, Dm = cfg->Dm;
+    int64_t Wi = In + Dm;
+    att_run r = {params_of(x, cfg, 0, 0), att_params_of(x, cfg), NULL, NULL, NULL, NULL};
+    layer_params p = r.p;
+    float *dxp = x->ws + cfg->wb_dxp, *dhn = x->ws + cfg->wb_dhn;
+    float *hprev = x->ws + cfg->wb_hprev, *dh = x->ws + cfg->wb_dh, *dc = x->ws + cfg->wb_dc;
+    r.kp = memory_keys(x, cfg, x->ws + cfg->wb_kp);
+    r.pkh = pack_weight(cfg, x->ws + cfg->wb_pk, p.w_hh, H, false, GH, H);
+    r.pkc = pack_weight(cfg, x->ws + cfg->wb_pkc, p.w_ih + In, Wi, false, GH, Dm);
+    r.pkq = pack_weight(cfg, x->ws + cfg->wb_pkq, r.a.wq, H, false, cfg->U, H);
+    if (cfg->Pw)
+        memset(x->ws + cfg->wb_dkp, 0, (size_t)(B * cfg->Sm * cfg->Pw) * sizeof(float));
+    if (cfg->U)
+        memset(x->ws + cfg->wb_dvb, 0, (size_t)(B * cfg->U) * sizeof(float));
+    memset(x->ws + cfg->wb_zero, 0, (size_t)H * sizeof(float));
+    final_state_grad(x, cfg, 0, 0, dh, dc);
+    if (!rows_at_once(cfg, r.pkh)) {
+        att_bwd_steps(x, cfg, &r, 0, B);
+    } else {
+#pragma omp parallel
+        {
+            int64_t b0, b1;
+            heed_packed_share(B, omp_get_thread_num(), omp_get_num_threads(), &b0, &b1);
+            att_bwd_steps(x, cfg, &r, b0, b1);
+        }
     }
     initial_state_grad(x, cfg, 0, 0, dh, dc);
     if (p.dw_ih) {

@@ -242,52 +242,79 @@ static size_t pass_results(tu_run *r, int threads, const char *const *names, flo
 /* A recurrence long enough to be shared by rows (rows_at_once, ops/rnn.c:
  * each thread runs its rows' steps from the first to the last, forward and
  * backward) gives on two threads what it gives on one: every cell, two
- * layers, ragged lengths, and B = 137 rows, whose last row tile holds one
- * row (tiles of 8). */
+ * layers, attending decoders (additive and dot scores), ragged lengths, and
+ * B = 137 rows, whose last row tile holds one row (tiles of 8). */
 static void rows_shared_between_threads(void **state)
 {
     (void)state;
-    enum { B = 137, T = 6, IN = 5, H = 128 };
-    const char *ops[] = {"RNN", "GRU", "LSTM"};
-    const char *const names[] = {"rnn", "rnn.state", "grad:x", NULL};
-    size_t cap = 2 * (size_t)B * T * H + 4 * (size_t)B * H + (size_t)B * T * IN +
-                 2 * 4 * (size_t)H * (H + IN + 2 * H + 2);
+    enum { B = 137, T = 6, IN = 5, H = 128, S = 7 };
+    static const struct {
+        const char *node; /* the recurrent node's attributes */
+        bool att;
+    } cases[] = {
+        {"op: RNN, in: x, hidden: 128, layers: 2, lengths: len", false},
+        {"op: GRU, in: x, hidden: 128, layers: 2, lengths: len", false},
+        {"op: LSTM, in: x, hidden: 128, layers: 2, lengths: len", false},
+        {"op: GRU, in: x, hidden: 128, lengths: len,\n"
+         "       attention: {memory: mem, score: additive, units: 32, lengths: mlen}",
+         true},
+        {"op: LSTM, in: x, hidden: 128, lengths: len,\n"
+         "       attention: {memory: mem, score: dot, lengths: mlen}",
+         true},
+    };
+    const char *const plain[] = {"rnn", "rnn.state", "grad:x", NULL};
+    const char *const attending[] = {"rnn",    "rnn.state", "rnn.context", "rnn.weights",
+                                     "grad:x", "grad:mem",  NULL};
+    size_t cap = 8 * (size_t)B * T * H + 4 * (size_t)B * H + 4 * (size_t)B * (T + S) * IN +
+                 16 * (size_t)H * (H + IN + 2 * H + 2);
     float *one = malloc(cap * sizeof *one), *two = malloc(cap * sizeof *two);
     float *x = malloc((size_t)B * T * IN * sizeof *x), *r = malloc((size_t)B * T * H * sizeof *r);
-    int32_t len[B];
-    assert_true(one && two && x && r);
+    float *mem = malloc((size_t)B * S * H * sizeof *mem);
+    int32_t len[B], mlen[B];
+    assert_true(one && two && x && r && mem);
     uint64_t seed = 11;
     for (size_t i = 0; i < (size_t)B * T * IN; i++)
         x[i] = tu_rand(&seed);
     for (size_t i = 0; i < (size_t)B * T * H; i++)
         r[i] = tu_rand(&seed);
-    for (int b = 0; b < B; b++)
+    for (size_t i = 0; i < (size_t)B * S * H; i++)
+        mem[i] = tu_rand(&seed);
+    for (int b = 0; b < B; b++) {
         len[b] = 1 + (b * 7) % T;
-    for (int o = 0; o < 3; o++) {
-        char yaml[512];
+        mlen[b] = 1 + (b * 5) % S;
+    }
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        char yaml[1024];
         snprintf(yaml, sizeof yaml,
                  "heed: 1\n"
-                 "inputs: {x: [B, T, %d], len: [B], r: [B, T, %d]}\n"
+                 "inputs: {x: [B, T, %d], len: [B], r: [B, T, %d]%s}\n"
                  "nodes:\n"
-                 "  rnn: {op: %s, in: x, hidden: %d, layers: 2, lengths: len}\n"
+                 "  rnn: {%s}\n"
                  "  a: {op: Mul, in: [rnn, r]}\n"
-                 "loss: {op: Sum, in: [a, rnn.state]}\n",
-                 IN, H, ops[o], H);
+                 "loss: {op: Sum, in: [a, rnn.state%s]}\n",
+                 IN, H, cases[k].att ? ", mem: [B, S, 128], mlen: [B]" : "", cases[k].node,
+                 cases[k].att ? ", rnn.context, rnn.weights" : "");
         tu_run run = tu_run_new("rows.yaml", yaml, HEED_MODE_TRAIN);
         heed_session_input_grads(run.s, 1);
         tu_set_f32(&run, "x", 3, (const int64_t[]){B, T, IN}, x);
         tu_set_f32(&run, "r", 3, (const int64_t[]){B, T, H}, r);
         tu_set_ids(&run, "len", 1, (const int64_t[]){B}, len);
+        if (cases[k].att) {
+            tu_set_f32(&run, "mem", 3, (const int64_t[]){B, S, H}, mem);
+            tu_set_ids(&run, "mlen", 1, (const int64_t[]){B}, mlen);
+        }
+        const char *const *names = cases[k].att ? attending : plain;
         size_t n1 = pass_results(&run, 1, names, one, cap);
         size_t n2 = pass_results(&run, 2, names, two, cap);
         assert_int_equal(n1, n2);
-        tu_close_all(two, one, n1, 1e-6, ops[o]);
+        tu_close_all(two, one, n1, 1e-6, cases[k].node);
         tu_run_free(&run);
     }
     free(one);
     free(two);
     free(x);
     free(r);
+    free(mem);
 }
 
 /* Lengths taken from the pad ids an embedding read give the same result as
