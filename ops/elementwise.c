@@ -58,9 +58,17 @@ static heed_status add_forward(heed_exec *x)
     float *y = x->out[0];
     size_t n = cfg->n;
     const float *a = x->in[0];
-    if (y != a)
-        memcpy(y, a, n * sizeof *y);
-    for (int k = 1; k < cfg->n_in; k++) {
+    if (cfg->n_in < 2) {
+        if (y != a)
+            memcpy(y, a, n * sizeof *y);
+        return HEED_OK;
+    }
+    /* the first two in one pass: a copy of the first on its own was a pass
+     * over memory on one thread */
+    const float *b1 = x->in[1];
+    HEED_FOR_IF(n > 32768, , for (size_t i = 0; i < n; i++),
+        y[i] = a[i] + b1[i];);
+    for (int k = 2; k < cfg->n_in; k++) {
         const float *b = x->in[k];
         HEED_FOR_IF(n > 32768, , for (size_t i = 0; i < n; i++),
             y[i] += b[i];);

@@ -455,7 +455,7 @@ static heed_status run_step_timed(heed_session *s, const hp_step *step, heed_dia
     const hp_node *pn = &p->nodes[step->node];
     for (int z = 0; z < step->zero_count; z++) {
         const hp_buf *b = &p->bufs[p->zero[step->zero_first + z]];
-        memset((char *)s->arena + b->offset, 0, b->bytes);
+        heed_zero((char *)s->arena + b->offset, b->bytes);
     }
     void *in[HEED_MAX_INPUTS];
     float *din[HEED_MAX_INPUTS], *out[HEED_MAX_OUTPUTS], *saved[HEED_MAX_SAVED];

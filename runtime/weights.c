@@ -252,7 +252,7 @@ heed_status heed_weights_grad(heed_weights *w, const char *name, heed_tensor *ou
 void heed_weights_zero_grad(heed_weights *w)
 {
     if (w && w->grad)
-        memset(w->grad, 0, w->floats * sizeof(float));
+        heed_zero(w->grad, w->floats * sizeof(float));
 }
 
 int64_t heed_weights_steps(const heed_weights *w)

@@ -181,6 +181,16 @@ void heed_gemm_batch(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float al
     }
 }
 
+void heed_zero(void *p, size_t bytes)
+{
+    enum { CHUNK = 64 * 1024 };
+    size_t chunks = (bytes + CHUNK - 1) / CHUNK;
+    HEED_FOR_IF(chunks >= 8, , for (size_t c = 0; c < chunks; c++), {
+        size_t off = c * CHUNK;
+        memset((char *)p + off, 0, bytes - off < CHUNK ? bytes - off : CHUNK);
+    });
+}
+
 void heed_fill_rows(float *y, const float *bias, int64_t rows, int64_t n)
 {
     if (!bias) {

@@ -58,6 +58,11 @@ void heed_gemm_batch(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float al
                      int64_t stride_b, float beta, float *C, int64_t ldc, int64_t stride_c,
                      int64_t count);
 
+/* Clears `bytes` bytes at p, large buffers on all threads (outside a
+ * parallel region): one core's stores clearing the encoder's 8 MiB gradient
+ * buffers left the other core waiting. */
+void heed_zero(void *p, size_t bytes);
+
 /* y[r, :] = bias for each of `rows` rows of width n (or 0 when bias is NULL):
  * a product then accumulates with beta = 1, which spares OpenBLAS a pass
  * that zeroes the output for beta = 0 and the separate bias addition. */
