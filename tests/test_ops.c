@@ -106,6 +106,82 @@ static void layernorm_wide_rows_known_values(void **state)
     tu_run_free(&r);
 }
 
+/* LayerNorm's gradients over enough rows for several chunks of its column
+ * sums, the last one partial (200 rows: 64 + 64 + 64 + 8), on 1 and 2
+ * threads, against the formulas taken in double here: dbias = sum of dy,
+ * dweight = sum of dy xh, dx = rstd (g - mean(g) - xh mean(g xh)), g = dy w. */
+static void layernorm_gradients_known_values(void **state)
+{
+    (void)state;
+    enum { E = 130, ROWS = 200 };
+    float *x = malloc(ROWS * E * sizeof *x), *dy = malloc(ROWS * E * sizeof *dy);
+    float *want_dx = malloc(ROWS * E * sizeof *want_dx);
+    float w[E], bias[E], want_dw[E], want_db[E];
+    double dw[E] = {0}, db[E] = {0};
+    assert_true(x && dy && want_dx);
+    uint64_t seed = 5;
+    for (int i = 0; i < ROWS * E; i++) {
+        x[i] = 3.0f * tu_rand(&seed) + (float)(i / E % 7);
+        dy[i] = tu_rand(&seed);
+    }
+    for (int j = 0; j < E; j++) {
+        w[j] = 0.5f + 0.01f * (float)j;
+        bias[j] = 0.1f * tu_rand(&seed);
+    }
+    for (int r = 0; r < ROWS; r++) {
+        const float *row = x + r * E, *g = dy + r * E;
+        double mean = 0.0, var = 0.0, a = 0.0, b = 0.0, xh[E];
+        for (int j = 0; j < E; j++)
+            mean += row[j];
+        mean /= E;
+        for (int j = 0; j < E; j++)
+            var += (row[j] - mean) * (row[j] - mean);
+        double rstd = 1.0 / sqrt(var / E + 1e-5);
+        for (int j = 0; j < E; j++) {
+            xh[j] = (row[j] - mean) * rstd;
+            a += (double)g[j] * w[j] / E;
+            b += (double)g[j] * w[j] * xh[j] / E;
+            dw[j] += g[j] * xh[j];
+            db[j] += g[j];
+        }
+        for (int j = 0; j < E; j++)
+            want_dx[r * E + j] = (float)(rstd * ((double)g[j] * w[j] - a - xh[j] * b));
+    }
+    for (int j = 0; j < E; j++) {
+        want_dw[j] = (float)dw[j];
+        want_db[j] = (float)db[j];
+    }
+    tu_run r = tu_run_new("ln.yaml",
+                          "heed: 1\ninputs: {x: [B, S, 130], r: [B, S, 130]}\nnodes:\n"
+                          "  ln: {op: LayerNorm, in: x}\n  a: {op: Mul, in: [ln, r]}\n"
+                          "loss: {op: Sum, in: a}\n",
+                          HEED_MODE_TRAIN);
+    heed_session_input_grads(r.s, 1);
+    set_param(&r, "ln.weight", w, E);
+    set_param(&r, "ln.bias", bias, E);
+    const int64_t shape[3] = {2, ROWS / 2, E};
+    tu_set_f32(&r, "x", 3, shape, x);
+    tu_set_f32(&r, "r", 3, shape, dy);
+    for (int threads = 1; threads <= 2; threads++) {
+        heed_diag d;
+        heed_session_set_threads(r.s, threads);
+        heed_weights_zero_grad(r.w);
+        if (heed_session_forward(r.s, &d) != HEED_OK || heed_session_backward(r.s, &d) != HEED_OK)
+            fail_msg("%s", d.text);
+        heed_tensor g;
+        assert_int_equal(heed_session_get(r.s, "grad:x", &g, &d), HEED_OK);
+        tu_expect(g.data, want_dx, ROWS * E, 1e-4, "LayerNorm dx");
+        assert_int_equal(heed_weights_grad(r.w, "ln.weight", &g), HEED_OK);
+        tu_expect(g.data, want_dw, E, 1e-4, "LayerNorm dweight");
+        assert_int_equal(heed_weights_grad(r.w, "ln.bias", &g), HEED_OK);
+        tu_expect(g.data, want_db, E, 1e-4, "LayerNorm dbias");
+    }
+    tu_run_free(&r);
+    free(x);
+    free(dy);
+    free(want_dx);
+}
+
 /* heed_gemm against a plain triple loop, for every transpose and for one row
  * (where it calls sgemv) as well as several; beta = 0 must ignore a C that
  * holds NaN. */
@@ -687,6 +763,7 @@ int main(void)
         cmocka_unit_test(activations_known_values),
         cmocka_unit_test(gelu_tail_relative_precision),
         cmocka_unit_test(layernorm_wide_rows_known_values),
+        cmocka_unit_test(layernorm_gradients_known_values),
         cmocka_unit_test(gemm_every_transpose),
         cmocka_unit_test(gemm_one_row_small_and_large),
         cmocka_unit_test(gemm_rows_split_between_threads),
