@@ -663,6 +663,25 @@ static bool rows_at_once(const rnn_cfg *cfg, const float *pk)
            !omp_in_parallel();
 }
 
+/* Runs `call` over the rows [b0, b1) of the batch (the caller names b0 and
+ * b1 and passes them in `call`): once over all rows, or, when rows_at_once,
+ * on every thread with its share, the packed product's own. */
+#define ROW_SHARES(cfg, pk, b0, b1, call)                                                          \
+    do {                                                                                           \
+        if (!rows_at_once(cfg, pk)) {                                                              \
+            int64_t b0 = 0, b1 = (cfg)->B;                                                         \
+            call;                                                                                  \
+        } else {                                                                                   \
+            HEED_PRAGMA_(omp parallel)                                                             \
+            {                                                                                      \
+                int64_t b0, b1;                                                                    \
+                heed_packed_share((cfg)->B, omp_get_thread_num(), omp_get_num_threads(), &b0,      \
+                                  &b1);                                                            \
+                call;                                                                              \
+            }                                                                                      \
+        }                                                                                          \
+    } while (0)
+
 /* The rows [b0, b1) of the recurrence of direction d, over all steps: their
  * products and cells, the products through the packed weight pk (or BLAS
  * when NULL). Shape key: xp [B*T,GH] -> out [B,T,D*H] (this direction's
@@ -697,19 +716,10 @@ static void recur_rows(heed_exec *x, const rnn_cfg *cfg, int64_t l, int64_t d, f
  * Shape key: xp [B*T,GH] -> out [B,T,D*H] (this direction's columns). */
 static void recur_direction(heed_exec *x, const rnn_cfg *cfg, int64_t l, int64_t d, float *out)
 {
-    int64_t B = cfg->B, H = cfg->H, GH = cfg->G * H;
+    int64_t H = cfg->H, GH = cfg->G * H;
     layer_params p = params_of(x, cfg, l, d);
     const float *pk = pack_weight(cfg, fwd_ws(x, cfg, d, cfg->ws_pk), p.w_hh, H, true, H, GH);
-    if (!rows_at_once(cfg, pk)) {
-        recur_rows(x, cfg, l, d, out, pk, 0, B);
-        return;
-    }
-#pragma omp parallel
-    {
-        int64_t b0, b1;
-        heed_packed_share(B, omp_get_thread_num(), omp_get_num_threads(), &b0, &b1);
-        recur_rows(x, cfg, l, d, out, pk, b0, b1);
-    }
+    ROW_SHARES(cfg, pk, b0, b1, recur_rows(x, cfg, l, d, out, pk, b0, b1));
 }
 
 /* The final state of layer l, direction d (h, and c for LSTM) into the state
@@ -958,16 +968,7 @@ static heed_status att_forward(heed_exec *x, const rnn_cfg *cfg)
         copy_or_zero(h + b * H, initial(x, cfg, 0, 0, 0, b), H);
         copy_or_zero(c + b * H, initial(x, cfg, 0, 0, 1, b), H);
     }
-    if (!rows_at_once(cfg, r.pkh)) {
-        att_steps(x, cfg, &r, 0, B);
-    } else {
-#pragma omp parallel
-        {
-            int64_t b0, b1;
-            heed_packed_share(B, omp_get_thread_num(), omp_get_num_threads(), &b0, &b1);
-            att_steps(x, cfg, &r, b0, b1);
-        }
-    }
+    ROW_SHARES(cfg, r.pkh, b0, b1, att_steps(x, cfg, &r, b0, b1));
     store_state(x, cfg, 0, 0);
     return HEED_OK;
 }
@@ -1182,21 +1183,12 @@ static void bptt_rows(heed_exec *x, const rnn_cfg *cfg, int64_t l, int64_t d, co
 static void bptt_direction(heed_exec *x, const rnn_cfg *cfg, int64_t l, int64_t d,
                            const float *out, const float *dout)
 {
-    int64_t B = cfg->B, H = cfg->H, GH = cfg->G * H;
+    int64_t H = cfg->H, GH = cfg->G * H;
     layer_params p = params_of(x, cfg, l, d);
     float *dh = bwd_ws(x, cfg, d, cfg->wb_dh), *dc = bwd_ws(x, cfg, d, cfg->wb_dc);
     const float *pk = pack_weight(cfg, bwd_ws(x, cfg, d, cfg->wb_pk), p.w_hh, H, false, GH, H);
     final_state_grad(x, cfg, l, d, dh, dc);
-    if (!rows_at_once(cfg, pk)) {
-        bptt_rows(x, cfg, l, d, out, dout, pk, 0, B);
-    } else {
-#pragma omp parallel
-        {
-            int64_t b0, b1;
-            heed_packed_share(B, omp_get_thread_num(), omp_get_num_threads(), &b0, &b1);
-            bptt_rows(x, cfg, l, d, out, dout, pk, b0, b1);
-        }
-    }
+    ROW_SHARES(cfg, pk, b0, b1, bptt_rows(x, cfg, l, d, out, dout, pk, b0, b1));
     initial_state_grad(x, cfg, l, d, dh, dc);
 }
 
@@ -1336,7 +1328,8 @@ static void att_bwd_steps(heed_exec *x, const rnn_cfg *cfg, const att_run *r, in
     const float *dout = x->dout[OUT_SEQ], *dctx_out = x->dout[cfg->out_ctx];
     const int32_t *len = lengths(x, cfg);
     for (int64_t t = T - 1; t >= 0; t--) {
-        HEED_FOR_IF(nb * GH > 16384, , for (int64_t b = b0; b < b1; b++), {            int64_t lb = heed_len(len, b, T);
+        HEED_FOR_IF(nb * GH > 16384, , for (int64_t b = b0; b < b1; b++), {
+            int64_t lb = heed_len(len, b, T);
             float *gx = dxp + (b * T + t) * GH, *gn = dhn + (b * T + t) * H;
             float *hp_row = hprev + (b * T + t) * H, *gc = dctx + (b * T + t) * Dm;
             memset(gc, 0, (size_t)Dm * sizeof *gc);
@@ -1390,16 +1383,7 @@ static void att_backward(heed_exec *x, const rnn_cfg *cfg)
         memset(x->ws + cfg->wb_dvb, 0, (size_t)(B * cfg->U) * sizeof(float));
     memset(x->ws + cfg->wb_zero, 0, (size_t)H * sizeof(float));
     final_state_grad(x, cfg, 0, 0, dh, dc);
-    if (!rows_at_once(cfg, r.pkh)) {
-        att_bwd_steps(x, cfg, &r, 0, B);
-    } else {
-#pragma omp parallel
-        {
-            int64_t b0, b1;
-            heed_packed_share(B, omp_get_thread_num(), omp_get_num_threads(), &b0, &b1);
-            att_bwd_steps(x, cfg, &r, b0, b1);
-        }
-    }
+    ROW_SHARES(cfg, r.pkh, b0, b1, att_bwd_steps(x, cfg, &r, b0, b1));
     initial_state_grad(x, cfg, 0, 0, dh, dc);
     if (p.dw_ih) {
         heed_gemm(true, false, GH, In, B * T, 1.0f, dxp, GH, x->in[0], In, 1.0f, p.dw_ih, Wi);
