@@ -27,7 +27,6 @@ size_t heed_packed_floats(int64_t K, int64_t N)
     return (size_t)((N + NR - 1) / NR) * NR * (size_t)K;
 }
 
-/* the row blocks heed_gemm_packed's threads take, in rows */
 void heed_packed_share(int64_t M, int64_t id, int64_t nt, int64_t *r0, int64_t *r1)
 {
     int64_t blocks = (M + MR - 1) / MR;
@@ -302,8 +301,10 @@ void heed_gemm_packed(int64_t M, int64_t N, const float *A1, int64_t lda1, int64
          * thread multiplies the rows of the state it computed and produces
          * the rows it consumes next, and only the packed weight is shared.
          * Fewer row blocks than threads: split by panels. */
+        int64_t r0, r1;
+        heed_packed_share(M, id, nt, &r0, &r1);
         if (blocks >= nt)
-            run_tiles(&q, blocks * id / nt, blocks * (id + 1) / nt, 0, panels);
+            run_tiles(&q, r0 / MR, (r1 + MR - 1) / MR, 0, panels);
         else
             run_tiles(&q, 0, blocks, panels * id / nt, panels * (id + 1) / nt);
     }
