@@ -516,6 +516,36 @@ static void gelu_tail_relative_precision(void **state)
     tu_run_free(&r);
 }
 
+/* heed_softmax_row against the same formula in double: rows shorter than
+ * its 16 partial sums, a multiple of them, and a masked row whose valid part
+ * ends mid-lane (the max and the sum then come from the lanes and the
+ * tail). */
+static void softmax_row_against_double(void **state)
+{
+    (void)state;
+    const int64_t sizes[][2] = {{5, 5}, {64, 64}, {37, 35}, {40, 17}, {8, 0}};
+    for (size_t c = 0; c < sizeof sizes / sizeof *sizes; c++) {
+        int64_t n = sizes[c][0], valid = sizes[c][1];
+        float x[64];
+        double mx = -1e30, sum = 0.0;
+        for (int64_t j = 0; j < n; j++) {
+            x[j] = (float)(3.0 * sin(0.7 * (double)j + (double)c) + 0.1 * (double)j);
+            mx = j < valid && x[j] > mx ? x[j] : mx;
+        }
+        double want[64];
+        for (int64_t j = 0; j < valid; j++)
+            sum += want[j] = exp((double)x[j] - mx);
+        heed_softmax_row(x, n, valid);
+        for (int64_t j = 0; j < n; j++) {
+            if (j >= valid) {
+                assert_true(x[j] == 0.0f);
+                continue;
+            }
+            tu_close(x[j] / (want[j] / sum), 1.0, 3e-6, "softmax relative to its value");
+        }
+    }
+}
+
 static void affine_known_values(void **state)
 {
     (void)state;
@@ -762,6 +792,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(activations_known_values),
         cmocka_unit_test(gelu_tail_relative_precision),
+        cmocka_unit_test(softmax_row_against_double),
         cmocka_unit_test(layernorm_wide_rows_known_values),
         cmocka_unit_test(layernorm_gradients_known_values),
         cmocka_unit_test(gemm_every_transpose),

@@ -293,24 +293,45 @@ HEED_HOT void heed_act_backward(heed_act act, float *dx, const float *dy, const 
     }
 }
 
+/* Max and sum in SOFTMAX_LANES partial results: a single running sum
+ * cannot vectorise (float addition is not reassociated), and the rows here
+ * are short (64 keys in the encoder), so a scalar pass dominated. */
+enum { SOFTMAX_LANES = 16 };
 HEED_HOT void heed_softmax_row(float *x, int64_t n, int64_t valid)
 {
     if (valid <= 0) {
         memset(x, 0, (size_t)n * sizeof *x);
         return;
     }
+    int64_t full = valid / SOFTMAX_LANES * SOFTMAX_LANES, j;
     float mx = x[0];
-    for (int64_t j = 1; j < valid; j++)
+    if (full) {
+        float m[SOFTMAX_LANES];
+        memcpy(m, x, sizeof m);
+        for (j = SOFTMAX_LANES; j < full; j += SOFTMAX_LANES)
+            for (int l = 0; l < SOFTMAX_LANES; l++)
+                m[l] = x[j + l] > m[l] ? x[j + l] : m[l];
+        for (int l = 0; l < SOFTMAX_LANES; l++)
+            mx = m[l] > mx ? m[l] : mx;
+    }
+    for (j = full; j < valid; j++)
         mx = x[j] > mx ? x[j] : mx;
-    float sum = 0.0f;
-    for (int64_t j = 0; j < valid; j++) {
+    float s[SOFTMAX_LANES] = {0}, sum = 0.0f;
+    for (j = 0; j < full; j += SOFTMAX_LANES)
+        for (int l = 0; l < SOFTMAX_LANES; l++) {
+            x[j + l] = heed_exp(x[j + l] - mx);
+            s[l] += x[j + l];
+        }
+    for (j = full; j < valid; j++) {
         x[j] = heed_exp(x[j] - mx);
         sum += x[j];
     }
+    for (int l = 0; l < SOFTMAX_LANES; l++)
+        sum += s[l];
     float inv = 1.0f / sum;
-    for (int64_t j = 0; j < valid; j++)
+    for (j = 0; j < valid; j++)
         x[j] *= inv;
-    for (int64_t j = valid; j < n; j++)
+    for (j = valid; j < n; j++)
         x[j] = 0.0f;
 }
 
