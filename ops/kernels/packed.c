@@ -2,6 +2,7 @@
 #include "packed.h"
 
 #include <omp.h>
+#include <string.h>
 
 #include "kernels.h"
 
@@ -96,6 +97,9 @@ static void pack_panel(float *d, const float *w, int64_t ldw, bool trans, int64_
         pack_trans_avx512(d, w + n0 * ldw, ldw, k);
     }
 #endif
+    if (!trans && N - n0 >= NR)
+        for (; k < K; k++)
+            memcpy(d + k * NR, w + k * ldw + n0, NR * sizeof *d);
     for (; k < K; k++)
         for (int64_t j = 0; j < NR; j++) {
             int64_t n = n0 + j;
