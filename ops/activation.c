@@ -33,8 +33,11 @@ static heed_status act_infer_common(heed_infer *c, bool from_output)
     const heed_shape *in = heed_in_shape(c, 0);
     heed_set_out(c, 0, in, HEED_F32);
     heed_shape_numel(in, &cfg->n);
+    /* in place where the input dies here: always for the output-derived
+     * activations; for GELU only in inference, as its backward reads the
+     * input (the plan keeps a value backward reads alive past this node) */
+    heed_set_inplace(c, 0, 0);
     if (from_output) {
-        heed_set_inplace(c, 0, 0);
         heed_set_backward_needs(c, 0, 1u);
     } else {
         heed_set_backward_needs(c, 1u, 0);

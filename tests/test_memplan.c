@@ -131,6 +131,45 @@ static void verifier_catches_overlap(void **state)
     assert_true(heed_mp_verify(items, 2, 256));
 }
 
+/* The buffer of node `name`'s first output in plan p. */
+static int buffer_of(const heed_model *m, const heed_plan *p, const char *name)
+{
+    for (int n = 0; n < m->n_nodes; n++)
+        if (!strcmp(m->nodes[n].name, name))
+            return p->values[m->nodes[n].out[0]].buf;
+    fail_msg("no node %s", name);
+    return -1;
+}
+
+/* GELU works in place where its input dies with it: in an inference plan,
+ * not in a training plan, whose backward reads GELU's input. */
+static void gelu_in_place_only_in_inference(void **state)
+{
+    (void)state;
+    heed_model *m = tu_model("gelu.yaml", "heed: 1\n"
+                                           "inputs: {x: [B, 8], t: [B, 8]}\n"
+                                           "nodes:\n"
+                                           "  h: {op: Affine, in: x, units: 32}\n"
+                                           "  g: {op: GELU, in: h}\n"
+                                           "  y: {op: Affine, in: g, units: 8}\n"
+                                           "loss: {op: MSE, in: y, target: t}\n");
+    heed_dim dims[] = {{"B", 64}};
+    size_t arena[2];
+    for (int mode = 0; mode < 2; mode++) {
+        heed_plan *p;
+        heed_diag d;
+        assert_int_equal(heed_plan_new(m, dims, 1, (heed_mode)mode, &p, &d), HEED_OK);
+        check_plan(p);
+        bool shared = buffer_of(m, p, "g") == buffer_of(m, p, "h");
+        assert_true(shared == ((heed_mode)mode == HEED_MODE_INFER));
+        arena[mode] = p->arena;
+        heed_plan_free(p);
+    }
+    /* inference holds x, one [64, 32] buffer for h and g, then y */
+    assert_true(arena[HEED_MODE_INFER] < arena[HEED_MODE_TRAIN]);
+    heed_model_free(m);
+}
+
 static void shipped_graphs_near_lower_bound(void **state)
 {
     (void)state;
@@ -170,6 +209,7 @@ int main(void)
         cmocka_unit_test(verifier_catches_overlap),
         cmocka_unit_test(random_intervals),
         cmocka_unit_test(random_dags),
+        cmocka_unit_test(gelu_in_place_only_in_inference),
         cmocka_unit_test(shipped_graphs_near_lower_bound),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
