@@ -5,7 +5,8 @@
 #   - exit codes: 0 success, 1 bad input, 2 usage errors, with did-you-mean;
 #   - heed run computes known values, writes the same bytes twice and reads its
 #     own output back as input;
-#   - check, inspect (text, JSON, dot) and gradcheck on a shipped graph.
+#   - check, inspect (text, JSON, dot) and gradcheck on a shipped graph;
+#   - bench's per-node profile, of the training step or the forward pass.
 set -eu
 heed=$1
 src=$2
@@ -254,6 +255,24 @@ contains graph.dot "digraph" "inspect --dot"
 expect 0 "gradcheck" "$heed" gradcheck "$g" --dim E=4 --dim H=6 --dim B=2 --dim S=4 --dim T=3 --quiet
 # a gradient check that cannot pass at a silly tolerance fails with exit 1
 expect 1 "gradcheck at tolerance 0" "$heed" gradcheck "$g" --dim E=4 --dim H=6 --dim B=2 --dim S=4 --dim T=3 --tol 0 --quiet
+
+# ------------------------------------------------------------ bench
+# the profile is of the training step, or of the forward pass with --no-train
+g=$src/graphs/self_attention_encoder.yaml
+small="--dim B=2 --dim L=4 --dim E=16 --dim F=32 --threads 1 --repeat 2 --warmup 0"
+# shellcheck disable=SC2086
+expect 0 "bench" "$heed" bench "$g" $small
+contains out.txt "per-node profile of the training step (ms per step)" "bench profile"
+contains out.txt "memory plan (training)" "bench memory plan"
+# shellcheck disable=SC2086
+expect 0 "bench --no-train" "$heed" bench "$g" $small --no-train
+contains out.txt "per-node profile of the forward pass (ms per pass)" "bench --no-train profile"
+contains out.txt "memory plan (inference)" "bench --no-train memory plan"
+# shellcheck disable=SC2086
+expect 0 "bench --no-train --json" "$heed" bench "$g" $small --no-train --json
+contains out.txt '"profile_of":"forward","profile":[{"node":"emb","op":"Embedding"' \
+    "bench --json profile"
+contains out.txt '"node":"layers.1.ff2","op":"Affine"' "bench --json profile nodes"
 
 if [ "$failures" -gt 0 ]; then
     echo "$failures failure(s)" >&2

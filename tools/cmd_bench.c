@@ -156,7 +156,7 @@ static void flops_of(const heed_session *s, bench_result *r)
     }
 }
 
-static void print_profile(const heed_session *s, int runs, bool json)
+static void print_profile(const heed_session *s, int runs, bool json, bool train)
 {
     size_t n = heed_session_profile_count(s);
     double total = 0;
@@ -166,9 +166,9 @@ static void print_profile(const heed_session *s, int runs, bool json)
         total += pr.forward_seconds + pr.backward_seconds;
     }
     if (!json)
-        printf("\nper-node profile of the training step (ms per step):\n%-30s %-14s %9s %9s "
-               "%7s\n",
-               "node", "op", "forward", "backward", "share");
+        printf("\nper-node profile of the %s (ms per %s):\n%-30s %-14s %9s %9s %7s\n",
+               train ? "training step" : "forward pass", train ? "step" : "pass", "node", "op",
+               "forward", "backward", "share");
     for (size_t i = 0; i < n; i++) {
         heed_node_profile pr;
         heed_session_profile_get(s, i, &pr);
@@ -237,15 +237,17 @@ static heed_status decode_bench(const bench_args *a, const heed_model *m, bench_
     return st;
 }
 
-static heed_status profile_training(const bench_args *a, heed_session *s, heed_diag *d)
+/* The per-node profile of the training step, or of the forward pass when
+ * only that is timed (--no-train, or a model without a loss). */
+static heed_status profile_runs(const bench_args *a, heed_session *s, bool train, heed_diag *d)
 {
     int runs = a->repeat < 10 ? a->repeat : 10;
     heed_session_profile(s, 1);
     heed_status st = HEED_OK;
     for (int i = 0; i < runs && st == HEED_OK; i++)
-        st = heed_session_train_step(s, NULL, d);
+        st = train ? heed_session_train_step(s, NULL, d) : heed_session_forward(s, d);
     if (st == HEED_OK)
-        print_profile(s, runs, a->json);
+        print_profile(s, runs, a->json, train);
     heed_session_profile(s, 0);
     return st;
 }
@@ -294,8 +296,10 @@ static void print_json_head(const bench_args *a, const bench_result *r, const he
            r->compile_ms, a->forward ? r->forward_ms : -1.0, a->train ? r->train_ms : -1.0,
            a->decode_batch > 0 ? r->decode_ms : -1.0, r->flops_fwd, r->flops_bwd, r->rss_kb);
     const heed_memory_info *mi = a->train ? &r->mem_train : &r->mem_infer;
-    printf("\"memory\":{\"arena\":%zu,\"naive\":%zu,\"lower_bound\":%zu},\"profile\":[", mi->arena,
+    printf("\"memory\":{\"arena\":%zu,\"naive\":%zu,\"lower_bound\":%zu},", mi->arena,
            mi->naive, mi->lower_bound);
+    printf("\"profile_of\":\"%s\",\"profile\":[",
+           a->train ? "train" : a->forward ? "forward" : "none");
 }
 
 static int run_bench(bench_args *a)
@@ -343,7 +347,8 @@ static int run_bench(bench_args *a)
             print_json_head(a, &r, m);
         else
             print_text(a, &r, m);
-        if (tr && (st = profile_training(a, tr, &d)) != HEED_OK)
+        heed_session *prof = tr ? tr : inf;
+        if (prof && (st = profile_runs(a, prof, prof == tr, &d)) != HEED_OK)
             rc = cli_report(&d);
         if (a->json)
             printf("]}\n");

@@ -92,7 +92,8 @@ static const cli_cmd commands[] = {
      "[--no-train] [--no-forward] [--decode BATCH:STEPS] [--json]",
      "Times the forward pass and the training step (forward, backward, optimizer) on\n"
      "random inputs: the median over the repeats and GFLOP/s, then the time per node of\n"
-     "the training step, the compile time, the memory plan and the peak RSS.\n"
+     "the training step (of the forward pass with --no-train), the compile time, the\n"
+     "memory plan and the peak RSS.\n"
      "\n" DIM_HELP THREADS_HELP
      "  --repeat N          timed repeats (default 20)\n"
      "  --warmup N          untimed runs first (default 3)\n"
