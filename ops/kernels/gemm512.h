@@ -7,9 +7,9 @@
  * on such machines and to OpenBLAS everywhere else.
  *
  * Blocked as the classic packed product: op(B) in 256-deep blocks packed
- * into 32-column micro-panels, op(A) in 144-row blocks packed into 12-row
- * micro-panels, a 12 x 32 register tile. Shape key: op(A) [M,K] x op(B)
- * [K,N] -> C [M,N].
+ * into 32-column micro-panels, each thread's rows of op(A) packed into
+ * 6-row micro-panels, a 6 x 64 register tile walking along C's rows 256
+ * columns at a time. Shape key: op(A) [M,K] x op(B) [K,N] -> C [M,N].
  */
 #ifndef HEED_GEMM512_H
 #define HEED_GEMM512_H
