@@ -1,13 +1,18 @@
 /*
  * gemm.c - the matrix products of the shipped graphs' training steps, each
- * timed against OpenBLAS's sgemm on all threads, alternating in one process:
+ * timed against OpenBLAS's sgemm on all threads, alternating in one process
+ * (which of the two runs first alternates too):
  *
  *   1. heed_gemm, the product every op calls, and the path it chose (rows
  *      split between the threads, OpenBLAS's threads, heed_gemm512): the
  *      evidence for heed_gemm_route's rule;
  *   2. heed's AVX-512 product (ops/kernels/gemm512.c) on the encoder's
  *      products: the evidence for heed_gemm512_machine's rule (which
- *      OpenBLAS cores keep the large products).
+ *      OpenBLAS cores keep the large products);
+ *   3. the forward products with a bias: bias rows then heed_gemm (on its
+ *      route), against heed_gemm512_bias starting its sums from the bias,
+ *      and the one heed_gemm512_bias_wanted picks: the evidence for that
+ *      rule.
  *
  *   cmake --build build --target bench_gemm
  *   build/bench_gemm [THREADS] [REPEAT]
@@ -77,6 +82,18 @@ static const product products[] = {
     {"square 512, C = AB", false, false, 512, 512, 512, 0.0f},
 };
 
+/* the forward products that start from a bias (Affine, the attention
+ * projections, the recurrent layers' input projections) */
+static const product bias_products[] = {
+    {"attention in-projection, forward", false, true, 2048, 768, 256, 1.0f},
+    {"attention out-projection, forward", false, true, 2048, 256, 256, 1.0f},
+    {"feed-forward 1, forward", false, true, 2048, 1024, 256, 1.0f},
+    {"feed-forward 2, forward", false, true, 2048, 256, 1024, 1.0f},
+    {"Luong encoder LSTM, input projection", false, true, 3712, 1024, 16, 1.0f},
+    {"Luong output layer, forward (half)", false, true, 1536, 59, 256, 1.0f},
+    {"Bahdanau attention keys, forward", false, true, 3712, 256, 512, 1.0f},
+};
+
 /* One way of running a product: 0, or -1 when it cannot run here. */
 typedef int (*runner)(const product *p, const float *A, const float *B, float *C);
 
@@ -101,6 +118,22 @@ static int run_512(const product *p, const float *A, const float *B, float *C)
                         p->tb ? p->K : p->N, p->beta, C, p->N);
 }
 
+/* A forward product as heed_gemm_bias runs it when it does not take
+ * heed_gemm512: bias rows (here, B's first row), then heed_gemm (on
+ * whichever path it routes the product to) accumulating onto them. */
+static int run_rows_bias(const product *p, const float *A, const float *B, float *C)
+{
+    heed_fill_rows(C, B, p->M, p->N);
+    return run_heed(p, A, B, C);
+}
+
+/* heed_gemm512 starting its sums from the bias. */
+static int run_512_bias(const product *p, const float *A, const float *B, float *C)
+{
+    return heed_gemm512_bias(p->ta, p->tb, p->M, p->N, p->K, A, p->ta ? p->M : p->K, B,
+                             p->tb ? p->K : p->N, B, C, p->N);
+}
+
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -110,20 +143,23 @@ static int cmp_double(const void *a, const void *b)
 /* Median GFLOP/s of OpenBLAS's sgemm and of `own` over `repeat`
  * alternating runs, after one untimed run each. Returns -1 when `own` cannot
  * run (heed_gemm512 without AVX-512) or on no memory. */
-static int time_product(const product *p, runner own_run, const float *A, const float *B,
-                        float *C, int repeat, double *blas, double *own)
+static int time_product(const product *p, runner blas_run, runner own_run, const float *A,
+                        const float *B, float *C, int repeat, double *blas, double *own)
 {
     double *tb = malloc((size_t)repeat * sizeof *tb), *to = malloc((size_t)repeat * sizeof *to);
     int rc = tb && to ? 0 : -1;
-    run_blas(p, A, B, C);
+    blas_run(p, A, B, C);
     if (rc == 0)
         rc = own_run(p, A, B, C);
+    /* which runs first alternates: the second of a pair ran up to 6%
+     * faster whatever it was */
     for (int r = 0; rc == 0 && r < repeat; r++) {
         double t0 = omp_get_wtime();
-        run_blas(p, A, B, C);
+        (r & 1 ? own_run : blas_run)(p, A, B, C);
         double t1 = omp_get_wtime();
-        own_run(p, A, B, C);
-        tb[r] = t1 - t0, to[r] = omp_get_wtime() - t1;
+        (r & 1 ? blas_run : own_run)(p, A, B, C);
+        double t2 = omp_get_wtime();
+        tb[r] = r & 1 ? t2 - t1 : t1 - t0, to[r] = r & 1 ? t1 - t0 : t2 - t1;
     }
     if (rc == 0) {
         double flop = 2.0 * p->M * p->N * p->K;
@@ -149,10 +185,11 @@ static float *filled(size_t n, unsigned seed)
 /* One table: each product's OpenBLAS rate, `own`'s and their ratio (the
  * path heed_gemm takes when `own` is heed_gemm). 0, or 1 when `own` cannot
  * run here. */
-static int table(const char *own_name, runner own_run, const product *ps, size_t count,
-                 const float *A, const float *B, float *C, int repeat)
+static int table(const char *base_name, runner blas_run, const char *own_name, runner own_run,
+                 const product *ps, size_t count, const float *A, const float *B, float *C,
+                 int repeat)
 {
-    printf("\n%-44s %-17s %-12s %8s %8s %6s\n", "product", "M x N x K", "path", "OpenBLAS",
+    printf("\n%-44s %-17s %-12s %8s %8s %6s\n", "product", "M x N x K", "path", base_name,
            own_name, "ratio");
     for (size_t i = 0; i < count; i++) {
         const product *p = &ps[i];
@@ -162,8 +199,11 @@ static int table(const char *own_name, runner own_run, const product *ps, size_t
                  p->tb ? "T" : "N");
         const char *path = own_run == run_heed
                                ? heed_gemm_path_name(heed_gemm_route(p->ta, p->M, p->N, p->K))
+                           : own_run == run_512_bias
+                               ? (heed_gemm512_bias_wanted(p->M, p->N, p->K) ? "gemm512 bias"
+                                                                             : "bias rows")
                                : "gemm512";
-        if (time_product(p, own_run, A, B, C, repeat, &blas, &own) != 0) {
+        if (time_product(p, blas_run, own_run, A, B, C, repeat, &blas, &own) != 0) {
             fprintf(stderr, "bench_gemm: %s cannot run here (no AVX-512, or out of memory)\n",
                     own_name);
             return 1;
@@ -194,11 +234,17 @@ int main(int argc, char **argv)
            heed_gemm512_machine() ? "takes the large products" : "leaves them to OpenBLAS");
     size_t ns = sizeof seq2seq_products / sizeof *seq2seq_products;
     size_t ne = sizeof products / sizeof *products;
-    int status = table("heed", run_heed, seq2seq_products, ns, A, B, C, repeat);
+    size_t nb = sizeof bias_products / sizeof *bias_products;
+    int status =
+        table("OpenBLAS", run_blas, "heed", run_heed, seq2seq_products, ns, A, B, C, repeat);
     if (status == 0)
-        status = table("heed", run_heed, products, ne, A, B, C, repeat);
+        status = table("OpenBLAS", run_blas, "heed", run_heed, products, ne, A, B, C, repeat);
     if (status == 0)
-        status = table("gemm512", run_512, products, ne, A, B, C, repeat);
+        status = table("OpenBLAS", run_blas, "gemm512", run_512, products, ne, A, B, C, repeat);
+    /* bias rows then heed_gemm, against heed_gemm512 starting from the bias */
+    if (status == 0)
+        status = table("rows+gemm", run_rows_bias, "gemm512", run_512_bias, bias_products, nb, A,
+                       B, C, repeat);
     free(A);
     free(B);
     free(C);

@@ -86,10 +86,13 @@ static heed_status affine_forward(heed_exec *x)
     float *y = x->out[0];
     const float *w = x->param[0];
     int64_t off = 0;
-    heed_fill_rows(y, cfg->bias ? x->param[1] : NULL, R, U);
     for (int k = 0; k < cfg->n_in; k++) {
-        heed_gemm(false, true, R, U, cfg->width[k], 1.0f, x->in[k], cfg->width[k], w + off,
-                  cfg->in_total, 1.0f, y, U);
+        if (k == 0)
+            heed_gemm_bias(false, true, R, U, cfg->width[k], x->in[k], cfg->width[k], w,
+                           cfg->in_total, cfg->bias ? x->param[1] : NULL, y, U);
+        else
+            heed_gemm(false, true, R, U, cfg->width[k], 1.0f, x->in[k], cfg->width[k], w + off,
+                      cfg->in_total, 1.0f, y, U);
         off += cfg->width[k];
     }
     heed_act_forward(cfg->act, y, (size_t)(R * U));

@@ -155,9 +155,8 @@ static void project(const heed_exec *x, const attention_cfg *cfg, float *qp, flo
     } else if (cfg->score == SCORE_ADDITIVE) {
         heed_gemm(false, true, BTq, cfg->U, cfg->Dq, 1.0f, q, cfg->Dq, x->param[0], cfg->Dq, 0.0f,
                   qp, cfg->U);
-        heed_fill_rows(kp, x->param[2], BTk, cfg->U);
-        heed_gemm(false, true, BTk, cfg->U, cfg->Dk, 1.0f, k, cfg->Dk, x->param[1], cfg->Dk, 1.0f,
-                  kp, cfg->U);
+        heed_gemm_bias(false, true, BTk, cfg->U, cfg->Dk, k, cfg->Dk, x->param[1], cfg->Dk,
+                       x->param[2], kp, cfg->U);
     }
 }
 

@@ -295,8 +295,7 @@ static void apply_dropout(const heed_exec *x, const mha_cfg *cfg, int64_t b, int
 static void project_fused(const heed_exec *x, const mha_cfg *cfg, const proj *p, float *out)
 {
     int64_t BL = cfg->B * cfg->L, E = cfg->E;
-    heed_fill_rows(out, p->bq, BL, 3 * E);
-    heed_gemm(false, true, BL, 3 * E, E, 1.0f, x->in[0], E, p->wq, E, 1.0f, out, 3 * E);
+    heed_gemm_bias(false, true, BL, 3 * E, E, x->in[0], E, p->wq, E, p->bq, out, 3 * E);
 }
 
 /* Shape key: (b, h): Q_bh [L,dh], K_bh [S,dh], V_bh [S,dh] -> O_bh [L,dh] */
@@ -314,14 +313,11 @@ static heed_status mha_forward(heed_exec *x)
     if (cfg->fused) {
         project_fused(x, cfg, &p, Q);
     } else {
-        heed_fill_rows(Q, p.bq, B * L, E);
-        heed_gemm(false, true, B * L, E, E, 1.0f, x->in[0], E, p.wq, E, 1.0f, Q, E);
-        heed_fill_rows(K, p.bk, B * S, E);
-        heed_gemm(false, true, B * S, E, cfg->kdim, 1.0f, key_in(x, cfg), cfg->kdim, p.wk,
-                  cfg->kdim, 1.0f, K, E);
-        heed_fill_rows(V, p.bv, B * S, E);
-        heed_gemm(false, true, B * S, E, cfg->vdim, 1.0f, value_in(x, cfg), cfg->vdim, p.wv,
-                  cfg->vdim, 1.0f, V, E);
+        heed_gemm_bias(false, true, B * L, E, E, x->in[0], E, p.wq, E, p.bq, Q, E);
+        heed_gemm_bias(false, true, B * S, E, cfg->kdim, key_in(x, cfg), cfg->kdim, p.wk,
+                       cfg->kdim, p.bk, K, E);
+        heed_gemm_bias(false, true, B * S, E, cfg->vdim, value_in(x, cfg), cfg->vdim, p.wv,
+                       cfg->vdim, p.bv, V, E);
     }
     bool drop = x->training && cfg->dropout > 0.0f;
     float *Pd = drop ? x->ws + cfg->w_pd : P; /* the probabilities the values are mixed with */
@@ -352,8 +348,7 @@ static heed_status mha_forward(heed_exec *x)
                 w[b * L * S + ij] = acc / (float)H;
             }
     }
-    heed_fill_rows(x->out[OUT_MAIN], p.bo, B * L, E);
-    heed_gemm(false, true, B * L, E, E, 1.0f, O, E, p.wo, E, 1.0f, x->out[OUT_MAIN], E);
+    heed_gemm_bias(false, true, B * L, E, E, O, E, p.wo, E, p.bo, x->out[OUT_MAIN], E);
     return HEED_OK;
 }
 

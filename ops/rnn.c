@@ -641,8 +641,7 @@ static void project_inputs(heed_exec *x, const rnn_cfg *cfg, int64_t l, int64_t 
     layer_params p = params_of(x, cfg, l, d);
     float *xp = fwd_ws(x, cfg, d, cfg->ws_xp), *h = fwd_ws(x, cfg, d, cfg->ws_h);
     float *c = fwd_ws(x, cfg, d, cfg->ws_c);
-    heed_fill_rows(xp, p.b_ih, B * T, GH);
-    heed_gemm(false, true, B * T, GH, In, 1.0f, in, In, p.w_ih, In, 1.0f, xp, GH);
+    heed_gemm_bias(false, true, B * T, GH, In, in, In, p.w_ih, In, p.b_ih, xp, GH);
     for (int64_t b = 0; b < B; b++) {
         copy_or_zero(h + b * H, initial(x, cfg, l, d, 0, b), H);
         copy_or_zero(c + b * H, initial(x, cfg, l, d, 1, b), H);
@@ -788,9 +787,8 @@ static const float *memory_keys(const heed_exec *x, const rnn_cfg *cfg, float *s
     const float *mem = x->in[cfg->port_mem];
     int64_t rows = cfg->B * cfg->Sm;
     if (cfg->att_score == ATT_ADDITIVE) {
-        heed_fill_rows(kp, a.bk, rows, cfg->U);
-        heed_gemm(false, true, rows, cfg->U, cfg->Dm, 1.0f, mem, cfg->Dm, a.wk, cfg->Dm, 1.0f, kp,
-                  cfg->U);
+        heed_gemm_bias(false, true, rows, cfg->U, cfg->Dm, mem, cfg->Dm, a.wk, cfg->Dm, a.bk, kp,
+                       cfg->U);
     } else {
         heed_gemm(false, true, rows, cfg->H, cfg->Dm, 1.0f, mem, cfg->Dm, a.w, cfg->Dm, 0.0f, kp,
                   cfg->H);
@@ -962,8 +960,7 @@ static heed_status att_forward(heed_exec *x, const rnn_cfg *cfg)
     r.pkh = pack_weight(cfg, x->ws + cfg->ws_pk, r.p.w_hh, H, true, H, GH);
     r.pkc = pack_weight(cfg, x->ws + cfg->wa_pkc, r.p.w_ih + In, Wi, true, Dm, GH);
     r.pkq = pack_weight(cfg, x->ws + cfg->wa_pkq, r.a.wq, H, true, H, cfg->U);
-    heed_fill_rows(xp, r.p.b_ih, B * T, GH);
-    heed_gemm(false, true, B * T, GH, In, 1.0f, x->in[0], In, r.p.w_ih, Wi, 1.0f, xp, GH);
+    heed_gemm_bias(false, true, B * T, GH, In, x->in[0], In, r.p.w_ih, Wi, r.p.b_ih, xp, GH);
     for (int64_t b = 0; b < B; b++) {
         copy_or_zero(h + b * H, initial(x, cfg, 0, 0, 0, b), H);
         copy_or_zero(c + b * H, initial(x, cfg, 0, 0, 1, b), H);

@@ -469,6 +469,83 @@ static void gemm512_matches_loop(void **state)
     omp_set_num_threads(threads_before);
 }
 
+/* A product with a bias equals a plain loop through both of
+ * heed_gemm_bias's paths: heed_gemm512 starting its sums from the bias (C,
+ * holding NaN, is not read; columns past N are left alone), on sizes on and
+ * off its tiles and blocks and the 256-deep block, one and two threads
+ * giving the same bits; and bias rows under heed_gemm. Without AVX-512
+ * heed_gemm512_bias declines and leaves C alone. */
+static void gemm_bias_matches_loop(void **state)
+{
+    (void)state;
+    enum { LD = 303 };
+    static float A[300 * LD], B[300 * LD], C[150 * LD], C1[150 * LD], bias[LD];
+    for (int i = 0; i < 300 * LD; i++) {
+        A[i] = (float)((i * 7) % 23) / 8.0f - 1.4f;
+        B[i] = (float)((i * 5) % 19) / 9.0f - 1.0f;
+    }
+    for (int i = 0; i < LD; i++)
+        bias[i] = (float)(i % 13) - 6.0f;
+    const int cases[][3] = {{150, 70, 300}, {25, 33, 40}, {144, 290, 256}, {7, 300, 64}};
+    int threads_before = omp_get_max_threads();
+    for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++)
+        for (int tb = 0; tb < 2; tb++)
+            for (int way = 0; way < 3; way++) { /* gemm512 on 1, 2 threads; heed_gemm_bias */
+                int M = cases[ci][0], N = cases[ci][1], K = cases[ci][2];
+                for (int i = 0; i < M * LD; i++)
+                    C[i] = NAN;
+                omp_set_num_threads(way == 1 ? 2 : 1);
+                if (way < 2) {
+                    int rc = heed_gemm512_bias(false, tb, M, N, K, A, LD, B, LD, bias, C, LD);
+                    if (!__builtin_cpu_supports("avx512f")) {
+                        assert_int_equal(rc, -1);
+                        assert_true(isnan(C[0]));
+                        continue;
+                    }
+                    assert_int_equal(rc, 0);
+                } else {
+                    heed_gemm_bias(false, tb, M, N, K, A, LD, B, LD, bias, C, LD);
+                }
+                for (int m = 0; m < M; m++)
+                    for (int n = 0; n < LD; n++) {
+                        if (n >= N) { /* past the product: untouched */
+                            assert_true(isnan(C[m * LD + n]));
+                            continue;
+                        }
+                        double want = bias[n];
+                        for (int k = 0; k < K; k++)
+                            want += (double)A[m * LD + k] * (tb ? B[n * LD + k] : B[k * LD + n]);
+                        char what[96];
+                        snprintf(what, sizeof what, "gemm bias %dx%dx%d tb=%d way %d [%d,%d]", M,
+                                 N, K, tb, way, m, n);
+                        tu_close(C[m * LD + n], want, 1e-4 * (1 + fabs(want)), what);
+                    }
+                if (way == 0)
+                    memcpy(C1, C, sizeof C);
+                else if (way == 1)
+                    assert_memory_equal(C, C1, (size_t)M * LD * sizeof *C);
+            }
+    omp_set_num_threads(threads_before);
+    /* deeper than one block: the bias starts the first block's sums only */
+    enum { M2 = 30, N2 = 70, K2 = 1100 };
+    float *a2 = malloc(sizeof(float) * M2 * K2), *w2 = malloc(sizeof(float) * N2 * K2);
+    float *c2 = malloc(sizeof(float) * M2 * N2);
+    assert_true(a2 && w2 && c2);
+    for (int i = 0; i < M2 * K2; i++)
+        a2[i] = (float)((i * 7) % 23) / 8.0f - 1.4f;
+    for (int i = 0; i < N2 * K2; i++)
+        w2[i] = (float)((i * 5) % 19) / 9.0f - 1.0f;
+    if (heed_gemm512_bias(false, true, M2, N2, K2, a2, K2, w2, K2, bias, c2, N2) == 0)
+        for (int m = 0; m < M2; m++)
+            for (int n = 0; n < N2; n++) {
+                double want = bias[n];
+                for (int k = 0; k < K2; k++)
+                    want += (double)a2[m * K2 + k] * w2[n * K2 + k];
+                tu_close(c2[m * N2 + n], want, 1e-4 * (1 + fabs(want)), "gemm bias, K 1100");
+            }
+    free(a2), free(w2), free(c2);
+}
+
 /* The vectorised dropout keeps exactly the elements whose heed_uniform draw
  * is >= p, for p on and off the 2^-24 grid, forward and accumulating. */
 static void dropout_mask_is_the_uniform_draw(void **state)
@@ -802,6 +879,7 @@ int main(void)
         cmocka_unit_test(for_if_visits_each_index_once),
         cmocka_unit_test(gemm_packed_matches_gemm),
         cmocka_unit_test(gemm512_matches_loop),
+        cmocka_unit_test(gemm_bias_matches_loop),
         cmocka_unit_test(dropout_mask_is_the_uniform_draw),
         cmocka_unit_test(affine_known_values),
         cmocka_unit_test(embedding_pad_is_zero),

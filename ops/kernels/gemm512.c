@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <strings.h>
 
+#include "kernels.h"
 #include "packed.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -48,6 +49,27 @@ bool heed_gemm512_wanted(int64_t M, int64_t N, int64_t K)
            heed_gemm512_machine();
 }
 
+bool heed_gemm512_bias_wanted(int64_t M, int64_t N, int64_t K)
+{
+#ifdef HEED_GEMM512
+    if (heed_gemm512_wanted(M, N, K))
+        return true;
+    /* Where OpenBLAS runs AVX-512 kernels these are 0.90-1.00x as fast on
+     * the encoder's products, but OpenBLAS starts from bias rows written
+     * first, while in one K block these write C once. Taken where heed_gemm
+     * would hand the product to OpenBLAS's threads (more than
+     * HEED_SPLIT_COLS columns): 1.02-1.09x as fast on the encoder's
+     * 256-deep products and 1.85-2.0x on the recurrent layers' 16-deep input
+     * projections; narrower products split by rows kept 0.89-0.96x
+     * (bench/gemm.c, last table). */
+    return K <= KC && N > HEED_SPLIT_COLS && M >= 4 * MR &&
+           (double)M * N * K >= (double)(1 << 21) && __builtin_cpu_supports("avx512f");
+#else
+    (void)M, (void)N, (void)K;
+    return false;
+#endif
+}
+
 /* op(A)[i0.., k0..] as MR-row micro-panels [k][MR], alpha folded in, rows
  * past M zero. */
 static void pack_a_512(float *dst, bool ta, const float *A, int64_t lda, int64_t i0, int64_t mc,
@@ -74,22 +96,33 @@ static void pack_a_512(float *dst, bool ta, const float *A, int64_t lda, int64_t
 }
 
 #ifdef HEED_GEMM512
-/* C[mr, n] (first block: beta C +, else C +) the MR x (16 NV) product of
- * one A micro-panel and NV / 2 B micro-panels (b0, b1: consecutive panels;
- * b1 may repeat b0 when n <= NR) over kc. */
+/* C[mr, n] (first block: beta C + or, given the bias row of these
+ * columns, bias +; later blocks: C +) the MR x (16 NV) product of one A
+ * micro-panel and NV / 2 B micro-panels (b0, b1: consecutive panels; b1 may
+ * repeat b0 when n <= NR) over kc. */
 __attribute__((target("avx512f"))) static void tile_512(int64_t kc, const float *a, const float *b0,
                                                     const float *b1, float *C, int64_t ldc,
-                                                    int64_t mr, int64_t n, bool first, float beta)
+                                                    int64_t mr, int64_t n, bool first, float beta,
+                                                    const float *bias)
 {
+    __mmask16 m[NV];
+    for (int v = 0; v < NV; v++) {
+        int64_t w = n - 16 * v;
+        m[v] = w >= 16 ? 0xFFFF : w > 0 ? (__mmask16)((1u << w) - 1) : 0;
+    }
     __m512 acc[MR][NV];
-#pragma GCC unroll 16
-    for (int r = 0; r < MR; r++)
 #pragma GCC unroll 4
-        for (int v = 0; v < NV; v++)
-            acc[r][v] = _mm512_setzero_ps();
+    for (int v = 0; v < NV; v++) {
+        /* the bias starts the sums: C is then written once, never read */
+        __m512 start = first && bias ? _mm512_maskz_loadu_ps(m[v], bias + 16 * v)
+                                     : _mm512_setzero_ps();
+#pragma GCC unroll 16
+        for (int r = 0; r < MR; r++)
+            acc[r][v] = start;
+    }
     /* C, read at the end, is fetched to L2 while the tile computes (to L1
      * it was evicted again by the streaming panels before the end) */
-    bool reads_c = !first || beta != 0.0f;
+    bool reads_c = !first || (!bias && beta != 0.0f);
     if (reads_c)
         for (int64_t r = 0; r < mr; r++)
             for (int v = 0; v < NV; v++)
@@ -106,11 +139,6 @@ __attribute__((target("avx512f"))) static void tile_512(int64_t kc, const float 
             for (int v = 0; v < NV; v++)
                 acc[r][v] = _mm512_fmadd_ps(av, bv[v], acc[r][v]);
         }
-    }
-    __mmask16 m[NV];
-    for (int v = 0; v < NV; v++) {
-        int64_t w = n - 16 * v;
-        m[v] = w >= 16 ? 0xFFFF : w > 0 ? (__mmask16)((1u << w) - 1) : 0;
     }
     __m512 vb = _mm512_set1_ps(beta);
     for (int64_t r = 0; r < mr; r++) {
@@ -139,6 +167,7 @@ typedef struct gemm {
     const float *A, *B;
     int64_t lda, ldb, ldc;
     float *C, *pa, *pb;
+    const float *bias; /* NULL, or [N] added to every row (beta unused) */
     size_t pa_floats; /* one thread's packed rows of one K block */
 } gemm;
 
@@ -160,7 +189,7 @@ static void rows_512(const gemm *g, int64_t k0, int64_t kc, int64_t m0, int64_t 
                 const float *b1 = jp + 1 < npan ? b0 + NR * kc : b0;
                 tile_512(kc, pa + ip * MR * kc, b0, b1,
                          g->C + (m0 + ip * MR) * g->ldc + jp * NR, g->ldc, mr, n, k0 == 0,
-                         g->beta);
+                         g->beta, g->bias ? g->bias + jp * NR : NULL);
             }
         }
 #else
@@ -192,8 +221,10 @@ static void thread_512(const gemm *g)
     }
 }
 
-int heed_gemm512(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
-                 int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc)
+/* C = alpha op(A) op(B) + (bias rows, or beta C). */
+static int run_512(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                   int64_t lda, const float *B, int64_t ldb, float beta, const float *bias,
+                   float *C, int64_t ldc)
 {
 #ifdef HEED_GEMM512
     if (M <= 0 || N <= 0 || K <= 0 || !__builtin_cpu_supports("avx512f"))
@@ -210,15 +241,28 @@ int heed_gemm512(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
         free(pa), free(pb);
         return -1;
     }
-    gemm g = {ta,   tb, M,   N,  K,  alpha, beta, A, B, lda, ldb, ldc, C, pa, pb,
-              bytes_a / sizeof(float)};
+    gemm g = {ta, tb,  M,  N,  K,  alpha, beta, A,   B,
+              lda, ldb, ldc, C, pa, pb, bias,  bytes_a / sizeof(float)};
 #pragma omp parallel num_threads(threads)
     thread_512(&g);
     free(pa), free(pb);
     return 0;
 #else
     (void)ta, (void)tb, (void)M, (void)N, (void)K, (void)alpha, (void)A, (void)lda, (void)B;
-    (void)ldb, (void)beta, (void)C, (void)ldc;
+    (void)ldb, (void)beta, (void)bias, (void)C, (void)ldc;
     return -1;
 #endif
+}
+
+int heed_gemm512(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                 int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc)
+{
+    return run_512(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, NULL, C, ldc);
+}
+
+int heed_gemm512_bias(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float *A,
+                      int64_t lda, const float *B, int64_t ldb, const float *bias, float *C,
+                      int64_t ldc)
+{
+    return run_512(ta, tb, M, N, K, 1.0f, A, lda, B, ldb, 0.0f, bias, C, ldc);
 }

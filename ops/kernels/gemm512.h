@@ -32,4 +32,15 @@ bool heed_gemm512_wanted(int64_t M, int64_t N, int64_t K);
 int heed_gemm512(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
                  int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
 
+/* Whether heed_gemm_bias should send a product with a bias here: those
+ * heed_gemm512_wanted takes, and on machines whose OpenBLAS has AVX-512,
+ * large products of one K block (C written once, with no bias rows first). */
+bool heed_gemm512_bias_wanted(int64_t M, int64_t N, int64_t K);
+
+/* C[M,N] = op(A) op(B) + bias (the row bias[N] added to every row); C is
+ * not read. Returns 0, or -1 as heed_gemm512. */
+int heed_gemm512_bias(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float *A,
+                      int64_t lda, const float *B, int64_t ldb, const float *bias, float *C,
+                      int64_t ldc);
+
 #endif

@@ -11,10 +11,6 @@
  * thread: 64 Ki floats, 256 KiB, about 3 us at the memory's rate. */
 #define HEED_GEMV_HERE 65536
 
-/* Products with at most this many columns split their rows between the
- * threads themselves (see split_rows_wanted). */
-#define HEED_SPLIT_COLS 256
-
 /* C[n] = alpha a . op(B)[:, n] + beta C[n] for one contiguous row a on the
  * calling thread: B [N,K] (tb) as dot products along its rows, B [K,N] as
  * row updates. beta = 0 does not read C. */
@@ -160,6 +156,21 @@ void heed_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, c
         break;
     }
     sgemm_all(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+void heed_gemm_bias(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float *A,
+                    int64_t lda, const float *B, int64_t ldb, const float *bias, float *C,
+                    int64_t ldc)
+{
+    if (bias && heed_gemm512_bias_wanted(M, N, K) &&
+        heed_gemm512_bias(ta, tb, M, N, K, A, lda, B, ldb, bias, C, ldc) == 0)
+        return;
+    if (ldc == N)
+        heed_fill_rows(C, bias, M, N);
+    else
+        for (int64_t i = 0; i < M; i++)
+            heed_fill_rows(C + i * ldc, bias, 1, N);
+    heed_gemm(ta, tb, M, N, K, 1.0f, A, lda, B, ldb, 1.0f, C, ldc);
 }
 
 void heed_gemm_batch(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,

@@ -34,6 +34,10 @@
         }                                                                                          \
     } while (0)
 
+/* Products with at most this many columns split their rows between the
+ * threads themselves (see split_rows_wanted in kernels.c). */
+#define HEED_SPLIT_COLS 256
+
 /* C[M,N] = alpha * op(A) op(B) + beta * C, row-major; op transposes when t*. */
 void heed_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
                int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
@@ -50,6 +54,13 @@ typedef enum heed_gemm_path {
 } heed_gemm_path;
 heed_gemm_path heed_gemm_route(bool ta, int64_t M, int64_t N, int64_t K);
 const char *heed_gemm_path_name(heed_gemm_path path);
+
+/* C[M,N] = op(A) op(B) + bias (bias[N] added to every row; NULL: none);
+ * C is not read. heed_gemm512 where heed_gemm512_bias_wanted says so (the
+ * bias then starts its sums), else bias rows then heed_gemm with beta 1. */
+void heed_gemm_bias(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float *A,
+                    int64_t lda, const float *B, int64_t ldb, const float *bias, float *C,
+                    int64_t ldc);
 
 /* Batched: count independent products with strides between matrices. Runs the
  * batch in parallel with single-threaded BLAS when the matrices are small. */
