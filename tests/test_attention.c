@@ -89,6 +89,31 @@ static void masks_padded_keys(void **state)
     tu_run_free(&r);
 }
 
+/* Sinusoidal positions: x + sin / cos of t * 10000^(-(j - j%2)/E), the
+ * same floats as sin and cos in double at every entry, over 300 positions
+ * (several of the table's restart blocks) and an odd width. */
+static void posenc_sinusoids_exact(void **state)
+{
+    (void)state;
+    enum { T = 300, E = 7 };
+    tu_run r = tu_run_new("posenc.yaml", "heed: 1\n"
+                                         "inputs: {x: [B, T, 7]}\n"
+                                         "nodes:\n  pe: {op: PositionalEncoding, in: x}\n",
+                          HEED_MODE_INFER);
+    static float x[T * E], want[T * E];
+    for (int t = 0; t < T; t++)
+        for (int j = 0; j < E; j++) {
+            x[t * E + j] = (float)(j - 3) * 0.25f;
+            double a = (double)t * pow(10000.0, -(double)(j - (j & 1)) / E);
+            want[t * E + j] = x[t * E + j] + (float)((j & 1) ? cos(a) : sin(a));
+        }
+    tu_set_f32(&r, "x", 3, (int64_t[]){1, T, E}, x);
+    heed_diag d;
+    assert_int_equal(heed_session_forward(r.s, &d), HEED_OK);
+    tu_expect(tu_get(&r, "pe"), want, T * E, 0.0, "sinusoids");
+    tu_run_free(&r);
+}
+
 static void gradients_attention(void **state)
 {
     (void)state;
@@ -466,6 +491,7 @@ int main(void)
         cmocka_unit_test(masks_padded_keys),
         cmocka_unit_test(gradients_attention),
         cmocka_unit_test(gradients_layernorm_posenc),
+        cmocka_unit_test(posenc_sinusoids_exact),
         cmocka_unit_test(gradients_mha),
         cmocka_unit_test(pytorch_parity_layernorm),
         cmocka_unit_test(pytorch_parity_mha),
