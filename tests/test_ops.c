@@ -412,20 +412,20 @@ static void gemm_packed_matches_gemm(void **state)
 
 /* The AVX-512 product equals a plain loop: every transpose; sizes on and off
  * the 6-row tile, the 32-column panel, the 64-column tile, the 256-column
- * block and the 256-deep block; alpha folded in; beta 0 (C holds NaN and is not read), 0.5 and 1;
+ * block, the 192-row block and the 256-deep block; alpha folded in; beta 0 (C holds NaN and is not read), 0.5 and 1;
  * one and two threads giving the same bits. Without AVX-512 it declines and
  * leaves C alone. */
 static void gemm512_matches_loop(void **state)
 {
     (void)state;
-    enum { MAXM = 150, MAXK = 300, LD = 303 }; /* N up to LD */
+    enum { MAXM = 400, MAXK = 300, LD = 403 }; /* N up to LD */
     static float A[MAXK * LD], B[MAXK * LD], C[MAXM * LD], C1[MAXM * LD];
     for (int i = 0; i < MAXK * LD; i++) {
         A[i] = (float)((i * 7) % 23) / 8.0f - 1.4f;
         B[i] = (float)((i * 5) % 19) / 9.0f - 1.0f;
     }
-    const int cases[][3] = {{150, 70, 300}, {12, 32, 256}, {25, 33, 40},
-                            {144, 64, 257}, {20, 300, 40}, {7, 290, 33}};
+    const int cases[][3] = {{150, 70, 300}, {12, 32, 256}, {25, 33, 40},  {144, 64, 257},
+                            {20, 300, 40},  {7, 290, 33},  {400, 70, 40}, {385, 40, 24}};
     const float betas[3] = {0.0f, 0.5f, 1.0f};
     int threads_before = omp_get_max_threads();
     for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++)
