@@ -133,7 +133,7 @@ static inline float normal_cdf(float v)
     float p45 = -0.18628806f + 0.27886807f * t, p67 = -1.13520398f + 1.48851587f * t;
     float p89 = -0.82215223f + 0.17087277f * t;
     float p = (p01 + p23 * t2) + (p45 + p67 * t2) * t4 + p89 * t8;
-    float erfc = t * heed_exp(p - z * z);
+    float erfc = t * heed_exp_neg(p - z * z);
     return v < 0.0f ? 0.5f * erfc : 1.0f - 0.5f * erfc;
 }
 
@@ -148,7 +148,7 @@ HEED_HOT static void gelu_erf_backward(float *dx, const float *dy, const float *
 {
     HEED_FOR_IF(n > 32768, , for (size_t i = 0; i < n; i++), {
         float v = in[i];
-        dx[i] += dy[i] * (normal_cdf(v) + v * INV_SQRT_2PI * heed_exp(-0.5f * v * v));
+        dx[i] += dy[i] * (normal_cdf(v) + v * INV_SQRT_2PI * heed_exp_neg(-0.5f * v * v));
     });
 }
 

@@ -579,6 +579,25 @@ static void dropout_mask_is_the_uniform_draw(void **state)
 
 /* GELU's far tail keeps its relative precision (its values are tiny but
  * a relative error there is what PyTorch parity sees). Values: x * 0.5 * erfc(-x / sqrt 2). */
+/* heed_exp within 2 ulp of e^x on [-87, 88], clamped outside; heed_exp_neg
+ * the same bits for every x <= 0 tried. */
+static void exp_against_double(void **state)
+{
+    (void)state;
+    for (int i = 0; i <= 200000; i++) {
+        float x = -87.0f + 175.0f * (float)i / 200000.0f;
+        double want = exp((double)x);
+        char what[64];
+        snprintf(what, sizeof what, "heed_exp(%.9g)", (double)x);
+        tu_close(heed_exp(x) / want, 1.0, 2.4e-7, what);
+        if (x <= 0.0f)
+            assert_true(heed_exp_neg(x) == heed_exp(x));
+    }
+    assert_true(heed_exp(-100.0f) == heed_exp(-87.0f));
+    assert_true(heed_exp_neg(-100.0f) == heed_exp(-87.0f));
+    assert_true(heed_exp(100.0f) == heed_exp(88.0f));
+}
+
 static void gelu_tail_relative_precision(void **state)
 {
     (void)state;
@@ -869,6 +888,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(activations_known_values),
+        cmocka_unit_test(exp_against_double),
         cmocka_unit_test(gelu_tail_relative_precision),
         cmocka_unit_test(softmax_row_against_double),
         cmocka_unit_test(layernorm_wide_rows_known_values),

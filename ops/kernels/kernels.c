@@ -330,11 +330,11 @@ HEED_HOT void heed_softmax_row(float *x, int64_t n, int64_t valid)
     float s[SOFTMAX_LANES] = {0}, sum = 0.0f;
     for (j = 0; j < full; j += SOFTMAX_LANES)
         for (int l = 0; l < SOFTMAX_LANES; l++) {
-            x[j + l] = heed_exp(x[j + l] - mx);
+            x[j + l] = heed_exp_neg(x[j + l] - mx);
             s[l] += x[j + l];
         }
     for (j = full; j < valid; j++) {
-        x[j] = heed_exp(x[j] - mx);
+        x[j] = heed_exp_neg(x[j] - mx);
         sum += x[j];
     }
     for (int l = 0; l < SOFTMAX_LANES; l++)
