@@ -419,11 +419,12 @@ static void gemm512_matches_loop(void **state)
 {
     (void)state;
     enum { MAXM = 400, MAXK = 300, LD = 403 }; /* N up to LD */
-    static float A[MAXK * LD], B[MAXK * LD], C[MAXM * LD], C1[MAXM * LD];
-    for (int i = 0; i < MAXK * LD; i++) {
+    /* A holds op(A) [M,K] either way: MAXM rows or MAXK rows of LD */
+    static float A[MAXM * LD], B[MAXK * LD], C[MAXM * LD], C1[MAXM * LD];
+    for (int i = 0; i < MAXM * LD; i++)
         A[i] = (float)((i * 7) % 23) / 8.0f - 1.4f;
+    for (int i = 0; i < MAXK * LD; i++)
         B[i] = (float)((i * 5) % 19) / 9.0f - 1.0f;
-    }
     const int cases[][3] = {{150, 70, 300}, {12, 32, 256}, {25, 33, 40},  {144, 64, 257},
                             {20, 300, 40},  {7, 290, 33},  {400, 70, 40}, {385, 40, 24}};
     const float betas[3] = {0.0f, 0.5f, 1.0f};
