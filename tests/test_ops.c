@@ -597,9 +597,9 @@ static void exp_against_double(void **state)
     assert_true(heed_exp(100.0f) == heed_exp(88.0f));
 }
 
-/* heed_tanh within 3.1e-7 of tanh relative to its value (the fit's 3.0e-7,
- * five ulp) from 1e-6 to 12, odd, +-1 from the clamp on (and at infinity),
- * NaN kept. */
+/* heed_tanh within 3.7e-7 of tanh relative to its value (every float's
+ * worst case without fused multiply-adds, as this file is built) from 1e-6
+ * to 12, odd, +-1 from the clamp on (and at infinity), NaN kept. */
 static void tanh_against_double(void **state)
 {
     (void)state;
@@ -607,7 +607,7 @@ static void tanh_against_double(void **state)
         double want = tanh((double)x);
         char what[64];
         snprintf(what, sizeof what, "heed_tanh(%.9g)", (double)x);
-        tu_close(heed_tanh(x) / want, 1.0, 3.1e-7, what);
+        tu_close(heed_tanh(x) / want, 1.0, 3.7e-7, what);
         assert_true(heed_tanh(-x) == -heed_tanh(x));
     }
     assert_true(heed_tanh(0.0f) == 0.0f);
