@@ -718,12 +718,9 @@ static void recur_rows(heed_exec *x, const rnn_cfg *cfg, int64_t l, int64_t d, f
     bool fold = folds_hh(cfg);
     for (int64_t s = 0; s < T; s++) {
         int64_t t = d == 0 ? s : T - 1 - s;
-        if (fold)
-            heed_gemm(false, true, b1 - b0, GH, H, 1.0f, h + b0 * H, H, p.w_hh, H, 1.0f,
-                      xp + (b0 * T + t) * GH, T * GH);
-        else
-            step_product(b1 - b0, GH, H, h + b0 * H, H, pk, p.w_hh, H, true, true, p.b_hh,
-                         hp + b0 * GH, GH);
+        /* folded: added onto the step's rows of xp; else hp = b_hh + product */
+        step_product(b1 - b0, GH, H, h + b0 * H, H, pk, p.w_hh, H, true, !fold, p.b_hh,
+                     fold ? xp + (b0 * T + t) * GH : hp + b0 * GH, fold ? T * GH : GH);
         HEED_FOR_IF((b1 - b0) * GH > 16384, , for (int64_t b = b0; b < b1; b++), {
             float *o = out + (b * T + t) * DH + d * H;
             if (t >= heed_len(len, b, T)) {
