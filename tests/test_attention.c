@@ -405,14 +405,14 @@ static void gradients_attending_decoder(void **state)
         }
 }
 
-/* The attending decoder run step by step (T=1, the state and the memory's
- * projection carried) gives the full-sequence outputs, contexts and weights;
- * the encoder part runs once. */
+/* The attending decoder, GRU or LSTM, run step by step (T=1, the state and
+ * the memory's projection carried) gives the full-sequence outputs, contexts
+ * and weights; the encoder part runs once. */
 static void attending_decoder_step_mode(void **state)
 {
     (void)state;
-    const char *scores[] = {"additive", "general", "dot"};
-    for (int k = 0; k < 3; k++) {
+    const char *scores[] = {"additive", "general", "dot"}, *cells[] = {"GRU", "LSTM"};
+    for (int k = 0; k < 6; k++) {
         char yaml[1024];
         snprintf(yaml, sizeof yaml,
                  "heed: 1\n"
@@ -421,11 +421,11 @@ static void attending_decoder_step_mode(void **state)
                  "  m: {op: Embedding, in: src, vocab: 9, dim: 4}\n"
                  "  enc: {op: GRU, in: m, hidden: 4}\n"
                  "  x: {op: Embedding, in: tok, vocab: 9, dim: 3}\n"
-                 "  dec: {op: GRU, in: x, hidden: 4, state: enc.state,\n"
+                 "  dec: {op: %s, in: x, hidden: 4, state: enc.state,\n"
                  "        attention: {memory: enc, score: %s, units: 5}}\n"
                  "  y: {op: Affine, in: [dec, dec.context], units: 2}\n"
                  "outputs: [dec.weights]\n",
-                 scores[k]);
+                 cells[k / 3], scores[k % 3]);
         heed_model *m = tu_model("stepatt.yaml", yaml);
         heed_weights *w;
         heed_diag d;
@@ -458,7 +458,7 @@ static void attending_decoder_step_mode(void **state)
             for (int b = 0; b < B; b++) {
                 for (int j = 0; j < 2; j++)
                     tu_close(((float *)ys.data)[b * 2 + j], ((float *)yf.data)[(b * T + t) * 2 + j],
-                             1e-6, scores[k]);
+                             1e-6, scores[k % 3]);
                 for (int j = 0; j < S; j++)
                     tu_close(((float *)ws.data)[b * S + j], ((float *)wf.data)[(b * T + t) * S + j],
                              1e-6, "weights");
