@@ -65,10 +65,29 @@ enum { ATT_ADDITIVE, ATT_DOT, ATT_GENERAL, ATT_SCALED };
 
 /* ------------------------------------------------------------ cells */
 
+/* dst = sigmoid(a + b) and dst = tanh(a + b) over n floats: the gates of a
+ * cell, each in a loop of its own. */
+HEED_HOT static void sigmoid_sum(float *restrict dst, const float *restrict a,
+                                 const float *restrict b, int64_t n)
+{
+    for (int64_t j = 0; j < n; j++)
+        dst[j] = heed_sigmoid(a[j] + b[j]);
+}
+
+HEED_HOT static void tanh_sum(float *restrict dst, const float *restrict a,
+                              const float *restrict b, int64_t n)
+{
+    for (int64_t j = 0; j < n; j++)
+        dst[j] = heed_tanh(a[j] + b[j]);
+}
+
 /* One row of one step: pre-activations xp (input projection plus b_ih) and
  * hp (recurrent projection plus b_hh) in, the new state out (in place in h,
  * c), what backward needs into `save` (always given for GRU and LSTM:
- * writing it unconditionally keeps the loops free of branches). */
+ * writing it unconditionally keeps the loops free of branches). The gates
+ * go into `save` first, a loop per kind, then a loop combines them: with
+ * every gate in one loop, its constants did not fit AVX2's 16 registers
+ * and the loop reloaded them from the stack. */
 HEED_HOT static void cell_forward(const rnn_cfg *cfg, const float *restrict xp,
                                   const float *restrict hpb, float *restrict h,
                                   float *restrict c, float *restrict save)
@@ -76,8 +95,7 @@ HEED_HOT static void cell_forward(const rnn_cfg *cfg, const float *restrict xp,
     int64_t H = cfg->H;
     switch (cfg->cell) {
     case CELL_RNN_TANH:
-        for (int64_t j = 0; j < H; j++)
-            h[j] = heed_tanh(xp[j] + hpb[j]);
+        tanh_sum(h, xp, hpb, H);
         return;
     case CELL_RNN_RELU:
         for (int64_t j = 0; j < H; j++) {
@@ -86,30 +104,23 @@ HEED_HOT static void cell_forward(const rnn_cfg *cfg, const float *restrict xp,
         }
         return;
     case CELL_GRU:
+        sigmoid_sum(save, xp, hpb, 2 * H); /* r, z */
         for (int64_t j = 0; j < H; j++) {
-            float r = heed_sigmoid(xp[j] + hpb[j]);
-            float z = heed_sigmoid(xp[H + j] + hpb[H + j]);
-            float n = heed_tanh(xp[2 * H + j] + r * hpb[2 * H + j]);
-            save[j] = r;
-            save[H + j] = z;
+            float z = save[H + j];
+            float n = heed_tanh(xp[2 * H + j] + save[j] * hpb[2 * H + j]);
             save[2 * H + j] = n;
             save[3 * H + j] = hpb[2 * H + j];
             h[j] = (1.0f - z) * n + z * h[j];
         }
         return;
     case CELL_LSTM:
+        sigmoid_sum(save, xp, hpb, 2 * H); /* i, f */
+        tanh_sum(save + 2 * H, xp + 2 * H, hpb + 2 * H, H);
+        sigmoid_sum(save + 3 * H, xp + 3 * H, hpb + 3 * H, H);
         for (int64_t j = 0; j < H; j++) {
-            float i = heed_sigmoid(xp[j] + hpb[j]);
-            float f = heed_sigmoid(xp[H + j] + hpb[H + j]);
-            float gg = heed_tanh(xp[2 * H + j] + hpb[2 * H + j]);
-            float o = heed_sigmoid(xp[3 * H + j] + hpb[3 * H + j]);
-            float cn = f * c[j] + i * gg;
+            float cn = save[H + j] * c[j] + save[j] * save[2 * H + j];
             c[j] = cn;
-            h[j] = o * heed_tanh(cn);
-            save[j] = i;
-            save[H + j] = f;
-            save[2 * H + j] = gg;
-            save[3 * H + j] = o;
+            h[j] = save[3 * H + j] * heed_tanh(cn);
             save[4 * H + j] = cn;
         }
         return;
