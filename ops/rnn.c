@@ -82,9 +82,10 @@ HEED_HOT static void tanh_sum(float *restrict dst, const float *restrict a,
 }
 
 /* One row of one step: pre-activations xp (input projection plus b_ih) and
- * hp (recurrent projection plus b_hh) in, the new state out (in place in h,
- * c), what backward needs into `save` (always given for GRU and LSTM:
- * writing it unconditionally keeps the loops free of branches). The gates
+ * hp (recurrent projection plus b_hh; with folds_hh both are in xp and hp is
+ * a row of zeros) in, the new state out (in place in h, c), what backward
+ * needs into `save` (always given for GRU and LSTM: writing it
+ * unconditionally keeps the loops free of branches). The gates
  * go into `save` first, a loop per kind, then a loop combines them: with
  * every gate in one loop, its constants did not fit AVX2's 16 registers
  * and the loop reloaded them from the stack. */
