@@ -7,7 +7,8 @@
   - greedy decoding with the Bahdanau graph, batch 1 and 128, 11 steps;
   - the peak resident memory of a training process (each side's training
     loop in a fresh process);
-  - heed's training step on N threads against 1 thread;
+  - heed's training step on N threads against 1 thread, and next to it the
+    machine's own: OpenBLAS's sgemm at 512^3 on N threads against 1;
   - heed's compile time (YAML to a runnable plan, training mode).
 
 Shapes: seq2seq B=128, S=29 source characters, T=12 decoder input positions
@@ -119,6 +120,23 @@ def ratio_row(name, measure, heed_ms, torch_ms, target):
             "raw": {"heed_ms": heed_ms, "torch_ms": torch_ms, "ratio": r}}
 
 
+def sgemm_scaling_row(name, heed, threads):
+    """The machine's own scaling, as a reference for the row above: `heed
+    bench` times OpenBLAS's sgemm at 512^3 before its runs, on N threads in
+    the main run and on one in the one-thread run of the same round. A step
+    made of BLAS products scales about as well as they do; on a shared
+    machine that changes from minute to minute. Median of the rounds'
+    ratios, each pairing two measurements made seconds apart."""
+    many = [r["main"]["blas"]["sgemm_gflops"] for r in heed]
+    one = [r["one_thread"]["blas"]["sgemm_gflops"] for r in heed]
+    s = statistics.median(m / o for m, o in zip(many, one))
+    return {"graph": name, "measure": f"sgemm 512^3, {threads} vs 1 thread (reference)",
+            "heed": f"{statistics.median(many):.1f} GFLOP/s",
+            "versus": f"{statistics.median(one):.1f} GFLOP/s (1 thread)",
+            "ratio": f"{s:.2f}x faster", "target": "", "met": None,
+            "raw": {"gflops": many, "gflops_1_thread": one, "speedup": s}}
+
+
 def rows_of(name, heed, torch_, rss, threads):
     """The table's rows for graph `name` from its rounds."""
     def hm(key, part="main"):
@@ -146,6 +164,7 @@ def rows_of(name, heed, torch_, rss, threads):
                  "ratio": f"{one / many:.2f}x faster", "target": f">= {TARGETS['threads']}x",
                  "met": one / many >= TARGETS["threads"],
                  "raw": {"heed_ms": many, "heed_1_thread_ms": one, "speedup": one / many}})
+    rows.append(sgemm_scaling_row(name, heed, threads))
     c = hm("compile_ms")
     rows.append({"graph": name, "measure": "compile, YAML to plan", "heed": f"{c:.2f} ms",
                  "versus": "", "ratio": "", "target": f"<= {TARGETS['compile_ms']:g} ms",
@@ -194,7 +213,7 @@ def main():
     print(f"PyTorch BLAS: {blas_kind(torch_blas)} [{', '.join(torch_blas)}], "
           f"torch {torch.__version__}")
     table([[r["graph"], r["measure"], r["heed"], r["versus"], r["ratio"], r["target"],
-            "yes" if r["met"] else "NO"] for r in rows],
+            "" if r["met"] is None else "yes" if r["met"] else "NO"] for r in rows],
           ["graph", "measure", "heed", "compared with", "ratio", "target (issue 7)", "met"])
     if args.json:
         with open(args.json, "w") as f:
