@@ -8,7 +8,8 @@
   - the peak resident memory of a training process (each side's training
     loop in a fresh process);
   - heed's training step on N threads against 1 thread, and next to it the
-    machine's own: OpenBLAS's sgemm at 512^3 on N threads against 1;
+    machine's own: the 512^3 product `heed bench` times (its "sgemm" line)
+    on N threads against 1;
   - heed's compile time (YAML to a runnable plan, training mode).
 
 Shapes: seq2seq B=128, S=29 source characters, T=12 decoder input positions
@@ -122,8 +123,9 @@ def ratio_row(name, measure, heed_ms, torch_ms, target):
 
 def sgemm_scaling_row(name, heed, threads):
     """The machine's own scaling, as a reference for the row above: `heed
-    bench` times OpenBLAS's sgemm at 512^3 before its runs, on N threads in
-    the main run and on one in the one-thread run of the same round. A step
+    bench` times a 512^3 product before its runs (OpenBLAS's sgemm, or
+    heed's own AVX-512 product where heed uses it), on N threads in the main
+    run and on one in the one-thread run of the same round. A step
     made of BLAS products scales about as well as they do; on a shared
     machine that changes from minute to minute. Median of the rounds'
     ratios, each pairing two measurements made seconds apart."""
