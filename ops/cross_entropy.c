@@ -96,14 +96,11 @@ static heed_status ce_forward(heed_exec *x)
         if (y == 0)
             continue;
         const float *row = lg + r * V;
-        float mx = row[0];
-        for (int64_t j = 1; j < V; j++)
-            mx = row[j] > mx ? row[j] : mx;
-        double sum = 0.0, mean_logit = 0.0;
-        for (int64_t j = 0; j < V; j++) {
-            sum += exp((double)(row[j] - mx));
-            mean_logit += row[j];
-        }
+        float mx = heed_row_max(row, V);
+        double sum = heed_row_exp_sum(row, V, mx), mean_logit = 0.0;
+        if (eps > 0.0)
+            for (int64_t j = 0; j < V; j++)
+                mean_logit += row[j];
         double lse = (double)mx + log(sum);
         double nll = lse - row[y];
         double smooth = lse - mean_logit / (double)V;
@@ -113,6 +110,18 @@ static heed_status ce_forward(heed_exec *x)
     x->saved[0][0] = (float)count;
     x->out[0][0] = count ? (float)(total / (double)count) : 0.0f;
     return HEED_OK;
+}
+
+/* d += scale * (softmax(row) - q), q the smoothed one-hot target y:
+ * uniform eps / V plus 1 - eps at y. */
+HEED_HOT static void row_backward(float *d, const float *row, int64_t V, int32_t y, float scale,
+                                  float eps)
+{
+    float mx = heed_row_max(row, V);
+    float inv = 1.0f / heed_row_exp_sum(row, V, mx), uniform = eps / (float)V;
+    for (int64_t j = 0; j < V; j++)
+        d[j] += scale * (heed_exp_neg(row[j] - mx) * inv - uniform);
+    d[y] -= scale * (1.0f - eps);
 }
 
 static void ce_backward(heed_exec *x)
@@ -126,24 +135,12 @@ static void ce_backward(heed_exec *x)
         return;
     float scale = (x->dout[0] ? x->dout[0][0] : 1.0f) / count;
     int64_t V = cfg->V, R = cfg->B * cfg->T;
-    float eps = ce_eps(x, cfg), uniform = eps / (float)V;
+    float eps = ce_eps(x, cfg);
     HEED_FOR_IF(R * V > 8192, , for (int64_t r = 0; r < R; r++), {
         int32_t y = target_of(cfg, tg, r / cfg->T, r % cfg->T);
         if (y == 0)
             continue;
-        const float *row = lg + r * V;
-        float *d = dlg + r * V;
-        float mx = row[0];
-        for (int64_t j = 1; j < V; j++)
-            mx = row[j] > mx ? row[j] : mx;
-        float sum = 0.0f;
-        for (int64_t j = 0; j < V; j++)
-            sum += expf(row[j] - mx);
-        float inv = 1.0f / sum;
-        for (int64_t j = 0; j < V; j++) {
-            float q = uniform + (j == y ? 1.0f - eps : 0.0f);
-            d[j] += scale * (expf(row[j] - mx) * inv - q);
-        }
+        row_backward(dlg + r * V, lg + r * V, V, y, scale, eps);
     });
 }
 

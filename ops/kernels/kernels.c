@@ -306,15 +306,15 @@ HEED_HOT void heed_act_backward(heed_act act, float *dx, const float *dy, const 
 
 /* Max and sum in SOFTMAX_LANES partial results: a single running sum
  * cannot vectorise (float addition is not reassociated), and the rows here
- * are short (64 keys in the encoder), so a scalar pass dominated. */
+ * are short (64 keys in the encoder, 59 classes in the seq2seq losses), so
+ * a scalar pass dominated. */
 enum { SOFTMAX_LANES = 16 };
-HEED_HOT void heed_softmax_row(float *x, int64_t n, int64_t valid)
+
+/* The row helpers are inlined into each caller here, so they vectorise for
+ * the caller's target; the public wrappers below have targets of their own. */
+static inline float row_max(const float *x, int64_t n)
 {
-    if (valid <= 0) {
-        memset(x, 0, (size_t)n * sizeof *x);
-        return;
-    }
-    int64_t full = valid / SOFTMAX_LANES * SOFTMAX_LANES, j;
+    int64_t full = n / SOFTMAX_LANES * SOFTMAX_LANES, j;
     float mx = x[0];
     if (full) {
         float m[SOFTMAX_LANES];
@@ -325,24 +325,59 @@ HEED_HOT void heed_softmax_row(float *x, int64_t n, int64_t valid)
         for (int l = 0; l < SOFTMAX_LANES; l++)
             mx = m[l] > mx ? m[l] : mx;
     }
-    for (j = full; j < valid; j++)
+    for (j = full; j < n; j++)
         mx = x[j] > mx ? x[j] : mx;
+    return mx;
+}
+
+/* sum_j e^(x[j] - mx); exp_sum_in_place also writes each term over x[j]. */
+static inline float exp_sum(const float *x, int64_t n, float mx)
+{
+    int64_t full = n / SOFTMAX_LANES * SOFTMAX_LANES, j;
+    float s[SOFTMAX_LANES] = {0}, sum = 0.0f;
+    for (j = 0; j < full; j += SOFTMAX_LANES)
+        for (int l = 0; l < SOFTMAX_LANES; l++)
+            s[l] += heed_exp_neg(x[j + l] - mx);
+    for (j = full; j < n; j++)
+        sum += heed_exp_neg(x[j] - mx);
+    for (int l = 0; l < SOFTMAX_LANES; l++)
+        sum += s[l];
+    return sum;
+}
+
+static inline float exp_sum_in_place(float *x, int64_t n, float mx)
+{
+    int64_t full = n / SOFTMAX_LANES * SOFTMAX_LANES, j;
     float s[SOFTMAX_LANES] = {0}, sum = 0.0f;
     for (j = 0; j < full; j += SOFTMAX_LANES)
         for (int l = 0; l < SOFTMAX_LANES; l++) {
             x[j + l] = heed_exp_neg(x[j + l] - mx);
             s[l] += x[j + l];
         }
-    for (j = full; j < valid; j++) {
-        x[j] = heed_exp_neg(x[j] - mx);
-        sum += x[j];
-    }
+    for (j = full; j < n; j++)
+        sum += x[j] = heed_exp_neg(x[j] - mx);
     for (int l = 0; l < SOFTMAX_LANES; l++)
         sum += s[l];
-    float inv = 1.0f / sum;
-    for (j = 0; j < valid; j++)
+    return sum;
+}
+
+HEED_HOT float heed_row_max(const float *x, int64_t n) { return row_max(x, n); }
+
+HEED_HOT float heed_row_exp_sum(const float *x, int64_t n, float mx)
+{
+    return exp_sum(x, n, mx);
+}
+
+HEED_HOT void heed_softmax_row(float *x, int64_t n, int64_t valid)
+{
+    if (valid <= 0) {
+        memset(x, 0, (size_t)n * sizeof *x);
+        return;
+    }
+    float inv = 1.0f / exp_sum_in_place(x, valid, row_max(x, valid));
+    for (int64_t j = 0; j < valid; j++)
         x[j] *= inv;
-    for (j = valid; j < n; j++)
+    for (int64_t j = valid; j < n; j++)
         x[j] = 0.0f;
 }
 

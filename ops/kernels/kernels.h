@@ -210,6 +210,10 @@ void heed_dropout_range(float *y, const float *x, uint64_t seed, float p, uint64
 /* The same for draws 0..n-1, in parallel when n is large. */
 void heed_dropout(float *y, const float *x, uint64_t seed, float p, size_t n, bool accumulate);
 
+/* The largest of x[0..n-1] (n >= 1), and sum_j e^(x[j] - mx) with mx at
+ * least that largest (heed_exp, so e^0 = 1 and no term overflows). */
+float heed_row_max(const float *x, int64_t n);
+float heed_row_exp_sum(const float *x, int64_t n, float mx);
 /* Softmax of one row in place, over the first `valid` entries; the rest are set
  * to 0 (masked). A row with valid == 0 becomes all zeros. */
 void heed_softmax_row(float *x, int64_t n, int64_t valid);
