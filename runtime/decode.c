@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../ops/kernels/kernels.h"
 #include "runtime.h"
 
 #define CHUNK 256 /* sources decoded together */
@@ -84,13 +85,8 @@ static float norm_score(const dec *d, float score, int len)
 
 static void log_softmax(float *x, int64_t n)
 {
-    float mx = x[0];
-    for (int64_t j = 1; j < n; j++)
-        mx = x[j] > mx ? x[j] : mx;
-    double sum = 0.0;
-    for (int64_t j = 0; j < n; j++)
-        sum += exp((double)(x[j] - mx));
-    float lse = mx + (float)log(sum);
+    float mx = heed_row_max(x, n);
+    float lse = mx + (float)log((double)heed_row_exp_sum(x, n, mx));
     for (int64_t j = 0; j < n; j++)
         x[j] -= lse;
 }
