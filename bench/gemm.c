@@ -12,7 +12,14 @@
  *   3. the forward products with a bias: bias rows then heed_gemm (on its
  *      route), against heed_gemm512_bias starting its sums from the bias,
  *      and the one heed_gemm512_bias_wanted picks: the evidence for that
- *      rule.
+ *      rule;
+ *   4. the shallow products with a bias (the recurrent layers' input
+ *      projections, K <= 64): bias rows then heed_gemm, against
+ *      heed_gemm_shallow_bias (ops/kernels/shallow.c) and the one
+ *      heed_gemm_shallow_wanted picks: the evidence for that rule.
+ *
+ * Tables 2 and 3 need AVX-512, table 4 AVX2 and FMA; each says so and is
+ * left out where the machine lacks them.
  *
  *   cmake --build build --target bench_gemm
  *   build/bench_gemm [THREADS] [REPEAT]
@@ -33,6 +40,7 @@
 
 #include "../ops/kernels/gemm512.h"
 #include "../ops/kernels/kernels.h"
+#include "../ops/kernels/shallow.h"
 
 char *openblas_get_corename(void);
 
@@ -94,6 +102,18 @@ static const product bias_products[] = {
     {"Bahdanau attention keys, forward", false, true, 3712, 256, 512, 1.0f},
 };
 
+/* the input projections of the seq2seq graphs' recurrent layers, and
+ * deeper ones up to the shallow product's limit */
+static const product shallow_products[] = {
+    {"Luong encoder LSTM, input projection", false, true, 3712, 1024, 16, 1.0f},
+    {"Luong decoder LSTM, input projection", false, true, 1536, 1024, 16, 1.0f},
+    {"Bahdanau encoder GRU, input projection", false, true, 3712, 768, 16, 1.0f},
+    {"Bahdanau decoder GRU, input projection", false, true, 1536, 768, 16, 1.0f},
+    {"LSTM input projection, E = 32", false, true, 3712, 1024, 32, 1.0f},
+    {"LSTM input projection, E = 64", false, true, 3712, 1024, 64, 1.0f},
+    {"one decoding step's input projection", false, true, 128, 1024, 16, 1.0f},
+};
+
 /* One way of running a product: 0, or -1 when it cannot run here. */
 typedef int (*runner)(const product *p, const float *A, const float *B, float *C);
 
@@ -132,6 +152,13 @@ static int run_512_bias(const product *p, const float *A, const float *B, float 
 {
     return heed_gemm512_bias(p->ta, p->tb, p->M, p->N, p->K, A, p->ta ? p->M : p->K, B,
                              p->tb ? p->K : p->N, B, C, p->N);
+}
+
+/* heed_gemm_shallow_bias, the bias being B's first row as above. */
+static int run_shallow_bias(const product *p, const float *A, const float *B, float *C)
+{
+    return heed_gemm_shallow_bias(p->tb, p->M, p->N, p->K, A, p->K, B, p->tb ? p->K : p->N, B, C,
+                                  p->N);
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -189,8 +216,6 @@ static int table(const char *base_name, runner blas_run, const char *own_name, r
                  const product *ps, size_t count, const float *A, const float *B, float *C,
                  int repeat)
 {
-    printf("\n%-44s %-17s %-12s %8s %8s %6s\n", "product", "M x N x K", "path", base_name,
-           own_name, "ratio");
     for (size_t i = 0; i < count; i++) {
         const product *p = &ps[i];
         double blas = 0, own = 0;
@@ -202,12 +227,20 @@ static int table(const char *base_name, runner blas_run, const char *own_name, r
                            : own_run == run_512_bias
                                ? (heed_gemm512_bias_wanted(p->M, p->N, p->K) ? "gemm512 bias"
                                                                              : "bias rows")
+                           : own_run == run_shallow_bias
+                               ? (heed_gemm_shallow_wanted(p->ta, p->M, p->N, p->K) ? "shallow"
+                                                                                    : "bias rows")
                                : "gemm512";
         if (time_product(p, blas_run, own_run, A, B, C, repeat, &blas, &own) != 0) {
-            fprintf(stderr, "bench_gemm: %s cannot run here (no AVX-512, or out of memory)\n",
+            fprintf(stderr,
+                    "bench_gemm: %s cannot run here (no AVX-512, or for the shallow product "
+                    "no AVX2; or out of memory)\n",
                     own_name);
             return 1;
         }
+        if (i == 0) /* the header once the table is known to run here */
+            printf("\n%-44s %-17s %-12s %8s %8s %6s\n", "product", "M x N x K", "path",
+                   base_name, own_name, "ratio");
         printf("%-44s %-17s %-12s %8.1f %8.1f %5.2fx\n", p->what, dims, path, blas, own,
                own / blas);
     }
@@ -235,16 +268,20 @@ int main(int argc, char **argv)
     size_t ns = sizeof seq2seq_products / sizeof *seq2seq_products;
     size_t ne = sizeof products / sizeof *products;
     size_t nb = sizeof bias_products / sizeof *bias_products;
+    size_t nh = sizeof shallow_products / sizeof *shallow_products;
     int status =
         table("OpenBLAS", run_blas, "heed", run_heed, seq2seq_products, ns, A, B, C, repeat);
     if (status == 0)
         status = table("OpenBLAS", run_blas, "heed", run_heed, products, ne, A, B, C, repeat);
-    if (status == 0)
-        status = table("OpenBLAS", run_blas, "gemm512", run_512, products, ne, A, B, C, repeat);
-    /* bias rows then heed_gemm, against heed_gemm512 starting from the bias */
-    if (status == 0)
-        status = table("rows+gemm", run_rows_bias, "gemm512", run_512_bias, bias_products, nb, A,
-                       B, C, repeat);
+    /* the tables of products this machine may lack: each says why it stops */
+    if (status == 0) {
+        table("OpenBLAS", run_blas, "gemm512", run_512, products, ne, A, B, C, repeat);
+        /* bias rows then heed_gemm, against heed_gemm512 starting from the bias */
+        table("rows+gemm", run_rows_bias, "gemm512", run_512_bias, bias_products, nb, A, B, C,
+              repeat);
+        table("rows+gemm", run_rows_bias, "shallow", run_shallow_bias, shallow_products, nh, A, B,
+              C, repeat);
+    }
     free(A);
     free(B);
     free(C);

@@ -8,6 +8,7 @@
 #include "../ops/kernels/kernels.h"
 #include "../ops/kernels/gemm512.h"
 #include "../ops/kernels/packed.h"
+#include "../ops/kernels/shallow.h"
 #include "testutil.h"
 
 /* ------------------------------------------------------------ helpers */
@@ -547,6 +548,67 @@ static void gemm_bias_matches_loop(void **state)
     free(a2), free(w2), free(c2);
 }
 
+/* The shallow product with a bias equals a plain loop: depths 1 to 64,
+ * widths on and off its 16-column tiles and 32-column panels, rows on and
+ * off its 6-row tiles, W transposed or not, with and without a bias; C
+ * (holding NaN) is not read and nothing past M rows or N columns is
+ * written; one and two threads give the same bits. Depths past 64 are
+ * declined and leave C alone; so is everything on a machine without AVX2
+ * and FMA. */
+static void gemm_shallow_matches_loop(void **state)
+{
+    (void)state;
+    enum { LD = 131, ROWS = 170 };
+    static float A[ROWS * LD], B[LD * LD], C[ROWS * LD], C1[ROWS * LD], bias[LD];
+    for (int i = 0; i < ROWS * LD; i++)
+        A[i] = (float)((i * 7) % 23) / 8.0f - 1.4f;
+    for (int i = 0; i < LD * LD; i++)
+        B[i] = (float)((i * 5) % 19) / 9.0f - 1.0f;
+    for (int i = 0; i < LD; i++)
+        bias[i] = (float)(i % 13) - 6.0f;
+    const int cases[][3] = {{169, 128, 16}, {24, 16, 1}, {97, 33, 64}, {30, 70, 37}, {6, 130, 8}};
+    bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    int threads_before = omp_get_max_threads();
+    for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++)
+        for (int tb = 0; tb < 2; tb++)
+            for (int way = 0; way < 4; way++) { /* 1, 2 threads; with, without bias */
+                int M = cases[ci][0], N = cases[ci][1], K = cases[ci][2];
+                const float *bs = way < 2 ? bias : NULL;
+                for (int i = 0; i < ROWS * LD; i++)
+                    C[i] = NAN;
+                omp_set_num_threads(way % 2 ? 2 : 1);
+                int rc = heed_gemm_shallow_bias(tb, M, N, K, A, LD, B, LD, bs, C, LD);
+                if (!avx2) {
+                    assert_int_equal(rc, -1);
+                    assert_true(isnan(C[0]));
+                    continue;
+                }
+                assert_int_equal(rc, 0);
+                for (int m = 0; m < ROWS; m++)
+                    for (int n = 0; n < LD; n++) {
+                        if (m >= M || n >= N) { /* past the product: untouched */
+                            assert_true(isnan(C[m * LD + n]));
+                            continue;
+                        }
+                        double want = bs ? bs[n] : 0.0;
+                        for (int k = 0; k < K; k++)
+                            want += (double)A[m * LD + k] * (tb ? B[n * LD + k] : B[k * LD + n]);
+                        char what[96];
+                        snprintf(what, sizeof what, "shallow %dx%dx%d tb=%d way %d [%d,%d]", M,
+                                 N, K, tb, way, m, n);
+                        tu_close(C[m * LD + n], want, 1e-5 * (1 + fabs(want)), what);
+                    }
+                if (way % 2 == 0)
+                    memcpy(C1, C, sizeof C);
+                else
+                    assert_memory_equal(C, C1, sizeof C);
+            }
+    omp_set_num_threads(threads_before);
+    C[0] = NAN;
+    assert_int_equal(heed_gemm_shallow_bias(true, 10, 20, 65, A, LD, B, LD, bias, C, LD), -1);
+    assert_true(isnan(C[0]));
+}
+
 /* The vectorised dropout keeps exactly the elements whose heed_uniform draw
  * is >= p, for p on and off the 2^-24 grid, forward and accumulating. */
 static void dropout_mask_is_the_uniform_draw(void **state)
@@ -921,6 +983,7 @@ int main(void)
         cmocka_unit_test(gemm_packed_matches_gemm),
         cmocka_unit_test(gemm512_matches_loop),
         cmocka_unit_test(gemm_bias_matches_loop),
+        cmocka_unit_test(gemm_shallow_matches_loop),
         cmocka_unit_test(dropout_mask_is_the_uniform_draw),
         cmocka_unit_test(affine_known_values),
         cmocka_unit_test(embedding_pad_is_zero),

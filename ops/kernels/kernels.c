@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "gemm512.h"
+#include "shallow.h"
 
 /* The largest matrix (N * K floats) of a one-row product kept on the calling
  * thread: 64 Ki floats, 256 KiB, about 3 us at the memory's rate. */
@@ -164,6 +165,9 @@ void heed_gemm_bias(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const flo
 {
     if (bias && heed_gemm512_bias_wanted(M, N, K) &&
         heed_gemm512_bias(ta, tb, M, N, K, A, lda, B, ldb, bias, C, ldc) == 0)
+        return;
+    if (heed_gemm_shallow_wanted(ta, M, N, K) &&
+        heed_gemm_shallow_bias(tb, M, N, K, A, lda, B, ldb, bias, C, ldc) == 0)
         return;
     if (ldc == N)
         heed_fill_rows(C, bias, M, N);

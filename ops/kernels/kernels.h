@@ -56,8 +56,9 @@ heed_gemm_path heed_gemm_route(bool ta, int64_t M, int64_t N, int64_t K);
 const char *heed_gemm_path_name(heed_gemm_path path);
 
 /* C[M,N] = op(A) op(B) + bias (bias[N] added to every row; NULL: none);
- * C is not read. heed_gemm512 where heed_gemm512_bias_wanted says so (the
- * bias then starts its sums), else bias rows then heed_gemm with beta 1. */
+ * C is not read. heed_gemm512 where heed_gemm512_bias_wanted says so, the
+ * shallow product where heed_gemm_shallow_wanted does (both start their sums
+ * from the bias), else bias rows then heed_gemm with beta 1. */
 void heed_gemm_bias(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float *A,
                     int64_t lda, const float *B, int64_t ldb, const float *bias, float *C,
                     int64_t ldc);

@@ -12,7 +12,7 @@
 #endif
 
 /* panel width; rows per tile (16 accumulators); depth per pass over a panel */
-enum { NR = 32, MR = 8, KC = 256 };
+enum { NR = HEED_PACKED_NR, MR = 8, KC = 256 };
 
 bool heed_packed_fast(void)
 {

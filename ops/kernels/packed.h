@@ -16,6 +16,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The panel width. */
+enum { HEED_PACKED_NR = 32 };
+
 /* Whether this machine runs the packed product faster than BLAS: it has an
  * AVX-512 kernel; elsewhere it falls back to portable C, correct but slower
  * than OpenBLAS's tuned kernels, so callers keep BLAS there. */
