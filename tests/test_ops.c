@@ -830,6 +830,21 @@ static void cross_entropy_known_values(void **state)
     float want = 0.40760596f;
     tu_expect(forward_get(&r, "loss", 1), &want, 1, 1e-6, "shifted");
     tu_run_free(&r);
+    /* a NaN logit, first in its row or not, makes the loss NaN (which
+     * training reports), as libm's exp did; heed_exp keeps NaN */
+    for (int at = 0; at < 2; at++) {
+        r = tu_run_new("op.yaml", "heed: 1\ninputs: {z: [B, 3], y: [B]}\n"
+                                  "nodes:\n  i: {op: Tanh, in: z}\n"
+                                  "loss: {op: CrossEntropy, logits: z, target: y}\n",
+                       HEED_MODE_INFER);
+        float z[3] = {1, 2, 3};
+        z[at] = NAN;
+        tu_set_f32(&r, "z", 2, (int64_t[]){1, 3}, z);
+        tu_set_ids(&r, "y", 1, (int64_t[]){1}, (int32_t[]){2});
+        assert_true(isnan(forward_get(&r, "loss", 1)[0]));
+        tu_run_free(&r);
+    }
+    assert_true(isnan(heed_exp_neg(NAN)) && isnan(heed_exp(NAN)));
 }
 
 static void dropout_modes(void **state)

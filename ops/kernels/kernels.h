@@ -107,10 +107,13 @@ void heed_act_backward(heed_act act, float *dx, const float *dy, const float *y,
  * power built in the exponent bits. Rounding uses the 1.5 * 2^23 trick, which
  * relies on the compiler not reassociating float arithmetic (no -ffast-math).
  */
-static inline float heed_exp_clamped(float x) /* x in [-87, 88] */
+static inline float heed_exp_clamped(float x) /* x in [-87, 88], or NaN */
 {
-    float n = x * 1.44269504088896341f;
-    n = (n + 12582912.0f) - 12582912.0f;
+    /* t's low bits hold round(x log2 e) as an integer: the power is built
+     * from them, not by converting n, whose conversion is undefined for a
+     * NaN x (which the polynomial then carries through to the result) */
+    float t = x * 1.44269504088896341f + 12582912.0f;
+    float n = t - 12582912.0f;
     float r = x - n * 0.693359375f;
     r = r + n * 2.12194440e-4f;
     float p = 1.9875691500E-4f;
@@ -120,7 +123,9 @@ static inline float heed_exp_clamped(float x) /* x in [-87, 88] */
     p = p * r + 1.6666665459E-1f;
     p = p * r + 5.0000001201E-1f;
     p = p * r * r + r + 1.0f;
-    int32_t bits = ((int32_t)n + 127) * (1 << 23);
+    uint32_t tb;
+    memcpy(&tb, &t, sizeof tb);
+    uint32_t bits = (tb - 0x4B400000u + 127u) << 23;
     float scale;
     memcpy(&scale, &bits, sizeof scale);
     return p * scale;
