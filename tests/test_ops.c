@@ -609,6 +609,71 @@ static void gemm_shallow_matches_loop(void **state)
     assert_true(isnan(C[0]));
 }
 
+/* The thin product equals a plain loop: widths 1 to 32 (on and off its
+ * 16-column tiles), depths past the shallow limit, rows on and off its
+ * 6-row tiles, B transposed or not, alpha 2 with beta 0 (C holding NaN is
+ * not read), 1 and 0.5; nothing written past M rows or N columns; one and
+ * two threads give the same bits. Wider products are declined and leave C
+ * alone; so is everything on a machine without AVX2 and FMA. */
+static void gemm_thin_matches_loop(void **state)
+{
+    (void)state;
+    enum { LD = 40, ROWS = 100, KMAXT = 1100 };
+    float *A = malloc(sizeof(float) * ROWS * KMAXT), *B = malloc(sizeof(float) * KMAXT * LD);
+    float *C = malloc(sizeof(float) * ROWS * LD), *C0 = malloc(sizeof(float) * ROWS * LD);
+    float *C1 = malloc(sizeof(float) * ROWS * LD);
+    assert_true(A && B && C && C0 && C1);
+    for (int i = 0; i < ROWS * KMAXT; i++)
+        A[i] = (float)((i * 7) % 23) / 8.0f - 1.4f;
+    for (int i = 0; i < KMAXT * LD; i++)
+        B[i] = (float)((i * 5) % 19) / 9.0f - 1.0f;
+    const int cases[][3] = {{97, 16, 1024}, {30, 32, 65}, {24, 5, 300}, {61, 17, 100}};
+    const float betas[3] = {0.0f, 1.0f, 0.5f};
+    bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    int threads_before = omp_get_max_threads();
+    for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++)
+        for (int tb = 0; tb < 2; tb++)
+            for (int bi = 0; bi < 3; bi++)
+                for (int threads = 1; threads <= 2; threads++) {
+                    int M = cases[ci][0], N = cases[ci][1], K = cases[ci][2];
+                    /* B: [K, N] (ld LD), or [N, K] (ld K) transposed */
+                    int ldb = tb ? K : LD;
+                    for (int i = 0; i < ROWS * LD; i++)
+                        C[i] = C0[i] = bi == 0 ? NAN : (float)(i % 7) - 3.0f;
+                    omp_set_num_threads(threads);
+                    int rc = heed_gemm_thin(tb, M, N, K, 2.0f, A, K, B, ldb, betas[bi], C, LD);
+                    if (!avx2) {
+                        assert_int_equal(rc, -1);
+                        continue;
+                    }
+                    assert_int_equal(rc, 0);
+                    for (int m = 0; m < ROWS; m++)
+                        for (int n = 0; n < LD; n++) {
+                            float c0 = C0[m * LD + n], got = C[m * LD + n];
+                            if (m >= M || n >= N) { /* past the product: untouched */
+                                assert_true(isnan(c0) ? isnan(got) : got == c0);
+                                continue;
+                            }
+                            double want = bi == 0 ? 0.0 : (double)betas[bi] * c0;
+                            for (int k = 0; k < K; k++)
+                                want += 2.0 * A[m * K + k] * (tb ? B[n * ldb + k] : B[k * ldb + n]);
+                            char what[96];
+                            snprintf(what, sizeof what, "thin %dx%dx%d tb=%d beta=%g [%d,%d]", M,
+                                     N, K, tb, (double)betas[bi], m, n);
+                            tu_close(got, want, 1e-5 * (1 + fabs(want)) * sqrt((double)K), what);
+                        }
+                    if (threads == 1)
+                        memcpy(C1, C, sizeof(float) * ROWS * LD);
+                    else
+                        assert_memory_equal(C, C1, sizeof(float) * ROWS * LD);
+                }
+    omp_set_num_threads(threads_before);
+    C[0] = NAN;
+    assert_int_equal(heed_gemm_thin(false, 10, 33, 100, 1.0f, A, 100, B, 33, 0.0f, C, LD), -1);
+    assert_true(isnan(C[0]));
+    free(A), free(B), free(C), free(C0), free(C1);
+}
+
 /* The vectorised dropout keeps exactly the elements whose heed_uniform draw
  * is >= p, for p on and off the 2^-24 grid, forward and accumulating. */
 static void dropout_mask_is_the_uniform_draw(void **state)
@@ -999,6 +1064,7 @@ int main(void)
         cmocka_unit_test(gemm512_matches_loop),
         cmocka_unit_test(gemm_bias_matches_loop),
         cmocka_unit_test(gemm_shallow_matches_loop),
+        cmocka_unit_test(gemm_thin_matches_loop),
         cmocka_unit_test(dropout_mask_is_the_uniform_draw),
         cmocka_unit_test(affine_known_values),
         cmocka_unit_test(embedding_pad_is_zero),

@@ -115,13 +115,15 @@ heed_gemm_path heed_gemm_route(bool ta, int64_t M, int64_t N, int64_t K)
         return !ta && N * K <= HEED_GEMV_HERE ? HEED_GEMM_ROW_HERE : HEED_GEMM_GEMV;
     if (heed_gemm512_wanted(M, N, K))
         return HEED_GEMM_OWN;
+    if (heed_gemm_thin_wanted(ta, M, N, K))
+        return HEED_GEMM_THIN;
     return split_rows_wanted(M, N, K) ? HEED_GEMM_ROWS : HEED_GEMM_BLAS;
 }
 
 const char *heed_gemm_path_name(heed_gemm_path path)
 {
     static const char *const names[] = {"empty", "one row here", "sgemv", "gemm512",
-                                        "rows split", "sgemm"};
+                                        "thin",  "rows split",   "sgemm"};
     return (size_t)path < sizeof names / sizeof *names ? names[path] : "?";
 }
 
@@ -150,6 +152,10 @@ void heed_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, c
         if (heed_gemm512(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc) == 0)
             return;
         break; /* declined (no memory for its panels): OpenBLAS's */
+    case HEED_GEMM_THIN:
+        if (heed_gemm_thin(tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc) == 0)
+            return;
+        break; /* declined (no memory for the packed copy): OpenBLAS's */
     case HEED_GEMM_ROWS:
         sgemm_split_rows(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
         return;

@@ -49,6 +49,7 @@ typedef enum heed_gemm_path {
     HEED_GEMM_ROW_HERE, /* one small row, on the calling thread */
     HEED_GEMM_GEMV,     /* one row, OpenBLAS's sgemv */
     HEED_GEMM_OWN,      /* heed_gemm512 (ops/kernels/gemm512.c) */
+    HEED_GEMM_THIN,     /* heed_gemm_thin (ops/kernels/shallow.c) */
     HEED_GEMM_ROWS,     /* rows split between the threads, sgemm on each */
     HEED_GEMM_BLAS,     /* OpenBLAS's sgemm on all threads */
 } heed_gemm_path;

@@ -19,7 +19,7 @@
  * deepest products measured (1.18-1.38x at K = 64, 1.28-1.82x at K = 32,
  * bench/gemm.c). On the encoder's 256- and 1024-deep products the same
  * tiles ran 0.87-1.00x OpenBLAS's rate, so those stay with OpenBLAS. */
-enum { MR = 6, NR = HEED_PACKED_NR, KMAX = 64 };
+enum { MR = 6, NR = HEED_PACKED_NR, KMAX = 64, THIN = 32 };
 
 static bool machine_ok(void)
 {
@@ -30,24 +30,36 @@ static bool machine_ok(void)
 #endif
 }
 
-bool heed_gemm_shallow_wanted(bool ta, int64_t M, int64_t N, int64_t K)
+/* Where heed_gemm takes these tiles: AVX2 and FMA without AVX-512, whose
+ * machines have heed_gemm512 instead. */
+static bool machine_wanted(void)
 {
 #ifdef HEED_SHALLOW_AVX2
-    return !ta && K >= 1 && K <= KMAX && N >= 16 && M >= 4 * MR &&
-           (double)M * N * K >= (double)(1 << 18) && machine_ok() &&
-           !__builtin_cpu_supports("avx512f");
+    return machine_ok() && !__builtin_cpu_supports("avx512f");
 #else
-    (void)ta, (void)M, (void)N, (void)K;
     return false;
 #endif
+}
+
+bool heed_gemm_shallow_wanted(bool ta, int64_t M, int64_t N, int64_t K)
+{
+    return !ta && K >= 1 && K <= KMAX && N >= 16 && M >= 4 * MR &&
+           (double)M * N * K >= (double)(1 << 18) && machine_wanted();
+}
+
+bool heed_gemm_thin_wanted(bool ta, int64_t M, int64_t N, int64_t K)
+{
+    return !ta && N <= THIN && K >= 64 && M >= 4 * MR && (double)M * N * K >= (double)(1 << 18) &&
+           machine_wanted();
 }
 
 /* The operands of one call. P: op(B) packed (packed.h's layout); bias: the
  * bias padded with zeros to whole panels. */
 typedef struct shallow {
     int64_t M, N, K, lda, ldc;
-    const float *A, *P, *bias;
+    const float *A, *P, *bias; /* bias NULL: C = alpha A op(B) + beta C */
     float *C;
+    float alpha, beta;
 } shallow;
 
 #ifdef HEED_SHALLOW_AVX2
@@ -67,7 +79,9 @@ __attribute__((target("avx2,fma"))) static void rows_avx2(const shallow *q, int6
     for (int64_t j = 0; j < N; j += 16) {
         const float *p = q->P + (j / NR) * K * NR + j % NR;
         __m256 acc[MR][2];
-        __m256 b0 = _mm256_loadu_ps(q->bias + j), b1 = _mm256_loadu_ps(q->bias + j + 8);
+        __m256 b0 = _mm256_setzero_ps(), b1 = _mm256_setzero_ps();
+        if (q->bias)
+            b0 = _mm256_loadu_ps(q->bias + j), b1 = _mm256_loadu_ps(q->bias + j + 8);
 #pragma GCC unroll 6
         for (int r = 0; r < MR; r++)
             acc[r][0] = b0, acc[r][1] = b1;
@@ -80,7 +94,14 @@ __attribute__((target("avx2,fma"))) static void rows_avx2(const shallow *q, int6
                 acc[r][1] = _mm256_fmadd_ps(x, w1, acc[r][1]);
             }
         }
-        if (mr == MR && N - j >= 16) {
+        if (!q->bias) {
+            __m256 al = _mm256_set1_ps(q->alpha);
+#pragma GCC unroll 6
+            for (int r = 0; r < MR; r++)
+                acc[r][0] = _mm256_mul_ps(al, acc[r][0]), acc[r][1] = _mm256_mul_ps(al, acc[r][1]);
+        }
+        bool add = !q->bias && q->beta != 0.0f;
+        if (mr == MR && N - j >= 16 && !add) {
 #pragma GCC unroll 6
             for (int r = 0; r < MR; r++) {
                 _mm256_storeu_ps(c + r * ldc + j, acc[r][0]);
@@ -96,8 +117,14 @@ __attribute__((target("avx2,fma"))) static void rows_avx2(const shallow *q, int6
             _mm256_storeu_ps(t[r] + 8, acc[r][1]);
         }
         size_t n = (size_t)(N - j < 16 ? N - j : 16);
-        for (int64_t r = 0; r < mr; r++)
-            memcpy(c + r * ldc + j, t[r], n * sizeof **t);
+        for (int64_t r = 0; r < mr; r++) {
+            float *cr = c + r * ldc + j;
+            if (add)
+                for (size_t u = 0; u < n; u++)
+                    cr[u] = t[r][u] + q->beta * cr[u];
+            else
+                memcpy(cr, t[r], n * sizeof **t);
+        }
     }
 }
 #endif
@@ -115,23 +142,28 @@ static void run_rows(const shallow *q, int64_t b0, int64_t b1)
 #endif
 }
 
-int heed_gemm_shallow_bias(bool tb, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
-                           const float *B, int64_t ldb, const float *bias, float *C, int64_t ldc)
+/* Packs op(B) and runs the rows, on the threads when the work is large;
+ * with_bias: the tiles start from the bias (zero when NULL) and C is not
+ * read. */
+static int run(const shallow *proto, bool tb, const float *B, int64_t ldb, bool with_bias,
+               const float *bias)
 {
-    if (M <= 0 || N <= 0 || K < 1 || K > KMAX || !machine_ok())
-        return -1;
-    int64_t padded = (N + NR - 1) / NR * NR;
+    shallow q = *proto;
+    int64_t N = q.N, K = q.K, padded = (N + NR - 1) / NR * NR;
     size_t pfloats = heed_packed_floats(K, N);
     float *P = malloc((pfloats + (size_t)padded) * sizeof *P);
     if (!P)
         return -1;
-    float *bp = P + pfloats;
-    for (int64_t j = 0; j < padded; j++)
-        bp[j] = bias && j < N ? bias[j] : 0.0f;
+    if (with_bias) {
+        float *bp = P + pfloats;
+        for (int64_t j = 0; j < padded; j++)
+            bp[j] = bias && j < N ? bias[j] : 0.0f;
+        q.bias = bp;
+    }
     heed_pack(P, B, ldb, tb, K, N);
-    shallow q = {M, N, K, lda, ldc, A, P, bp, C};
-    int64_t blocks = (M + MR - 1) / MR;
-    if (omp_in_parallel() || omp_get_max_threads() < 2 || (double)M * N * K < (double)(1 << 18)) {
+    q.P = P;
+    int64_t blocks = (q.M + MR - 1) / MR;
+    if (omp_in_parallel() || omp_get_max_threads() < 2 || (double)q.M * N * K < (double)(1 << 18)) {
         run_rows(&q, 0, blocks);
     } else {
 #pragma omp parallel
@@ -143,4 +175,22 @@ int heed_gemm_shallow_bias(bool tb, int64_t M, int64_t N, int64_t K, const float
     }
     free(P);
     return 0;
+}
+
+int heed_gemm_shallow_bias(bool tb, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                           const float *B, int64_t ldb, const float *bias, float *C, int64_t ldc)
+{
+    if (M <= 0 || N <= 0 || K < 1 || K > KMAX || !machine_ok())
+        return -1;
+    shallow q = {M, N, K, lda, ldc, A, NULL, NULL, C, 1.0f, 0.0f};
+    return run(&q, tb, B, ldb, true, bias);
+}
+
+int heed_gemm_thin(bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                   int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc)
+{
+    if (M <= 0 || N <= 0 || N > THIN || K < 1 || !machine_ok())
+        return -1;
+    shallow q = {M, N, K, lda, ldc, A, NULL, NULL, C, alpha, beta};
+    return run(&q, tb, B, ldb, false, NULL);
 }

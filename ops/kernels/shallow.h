@@ -10,6 +10,11 @@
  * floats, 64 KiB for the LSTMs' [16, 1024]) and each 6 x 16 tile of C
  * starts its sums from the bias and is written once.
  *
+ * The same tiles serve thin products, C at most 32 columns wide: the
+ * recurrent layers' input gradients, [B*T, G*H] by [G*H, 16], which
+ * heed_gemm split by rows between single-threaded OpenBLAS calls: 160-167
+ * against 84-99 GFLOP/s there (bench/gemm.c, first table).
+ *
  * Shape key: A [M,K] x op(B) [K,N] -> C [M,N].
  */
 #ifndef HEED_SHALLOW_H
@@ -32,5 +37,17 @@ bool heed_gemm_shallow_wanted(bool ta, int64_t M, int64_t N, int64_t K);
  * op(B) cannot be allocated (the caller then uses BLAS). */
 int heed_gemm_shallow_bias(bool tb, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
                            const float *B, int64_t ldb, const float *bias, float *C, int64_t ldc);
+
+/* Whether heed_gemm should send a product here: A untransposed, C at most
+ * 32 columns wide and at least 64 deep (the recurrent layers' input
+ * gradients, [B*T, G*H] by [G*H, 16]), enough work, the machines of
+ * heed_gemm_shallow_wanted. */
+bool heed_gemm_thin_wanted(bool ta, int64_t M, int64_t N, int64_t K);
+
+/* C[M,N] = alpha A op(B) + beta C for narrow C (N <= 32) of any depth, the
+ * same tiles without a bias (beta 0: C not read). Returns 0, or -1 as
+ * heed_gemm_shallow_bias (N out of range instead of K). */
+int heed_gemm_thin(bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                   int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
 
 #endif
