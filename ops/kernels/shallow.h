@@ -13,7 +13,8 @@
  * The same tiles serve thin products, C at most 32 columns wide: the
  * recurrent layers' input gradients, [B*T, G*H] by [G*H, 16], which
  * heed_gemm split by rows between single-threaded OpenBLAS calls: 160-167
- * against 84-99 GFLOP/s there (bench/gemm.c, first table).
+ * GFLOP/s against 80-118 for that split and 84-99 for OpenBLAS's own
+ * threads (bench/gemm.c, first table).
  *
  * Shape key: A [M,K] x op(B) [K,N] -> C [M,N].
  */
