@@ -21,6 +21,10 @@
  * tiles ran 0.87-1.00x OpenBLAS's rate, so those stay with OpenBLAS. */
 enum { MR = 6, NR = HEED_PACKED_NR, KMAX = 64, THIN = 32 };
 
+/* Products smaller than this many multiply-adds are not worth the packing
+ * (for heed_gemm's routes) or a second thread (for the run). */
+#define MIN_WORK ((double)(1 << 18))
+
 static bool machine_ok(void)
 {
 #ifdef HEED_SHALLOW_AVX2
@@ -44,12 +48,12 @@ static bool machine_wanted(void)
 bool heed_gemm_shallow_wanted(bool ta, int64_t M, int64_t N, int64_t K)
 {
     return !ta && K >= 1 && K <= KMAX && N >= 16 && M >= 4 * MR &&
-           (double)M * N * K >= (double)(1 << 18) && machine_wanted();
+           (double)M * N * K >= MIN_WORK && machine_wanted();
 }
 
 bool heed_gemm_thin_wanted(bool ta, int64_t M, int64_t N, int64_t K)
 {
-    return !ta && N <= THIN && K >= 64 && M >= 4 * MR && (double)M * N * K >= (double)(1 << 18) &&
+    return !ta && N <= THIN && K >= 64 && M >= 4 * MR && (double)M * N * K >= MIN_WORK &&
            machine_wanted();
 }
 
@@ -94,18 +98,24 @@ __attribute__((target("avx2,fma"))) static void rows_avx2(const shallow *q, int6
                 acc[r][1] = _mm256_fmadd_ps(x, w1, acc[r][1]);
             }
         }
-        if (!q->bias) {
+        bool add = !q->bias && q->beta != 0.0f;
+        if (!q->bias) { /* C = alpha acc + beta C, C read only when beta is not 0 */
             __m256 al = _mm256_set1_ps(q->alpha);
 #pragma GCC unroll 6
             for (int r = 0; r < MR; r++)
                 acc[r][0] = _mm256_mul_ps(al, acc[r][0]), acc[r][1] = _mm256_mul_ps(al, acc[r][1]);
         }
-        bool add = !q->bias && q->beta != 0.0f;
-        if (mr == MR && N - j >= 16 && !add) {
+        if (mr == MR && N - j >= 16) {
+            __m256 be = _mm256_set1_ps(q->beta);
 #pragma GCC unroll 6
             for (int r = 0; r < MR; r++) {
-                _mm256_storeu_ps(c + r * ldc + j, acc[r][0]);
-                _mm256_storeu_ps(c + r * ldc + j + 8, acc[r][1]);
+                float *cr = c + r * ldc + j;
+                if (add) {
+                    acc[r][0] = _mm256_fmadd_ps(be, _mm256_loadu_ps(cr), acc[r][0]);
+                    acc[r][1] = _mm256_fmadd_ps(be, _mm256_loadu_ps(cr + 8), acc[r][1]);
+                }
+                _mm256_storeu_ps(cr, acc[r][0]);
+                _mm256_storeu_ps(cr + 8, acc[r][1]);
             }
             continue;
         }
@@ -163,7 +173,7 @@ static int run(const shallow *proto, bool tb, const float *B, int64_t ldb, bool 
     heed_pack(P, B, ldb, tb, K, N);
     q.P = P;
     int64_t blocks = (q.M + MR - 1) / MR;
-    if (omp_in_parallel() || omp_get_max_threads() < 2 || (double)q.M * N * K < (double)(1 << 18)) {
+    if (omp_in_parallel() || omp_get_max_threads() < 2 || (double)q.M * N * K < MIN_WORK) {
         run_rows(&q, 0, blocks);
     } else {
 #pragma omp parallel
