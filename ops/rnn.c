@@ -846,19 +846,6 @@ HEED_HOT static void weighted_rows(const float *restrict w, const float *restric
     }
 }
 
-/* s[j] = alpha * q . k_j for the S rows of k. */
-HEED_HOT static void dot_rows(const float *restrict q, const float *restrict k, int64_t S,
-                              int64_t n, float alpha, float *restrict s)
-{
-    for (int64_t j = 0; j < S; j++) {
-        float acc = 0.0f;
-#pragma omp simd reduction(+ : acc)
-        for (int64_t i = 0; i < n; i++)
-            acc += q[i] * k[j * n + i];
-        s[j] = alpha * acc;
-    }
-}
-
 /* Step t's query projections [B,U] (additive attention), kept for backward. */
 static float *query_of(const heed_exec *x, const rnn_cfg *cfg, int64_t t)
 {
@@ -887,7 +874,8 @@ static void attend_step(const heed_exec *x, const rnn_cfg *cfg, int64_t t, const
         if (cfg->att_score == ATT_ADDITIVE)
             heed_additive_scores(qp + b * cfg->U, 1, kp + b * Sm * cfg->U, Sm, a.v, cfg->U, w);
         else
-            dot_rows(h + b * H, cfg->Pw ? kp + b * Sm * H : mb, Sm, H, cfg->att_scale, w);
+            heed_dot_rows(Sm, H, cfg->att_scale, h + b * H, cfg->Pw ? kp + b * Sm * H : mb, H,
+                          0.0f, w);
         heed_softmax_row(w, Sm, heed_len(mlen, b, Sm));
         weighted_rows(w, mb, Sm, Dm, ctx);
     });
@@ -1283,7 +1271,8 @@ static void attend_step_backward(heed_exec *x, const rnn_cfg *cfg, int64_t t, co
         const float *g = dctx + (b * T + t) * Dm;
         const float *hb = hprev + (b * T + t) * H;
         float dot = 0.0f;
-        dot_rows(g, mb, Sm, Dm, 1.0f, ds); /* the weights' gradient through the context */
+        /* the weights' gradient through the context */
+        heed_dot_rows(Sm, Dm, 1.0f, g, mb, Dm, 0.0f, ds);
         for (int64_t j = 0; j < Sm; j++) {
             if (dw_out)
                 ds[j] += dw_out[(b * T + t) * Sm + j];

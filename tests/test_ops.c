@@ -5,6 +5,7 @@
 #include <math.h>
 #include <omp.h>
 
+#include "../ops/kernels/attend.h"
 #include "../ops/kernels/kernels.h"
 #include "../ops/kernels/gemm512.h"
 #include "../ops/kernels/packed.h"
@@ -743,6 +744,103 @@ static void tanh_against_double(void **state)
     assert_true(isnan(heed_tanh(NAN)));
 }
 
+/* Additive scores v . tanh(q_i + k_j) and their backward against double
+ * loops: unit counts on and off the 8- and 16-wide vector blocks, inputs past
+ * tanh's clamp, a zero score gradient (masked) adding nothing, gradients
+ * accumulated onto what was there; NaN in a query's units stays in that
+ * query's scores only. */
+static void additive_scores_match_double(void **state)
+{
+    (void)state;
+    enum { TQ = 3, TK = 5, UMAX = 260 };
+    static float q[TQ * UMAX], k[TK * UMAX], v[UMAX], s[TQ * TK], ds[TQ * TK];
+    static float dq[TQ * UMAX], dk[TK * UMAX], dv[UMAX];
+    const int units[] = {1, 7, 8, 16, 17, 40, 256};
+    for (size_t ui = 0; ui < sizeof units / sizeof units[0]; ui++) {
+        int U = units[ui];
+        for (int i = 0; i < TQ * U; i++)
+            q[i] = (float)((i * 7) % 29) / 2.0f - 7.0f; /* up to +-14 with k: clamped */
+        for (int i = 0; i < TK * U; i++)
+            k[i] = (float)((i * 5) % 23) / 3.0f - 3.5f;
+        for (int u = 0; u < U; u++)
+            v[u] = (float)(u % 11) / 5.0f - 1.0f, dv[u] = 0.25f;
+        for (int i = 0; i < TQ * TK; i++)
+            ds[i] = i % 4 == 1 ? 0.0f : (float)(i % 5) / 4.0f - 0.6f;
+        for (int i = 0; i < TQ * U; i++)
+            dq[i] = 0.5f;
+        for (int i = 0; i < TK * U; i++)
+            dk[i] = -0.5f;
+        heed_additive_scores(q, TQ, k, TK, v, U, s);
+        heed_additive_scores_backward(q, TQ, k, TK, v, U, ds, dq, dk, dv);
+        for (int i = 0; i < TQ; i++)
+            for (int j = 0; j < TK; j++) {
+                double want = 0.0;
+                for (int u = 0; u < U; u++)
+                    want += v[u] * tanh((double)q[i * U + u] + k[j * U + u]);
+                tu_close(s[i * TK + j], want, 2e-6 * U, "additive score");
+            }
+        for (int u = 0; u < U; u++) {
+            double wv = 0.25;
+            for (int i = 0; i < TQ; i++) {
+                double wq = 0.5;
+                for (int j = 0; j < TK; j++) {
+                    double e = tanh((double)q[i * U + u] + k[j * U + u]);
+                    wq += ds[i * TK + j] * v[u] * (1.0 - e * e);
+                    wv += ds[i * TK + j] * e;
+                }
+                tu_close(dq[i * U + u], wq, 1e-5, "additive dq");
+            }
+            tu_close(dv[u], wv, 1e-5, "additive dv");
+            for (int j = 0; j < TK; j++) {
+                double wk = -0.5;
+                for (int i = 0; i < TQ; i++) {
+                    double e = tanh((double)q[i * U + u] + k[j * U + u]);
+                    wk += ds[i * TK + j] * v[u] * (1.0 - e * e);
+                }
+                tu_close(dk[j * U + u], wk, 1e-5, "additive dk");
+            }
+        }
+        q[U + U / 2] = NAN; /* query 1 */
+        heed_additive_scores(q, TQ, k, TK, v, U, s);
+        for (int i = 0; i < TQ * TK; i++)
+            assert_true(isnan(s[i]) == (i / TK == 1));
+    }
+}
+
+/* heed_dot_rows against a double loop: row counts on and off its blocks of
+ * four, depths on and off the vector width, beta 0 (C, holding NaN, is not
+ * read) and 0.5. */
+static void dot_rows_match_double(void **state)
+{
+    (void)state;
+    enum { NMAX = 29, KMAX = 520, LD = 523 };
+    static float a[KMAX], B[NMAX * LD], C[NMAX];
+    for (int i = 0; i < KMAX; i++)
+        a[i] = (float)((i * 3) % 17) / 8.0f - 1.0f;
+    for (int i = 0; i < NMAX * LD; i++)
+        B[i] = (float)((i * 11) % 31) / 15.0f - 1.0f;
+    const int rows[] = {1, 3, 4, 7, 29}, depths[] = {1, 9, 512};
+    for (size_t ni = 0; ni < sizeof rows / sizeof rows[0]; ni++)
+        for (size_t ki = 0; ki < sizeof depths / sizeof depths[0]; ki++)
+            for (int bi = 0; bi < 2; bi++) {
+                int N = rows[ni], K = depths[ki];
+                float beta = bi ? 0.5f : 0.0f;
+                for (int n = 0; n < NMAX; n++)
+                    C[n] = bi ? (float)n - 3.0f : NAN;
+                heed_dot_rows(N, K, 2.0f, a, B, LD, beta, C);
+                for (int n = 0; n < NMAX; n++) {
+                    if (n >= N) { /* past the rows: untouched */
+                        assert_true(bi ? C[n] == (float)n - 3.0f : isnan(C[n]));
+                        continue;
+                    }
+                    double want = bi ? 0.5 * (n - 3.0) : 0.0;
+                    for (int kk = 0; kk < K; kk++)
+                        want += 2.0 * a[kk] * B[n * LD + kk];
+                    tu_close(C[n], want, 1e-5 * (1 + fabs(want)), "dot rows");
+                }
+            }
+}
+
 /* GELU's far tail keeps its relative precision (its values are tiny but
  * a relative error there is what PyTorch parity sees). Values: x * 0.5 * erfc(-x / sqrt 2). */
 static void gelu_tail_relative_precision(void **state)
@@ -1065,6 +1163,8 @@ int main(void)
         cmocka_unit_test(gemm_bias_matches_loop),
         cmocka_unit_test(gemm_shallow_matches_loop),
         cmocka_unit_test(gemm_thin_matches_loop),
+        cmocka_unit_test(additive_scores_match_double),
+        cmocka_unit_test(dot_rows_match_double),
         cmocka_unit_test(dropout_mask_is_the_uniform_draw),
         cmocka_unit_test(affine_known_values),
         cmocka_unit_test(embedding_pad_is_zero),

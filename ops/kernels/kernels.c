@@ -12,6 +12,37 @@
  * thread: 64 Ki floats, 256 KiB, about 3 us at the memory's rate. */
 #define HEED_GEMV_HERE 65536
 
+HEED_HOT void heed_dot_rows(int64_t N, int64_t K, float alpha, const float *a, const float *B,
+                           int64_t ldb, float beta, float *C)
+{
+    int64_t n = 0;
+    /* four rows at once: four independent sums, each vectorised, and each
+     * load of a serves four of them; one row at a time waited on its own
+     * adds, and took twice as long over the decoder's memory rows */
+    for (; n + 4 <= N; n += 4) {
+        const float *w0 = B + n * ldb, *w1 = w0 + ldb, *w2 = w1 + ldb, *w3 = w2 + ldb;
+        float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
+#pragma omp simd reduction(+ : s0, s1, s2, s3)
+        for (int64_t k = 0; k < K; k++) {
+            s0 += a[k] * w0[k];
+            s1 += a[k] * w1[k];
+            s2 += a[k] * w2[k];
+            s3 += a[k] * w3[k];
+        }
+        float acc[4] = {s0, s1, s2, s3};
+        for (int i = 0; i < 4; i++)
+            C[n + i] = alpha * acc[i] + (beta == 0.0f ? 0.0f : beta * C[n + i]);
+    }
+    for (; n < N; n++) {
+        const float *w = B + n * ldb;
+        float acc = 0.0f;
+#pragma omp simd reduction(+ : acc)
+        for (int64_t k = 0; k < K; k++)
+            acc += a[k] * w[k];
+        C[n] = alpha * acc + (beta == 0.0f ? 0.0f : beta * C[n]);
+    }
+}
+
 /* C[n] = alpha a . op(B)[:, n] + beta C[n] for one contiguous row a on the
  * calling thread: B [N,K] (tb) as dot products along its rows, B [K,N] as
  * row updates. beta = 0 does not read C. */
@@ -19,31 +50,7 @@ HEED_HOT static void gemv_here(bool tb, int64_t N, int64_t K, float alpha, const
                                const float *B, int64_t ldb, float beta, float *C)
 {
     if (tb) {
-        int64_t n = 0;
-        /* four rows at once: four independent sums, each vectorised; one
-         * row at a time waited on its own adds */
-        for (; n + 4 <= N; n += 4) {
-            const float *w0 = B + n * ldb, *w1 = w0 + ldb, *w2 = w1 + ldb, *w3 = w2 + ldb;
-            float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
-#pragma omp simd reduction(+ : s0, s1, s2, s3)
-            for (int64_t k = 0; k < K; k++) {
-                s0 += a[k] * w0[k];
-                s1 += a[k] * w1[k];
-                s2 += a[k] * w2[k];
-                s3 += a[k] * w3[k];
-            }
-            float acc[4] = {s0, s1, s2, s3};
-            for (int i = 0; i < 4; i++)
-                C[n + i] = alpha * acc[i] + (beta == 0.0f ? 0.0f : beta * C[n + i]);
-        }
-        for (; n < N; n++) {
-            const float *w = B + n * ldb;
-            float acc = 0.0f;
-#pragma omp simd reduction(+ : acc)
-            for (int64_t k = 0; k < K; k++)
-                acc += a[k] * w[k];
-            C[n] = alpha * acc + (beta == 0.0f ? 0.0f : beta * C[n]);
-        }
+        heed_dot_rows(N, K, alpha, a, B, ldb, beta, C);
         return;
     }
     for (int64_t n = 0; n < N; n++)

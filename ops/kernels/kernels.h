@@ -160,20 +160,28 @@ static inline float heed_sigmoid(float x)
  * an AVX2 core 1.6x as fast as tanh from heed_exp (0.50 against 0.80 ns an
  * element), which was most of the additive attention's scoring and a third
  * of a GRU cell's transcendental work. NaN stays NaN. */
+#define HEED_TANH_P4 1.3726503928293554e-08f /* P's and Q's coefficients, highest first */
+#define HEED_TANH_P3 2.0881488073033695e-05f
+#define HEED_TANH_P2 3.5123299050615325e-03f
+#define HEED_TANH_P1 1.3395190336709817e-01f
+#define HEED_TANH_Q4 7.9299259811454375e-07f
+#define HEED_TANH_Q3 3.3128791655832451e-04f
+#define HEED_TANH_Q2 2.5940881440159932e-02f
+#define HEED_TANH_Q1 4.6728513835298596e-01f
 static inline float heed_tanh(float x)
 {
     x = x < -9.0f ? -9.0f : x;
     x = x > 9.0f ? 9.0f : x;
     float t = x * x;
-    float p = 1.3726503928293554e-08f;
-    p = p * t + 2.0881488073033695e-05f;
-    p = p * t + 3.5123299050615325e-03f;
-    p = p * t + 1.3395190336709817e-01f;
+    float p = HEED_TANH_P4;
+    p = p * t + HEED_TANH_P3;
+    p = p * t + HEED_TANH_P2;
+    p = p * t + HEED_TANH_P1;
     p = p * t + 1.0f;
-    float q = 7.9299259811454375e-07f;
-    q = q * t + 3.3128791655832451e-04f;
-    q = q * t + 2.5940881440159932e-02f;
-    q = q * t + 4.6728513835298596e-01f;
+    float q = HEED_TANH_Q4;
+    q = q * t + HEED_TANH_Q3;
+    q = q * t + HEED_TANH_Q2;
+    q = q * t + HEED_TANH_Q1;
     q = q * t + 1.0f;
     float y = x * p / q;
     /* the fit overshoots 1 by up to 2 ulp near the clamp */
@@ -207,6 +215,12 @@ static inline float heed_uniform(uint64_t seed, uint64_t index)
 {
     return (float)heed_draw24(seed, index) * 0x1.0p-24f;
 }
+
+/* C[n] = alpha a . B[n, :K] + beta C[n] for the N rows of B (ld ldb), on the
+ * calling thread; beta = 0 does not read C. A one-row product against a
+ * transposed weight, and attention's scores of one query against its keys. */
+void heed_dot_rows(int64_t N, int64_t K, float alpha, const float *a, const float *B,
+                   int64_t ldb, float beta, float *C);
 
 /* Dropout of n elements whose draws are numbered first, first + 1, ...:
  * element k is dropped when heed_uniform(seed, first + k) < p and kept scaled
