@@ -49,8 +49,8 @@ typedef struct rnn_cfg {
     float att_scale;
     int out_ctx, out_w;         /* output ports of the contexts and the weights */
     int p_att;                  /* index of the first attention parameter */
-    size_t wa_kp, wa_pkq, wa_pkc;                                 /* forward */
-    size_t wb_dqp, wb_dkp, wb_dctx, wb_dvb, wb_kp, wb_ds, wb_pkq, wb_pkc; /* backward */
+    size_t wa_pkq, wa_pkc;                                        /* forward */
+    size_t wb_dqp, wb_dkp, wb_dctx, wb_dvb, wb_ds, wb_pkq, wb_pkc; /* backward */
     /* per-step weights packed once per pass (heed_gemm_packed) when T > 1 */
     bool packed;
     /* forward workspace (floats); the buffers before ws_dir are per direction */
@@ -292,14 +292,11 @@ static void plan_workspace(rnn_cfg *cfg, bool training)
         cfg->wb_dkp = o, o += B * Sm * (Pw ? Pw : 1);
         cfg->wb_dctx = o, o += B * T * Dm;
         cfg->wb_dvb = o, o += B * U;
-        cfg->wb_kp = o, o += B * Sm * (Pw ? Pw : 1);
         cfg->wb_ds = o, o += B * Sm;
         cfg->wb_pkq = o, o += pk ? heed_packed_floats(cfg->U, cfg->H) : 0;
         cfg->wb_pkc = o, o += pk ? heed_packed_floats(cfg->G * cfg->H, cfg->Dm) : 0;
         cfg->ws_bwd = o;
         o = cfg->ws_fwd;
-        /* the key projection lives in the carry in step mode, here otherwise */
-        cfg->wa_kp = o, o += B * Sm * (Pw ? Pw : 1);
         cfg->wa_pkq = o, o += pk ? heed_packed_floats(cfg->H, cfg->U) : 0;
         cfg->wa_pkc = o, o += pk ? heed_packed_floats(cfg->Dm, cfg->G * cfg->H) : 0;
         cfg->ws_fwd = o;
@@ -467,12 +464,15 @@ static heed_status rnn_infer_common(heed_infer *c, cell_kind cell)
     bool training = heed_infer_training(c);
     plan_workspace(cfg, training);
     /* saved: gates of every layer and direction, the outputs of all but the
-     * last layer (the inputs of the next) and, for additive attention, every
-     * step's query projection (backward reads it instead of redoing the
-     * product) */
+     * last layer (the inputs of the next) and, for attention, every step's
+     * query projection (additive) and the memory's projection (additive and
+     * general; in step mode the carry holds it): backward reads them instead
+     * of redoing the products, the memory's a [B*Sm, Dm] by [Dm, U] product
+     * as large as a quarter of the Bahdanau decoder's forward pass */
     heed_add_saved(c, cfg->S ? (size_t)(cfg->L * cfg->D * cfg->T * cfg->B * cfg->S) : 1);
     heed_add_saved(c, (size_t)((cfg->L - 1) * cfg->B * cfg->T * cfg->D * cfg->H + 1));
     heed_add_saved(c, (size_t)(cfg->T * cfg->B * cfg->U + 1));
+    heed_add_saved(c, (size_t)(cfg->B * cfg->Sm * cfg->Pw + 1));
     heed_set_workspace(c, cfg->ws_fwd, training ? cfg->ws_bwd : 0);
     uint32_t needs = 1u << heed_port(c, "in");
     if (cfg->port_state >= 0)
@@ -808,14 +808,22 @@ static const int32_t *memory_lengths(const heed_exec *x, const rnn_cfg *cfg)
     return cfg->port_mlen >= 0 ? (const int32_t *)x->in[cfg->port_mlen] : x->len[cfg->port_mem];
 }
 
-/* The memory's projection for scoring ([B*Sm, Pw]: Wk m + bk, or W m):
- * computed once per sequence; in step mode kept in the carry. */
-static const float *memory_keys(const heed_exec *x, const rnn_cfg *cfg, float *scratch)
+/* The memory's projection for scoring ([B*Sm, Pw]: Wk m + bk, or W m), or
+ * the memory itself (dot scores), as forward left it for backward. */
+static const float *kept_keys(const heed_exec *x, const rnn_cfg *cfg)
+{
+    return cfg->Pw ? x->saved[3] : x->in[cfg->port_mem];
+}
+
+/* The same, computed once per sequence: in step mode into the carry, else
+ * into the buffer kept for backward. */
+static const float *memory_keys(const heed_exec *x, const rnn_cfg *cfg)
 {
     if (!cfg->Pw)
         return x->in[cfg->port_mem];
     int64_t ldh = cfg->L * cfg->D * cfg->H;
-    float *kp = x->carry ? x->carry + cfg->B * (cfg->cell == CELL_LSTM ? 2 : 1) * ldh : scratch;
+    float *kp = x->carry ? x->carry + cfg->B * (cfg->cell == CELL_LSTM ? 2 : 1) * ldh
+                         : x->saved[3];
     if (x->carry && x->step > 0)
         return kp;
     att_params a = att_params_of(x, cfg);
@@ -979,7 +987,7 @@ static heed_status att_forward(heed_exec *x, const rnn_cfg *cfg)
     int64_t Wi = In + Dm;
     att_run r = {params_of(x, cfg, 0, 0), att_params_of(x, cfg), NULL, NULL, NULL, NULL};
     float *xp = x->ws + cfg->ws_xp, *h = x->ws + cfg->ws_h, *c = x->ws + cfg->ws_c;
-    r.kp = memory_keys(x, cfg, x->ws + cfg->wa_kp);
+    r.kp = memory_keys(x, cfg);
     r.pkh = pack_weight(cfg, x->ws + cfg->ws_pk, r.p.w_hh, H, true, H, GH);
     r.pkc = pack_weight(cfg, x->ws + cfg->wa_pkc, r.p.w_ih + In, Wi, true, Dm, GH);
     r.pkq = pack_weight(cfg, x->ws + cfg->wa_pkq, r.a.wq, H, true, H, cfg->U);
@@ -1394,7 +1402,7 @@ static void att_backward(heed_exec *x, const rnn_cfg *cfg)
     layer_params p = r.p;
     float *dxp = x->ws + cfg->wb_dxp, *dhn = x->ws + cfg->wb_dhn;
     float *hprev = x->ws + cfg->wb_hprev, *dh = x->ws + cfg->wb_dh, *dc = x->ws + cfg->wb_dc;
-    r.kp = memory_keys(x, cfg, x->ws + cfg->wb_kp);
+    r.kp = kept_keys(x, cfg);
     r.pkh = pack_weight(cfg, x->ws + cfg->wb_pk, p.w_hh, H, false, GH, H);
     r.pkc = pack_weight(cfg, x->ws + cfg->wb_pkc, p.w_ih + In, Wi, false, GH, Dm);
     r.pkq = pack_weight(cfg, x->ws + cfg->wb_pkq, r.a.wq, H, false, cfg->U, H);
