@@ -3,6 +3,9 @@
  * inside recurrent decoders share: additive (Bahdanau) scores and their
  * backward, one batch row at a time.
  *
+ * On machines with AVX2 and FMA but no AVX-512 both run as AVX2 intrinsics
+ * (attend.c says why), elsewhere as loops the compiler vectorises.
+ *
  * Shape key: Tq queries, Tk keys, U units.
  */
 #ifndef HEED_ATTEND_H
