@@ -152,6 +152,15 @@ static inline float heed_sigmoid(float x)
     return 1.0f / (1.0f + heed_exp(-x));
 }
 
+#define HEED_TANH_P4 1.3726503928293554e-08f /* heed_tanh's P and Q, highest first */
+#define HEED_TANH_P3 2.0881488073033695e-05f
+#define HEED_TANH_P2 3.5123299050615325e-03f
+#define HEED_TANH_P1 1.3395190336709817e-01f
+#define HEED_TANH_Q4 7.9299259811454375e-07f
+#define HEED_TANH_Q3 3.3128791655832451e-04f
+#define HEED_TANH_Q2 2.5940881440159932e-02f
+#define HEED_TANH_Q1 4.6728513835298596e-01f
+
 /* tanh as x P(x^2) / Q(x^2), two degree-4 polynomials fitted for relative
  * error on [0, 9] (tests/fixtures/fit_tanh.py; over every float, within
  * 3.4e-7 of tanh relative to its value with fused multiply-adds and 3.7e-7
@@ -160,14 +169,6 @@ static inline float heed_sigmoid(float x)
  * an AVX2 core 1.6x as fast as tanh from heed_exp (0.50 against 0.80 ns an
  * element), which was most of the additive attention's scoring and a third
  * of a GRU cell's transcendental work. NaN stays NaN. */
-#define HEED_TANH_P4 1.3726503928293554e-08f /* P's and Q's coefficients, highest first */
-#define HEED_TANH_P3 2.0881488073033695e-05f
-#define HEED_TANH_P2 3.5123299050615325e-03f
-#define HEED_TANH_P1 1.3395190336709817e-01f
-#define HEED_TANH_Q4 7.9299259811454375e-07f
-#define HEED_TANH_Q3 3.3128791655832451e-04f
-#define HEED_TANH_Q2 2.5940881440159932e-02f
-#define HEED_TANH_Q1 4.6728513835298596e-01f
 static inline float heed_tanh(float x)
 {
     x = x < -9.0f ? -9.0f : x;
