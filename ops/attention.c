@@ -54,6 +54,13 @@ static int64_t proj_width(const attention_cfg *cfg)
     return cfg->score == SCORE_ADDITIVE ? cfg->U : cfg->score == SCORE_GENERAL ? cfg->Dq : 0;
 }
 
+/* The projected queries' floats at the start of the saved buffer, the keys'
+ * following: general scores project only the keys. */
+static int64_t qp_floats(const attention_cfg *cfg)
+{
+    return cfg->score == SCORE_ADDITIVE ? cfg->B * cfg->Tq * cfg->U : 0;
+}
+
 static heed_status attention_infer(heed_infer *c)
 {
     attention_cfg *cfg = heed_infer_cfg(c);
@@ -118,10 +125,10 @@ static heed_status attention_infer(heed_infer *c)
      * than redoing their products (for additive scores at the Bahdanau
      * graph's sizes, 1.17 of the forward pass's 1.25 GFLOP); backward's
      * workspace: dA, the projections' gradients and one dv row per batch row */
-    heed_add_saved(c, B * (Tq + Tk) * proj + 1);
+    heed_add_saved(c, (size_t)qp_floats(cfg) + B * Tk * proj + 1);
     size_t o = 0;
     cfg->w_da = o, o += B * Tq * Tk;
-    cfg->w_dqp = o, o += B * Tq * proj;
+    cfg->w_dqp = o, o += (size_t)qp_floats(cfg);
     cfg->w_dkp = o, o += B * Tk * proj;
     cfg->w_dv = o, o += cfg->score == SCORE_ADDITIVE ? B * proj : 0;
     heed_set_workspace(c, 0, heed_infer_training(c) ? o : 0);
@@ -176,8 +183,7 @@ static heed_status attention_forward(heed_exec *x)
     int64_t B = cfg->B, Tq = cfg->Tq, Tk = cfg->Tk, Dv = cfg->Dv;
     const float *q = x->in[IN_QUERY], *k = x->in[IN_KEYS], *v = values_of(x, cfg);
     float *scores = x->out[OUT_SCORES], *w = x->out[OUT_WEIGHTS];
-    int64_t proj = proj_width(cfg);
-    float *qp = x->saved[0], *kp = x->saved[0] + B * Tq * proj;
+    float *qp = x->saved[0], *kp = x->saved[0] + qp_floats(cfg);
     project(x, cfg, qp, kp);
     switch (cfg->score) {
     case SCORE_DOT:
@@ -212,8 +218,7 @@ static void score_backward(heed_exec *x, const attention_cfg *cfg, const float *
     int64_t B = cfg->B, Tq = cfg->Tq, Tk = cfg->Tk, Dq = cfg->Dq, Dk = cfg->Dk, U = cfg->U;
     const float *q = x->in[IN_QUERY], *k = x->in[IN_KEYS];
     float *dq = x->din[IN_QUERY], *dk = x->din[IN_KEYS];
-    int64_t proj = proj_width(cfg);
-    const float *qp = x->saved[0], *kp = x->saved[0] + B * Tq * proj; /* as forward left them */
+    const float *qp = x->saved[0], *kp = x->saved[0] + qp_floats(cfg); /* as forward left them */
     float *dqp = x->ws + cfg->w_dqp, *dkp = x->ws + cfg->w_dkp;
     switch (cfg->score) {
     case SCORE_DOT:
