@@ -8,6 +8,32 @@
 #define HEED_ATTEND_AVX2 1
 #endif
 
+HEED_HOT static float additive_one(const float *restrict q, const float *restrict k,
+                                   const float *restrict v, int64_t U)
+{
+    /* a reduction the compiler may reorder: without it the tanh loop stays
+     * scalar (strict float order), and it is most of the decoder's step */
+    float acc = 0.0f;
+#pragma omp simd reduction(+ : acc)
+    for (int64_t u = 0; u < U; u++)
+        acc += v[u] * heed_tanh(q[u] + k[u]);
+    return acc;
+}
+
+HEED_HOT static void additive_one_backward(const float *restrict q, const float *restrict k,
+                                           const float *restrict v, int64_t U, float ds,
+                                           float *restrict dq, float *restrict dk,
+                                           float *restrict dv)
+{
+    for (int64_t u = 0; u < U; u++) {
+        float e = heed_tanh(q[u] + k[u]);
+        float g = ds * v[u] * (1.0f - e * e);
+        dq[u] += g;
+        dk[u] += g;
+        dv[u] += ds * e;
+    }
+}
+
 #ifdef HEED_ATTEND_AVX2
 #define HEED_AVX2 __attribute__((target("avx2,fma")))
 
@@ -49,8 +75,8 @@ HEED_AVX2 static inline float sum8(__m256 a)
     return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
 }
 
-/* v . tanh(q + k) over U units: 16 at a time in two sums, the rest one by
- * one. */
+/* v . tanh(q + k) over U units: 16 at a time in two sums, the rest by the
+ * portable loop. */
 HEED_AVX2 static float additive_one_avx2(const float *q, const float *k, const float *v,
                                          int64_t U)
 {
@@ -63,9 +89,7 @@ HEED_AVX2 static float additive_one_avx2(const float *q, const float *k, const f
         a1 = _mm256_fmadd_ps(_mm256_loadu_ps(v + u + 8), e1, a1);
     }
     float acc = sum8(_mm256_add_ps(a0, a1));
-    for (; u < U; u++)
-        acc += v[u] * heed_tanh(q[u] + k[u]);
-    return acc;
+    return u < U ? acc + additive_one(q + u, k + u, v + u, U - u) : acc;
 }
 
 /* One query's backward over all Tk keys, 16 units at a time: the query's
@@ -103,31 +127,13 @@ HEED_AVX2 static void additive_row_backward_avx2(const float *q, const float *kp
         _mm256_storeu_ps(dv + u, _mm256_add_ps(_mm256_loadu_ps(dv + u), dv0));
         _mm256_storeu_ps(dv + u + 8, _mm256_add_ps(_mm256_loadu_ps(dv + u + 8), dv1));
     }
-    for (int64_t j = 0; U16 < U && j < Tk; j++) {
-        if (ds[j] == 0.0f)
-            continue;
-        for (int64_t u = U16; u < U; u++) {
-            float e = heed_tanh(q[u] + kp[j * U + u]);
-            float g = ds[j] * v[u] * (1.0f - e * e);
-            dq[u] += g;
-            dkp[j * U + u] += g;
-            dv[u] += ds[j] * e;
-        }
-    }
+    for (int64_t j = 0; U16 < U && j < Tk; j++)
+        if (ds[j] != 0.0f)
+            additive_one_backward(q + U16, kp + j * U + U16, v + U16, U - U16, ds[j], dq + U16,
+                                  dkp + j * U + U16, dv + U16);
 }
 #endif
 
-HEED_HOT static float additive_one(const float *restrict q, const float *restrict k,
-                                   const float *restrict v, int64_t U)
-{
-    /* a reduction the compiler may reorder: without it the tanh loop stays
-     * scalar (strict float order), and it is most of the decoder's step */
-    float acc = 0.0f;
-#pragma omp simd reduction(+ : acc)
-    for (int64_t u = 0; u < U; u++)
-        acc += v[u] * heed_tanh(q[u] + k[u]);
-    return acc;
-}
 
 void heed_additive_scores(const float *qp, int64_t Tq, const float *kp, int64_t Tk,
                           const float *v, int64_t U, float *s)
@@ -143,20 +149,6 @@ void heed_additive_scores(const float *qp, int64_t Tq, const float *kp, int64_t 
     for (int64_t i = 0; i < Tq; i++)
         for (int64_t j = 0; j < Tk; j++)
             s[i * Tk + j] = additive_one(qp + i * U, kp + j * U, v, U);
-}
-
-HEED_HOT static void additive_one_backward(const float *restrict q, const float *restrict k,
-                                           const float *restrict v, int64_t U, float ds,
-                                           float *restrict dq, float *restrict dk,
-                                           float *restrict dv)
-{
-    for (int64_t u = 0; u < U; u++) {
-        float e = heed_tanh(q[u] + k[u]);
-        float g = ds * v[u] * (1.0f - e * e);
-        dq[u] += g;
-        dk[u] += g;
-        dv[u] += ds * e;
-    }
 }
 
 void heed_additive_scores_backward(const float *qp, int64_t Tq, const float *kp, int64_t Tk,
