@@ -472,6 +472,17 @@ static void gemm512_matches_loop(void **state)
     omp_set_num_threads(threads_before);
 }
 
+/* Element [m, n] of A op(B) in double, A [., K] and B ([N, K] when tb, else
+ * [K, N]) both with leading dimension ld: what the product tests compare
+ * against. */
+static double loop_product(const float *A, const float *B, int ld, bool tb, int m, int n, int K)
+{
+    double sum = 0.0;
+    for (int k = 0; k < K; k++)
+        sum += (double)A[m * ld + k] * (tb ? B[n * ld + k] : B[k * ld + n]);
+    return sum;
+}
+
 /* A product with a bias equals a plain loop through both of
  * heed_gemm_bias's paths: heed_gemm512 starting its sums from the bias (C,
  * holding NaN, is not read; columns past N are left alone), on sizes on and
@@ -515,9 +526,7 @@ static void gemm_bias_matches_loop(void **state)
                             assert_true(isnan(C[m * LD + n]));
                             continue;
                         }
-                        double want = bias[n];
-                        for (int k = 0; k < K; k++)
-                            want += (double)A[m * LD + k] * (tb ? B[n * LD + k] : B[k * LD + n]);
+                        double want = bias[n] + loop_product(A, B, LD, tb, m, n, K);
                         char what[96];
                         snprintf(what, sizeof what, "gemm bias %dx%dx%d tb=%d way %d [%d,%d]", M,
                                  N, K, tb, way, m, n);
@@ -591,9 +600,7 @@ static void gemm_shallow_matches_loop(void **state)
                             assert_true(isnan(C[m * LD + n]));
                             continue;
                         }
-                        double want = bs ? bs[n] : 0.0;
-                        for (int k = 0; k < K; k++)
-                            want += (double)A[m * LD + k] * (tb ? B[n * LD + k] : B[k * LD + n]);
+                        double want = (bs ? bs[n] : 0.0) + loop_product(A, B, LD, tb, m, n, K);
                         char what[96];
                         snprintf(what, sizeof what, "shallow %dx%dx%d tb=%d way %d [%d,%d]", M,
                                  N, K, tb, way, m, n);
