@@ -75,8 +75,10 @@ def main():
     args = ap.parse_args()
     if args.no_train and args.no_forward:
         raise SystemExit("--no-train and --no-forward leave nothing to time")
-    model, dims = SHIPPED.get(args.graph, (args.graph, {}))
-    model, dims = os.path.join(ROOT, model) if args.graph in SHIPPED else model, dict(dims)
+    model, dims = args.graph, {}
+    if args.graph in SHIPPED:
+        path, shipped = SHIPPED[args.graph]
+        model, dims = os.path.join(ROOT, path), dict(shipped)
     for d in args.dim:
         name, _, value = d.partition("=")
         dims[name] = int(value)
