@@ -1277,8 +1277,11 @@ static void resolve_refs(checker *ck)
     heed_dealloc(&m->env, names);
 }
 
-/* Inputs used as token ids become int32; floats may not go where ids are expected. */
-static void infer_dtypes(checker *ck)
+/* Calls f on every input reference of every node: the node, its flattened
+ * attribute (an input port), and the reference's index into nd->in. */
+typedef void (*port_ref_fn)(checker *ck, hm_node *nd, const heed_flat_attr *port, int r);
+
+static void each_port_ref(checker *ck, port_ref_fn f)
 {
     heed_model *m = ck->m;
     for (int n = 0; n < m->n_nodes; n++) {
@@ -1286,31 +1289,65 @@ static void infer_dtypes(checker *ck)
         heed_flat_attr flat[HEED_MAX_ATTRS];
         int n_flat = heed_flatten_attrs(nd->op->attrs, flat, HEED_MAX_ATTRS);
         for (int j = 0; j < n_flat && j < HEED_MAX_INPUTS; j++) {
-            if (!flat[j].a->ids || nd->port_first[j] < 0)
+            if (nd->port_first[j] < 0)
                 continue;
-            for (int e = 0; e < nd->port_count[j]; e++) {
-                int r = nd->port_first[j] + e, v = nd->in[r];
-                if (v < 0)
-                    continue;
-                const hm_value *val = &m->values[v];
-                if (val->node >= 0) {
-                    err(ck, nd->name, nd->refs[r].at,
-                        "node '%s': '%s' takes token ids, but '%s' is a float tensor made by "
-                        "node '%s'",
-                        nd->name, flat[j].name, val->name, m->nodes[val->node].name);
-                    continue;
-                }
-                hm_input *in = &m->inputs[val->port];
-                if (in->dtype_given && in->dtype != HEED_I32) {
-                    err(ck, nd->name, nd->refs[r].at,
-                        "node '%s': '%s' takes token ids, but input '%s' is declared float",
-                        nd->name, flat[j].name, in->name);
-                    continue;
-                }
-                in->dtype = HEED_I32;
-            }
+            for (int e = 0; e < nd->port_count[j]; e++)
+                if (nd->in[nd->port_first[j] + e] >= 0)
+                    f(ck, nd, &flat[j], nd->port_first[j] + e);
         }
     }
+}
+
+/* An ids port: its input becomes int32; floats may not go there. */
+static void ids_port(checker *ck, hm_node *nd, const heed_flat_attr *port, int r)
+{
+    heed_model *m = ck->m;
+    if (!port->a->ids)
+        return;
+    const hm_value *val = &m->values[nd->in[r]];
+    if (val->node >= 0) {
+        err(ck, nd->name, nd->refs[r].at,
+            "node '%s': '%s' takes token ids, but '%s' is a float tensor made by node '%s'",
+            nd->name, port->name, val->name, m->nodes[val->node].name);
+        return;
+    }
+    hm_input *in = &m->inputs[val->port];
+    if (in->dtype_given && in->dtype != HEED_I32) {
+        err(ck, nd->name, nd->refs[r].at,
+            "node '%s': '%s' takes token ids, but input '%s' is declared float", nd->name,
+            port->name, in->name);
+        return;
+    }
+    in->dtype = HEED_I32;
+}
+
+/* A float port: an input holding token ids may not go there, or the op would
+ * read int32 bits as floats. */
+static void float_port(checker *ck, hm_node *nd, const heed_flat_attr *port, int r)
+{
+    heed_model *m = ck->m;
+    const hm_value *val = &m->values[nd->in[r]];
+    if (port->a->ids || val->node >= 0 || m->inputs[val->port].dtype != HEED_I32)
+        return;
+    const hm_input *in = &m->inputs[val->port];
+    const char *why = "another node reads it as ids";
+    if (in->dtype_given)
+        why = "it is declared dtype: ids";
+    for (int f = 0; f < m->n_fields && !in->dtype_given; f++)
+        if (!strcmp(m->fields[f].input, in->name))
+            why = "a data field fills it";
+    err(ck, nd->name, nd->refs[r].at,
+        "node '%s': '%s' reads floats, but input '%s' holds token ids (%s); an Embedding "
+        "turns ids into vectors",
+        nd->name, port->name, in->name, why);
+}
+
+/* Inputs used as token ids become int32 (all ids ports first, so that the
+ * float ports see every input's final dtype). */
+static void infer_dtypes(checker *ck)
+{
+    each_port_ref(ck, ids_port);
+    each_port_ref(ck, float_port);
 }
 
 /* Kahn's algorithm; what is left over lies on or behind a cycle. */

@@ -257,6 +257,35 @@ static void ids_and_floats(void **state)
                      "ids.yaml:5:26: error: node 'b': 'in' takes token ids, but 'a' is a float "
                      "tensor made by node 'a'",
                      NULL);
+    /* the other way round: ids where floats are read would be int32 bits
+     * read as floats, whether declared ids or read as ids by another node */
+    tu_expect_errors("ids.yaml",
+                     "heed: 1\n"
+                     "inputs: {x: {shape: [B, 3], dtype: ids}}\n"
+                     "nodes:\n"
+                     "  t: {op: Tanh, in: x}\n",
+                     "ids.yaml:4:21: error: node 't': 'in' reads floats, but input 'x' holds "
+                     "token ids (it is declared dtype: ids); an Embedding turns ids into vectors",
+                     NULL);
+    tu_expect_errors("ids.yaml",
+                     "heed: 1\n"
+                     "inputs: {x: [B, S]}\n"
+                     "nodes:\n"
+                     "  t: {op: Tanh, in: x}\n"
+                     "  a: {op: Embedding, in: x, vocab: 10, dim: 4}\n",
+                     "ids.yaml:4:21: error: node 't': 'in' reads floats, but input 'x' holds "
+                     "token ids (another node reads it as ids); an Embedding turns ids into "
+                     "vectors",
+                     NULL);
+    tu_expect_errors("ids.yaml",
+                     "heed: 1\n"
+                     "inputs: {x: [B, S]}\n"
+                     "data: {x: {column: 0, vocab: V}}\n"
+                     "nodes:\n"
+                     "  t: {op: Tanh, in: x}\n",
+                     "ids.yaml:5:21: error: node 't': 'in' reads floats, but input 'x' holds "
+                     "token ids (a data field fills it); an Embedding turns ids into vectors",
+                     NULL);
 }
 
 static const char *block_model =
