@@ -243,6 +243,25 @@ contains err.txt "--label-smoothing takes a number from 0 to 0.99" "--label-smoo
 expect 2 "--label-smoothing on resume" "$heed" train "$src/graphs/bahdanau_seq2seq.yaml" \
     --data spell.tsv --resume words.safetensors --label-smoothing 0.1
 
+# numbers out of their range, NaN and infinities are refused, not ignored:
+# the training options have the YAML's ranges
+for bad in "--lr nan" "--lr=500" "--lr 0" "--lr-decay 0" "--lr-decay inf" "--clip -1" \
+    "--clip nan"; do
+    # shellcheck disable=SC2086
+    expect 2 "train $bad" "$heed" train "$src/graphs/bahdanau_seq2seq.yaml" --data spell.tsv \
+        --out none.safetensors $bad
+    contains err.txt "${bad%%[ =]*} takes a number from" "train $bad"
+done
+[ ! -e none.safetensors ] || fail "a refused option still wrote none.safetensors"
+expect 2 "--alpha nan" "$heed" infer "$src/graphs/bahdanau_seq2seq.yaml" --weights \
+    words.safetensors --beam 3 --alpha nan abc
+contains err.txt "--alpha takes a number from 0 to 10, not 'nan'" "--alpha nan"
+expect 2 "gradcheck --step 0" "$heed" gradcheck "$src/graphs/bahdanau_seq2seq.yaml" --step 0
+for bad in 0:5 2:5:7 4:100000 x; do
+    expect 2 "bench --decode $bad" "$heed" bench "$src/graphs/bahdanau_seq2seq.yaml" --decode "$bad"
+    contains err.txt "--decode takes BATCH:STEPS" "bench --decode $bad"
+done
+
 # ------------------------------------------------------------ inspect, gradcheck
 g=$src/graphs/bahdanau_seq2seq.yaml
 expect 0 "inspect" "$heed" inspect "$g" --dim H=32

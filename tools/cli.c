@@ -37,9 +37,9 @@ const char *cli_next(cli_opts *o)
                 memcpy(o->name, a, n);
                 o->name[n] = '\0';
                 o->pending = eq + 1;
-                return o->name;
+                return o->opt = o->name;
             }
-            return a;
+            return o->opt = a;
         }
         /* argv[1 + n_positional] was read already, so it may be overwritten */
         o->positional[o->n_positional++] = a;
@@ -75,15 +75,17 @@ int cli_int(cli_opts *o, long lo, long hi)
     return (int)x;
 }
 
-double cli_double(cli_opts *o)
+double cli_double(cli_opts *o, double lo, double hi)
 {
+    const char *opt = o->opt ? o->opt : "the option";
     const char *v = cli_value(o);
     if (!v)
         return 0;
     char *end;
     double x = strtod(v, &end);
-    if (*end) {
-        cli_usage_error(o, "'%s' is not a number", v);
+    /* strtod reads "nan" and "inf" too; the range's test refuses them */
+    if (end == v || *end || !(x >= lo && x <= hi)) {
+        cli_usage_error(o, "%s takes a number from %g to %g, not '%s'", opt, lo, hi, v);
         return 0;
     }
     return x;

@@ -47,6 +47,7 @@ typedef struct cli_opts {
     bool failed;
     const char *pending; /* the value after '=' of the current option */
     char name[128];      /* the current option's name when given as --name=value */
+    const char *opt;     /* the current option's name, for messages */
 } cli_opts;
 
 /* The usage quoted in errors comes from the command's entry in commands.c. */
@@ -57,7 +58,8 @@ const char *cli_next(cli_opts *o);
 /* The value of the current option; reports a usage error when missing. */
 const char *cli_value(cli_opts *o);
 int cli_int(cli_opts *o, long lo, long hi);
-double cli_double(cli_opts *o);
+/* The next value as a number in [lo, hi] (NaN and infinities refused). */
+double cli_double(cli_opts *o, double lo, double hi);
 /* Handles --dim NAME=N; returns true when the option was --dim. */
 bool cli_dim_option(cli_opts *o, const char *opt);
 int cli_usage_error(const cli_opts *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

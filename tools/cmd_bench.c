@@ -385,8 +385,15 @@ int cmd_bench(int argc, char **argv)
             a.json = true;
         else if (!strcmp(opt, "--decode")) {
             const char *v = cli_value(&o);
-            if (v && sscanf(v, "%d:%d", &a.decode_batch, &a.decode_steps) != 2)
-                return cli_usage_error(&o, "--decode takes BATCH:STEPS, e.g. 128:11");
+            int used = 0;
+            /* the steps' bound is the language's for decode: max_length */
+            if (v && (sscanf(v, "%d:%d%n", &a.decode_batch, &a.decode_steps, &used) != 2 ||
+                      v[used] || a.decode_batch < 1 || a.decode_batch > (1 << 20) ||
+                      a.decode_steps < 1 || a.decode_steps > 4096))
+                return cli_usage_error(&o, "--decode takes BATCH:STEPS with BATCH from 1 to "
+                                           "1048576 and STEPS from 1 to 4096, e.g. 128:11; "
+                                           "not '%s'",
+                                       v);
         } else
             return cli_unknown_option(&o, opt, known, CLI_COUNT(known));
     }

@@ -401,7 +401,7 @@ int cmd_eval(int argc, char **argv)
         else if (!strcmp(opt, "--beam"))
             a.beam = cli_int(&o, 1, 32);
         else if (!strcmp(opt, "--alpha"))
-            a.alpha = cli_double(&o);
+            a.alpha = cli_double(&o, 0, 10);
         else if (!strcmp(opt, "--limit"))
             a.limit = (size_t)cli_int(&o, 1, 1 << 30);
         else if (!strcmp(opt, "--threads"))

@@ -63,13 +63,13 @@ int cmd_gradcheck(int argc, char **argv)
         if (!strcmp(opt, "--samples"))
             gopt.samples = cli_int(&o, 1, 64);
         else if (!strcmp(opt, "--tol"))
-            tol = cli_double(&o);
+            tol = cli_double(&o, 0, 1e3);
         else if (!strcmp(opt, "--seed"))
             gopt.seed = (uint64_t)cli_int(&o, 1, 1 << 30);
         else if (!strcmp(opt, "--quiet"))
             r->verbose = false;
         else if (!strcmp(opt, "--step"))
-            gopt.step = cli_double(&o);
+            gopt.step = cli_double(&o, 1e-9, 1);
         else {
             free(r);
             return cli_unknown_option(&o, opt, known, CLI_COUNT(known));

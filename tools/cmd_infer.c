@@ -223,7 +223,7 @@ int cmd_infer(int argc, char **argv)
         else if (!strcmp(opt, "--beam"))
             a.beam = cli_int(&o, 1, 32);
         else if (!strcmp(opt, "--alpha"))
-            a.alpha = cli_double(&o);
+            a.alpha = cli_double(&o, 0, 10);
         else if (!strcmp(opt, "--attention"))
             a.attention = cli_value(&o);
         else if (!strcmp(opt, "--threads"))

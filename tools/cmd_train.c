@@ -438,13 +438,13 @@ int cmd_train(int argc, char **argv)
         else if (!strcmp(opt, "--batch"))
             a.batch = cli_int(&o, 1, 1 << 20);
         else if (!strcmp(opt, "--lr"))
-            a.lr = cli_double(&o);
+            a.lr = cli_double(&o, 1e-9, 100); /* as the YAML's lr */
         else if (!strcmp(opt, "--lr-decay"))
-            a.lr_decay = cli_double(&o);
+            a.lr_decay = cli_double(&o, 1e-6, 1);
         else if (!strcmp(opt, "--clip"))
-            a.clip = cli_double(&o);
+            a.clip = cli_double(&o, 0, 1e6);
         else if (!strcmp(opt, "--label-smoothing"))
-            a.smoothing = cli_double(&o);
+            a.smoothing = cli_double(&o, 0, 0.99);
         else if (!strcmp(opt, "--seed"))
             a.seed = cli_int(&o, 0, 1 << 30);
         else if (!strcmp(opt, "--threads"))
@@ -482,8 +482,6 @@ int cmd_train(int argc, char **argv)
         (a.lr > 0 || a.lr_decay > 0 || a.clip >= 0 || a.batch > 0 || a.seed >= 0 || a.smoothing >= 0))
         return cli_usage_error(&o, "a resumed run keeps its checkpoint's settings: only --epochs "
                                    "may change with --resume");
-    if (a.smoothing != -1 && !(a.smoothing >= 0 && a.smoothing <= 0.99))
-        return cli_usage_error(&o, "--label-smoothing takes a number from 0 to 0.99");
     if (a.partial && !a.init)
         return cli_usage_error(&o, "--partial goes with --init FILE");
     a.model = o.positional[0];

@@ -121,7 +121,9 @@ static const cli_cmd commands[] = {
      "  --epochs N, --batch N, --lr X, --lr-decay X, --clip X, --label-smoothing X, --seed N\n"
      "                      override train: (lr-decay multiplies lr after every epoch;\n"
      "                      clip is the global gradient norm, 0 for none; label smoothing\n"
-     "                      replaces the loss's smoothing: while training, not in validation)\n" DIM_HELP THREADS_HELP
+     "                      replaces the loss's smoothing: while training, not in validation;\n"
+     "                      each within its train: range, e.g. lr 1e-9 to 100, lr-decay 1e-6\n"
+     "                      to 1, clip 0 to 1e6, label smoothing 0 to 0.99)\n" DIM_HELP THREADS_HELP
      "  --resume CKPT       continue a run from its checkpoint\n"
      "  --init FILE         start from these weights (not their optimizer state)\n"
      "  --partial           with --init, accept a file that matches the model only in part:\n"
