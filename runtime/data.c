@@ -193,6 +193,22 @@ heed_vocab *hv_copy(const heed_vocab *src, const heed_model *m)
     return v;
 }
 
+bool hv_fits(const heed_vocab *v, const heed_model *m)
+{
+    if (v->m == m)
+        return true;
+    const heed_model *vm = v->m;
+    if (v->n != m->n_vocabs || vm->n_fields != m->n_fields)
+        return false;
+    for (int f = 0; f < m->n_fields; f++) {
+        const hm_field *a = &vm->fields[f], *b = &m->fields[f];
+        if (strcmp(a->input, b->input) || a->vocab != b->vocab ||
+            strcmp(vm->syms[a->vocab_sym].name, m->syms[b->vocab_sym].name))
+            return false;
+    }
+    return true;
+}
+
 int hv_field(const heed_model *m, const char *field)
 {
     for (int f = 0; field && f < m->n_fields; f++)
@@ -531,7 +547,10 @@ static bool encode_field(const heed_vocab *v, const hm_field *f, const char *tex
     if (f->bos)
         enc_push(&e, HEED_BOS_ID);
     size_t start = e.n;
-    if (!hv_split(v->tokens[f - v->m->fields], text, strlen(text), enc_token, &e))
+    /* f may belong to another load of the same model (hv_fits): find the
+     * vocabulary's own field by name */
+    int k = hv_field(v->m, f->input);
+    if (!hv_split(k >= 0 ? v->tokens[k] : f->tokens, text, strlen(text), enc_token, &e))
         return false;
     if (f->reverse) {
         size_t end = e.n < cap ? e.n : cap;
@@ -648,9 +667,11 @@ heed_status heed_dataset_load(const heed_model *m, const heed_vocab *vocab, cons
     *out = NULL;
     if (m->n_fields > 8)
         return heed_fail(diag, HEED_ERR_MODEL, "a model may read at most 8 data fields");
-    if (vocab->n != m->n_vocabs) /* its fields index vocab->v */
+    if (!hv_fits(vocab, m))
         return heed_fail(diag, HEED_ERR_ARGUMENT,
-                         "heed_dataset_load: the vocabularies were built for another model");
+                         "heed_dataset_load: the vocabularies were built for model '%s', whose "
+                         "data fields differ from those of model '%s'",
+                         vocab->m->name, m->name);
     heed_dataset *ds = heed_zalloc(&m->env, 1, sizeof *ds);
     int32_t *scratch = heed_alloc(&m->env, (DATA_MAX_TOKENS + 2) * sizeof(int32_t));
     if (!ds || !scratch) {

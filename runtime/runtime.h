@@ -35,6 +35,9 @@ heed_vocab *hv_new(const heed_model *m);
 int hv_add(heed_vocab *vocab, int k, const char *token);
 /* The vocabulary of a data field by input name, or -1. */
 int hv_field(const heed_model *m, const char *field);
+/* Whether vocabularies built for v->m serve model m: the same model, or one
+ * with the same data fields feeding the same vocabulary dims. */
+bool hv_fits(const heed_vocab *v, const heed_model *m);
 /* Splits text into tokens as the field says, calling back per token. The
  * callback returns false to stop. Returns false on invalid UTF-8. */
 typedef bool (*hv_token_fn)(void *user, const char *token, size_t len);

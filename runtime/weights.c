@@ -148,6 +148,11 @@ heed_status heed_weights_new(const heed_model *model, const heed_vocab *vocab,
         return heed_fail(diag, HEED_ERR_ARGUMENT, "heed_weights_new: model is NULL");
     if (!dims && n_dims)
         return heed_fail(diag, HEED_ERR_ARGUMENT, "heed_weights_new: dims is NULL");
+    if (vocab && !hv_fits(vocab, model))
+        return heed_fail(diag, HEED_ERR_ARGUMENT,
+                         "heed_weights_new: the vocabularies were built for model '%s', whose "
+                         "data fields differ from those of model '%s'",
+                         vocab->m->name, model->name);
     heed_status st = hw_create(model, vocab, dims, n_dims, 0, out, diag);
     if (st == HEED_OK)
         hw_init_params(*out, seed);

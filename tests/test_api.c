@@ -398,6 +398,55 @@ static void versions_agree(void **state)
     assert_string_equal(heed_status_string(HEED_ERR_NOMEM), "out of memory");
 }
 
+/* A classifier with as many vocabulary dims (two) as model_yaml but other
+ * fields: its vocabularies must be refused by model_yaml's dataset and
+ * weights, while a second load of model_yaml itself may use them. */
+static const char *classifier_yaml =
+    "heed: 1\n"
+    "name: cls\n"
+    "dims: {E: 4}\n"
+    "inputs: {word: [B, S], lang: [B]}\n"
+    "data:\n"
+    "  word: {column: 0, tokens: chars, vocab: V}\n"
+    "  lang: {column: 1, tokens: label, vocab: C}\n"
+    "nodes:\n"
+    "  emb: {op: Embedding, in: word, vocab: V, dim: E}\n"
+    "  pool: {op: MeanPool, in: emb}\n"
+    "  logits: {op: Affine, in: pool, units: C}\n"
+    "loss: {op: CrossEntropy, logits: logits, target: lang}\n";
+
+static void vocabularies_of_another_model(void **state)
+{
+    (void)state;
+    char tsv[] = "/tmp/heed_api_voc_XXXXXX";
+    int fd = mkstemp(tsv);
+    const char rows[] = "abc\tcba\nhallo\tde\nxyz\ten\n";
+    assert_int_equal(write(fd, rows, sizeof rows - 1), (ssize_t)(sizeof rows - 1));
+    close(fd);
+    heed_model *m = tu_model("api.yaml", model_yaml), *again = tu_model("api.yaml", model_yaml);
+    heed_model *cls = tu_model("cls.yaml", classifier_yaml);
+    heed_vocab *cv, *v;
+    heed_dataset *ds = NULL;
+    heed_weights *w = NULL;
+    heed_diag d;
+    assert_int_equal(heed_vocab_build(cls, tsv, &cv, &d), HEED_OK);
+    assert_int_equal(heed_dataset_load(m, cv, tsv, &ds, &d), HEED_ERR_ARGUMENT);
+    assert_null(ds);
+    assert_non_null(strstr(d.message, "built for model 'cls'"));
+    assert_int_equal(heed_weights_new(m, cv, NULL, 0, 1, &w, &d), HEED_ERR_ARGUMENT);
+    assert_null(w);
+    assert_int_equal(heed_vocab_build(m, tsv, &v, &d), HEED_OK);
+    assert_int_equal(heed_dataset_load(again, v, tsv, &ds, &d), HEED_OK);
+    assert_int_equal(heed_dataset_size(ds), 3);
+    heed_dataset_free(ds);
+    heed_vocab_free(v);
+    heed_vocab_free(cv);
+    heed_model_free(cls);
+    heed_model_free(again);
+    heed_model_free(m);
+    unlink(tsv);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -407,6 +456,7 @@ int main(void)
         cmocka_unit_test(checkpoint_resumes_exactly),
         cmocka_unit_test(decoding_text_that_does_not_fit),
         cmocka_unit_test(every_allocation_may_fail),
+        cmocka_unit_test(vocabularies_of_another_model),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
