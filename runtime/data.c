@@ -232,7 +232,7 @@ char *hv_to_json(const heed_vocab *vocab, int k)
     if (!text)
         return NULL;
     char *copy = heed_strdup(vocab->env, text);
-    free(text);
+    st_json_free(text);
     return copy;
 }
 

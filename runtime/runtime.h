@@ -130,6 +130,9 @@ typedef struct st_entry {
 } st_entry;
 
 /* Writes tensors and string metadata atomically (temporary file, fsync, rename). */
+/* Frees text jansson allocated (json_dumps) with the free function jansson
+ * was given, which a program embedding heed may have replaced. */
+void st_json_free(void *p);
 heed_status st_write(const heed_env *env, const char *path, const st_entry *entries, int n,
                      const char *const *meta_keys, const char *const *meta_vals, int n_meta,
                      heed_diag *diag);

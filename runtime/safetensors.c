@@ -309,6 +309,13 @@ static heed_status write_fully(int fd, const void *data, size_t n)
     return HEED_OK;
 }
 
+void st_json_free(void *p)
+{
+    json_free_t jfree = NULL;
+    json_get_alloc_funcs(NULL, &jfree);
+    (jfree ? jfree : free)(p);
+}
+
 static char *build_header(const st_entry *e, int n, const char *const *mk,
                           const char *const *mv, int n_meta, size_t *data_bytes)
 {
@@ -322,21 +329,23 @@ static char *build_header(const st_entry *e, int n, const char *const *mk,
         for (int i = 0; ok && i < n_meta; i++)
             ok = json_object_set_new(meta, mk[i], json_string(mv[i])) == 0;
     }
+    /* Each value is handed to its parent as soon as it exists: jansson's
+     * *_new calls take the reference even when they fail, so root owns
+     * everything and one json_decref frees it on any path. */
     size_t off = 0;
     for (int i = 0; ok && i < n; i++) {
         size_t numel = 1;
-        json_t *t = json_object(), *shape = json_array();
-        ok = t && shape;
+        json_t *t = json_object(), *shape = NULL;
+        ok = json_object_set_new(root, e[i].name, t) == 0 &&
+             json_object_set_new(t, "dtype", json_string(e[i].ids ? "I32" : "F32")) == 0 &&
+             (shape = json_array()) != NULL && json_object_set_new(t, "shape", shape) == 0;
         for (int d = 0; ok && d < e[i].rank; d++) {
             numel *= (size_t)e[i].shape[d];
             ok = json_array_append_new(shape, json_integer(e[i].shape[d])) == 0;
         }
-        json_t *offs = json_pack("[II]", (json_int_t)off, (json_int_t)(off + numel * 4));
-        ok = ok && offs &&
-             json_object_set_new(t, "dtype", json_string(e[i].ids ? "I32" : "F32")) == 0 &&
-             json_object_set_new(t, "shape", shape) == 0 &&
-             json_object_set_new(t, "data_offsets", offs) == 0 &&
-             json_object_set_new(root, e[i].name, t) == 0;
+        ok = ok && json_object_set_new(t, "data_offsets",
+                                       json_pack("[II]", (json_int_t)off,
+                                                 (json_int_t)(off + numel * 4))) == 0;
         off += numel * 4;
     }
     *data_bytes = off;
@@ -358,7 +367,7 @@ heed_status st_write(const heed_env *env, const char *path, const st_entry *e, i
     snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path);
     int fd = mkstemp(tmp);
     if (fd < 0) {
-        free(header);
+        st_json_free(header);
         return st_fail(diag, HEED_ERR_IO, path, "cannot create a temporary file beside it: %s",
                        strerror(errno));
     }
@@ -376,7 +385,7 @@ heed_status st_write(const heed_env *env, const char *path, const st_entry *e, i
             numel *= (size_t)e[i].shape[d];
         st = write_fully(fd, e[i].data, numel * 4);
     }
-    free(header);
+    st_json_free(header);
     /* the data reaches the disk before the name points at it */
     if (st == HEED_OK && fsync(fd) != 0)
         st = HEED_ERR_IO;

@@ -4,6 +4,8 @@
  *     reloading and decoding may fail, and each failure comes back as a status
  *     with nothing leaked (an allocator hook fails the n-th allocation, for
  *     every n, and counts what is still live afterwards);
+ *   - so may jansson's allocations while saving (its own allocation hook);
+ *   - vocabularies built for another model are refused;
  *   - two threads, each with its own session sharing one set of weights,
  *     give the same outputs as one thread;
  *   - version macros and calls agree;
@@ -14,6 +16,7 @@
 #include <unistd.h>
 
 #include <float.h>
+#include <jansson.h>
 #include <math.h>
 #if defined(__x86_64__) || defined(__i386__)
 #include <xmmintrin.h>
@@ -447,6 +450,68 @@ static void vocabularies_of_another_model(void **state)
     unlink(tsv);
 }
 
+/* jansson's allocations counted, the Nth one failing: the header and
+ * vocabulary JSON of a save must be freed on every path. */
+static long jn_calls, jn_fail_at, jn_live;
+
+static void *jn_malloc(size_t n)
+{
+    if (++jn_calls == jn_fail_at)
+        return NULL;
+    void *p = malloc(n);
+    jn_live += p != NULL;
+    return p;
+}
+
+static void jn_free(void *p)
+{
+    jn_live -= p != NULL;
+    free(p);
+}
+
+static void saving_when_jansson_runs_out(void **state)
+{
+    (void)state;
+    char tsv[] = "/tmp/heed_api_jn_XXXXXX", out[] = "/tmp/heed_api_jnw_XXXXXX";
+    int fd = mkstemp(tsv);
+    const char rows[] = "abc\tcba\nbca\tacb\n";
+    assert_int_equal(write(fd, rows, sizeof rows - 1), (ssize_t)(sizeof rows - 1));
+    close(fd);
+    close(mkstemp(out));
+    heed_model *m = tu_model("api.yaml", model_yaml);
+    heed_vocab *v;
+    heed_weights *w;
+    heed_diag d;
+    assert_int_equal(heed_vocab_build(m, tsv, &v, &d), HEED_OK);
+    assert_int_equal(heed_weights_new(m, v, NULL, 0, 3, &w, &d), HEED_OK);
+    json_set_alloc_funcs(jn_malloc, jn_free);
+    int failed = 0;
+    bool saved = false;
+    for (long n = 1; !saved && n < 100000; n++) {
+        jn_calls = jn_live = 0;
+        jn_fail_at = n;
+        heed_status st = heed_weights_save(w, out, &d);
+        assert_int_equal(jn_live, 0);
+        if (st == HEED_OK) {
+            saved = jn_calls < n; /* no allocation failed */
+            continue;
+        }
+        assert_int_equal(st, HEED_ERR_NOMEM);
+        failed++;
+    }
+    json_set_alloc_funcs(malloc, free);
+    assert_true(saved);
+    assert_true(failed > 20); /* the header and both vocabularies were hit */
+    heed_weights *back;
+    assert_int_equal(heed_weights_load(m, out, 0, &back, &d), HEED_OK);
+    heed_weights_free(back);
+    heed_weights_free(w);
+    heed_vocab_free(v);
+    heed_model_free(m);
+    unlink(tsv);
+    unlink(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -457,6 +522,7 @@ int main(void)
         cmocka_unit_test(decoding_text_that_does_not_fit),
         cmocka_unit_test(every_allocation_may_fail),
         cmocka_unit_test(vocabularies_of_another_model),
+        cmocka_unit_test(saving_when_jansson_runs_out),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
