@@ -201,6 +201,28 @@ contains err.txt "its parameter 2 is 'enc.weight_ih_l0' [48, 8], not 'enc.weight
 [ ! -f bad.safetensors ] || fail "a refused average wrote its output"
 expect 2 "average onto an input" "$heed" average "$src/graphs/bahdanau_seq2seq.yaml" --out \
     spell.ep1.safetensors spell.ep1.safetensors spell.ep2.safetensors
+# the same file under another name is the same input
+expect 2 "average onto ./input" "$heed" average "$src/graphs/bahdanau_seq2seq.yaml" --out \
+    ./spell.ep2.safetensors spell.ep1.safetensors spell.ep2.safetensors
+contains err.txt "--out ./spell.ep2.safetensors is the input spell.ep2.safetensors" \
+    "average onto ./input"
+
+# train refuses outputs that would overwrite its inputs (or each other),
+# and an output it cannot write, before any training
+cp "$src/graphs/bahdanau_seq2seq.yaml" own.yaml
+cp spell.tsv spell.keep
+for bad in "--out ./spell.tsv" "--log spell.tsv" "--out own.yaml" "--step-log own.yaml" \
+    "--out w.safetensors --log w.safetensors" "--init spell.ep1.safetensors --out spell.ep1.safetensors"; do
+    # shellcheck disable=SC2086
+    expect 2 "train $bad" "$heed" train own.yaml --data spell.tsv --epochs 1 --quiet $bad
+    contains err.txt "would overwrite" "train $bad"
+done
+cmp -s spell.tsv spell.keep || fail "a refused train changed its data"
+cmp -s own.yaml "$src/graphs/bahdanau_seq2seq.yaml" || fail "a refused train changed its model"
+for bad in /nonexistent-dir/w.safetensors .; do
+    expect 1 "train --out $bad" "$heed" train own.yaml --data spell.tsv --epochs 1 --quiet --out "$bad"
+    contains err.txt "heed train: error: --out $bad: " "train --out $bad"
+done
 
 # ------------------------------------------------------------ --tokens
 # The same speller with its target read as space-separated words: three tokens

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 void cli_opts_init(cli_opts *o, int argc, char **argv, const char *cmd)
@@ -234,4 +235,40 @@ const char *cli_bytes(size_t n, char *buf, size_t cap)
 bool cli_isatty(FILE *f)
 {
     return isatty(fileno(f)) != 0;
+}
+
+const char *cli_same_file(const char *path, const char *const *others, int n)
+{
+    struct stat a, b;
+    bool exists = path && stat(path, &a) == 0;
+    for (int i = 0; path && i < n; i++) {
+        if (!others[i])
+            continue;
+        if (exists ? stat(others[i], &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino
+                   : !strcmp(path, others[i]))
+            return others[i];
+    }
+    return NULL;
+}
+
+bool cli_writable(const char *path, char *buf, size_t cap)
+{
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        snprintf(buf, cap, "%s is a directory", path);
+        return false;
+    }
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == path)
+        snprintf(dir, sizeof dir, "/");
+    else
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    if (access(dir, W_OK | X_OK) != 0) {
+        snprintf(buf, cap, "cannot write in %s: %s", dir, strerror(errno));
+        return false;
+    }
+    return true;
 }

@@ -84,6 +84,13 @@ heed_status cli_load_model(const char *path, int threads, heed_model **out);
 /* Formats a byte count as "12.3 MiB". */
 const char *cli_bytes(size_t n, char *buf, size_t cap);
 bool cli_isatty(FILE *f);
+/* Whether path names the same file as one of the others (device and inode,
+ * so ./x and x agree; the same string if neither exists yet). NULLs in
+ * others are skipped. Returns the one it matches, or NULL. */
+const char *cli_same_file(const char *path, const char *const *others, int n);
+/* Whether a file can be written at path (not a directory; its directory
+ * exists and is writable); if not, why in buf. */
+bool cli_writable(const char *path, char *buf, size_t cap);
 
 int cmd_check(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);

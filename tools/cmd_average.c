@@ -59,9 +59,9 @@ int cmd_average(int argc, char **argv)
         return cli_usage_error(&o, "--out is required");
     if (o.n_positional < 2)
         return cli_usage_error(&o, "give the model file and at least one weights file");
-    for (int i = 1; i < o.n_positional; i++)
-        if (!strcmp(o.positional[i], out))
-            return cli_usage_error(&o, "--out %s is also an input", out);
+    const char *same = cli_same_file(out, (const char *const *)o.positional, o.n_positional);
+    if (same)
+        return cli_usage_error(&o, "--out %s is the input %s", out, same);
     heed_model *m;
     if (cli_load_model(o.positional[0], 0, &m) != HEED_OK)
         return CLI_USER_ERROR;

@@ -411,6 +411,32 @@ static int run_training(train_args *a)
     return rc;
 }
 
+/* Refuses a run whose outputs would overwrite one of its inputs or each
+ * other: a checkpoint written over the training data or the model file
+ * destroys it. */
+static int check_outputs(const cli_opts *o, const train_args *a)
+{
+    const char *in[] = {a->model, a->data, a->valid, a->init, a->resume};
+    const char *name[] = {"--out", "--log", "--step-log", "--plot"};
+    const char *out[] = {a->out, a->log, a->step_log, a->plot};
+    for (int i = 0; i < CLI_COUNT(out); i++) {
+        /* a resumed run keeps writing its checkpoint (the last input) */
+        int n_in = i == 0 ? CLI_COUNT(in) - 1 : CLI_COUNT(in);
+        const char *same = cli_same_file(out[i], in, n_in);
+        if (!same)
+            same = cli_same_file(out[i], out, i);
+        if (same)
+            return cli_usage_error(o, "%s %s would overwrite %s", name[i], out[i], same);
+        char why[4200];
+        /* found now, not after the first epoch's work */
+        if (out[i] && !cli_writable(out[i], why, sizeof why)) {
+            fprintf(stderr, "heed train: error: %s %s: %s\n", name[i], out[i], why);
+            return CLI_USER_ERROR;
+        }
+    }
+    return CLI_OK;
+}
+
 int cmd_train(int argc, char **argv)
 {
     cli_opts o;
@@ -499,5 +525,6 @@ int cmd_train(int argc, char **argv)
         strncat(out, ".safetensors", sizeof out - strlen(out) - 1);
         a.out = out;
     }
-    return run_training(&a);
+    int rc = check_outputs(&o, &a);
+    return rc != CLI_OK ? rc : run_training(&a);
 }
