@@ -30,6 +30,10 @@ heed_status heed_session_accuracy(heed_session *s, heed_accuracy *acc, heed_diag
         hy_int(ce->attr[shift_attr], &shift);
     int64_t V = lv->shape.d[lv->shape.rank - 1].v;
     int64_t B = tv->shape.d[0].v, T = tv->shape.rank == 2 ? tv->shape.d[1].v : 1;
+    /* a classifier's labels start after the reserved ids, as in
+     * heed_session_classify (and so heed eval): its accuracy never counts a
+     * reserved id as the prediction */
+    int64_t first = heed_model_task(m) == HEED_TASK_CLASSIFY && 4 < V ? 4 : 0;
     for (int64_t b = 0; b < B; b++) {
         bool all = true, any = false;
         for (int64_t t = 0; t < T; t++) {
@@ -38,8 +42,8 @@ heed_status heed_session_accuracy(heed_session *s, heed_accuracy *acc, heed_diag
             if (y == HEED_PAD_ID)
                 continue;
             const float *row = logits + (b * T + t) * V;
-            int64_t best = 0;
-            for (int64_t j = 1; j < V; j++)
+            int64_t best = first;
+            for (int64_t j = first + 1; j < V; j++)
                 if (row[j] > row[best])
                     best = j;
             any = true;

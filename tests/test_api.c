@@ -450,6 +450,49 @@ static void vocabularies_of_another_model(void **state)
     unlink(tsv);
 }
 
+/* A classifier's teacher-forced accuracy predicts among its labels only, as
+ * heed_session_classify and heed eval do: a reserved id (here <unk>) with
+ * the largest logit is not the prediction. */
+static void classifier_accuracy_skips_reserved_ids(void **state)
+{
+    (void)state;
+    char tsv[] = "/tmp/heed_api_acc_XXXXXX";
+    int fd = mkstemp(tsv);
+    const char rows[] = "abc\tde\nxyz\ten\nbca\tde\n";
+    assert_int_equal(write(fd, rows, sizeof rows - 1), (ssize_t)(sizeof rows - 1));
+    close(fd);
+    heed_model *m = tu_model("cls.yaml", classifier_yaml);
+    heed_vocab *v;
+    heed_dataset *ds;
+    heed_weights *w;
+    heed_session *s;
+    heed_diag d;
+    assert_int_equal(heed_vocab_build(m, tsv, &v, &d), HEED_OK);
+    assert_int_equal(heed_dataset_load(m, v, tsv, &ds, &d), HEED_OK);
+    assert_int_equal(heed_weights_new(m, v, NULL, 0, 1, &w, &d), HEED_OK);
+    heed_tensor wt, bt;
+    assert_int_equal(heed_weights_find(w, "logits.weight", &wt), HEED_OK);
+    assert_int_equal(heed_weights_find(w, "logits.bias", &bt), HEED_OK);
+    assert_int_equal(bt.shape[0], 6); /* 4 reserved ids, de, en */
+    memset(wt.data, 0, (size_t)(wt.shape[0] * wt.shape[1]) * sizeof(float));
+    const float bias[6] = {0, 10, 0, 0, 1, 0}; /* <unk> first, then 'de' */
+    memcpy(bt.data, bias, sizeof bias);
+    assert_int_equal(heed_session_new(w, HEED_MODE_INFER, &s, &d), HEED_OK);
+    size_t all[3] = {0, 1, 2};
+    assert_int_equal(heed_dataset_feed(ds, all, 3, s, &d), HEED_OK);
+    assert_int_equal(heed_session_forward(s, &d), HEED_OK);
+    heed_accuracy a;
+    assert_int_equal(heed_session_accuracy(s, &a, &d), HEED_OK);
+    assert_int_equal(a.tokens, 3);
+    assert_int_equal(a.tokens_correct, 2); /* both 'de' rows, not the 'en' one */
+    heed_session_free(s);
+    heed_weights_free(w);
+    heed_dataset_free(ds);
+    heed_vocab_free(v);
+    heed_model_free(m);
+    unlink(tsv);
+}
+
 /* jansson's allocations counted, the Nth one failing: the header and
  * vocabulary JSON of a save must be freed on every path. */
 static long jn_calls, jn_fail_at, jn_live;
@@ -523,6 +566,7 @@ int main(void)
         cmocka_unit_test(every_allocation_may_fail),
         cmocka_unit_test(vocabularies_of_another_model),
         cmocka_unit_test(saving_when_jansson_runs_out),
+        cmocka_unit_test(classifier_accuracy_skips_reserved_ids),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
