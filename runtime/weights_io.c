@@ -161,6 +161,20 @@ heed_status heed_weights_train_state(const heed_weights *w, heed_train_state *ou
     return HEED_OK;
 }
 
+/* A checkpoint's count (steps, epoch, batch, runs): digits only, at most
+ * 2^53, so that counting on from it cannot overflow; absent is 0. */
+static bool meta_count(const char *s, int64_t *out)
+{
+    *out = 0;
+    if (!s)
+        return true;
+    if (!*s || strspn(s, "0123456789") != strlen(s) || strlen(s) > 16)
+        return false;
+    unsigned long long v = strtoull(s, NULL, 10);
+    *out = (int64_t)v;
+    return v <= (1ULL << 53);
+}
+
 /* A checkpoint's optimizer state and training state, when the file has them. */
 static heed_status load_training(heed_weights *w, const st_file *f, heed_diag *diag)
 {
@@ -196,13 +210,12 @@ static heed_status load_training(heed_weights *w, const st_file *f, heed_diag *d
     const char *epoch = st_meta(f, "heed.train.epoch"), *batch = st_meta(f, "heed.train.batch");
     const char *seed = st_meta(f, "heed.train.seed"), *runs = st_meta(f, "heed.train.runs");
     const char *lr = st_meta(f, "heed.train.lr");
-    w->steps = strtoll(steps, NULL, 10);
-    w->state.epoch = epoch ? strtoll(epoch, NULL, 10) : 0;
-    w->state.batch = batch ? strtoll(batch, NULL, 10) : 0;
-    w->state.seed = seed ? strtoull(seed, NULL, 10) : 0;
-    w->state.runs = runs ? strtoll(runs, NULL, 10) : 0;
+    char *end = NULL;
+    w->state.seed = seed ? strtoull(seed, &end, 10) : 0;
+    bool seed_ok = !seed || (*seed && !*end && seed[0] != '-');
     w->state.lr = lr ? strtof(lr, NULL) : w->train.lr;
-    if (w->steps < 0 || w->state.epoch < 0 || w->state.batch < 0 || w->state.runs < 0 ||
+    if (!meta_count(steps, &w->steps) || !meta_count(epoch, &w->state.epoch) ||
+        !meta_count(batch, &w->state.batch) || !meta_count(runs, &w->state.runs) || !seed_ok ||
         !(w->state.lr > 0) || !isfinite(w->state.lr) ||
         (config && !hw_config_parse(config, &w->train))) {
         heed_srcpos pos = {f->path, NULL, 0, 0};

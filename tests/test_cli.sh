@@ -258,6 +258,31 @@ expect 1 "damaged heed.tokens" "$heed" eval "$src/graphs/bahdanau_seq2seq.yaml" 
 contains err.txt "damaged.safetensors: error: metadata heed.tokens: field 'tgt' cannot be tokenised as 'wordz'" \
     "damaged heed.tokens"
 
+# a checkpoint's counts are read strictly: one past 2^53, with trailing text,
+# or a position past the end of an epoch of the data is refused by name
+# (set_meta rewrites one metadata value and the header's length)
+set_meta() {
+    perl -e 'local $/; open my $f, "<", $ARGV[0] or die; binmode $f; my $d = <$f>;
+        my $n = unpack("Q<", substr($d, 0, 8)); my $h = substr($d, 8, $n);
+        $h =~ s/"\Q$ARGV[1]\E":"[^"]*"/"$ARGV[1]":"$ARGV[2]"/ or die "no $ARGV[1]";
+        $h =~ s/ +$//; $h .= " " x ((8 - length($h) % 8) % 8);
+        print pack("Q<", length $h), $h, substr($d, 8 + $n)' "$@"
+}
+for bad in "heed.train.steps 18446744073709551615" "heed.train.steps 9007199254740993" \
+    "heed.train.epoch 1x" "heed.train.runs -3"; do
+    # shellcheck disable=SC2086
+    set_meta words.safetensors $bad >damaged.safetensors
+    expect 1 "checkpoint with $bad" "$heed" train "$src/graphs/bahdanau_seq2seq.yaml" \
+        --data spell.tsv --resume damaged.safetensors --epochs 13 --quiet
+    contains err.txt "damaged.safetensors: error: the checkpoint's training state is not valid" \
+        "checkpoint with $bad"
+done
+set_meta words.safetensors heed.train.batch 99999 >damaged.safetensors
+expect 1 "checkpoint past an epoch" "$heed" train "$src/graphs/bahdanau_seq2seq.yaml" \
+    --data spell.tsv --resume damaged.safetensors --epochs 13 --quiet
+contains err.txt "damaged.safetensors stopped after batch 99999 of an epoch, but spell.tsv makes" \
+    "checkpoint past an epoch"
+
 # --label-smoothing: a number in [0, 0.99], fixed by a checkpoint like the rest
 expect 2 "--label-smoothing out of range" "$heed" train "$src/graphs/bahdanau_seq2seq.yaml" \
     --data spell.tsv --label-smoothing 1.5

@@ -384,6 +384,15 @@ static int run_training(train_args *a)
         r.train = train;
         r.valid = valid;
         configure(a, &r);
+        /* a position past an epoch's end would train nothing and report NaN */
+        if (a->resume && (size_t)r.pos.batch > r.steps)
+            rc = (fprintf(stderr,
+                          "heed train: error: %s stopped after batch %lld of an epoch, but %s "
+                          "makes %zu batches of %zu: resume on the data it was trained on\n",
+                          a->resume, (long long)r.pos.batch, a->data, r.steps, r.batch),
+                  CLI_USER_ERROR);
+    }
+    if (rc == CLI_OK) {
         if (r.log && !a->resume)
             fprintf(r.log,
                     "epoch,step,train_loss,valid_loss,valid_token_acc,valid_seq_acc,seconds\n");

@@ -192,7 +192,8 @@ static data_status g2p_generate(const data_request *rq, data_output *out, data_e
     while (st == DATA_OK && data_next_line(&p, text + len, &line, &n))
         st = g2p_add_line(&d, line, n, ++line_no);
     if (st == DATA_OK) {
-        qsort(d.entries, d.n, sizeof *d.entries, entry_order);
+        if (d.n) /* qsort may not be given NULL, even for no entries */
+            qsort(d.entries, d.n, sizeof *d.entries, entry_order);
         st = g2p_rows(&d, &by_word);
     }
     if (st == DATA_OK && by_word.n == 0)
