@@ -2,6 +2,7 @@
  * optim.c - clipping by global norm, SGD with momentum and Adam (decoupled
  * weight decay, as AdamW), over the whole parameter buffer at once.
  */
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -130,6 +131,15 @@ static heed_status weights_step(heed_weights *w, float *norm_out, heed_diag *dia
     float scale = 1.0f;
     if (c->clip > 0.0f && norm > c->clip)
         scale = (float)(c->clip / (norm + 1e-6));
+    /* Adam squares each gradient in float: past sqrt(FLT_MAX) / 2 (no
+     * element exceeds the norm) a second moment would become infinite and
+     * freeze its parameter for good, every step still returning OK */
+    if (norm * scale > 0.5 * sqrt((double)FLT_MAX))
+        return heed_fail(diag, HEED_ERR_NUMERICS,
+                         "the gradient norm is %.3g at step %lld, more than the optimizer's "
+                         "float state holds: training diverged (lower the learning rate or set "
+                         "train: clip); weights left unchanged",
+                         norm, (long long)w->steps + 1);
     w->steps++;
     float lr = c->lr, wd = c->weight_decay;
     if (c->optimizer == HEED_OPT_ADAM) {

@@ -1074,6 +1074,48 @@ static void diverging_step_keeps_weights(void **state)
     heed_model_free(m);
 }
 
+/* A finite gradient too large for Adam's float moments (its square
+ * overflows) is refused like an infinite one: the old update made a
+ * second moment infinite and froze its parameter without a word. */
+static void huge_gradient_keeps_weights(void **state)
+{
+    (void)state;
+    heed_model *m = tu_model("huge.yaml", "heed: 1\n"
+                                          "inputs: {x: [B, 4], y: [B, 2]}\n"
+                                          "nodes:\n"
+                                          "  h: {op: Affine, in: x, units: 2}\n"
+                                          "loss: {op: MSE, in: h, target: y}\n");
+    heed_weights *w;
+    heed_session *s;
+    heed_diag d;
+    assert_int_equal(heed_weights_new(m, NULL, NULL, 0, 1, &w, &d), HEED_OK);
+    assert_int_equal(heed_session_new(w, HEED_MODE_TRAIN, &s, &d), HEED_OK);
+    float x[8] = {1e10f, 0, 0, 0, 1e10f, 0, 0, 0}, y[4] = {0};
+    heed_tensor tx = {"x", HEED_F32, 2, {2, 4, 0, 0}, x}, ty = {"y", HEED_F32, 2, {2, 2, 0, 0}, y};
+    size_t n;
+    float *before = param_copy(w, "h.weight", &n);
+    assert_int_equal(heed_session_set_input(s, "x", &tx, &d), HEED_OK);
+    assert_int_equal(heed_session_set_input(s, "y", &ty, &d), HEED_OK);
+    float loss = 0;
+    assert_int_equal(heed_session_train_step(s, &loss, &d), HEED_ERR_NUMERICS);
+    assert_true(isfinite(loss) && loss > 1e18f); /* the loss itself was fine */
+    assert_non_null(strstr(d.message, "more than the optimizer's float state holds"));
+    assert_param_equals(w, "h.weight", before);
+    assert_int_equal(heed_weights_steps(w), 0);
+    /* the moments are untouched: a sane batch trains and moves the weights */
+    x[0] = x[4] = 1.0f;
+    assert_int_equal(heed_session_set_input(s, "x", &tx, &d), HEED_OK);
+    assert_int_equal(heed_session_train_step(s, &loss, &d), HEED_OK);
+    assert_int_equal(heed_weights_steps(w), 1);
+    heed_tensor t;
+    assert_int_equal(heed_weights_find(w, "h.weight", &t), HEED_OK);
+    assert_true(isfinite(((float *)t.data)[0]) && ((float *)t.data)[0] != before[0]);
+    free(before);
+    heed_session_free(s);
+    heed_weights_free(w);
+    heed_model_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1105,6 +1147,7 @@ int main(void)
         cmocka_unit_test(data_binary_junk),
         cmocka_unit_test(check_numerics_names_node),
         cmocka_unit_test(diverging_step_keeps_weights),
+        cmocka_unit_test(huge_gradient_keeps_weights),
     };
     return cmocka_run_group_tests(tests, make_tmpdir, remove_tmpdir);
 }
