@@ -45,7 +45,10 @@ static heed_status posenc_infer(heed_infer *c)
     cfg->learned = heed_attr_choice(c, "kind") == 1;
     cfg->max_len = heed_attr_int(c, "max_len");
     cfg->scale = heed_attr_bool(c, "scale") ? sqrtf((float)cfg->E) : 1.0f;
-    if (cfg->learned && cfg->T > cfg->max_len)
+    /* a fixed length is checked now; a run-time one (S) only by forward,
+     * against the lengths a batch brings: the placeholder that tools bind
+     * when compiling without data (16) says nothing about them */
+    if (cfg->learned && in->d[1].sym < 0 && cfg->T > cfg->max_len)
         return heed_infer_fail(c, "the sequence has %lld steps but the learned table holds "
                                   "max_len = %lld",
                                (long long)cfg->T, (long long)cfg->max_len);
@@ -99,8 +102,11 @@ static heed_status posenc_forward(heed_exec *x)
     float *out = x->out[0];
     int64_t T = cfg->T, E = cfg->E, offset = x->step > 0 ? x->step : 0;
     if (cfg->learned && offset + T > cfg->max_len)
-        return heed_exec_fail(x, HEED_ERR_LIMIT, "position %lld is past max_len %lld",
-                              (long long)(offset + T - 1), (long long)cfg->max_len);
+        return heed_exec_fail(x, HEED_ERR_LIMIT,
+                              "position %lld is past the learned table's max_len = %lld (the "
+                              "sequence has %lld steps from position %lld)",
+                              (long long)(offset + T - 1), (long long)cfg->max_len, (long long)T,
+                              (long long)offset);
     const float *pe = cfg->learned ? x->param[0] + offset * E : x->ws;
     if (!cfg->learned)
         sinusoid_table(x->ws, offset, T, E);

@@ -1116,6 +1116,49 @@ static void huge_gradient_keeps_weights(void **state)
     heed_model_free(m);
 }
 
+/* A learned position table bounds the sequence: a fixed length past it is a
+ * compile error at the node; a run-time length (S) compiles whatever the
+ * tools' placeholder (16) and is checked against each batch's length. */
+static void learned_positions_bound_the_length(void **state)
+{
+    (void)state;
+    static const char *fixed = "heed: 1\n"
+                               "inputs: {x: [B, 12, 4]}\n"
+                               "nodes:\n"
+                               "  p: {op: PositionalEncoding, in: x, kind: learned, max_len: 8}\n";
+    tu_expect_errors("pos.yaml", fixed,
+                     "pos.yaml:4:3: error: node 'p': the sequence has 12 steps but the learned "
+                     "table holds max_len = 8",
+                     NULL);
+    heed_model *m = tu_model("pos.yaml", "heed: 1\n"
+                                         "inputs: {x: [B, S, 4]}\n"
+                                         "nodes:\n"
+                                         "  p: {op: PositionalEncoding, in: x, kind: learned, "
+                                         "max_len: 8}\n");
+    heed_weights *w;
+    heed_session *s;
+    heed_diag d;
+    assert_int_equal(heed_weights_new(m, NULL, NULL, 0, 1, &w, &d), HEED_OK);
+    assert_int_equal(heed_session_new(w, HEED_MODE_INFER, &s, &d), HEED_OK);
+    float x[9 * 4] = {0};
+    for (int S = 8; S <= 9; S++) {
+        heed_tensor t = {"x", HEED_F32, 3, {1, S, 4, 0}, x};
+        assert_int_equal(heed_session_set_input(s, "x", &t, &d), HEED_OK);
+        heed_status st = heed_session_forward(s, &d);
+        if (S == 8) {
+            assert_int_equal(st, HEED_OK);
+            continue;
+        }
+        assert_int_equal(st, HEED_ERR_LIMIT);
+        expect_diag(&d, HEED_ERR_LIMIT, "pos.yaml", 4, 3,
+                    "node 'p': position 8 is past the learned table's max_len = 8 (the sequence "
+                    "has 9 steps from position 0)");
+    }
+    heed_session_free(s);
+    heed_weights_free(w);
+    heed_model_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1148,6 +1191,7 @@ int main(void)
         cmocka_unit_test(check_numerics_names_node),
         cmocka_unit_test(diverging_step_keeps_weights),
         cmocka_unit_test(huge_gradient_keeps_weights),
+        cmocka_unit_test(learned_positions_bound_the_length),
     };
     return cmocka_run_group_tests(tests, make_tmpdir, remove_tmpdir);
 }
