@@ -361,7 +361,7 @@ static bool int_in_range(checker *ck, const char *node, const char *key, const h
 {
     if (!(a->lo < a->hi) || (x >= a->lo && x <= a->hi))
         return true;
-    err(ck, node, v, "%s%s%s'%s' is %lld, outside [%g, %g]", node ? "node '" : "",
+    err(ck, node, v, "%s%s%s'%s' is %lld, outside [%.15g, %.15g]", node ? "node '" : "",
         node ? node : "", node ? "': " : "", key, (long long)x, a->lo, a->hi);
     return false;
 }
@@ -396,7 +396,7 @@ static bool check_value(checker *ck, const char *node, const char *key, const he
             return false;
         }
         if (a->lo < a->hi && (x < a->lo || x > a->hi)) {
-            err(ck, node, v, "%s%s%s'%s' is %g, outside [%g, %g]", WHO, key, x, a->lo, a->hi);
+            err(ck, node, v, "%s%s%s'%s' is %g, outside [%.15g, %.15g]", WHO, key, x, a->lo, a->hi);
             return false;
         }
         return true;

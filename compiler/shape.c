@@ -232,7 +232,7 @@ heed_dimv heed_attr_dim(heed_infer *c, const char *name)
     if (a->lo < a->hi && (d.v < a->lo || d.v > a->hi)) {
         heed_srcpos pos = v ? hm_pos(c->m, v) : node_pos(c);
         heed_diag_add(c->diag, HEED_ERR_SHAPE, &pos, c->mn->name,
-                      "node '%s': '%s' is %s = %lld, outside [%g, %g]", c->mn->name, name, t,
+                      "node '%s': '%s' is %s = %lld, outside [%.15g, %.15g]", c->mn->name, name, t,
                       (long long)d.v, a->lo, a->hi);
         c->status = HEED_ERR_SHAPE;
         d.v = (int64_t)a->lo;

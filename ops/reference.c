@@ -53,7 +53,7 @@ static void type_text(const heed_attr *a, char *buf, size_t cap)
     }
     }
     if ((a->kind == HEED_A_INT || a->kind == HEED_A_FLOAT || a->kind == HEED_A_DIM) && a->lo < a->hi)
-        heed_sbuf_printf(&s, " in [%g, %g]", a->lo, a->hi);
+        heed_sbuf_printf(&s, " in [%.15g, %.15g]", a->lo, a->hi);
 }
 
 static void attr_rows(out *o, const heed_attr *attrs, const char *prefix)
