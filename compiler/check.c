@@ -765,6 +765,13 @@ static void check_data(checker *ck, const hy_node *data)
                                 "vocabulary size", vname);
             continue;
         }
+        if (s >= 0 && m->syms[s].kind == HM_SYM_FIXED) {
+            /* training would silently replace the number with the data's size */
+            err(ck, NULL, f[2], "dim '%s' is fixed in dims:; a vocabulary size comes from the "
+                                "data (remove it from dims:, or bind it with --dim %s=N where "
+                                "there is no data)", vname, vname);
+            continue;
+        }
         if (s < 0)
             s = add_sym(ck, vname, HM_SYM_VOCAB, f[2]);
         if (s < 0)

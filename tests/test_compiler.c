@@ -286,6 +286,27 @@ static void ids_and_floats(void **state)
                      "ids.yaml:5:21: error: node 't': 'in' reads floats, but input 'x' holds "
                      "token ids (a data field fills it); an Embedding turns ids into vectors",
                      NULL);
+    /* a vocabulary's size comes from the data: not from dims:, nor from a shape */
+    tu_expect_errors("voc.yaml",
+                     "heed: 1\n"
+                     "dims: {V: 10}\n"
+                     "inputs: {x: [B, S], y: [B, V]}\n"
+                     "data: {x: {column: 0, vocab: V}}\n"
+                     "nodes:\n"
+                     "  e: {op: Embedding, in: x, vocab: V, dim: 4}\n",
+                     "voc.yaml:4:30: error: dim 'V' is fixed in dims:; a vocabulary size comes "
+                     "from the data (remove it from dims:, or bind it with --dim V=N where there "
+                     "is no data)",
+                     NULL);
+    tu_expect_errors("voc.yaml",
+                     "heed: 1\n"
+                     "inputs: {x: [B, S], y: [B, V]}\n"
+                     "data: {x: {column: 0, vocab: V}}\n"
+                     "nodes:\n"
+                     "  e: {op: Embedding, in: x, vocab: V, dim: 4}\n",
+                     "voc.yaml:3:30: error: dim 'V' is bound by an input shape; it cannot also be "
+                     "a vocabulary size",
+                     NULL);
 }
 
 static const char *block_model =
