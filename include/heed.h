@@ -307,6 +307,12 @@ HEED_API heed_status heed_weights_new(const heed_model *model, const heed_vocab 
  */
 HEED_API heed_status heed_weights_load(const heed_model *model, const char *path,
                                        unsigned flags, heed_weights **out, heed_diag *diag);
+/* As heed_weights_load, but at the model's own dims with `dims` on top (as
+ * heed_weights_new), not those the file was saved with: a new run started
+ * from a file (with HEED_LOAD_PARTIAL, from a model of other sizes). */
+HEED_API heed_status heed_weights_load_dims(const heed_model *model, const char *path,
+                                            unsigned flags, const heed_dim *dims, size_t n_dims,
+                                            heed_weights **out, heed_diag *diag);
 /* Writes atomically (temporary file, fsync, rename). */
 HEED_API heed_status heed_weights_save(const heed_weights *weights, const char *path,
                                        heed_diag *diag);

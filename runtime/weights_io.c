@@ -386,12 +386,12 @@ static match_report match_tensors(heed_weights *w, const st_file *f, heed_diag *
     return r;
 }
 
-heed_status heed_weights_load(const heed_model *m, const char *path, unsigned flags,
-                              heed_weights **out, heed_diag *diag)
+/* heed_weights_load, at the file's dims (own_dims false) or at the model's
+ * with `dims` on top (heed_weights_load_dims). */
+static heed_status load_weights(const heed_model *m, const char *path, unsigned flags,
+                                bool own_dims, const heed_dim *given, size_t n_given,
+                                heed_weights **out, heed_diag *diag)
 {
-    heed_diag_clear(diag);
-    if (!m || !path || !out)
-        return heed_fail(diag, HEED_ERR_ARGUMENT, "heed_weights_load: NULL argument");
     *out = NULL;
     st_file *f;
     heed_status st = st_read(&m->env, path, &f, diag);
@@ -402,9 +402,14 @@ heed_status heed_weights_load(const heed_model *m, const char *path, unsigned fl
         st_free(f);
         return st;
     }
-    heed_dim dims[64];
+    heed_dim saved[64];
     char names[64][64];
-    size_t n_dims = parse_dims(m, st_meta(f, "heed.dims"), dims, names, 64);
+    const heed_dim *dims = given;
+    size_t n_dims = n_given;
+    if (!own_dims) {
+        n_dims = parse_dims(m, st_meta(f, "heed.dims"), saved, names, 64);
+        dims = saved;
+    }
     /* a file's metadata cannot make us allocate more than it could fill
      * (parameters are padded to 64 bytes each, hence the slack) */
     size_t data = f->size - f->data_start, slack = 64 * (size_t)(f->n + 1) + 4096;
@@ -463,4 +468,23 @@ heed_status heed_weights_load(const heed_model *m, const char *path, unsigned fl
     st_free(f);
     *out = w;
     return HEED_OK;
+}
+
+heed_status heed_weights_load(const heed_model *m, const char *path, unsigned flags,
+                              heed_weights **out, heed_diag *diag)
+{
+    heed_diag_clear(diag);
+    if (!m || !path || !out)
+        return heed_fail(diag, HEED_ERR_ARGUMENT, "heed_weights_load: NULL argument");
+    return load_weights(m, path, flags, false, NULL, 0, out, diag);
+}
+
+heed_status heed_weights_load_dims(const heed_model *m, const char *path, unsigned flags,
+                                   const heed_dim *dims, size_t n_dims, heed_weights **out,
+                                   heed_diag *diag)
+{
+    heed_diag_clear(diag);
+    if (!m || !path || !out || (!dims && n_dims))
+        return heed_fail(diag, HEED_ERR_ARGUMENT, "heed_weights_load_dims: NULL argument");
+    return load_weights(m, path, flags, true, dims, n_dims, out, diag);
 }

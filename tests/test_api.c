@@ -493,6 +493,61 @@ static void classifier_accuracy_skips_reserved_ids(void **state)
     unlink(tsv);
 }
 
+/* heed_weights_load takes the dims a file was saved with; load_dims the
+ * model's with the given ones on top, matching what still fits. */
+static void loading_at_the_models_dims(void **state)
+{
+    (void)state;
+    char tsv[] = "/tmp/heed_api_dims_XXXXXX", path[] = "/tmp/heed_api_dimw_XXXXXX";
+    int fd = mkstemp(tsv);
+    const char rows[] = "abc\tcba\nbca\tacb\n";
+    assert_int_equal(write(fd, rows, sizeof rows - 1), (ssize_t)(sizeof rows - 1));
+    close(fd);
+    close(mkstemp(path));
+    heed_model *m = tu_model("api.yaml", model_yaml);
+    heed_vocab *v;
+    heed_weights *w, *back;
+    heed_diag d;
+    heed_tensor t;
+    assert_int_equal(heed_vocab_build(m, tsv, &v, &d), HEED_OK);
+    heed_dim big = {"H", 10};
+    assert_int_equal(heed_weights_new(m, v, &big, 1, 3, &w, &d), HEED_OK);
+    assert_int_equal(heed_weights_save(w, path, &d), HEED_OK);
+    /* the file's dims: H=10 although the model says 6 */
+    assert_int_equal(heed_weights_load(m, path, 0, &back, &d), HEED_OK);
+    assert_int_equal(heed_weights_find(back, "enc.weight_hh_l0", &t), HEED_OK);
+    assert_int_equal(t.shape[0], 30);
+    heed_weights_free(back);
+    /* the model's dims with H=4 on top: the recurrent weights no longer fit */
+    heed_dim small = {"H", 4};
+    assert_int_equal(heed_weights_load_dims(m, path, 0, &small, 1, &back, &d), HEED_ERR_WEIGHTS);
+    assert_non_null(strstr(d.text, "mismatched: enc.weight_hh_l0 is F32 [30,10] in the file, "
+                                   "the model needs F32 [12,4]"));
+    assert_int_equal(heed_weights_load_dims(m, path, HEED_LOAD_PARTIAL, &small, 1, &back, &d),
+                     HEED_OK);
+    assert_int_equal(heed_weights_find(back, "enc.weight_hh_l0", &t), HEED_OK);
+    assert_int_equal(t.shape[0], 12);
+    assert_int_equal(t.shape[1], 4);
+    /* the embeddings' shapes do not depend on H: they were loaded */
+    heed_tensor a, b;
+    assert_int_equal(heed_weights_find(back, "src_emb.weight", &a), HEED_OK);
+    assert_int_equal(heed_weights_find(w, "src_emb.weight", &b), HEED_OK);
+    assert_memory_equal(a.data, b.data, (size_t)(a.shape[0] * a.shape[1]) * sizeof(float));
+    heed_weights_free(back);
+    /* no dims given: the model's own (H=6) */
+    assert_int_equal(heed_weights_load_dims(m, path, HEED_LOAD_PARTIAL, NULL, 0, &back, &d),
+                     HEED_OK);
+    assert_int_equal(heed_weights_find(back, "enc.weight_hh_l0", &t), HEED_OK);
+    assert_int_equal(t.shape[0], 18);
+    heed_weights_free(back);
+    assert_int_equal(heed_weights_load_dims(m, path, 0, NULL, 1, &back, &d), HEED_ERR_ARGUMENT);
+    heed_weights_free(w);
+    heed_vocab_free(v);
+    heed_model_free(m);
+    unlink(tsv);
+    unlink(path);
+}
+
 /* jansson's allocations counted, the Nth one failing: the header and
  * vocabulary JSON of a save must be freed on every path. */
 static long jn_calls, jn_fail_at, jn_live;
@@ -567,6 +622,7 @@ int main(void)
         cmocka_unit_test(vocabularies_of_another_model),
         cmocka_unit_test(saving_when_jansson_runs_out),
         cmocka_unit_test(classifier_accuracy_skips_reserved_ids),
+        cmocka_unit_test(loading_at_the_models_dims),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -313,8 +313,10 @@ static heed_status make_weights(const train_args *a, run *r, heed_vocab **v, hee
         return st == HEED_OK ? same_tokens(a, a->resume, heed_weights_vocab(r->w), d) : st;
     }
     if (a->init) {
-        heed_status st = heed_weights_load(
-            r->m, a->init, HEED_LOAD_WEIGHTS_ONLY | (a->partial ? HEED_LOAD_PARTIAL : 0), &r->w, d);
+        /* a new run: the model's dims and --dim, not the ones the file was saved with */
+        heed_status st = heed_weights_load_dims(
+            r->m, a->init, HEED_LOAD_WEIGHTS_ONLY | (a->partial ? HEED_LOAD_PARTIAL : 0), a->dims,
+            a->n_dims, &r->w, d);
         return st == HEED_OK ? same_tokens(a, a->init, heed_weights_vocab(r->w), d) : st;
     }
     heed_status st = heed_vocab_build_tokens(r->m, a->data, a->tokens, a->n_tokens, v, d);

@@ -125,7 +125,8 @@ static const cli_cmd commands[] = {
      "                      each within its train: range, e.g. lr 1e-9 to 100, lr-decay 1e-6\n"
      "                      to 1, clip 0 to 1e6, label smoothing 0 to 0.99)\n" DIM_HELP THREADS_HELP
      "  --resume CKPT       continue a run from its checkpoint\n"
-     "  --init FILE         start from these weights (not their optimizer state)\n"
+     "  --init FILE         start from these weights (not their optimizer state), at the\n"
+     "                      model's dims and --dim, not the ones FILE was saved with\n"
      "  --partial           with --init, accept a file that matches the model only in part:\n"
      "                      matched tensors load, the rest keep their initialisation\n"
      "  --checkpoint-every STEPS\n"
