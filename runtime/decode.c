@@ -511,6 +511,15 @@ heed_status hd_decode(heed_session *s, const char *const *texts, size_t n,
                                                "HEED_MODE_INFER");
     if (o && (o->beam < 0 || o->beam > 32))
         return heed_fail(diag, HEED_ERR_ARGUMENT, "beam width %d is outside 1..32", o->beam);
+    /* the bounds of decode: max_length in the language */
+    if (o && (o->max_length < 0 || o->max_length > 4096 || o->min_length < 0 ||
+              o->min_length > 4096))
+        return heed_fail(diag, HEED_ERR_ARGUMENT,
+                         "max_length %d or min_length %d is outside 0..4096 (0: the default)",
+                         o->max_length, o->min_length);
+    if (o && !(o->length_alpha >= 0.0f && o->length_alpha <= 10.0f))
+        return heed_fail(diag, HEED_ERR_ARGUMENT, "length_alpha %g is outside 0..10",
+                         (double)o->length_alpha);
     int tf = -1;
     for (int f = 0; f < m->n_fields; f++)
         if (!strcmp(m->fields[f].input, m->inputs[m->decode_input].name))

@@ -548,6 +548,43 @@ static void loading_at_the_models_dims(void **state)
     unlink(path);
 }
 
+/* Decoding options out of their ranges are refused, not taken as the
+ * default (a negative length) or decoded to any length (100000 steps). */
+static void decoding_options_in_range(void **state)
+{
+    (void)state;
+    char tsv[] = "/tmp/heed_api_dec_XXXXXX";
+    int fd = mkstemp(tsv);
+    const char rows[] = "abc\tcba\nbca\tacb\n";
+    assert_int_equal(write(fd, rows, sizeof rows - 1), (ssize_t)(sizeof rows - 1));
+    close(fd);
+    heed_model *m = tu_model("api.yaml", model_yaml);
+    heed_vocab *v;
+    heed_weights *w;
+    heed_session *s;
+    heed_diag d;
+    heed_decode_result *r = NULL;
+    assert_int_equal(heed_vocab_build(m, tsv, &v, &d), HEED_OK);
+    assert_int_equal(heed_weights_new(m, v, NULL, 0, 5, &w, &d), HEED_OK);
+    assert_int_equal(heed_session_new(w, HEED_MODE_INFER, &s, &d), HEED_OK);
+    const char *texts[] = {"abc"};
+    heed_decode_options bad[] = {{.max_length = -5}, {.max_length = 100000}, {.min_length = -1},
+                                 {.length_alpha = NAN}, {.beam = 2, .length_alpha = -1}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(heed_decode(s, texts, 1, &bad[i], &r, &d), HEED_ERR_ARGUMENT);
+        assert_null(r);
+    }
+    heed_decode_options ok = {.max_length = 3, .min_length = 3};
+    assert_int_equal(heed_decode(s, texts, 1, &ok, &r, &d), HEED_OK);
+    assert_int_equal(heed_decode_get(r, 0)->length, 3);
+    heed_decode_result_free(r);
+    heed_session_free(s);
+    heed_weights_free(w);
+    heed_vocab_free(v);
+    heed_model_free(m);
+    unlink(tsv);
+}
+
 /* jansson's allocations counted, the Nth one failing: the header and
  * vocabulary JSON of a save must be freed on every path. */
 static long jn_calls, jn_fail_at, jn_live;
@@ -623,6 +660,7 @@ int main(void)
         cmocka_unit_test(saving_when_jansson_runs_out),
         cmocka_unit_test(classifier_accuracy_skips_reserved_ids),
         cmocka_unit_test(loading_at_the_models_dims),
+        cmocka_unit_test(decoding_options_in_range),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
