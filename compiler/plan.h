@@ -57,6 +57,7 @@ typedef struct hp_node {
     uint32_t bwd_in, bwd_out;
     int inplace[HEED_MAX_OUTPUTS]; /* input index an output may overwrite, or -1 */
     int64_t ids_limit[HEED_MAX_INPUTS]; /* token ids must be below this (0: no check) */
+    bool ids_lengths[HEED_MAX_INPUTS];  /* the limited input holds lengths, not token ids */
     double flops, flops_bwd;
     size_t carry_floats;          /* step mode's state: carry_rows rows of each block */
     size_t carry_row[4];          /* floats per row of each carried block (HEED_MAX_CARRY) */

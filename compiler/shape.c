@@ -406,6 +406,14 @@ void heed_set_ids_limit(heed_infer *c, int in, int64_t limit)
         c->pn->ids_limit[in] = limit;
 }
 
+void heed_set_lengths_limit(heed_infer *c, int in, int64_t max)
+{
+    if (in >= 0 && in < HEED_MAX_INPUTS) {
+        c->pn->ids_limit[in] = max + 1;
+        c->pn->ids_lengths[in] = true;
+    }
+}
+
 /* ------------------------------------------------------------ the pass */
 
 static void bind_inputs(heed_plan *p)

@@ -42,7 +42,7 @@ static const heed_attr attrs[] = {
     {.name = "units", .kind = HEED_A_DIM, .def = "",
      .doc = "additive: width of the projections (default: Dq)"},
     {.name = "lengths", .kind = HEED_A_INPUT, .def = "", .ids = true,
-     .doc = "key lengths [B] (default: from the pad ids the keys came from)"},
+     .doc = "key lengths [B], each from 0 to S (default: from the pad ids the keys came from)"},
     {0}};
 
 static const char *const outputs[] = {"out", "weights", "scores", NULL};
@@ -99,6 +99,7 @@ static heed_status attention_infer(heed_infer *c)
         if (l->rank != 1 || !heed_dim_eq(l->d[0], q->d[0]))
             return heed_infer_fail(c, "lengths has shape %s but must be [B]",
                                    heed_shape_text(c, l, a, sizeof a));
+        heed_set_lengths_limit(c, cfg->port_len, k->d[1].v);
     }
     heed_shape out = heed_shape3(q->d[0], q->d[1], v->d[2]);
     heed_shape w = heed_shape3(q->d[0], q->d[1], k->d[1]);

@@ -208,7 +208,8 @@ static const heed_attr rnn_attrs[] = {
     {.name = "state", .kind = HEED_A_INPUT, .def = "",
      .doc = "initial state [B, L*D*H] (LSTM: h only, or [B, 2*L*D*H] for h and c)"},
     {.name = "lengths", .kind = HEED_A_INPUT, .def = "", .ids = true,
-     .doc = "sequence lengths [B] (default: from the pad ids the input came from)"},
+     .doc = "sequence lengths [B], each from 0 to T (default: from the pad ids the input came "
+            "from)"},
     {0}};
 
 static const heed_attr attention_fields[] = {
@@ -218,7 +219,8 @@ static const heed_attr attention_fields[] = {
      .choices = "additive,dot,general,scaled_dot", .doc = "how the previous state scores memory"},
     {.name = "units", .kind = HEED_A_DIM, .def = "", .doc = "additive: projection width (default H)"},
     {.name = "lengths", .kind = HEED_A_INPUT, .def = "", .ids = true,
-     .doc = "memory lengths [B] (default: from the pad ids the memory came from)"},
+     .doc = "memory lengths [B], each from 0 to S (default: from the pad ids the memory came "
+            "from)"},
     {0}};
 
 static const heed_attr gated_attrs[] = {
@@ -234,7 +236,8 @@ static const heed_attr gated_attrs[] = {
     {.name = "state", .kind = HEED_A_INPUT, .def = "",
      .doc = "initial state [B, L*D*H] (LSTM: h only, or [B, 2*L*D*H] for h and c)"},
     {.name = "lengths", .kind = HEED_A_INPUT, .def = "", .ids = true,
-     .doc = "sequence lengths [B] (default: from the pad ids the input came from)"},
+     .doc = "sequence lengths [B], each from 0 to T (default: from the pad ids the input came "
+            "from)"},
     {.name = "attention", .kind = HEED_A_MAP, .def = "", .fields = attention_fields,
      .doc = "attend at each step from the previous state and feed [input; context] to the "
             "cell (Bahdanau et al. 2015); one layer, one direction"},
@@ -372,6 +375,7 @@ static heed_status attention_infer(heed_infer *c, rnn_cfg *cfg, const heed_shape
         if (l->rank != 1 || !heed_dim_eq(l->d[0], x->d[0]))
             return heed_infer_fail(c, "attention lengths has shape %s but must be [B]",
                                    heed_shape_text(c, l, a, sizeof a));
+        heed_set_lengths_limit(c, cfg->port_mlen, m->d[1].v);
     }
     cfg->Sm = m->d[1].v;
     cfg->Dm = m->d[2].v;
@@ -444,6 +448,7 @@ static heed_status rnn_infer_common(heed_infer *c, cell_kind cell)
         if (l->rank != 1 || !heed_dim_eq(l->d[0], x->d[0]))
             return heed_infer_fail(c, "lengths has shape %s but must be [B]",
                                    heed_shape_text(c, l, a, sizeof a));
+        heed_set_lengths_limit(c, cfg->port_len, x->d[1].v);
     }
     if ((st = attention_infer(c, cfg, x)) != HEED_OK)
         return st;

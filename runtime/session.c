@@ -411,6 +411,14 @@ static heed_status check_ids(const heed_session *s, int node, void *const *in, h
                 continue;
             int64_t cols = v->shape.rank >= 2 ? v->shape.d[v->shape.rank - 1].v : 1;
             heed_srcpos pos = hm_pos(s->m, mn->at);
+            if (pn->ids_lengths[i]) {
+                heed_diag_add(diag, HEED_ERR_DATA, &pos, mn->name,
+                              "node '%s': '%s' holds length %d at [%lld], outside [0, %lld] "
+                              "(the sequence's steps)",
+                              mn->name, s->m->values[mn->in[i]].name, ids[k], (long long)k,
+                              (long long)(limit - 1));
+                return HEED_ERR_DATA;
+            }
             heed_diag_add(diag, HEED_ERR_DATA, &pos, mn->name,
                           "node '%s': '%s' holds token id %d at [%lld,%lld], outside [0, %lld)",
                           mn->name, s->m->values[mn->in[i]].name, ids[k],

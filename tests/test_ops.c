@@ -937,6 +937,34 @@ static void embedding_pad_is_zero(void **state)
     tu_run_free(&r);
 }
 
+/* Explicit lengths must lie in [0, steps]: past the sequence or negative,
+ * they were clamped without a word. */
+static void lengths_outside_the_sequence(void **state)
+{
+    (void)state;
+    tu_run r = tu_run_new("len.yaml", "heed: 1\ninputs: {x: [B, S, 2], n: [B]}\n"
+                          "nodes:\n  g: {op: GRU, in: x, hidden: 2, lengths: n}\n"
+                          "  a: {op: Attention, score: dot, query: g, keys: g, lengths: n}\n",
+                          HEED_MODE_INFER);
+    float x[6] = {0};
+    tu_set_f32(&r, "x", 3, (int64_t[]){1, 3, 2}, x);
+    heed_diag d;
+    for (int32_t n = 0; n <= 3; n++) {
+        tu_set_ids(&r, "n", 1, (int64_t[]){1}, &n);
+        assert_int_equal(heed_session_forward(r.s, &d), HEED_OK);
+    }
+    const int32_t bad[] = {4, -1, INT32_MAX};
+    for (int i = 0; i < 3; i++) {
+        tu_set_ids(&r, "n", 1, (int64_t[]){1}, &bad[i]);
+        assert_int_equal(heed_session_forward(r.s, &d), HEED_ERR_DATA);
+        char want[96];
+        snprintf(want, sizeof want, "node 'g': 'n' holds length %d at [0], outside [0, 3]",
+                 bad[i]);
+        assert_non_null(strstr(d.message, want));
+    }
+    tu_run_free(&r);
+}
+
 static void meanpool_masks_padding(void **state)
 {
     (void)state;
@@ -1175,6 +1203,7 @@ int main(void)
         cmocka_unit_test(dropout_mask_is_the_uniform_draw),
         cmocka_unit_test(affine_known_values),
         cmocka_unit_test(embedding_pad_is_zero),
+        cmocka_unit_test(lengths_outside_the_sequence),
         cmocka_unit_test(meanpool_masks_padding),
         cmocka_unit_test(concat_axes),
         cmocka_unit_test(cross_entropy_known_values),
