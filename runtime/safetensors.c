@@ -12,8 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "../ops/kernels/kernels.h"
 #include "runtime.h"
 
 #define ST_MAX_FILE ((size_t)8 << 30)
@@ -354,6 +356,27 @@ static char *build_header(const st_entry *e, int n, const char *const *mk,
     return text;
 }
 
+/* A new file beside path, named path.tmp.PID.N, for writing. Unlike
+ * mkstemp's 0600 it is created 0666 less the umask, as the file it will
+ * replace would be by any program; O_EXCL keeps the name its own. */
+static int create_beside(const char *path, char *tmp, size_t cap)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t r = heed_mix64((uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 32));
+    for (int i = 0; i < 100; i++) {
+        if (snprintf(tmp, cap, "%s.tmp.%ld.%06u", path, (long)getpid(),
+                     (unsigned)((r + (uint64_t)i) % 1000000u)) >= (int)cap) {
+            errno = ENAMETOOLONG;
+            return -1;
+        }
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (fd >= 0 || errno != EEXIST)
+            return fd;
+    }
+    return -1;
+}
+
 heed_status st_write(const heed_env *env, const char *path, const st_entry *e, int n,
                      const char *const *mk, const char *const *mv, int n_meta, heed_diag *diag)
 {
@@ -364,8 +387,7 @@ heed_status st_write(const heed_env *env, const char *path, const st_entry *e, i
         return st_fail(diag, HEED_ERR_NOMEM, path, "out of memory building the header");
     size_t hlen = strlen(header), padded = (hlen + 7) & ~(size_t)7;
     char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(tmp);
+    int fd = create_beside(path, tmp, sizeof tmp);
     if (fd < 0) {
         st_json_free(header);
         return st_fail(diag, HEED_ERR_IO, path, "cannot create a temporary file beside it: %s",

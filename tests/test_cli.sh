@@ -201,6 +201,11 @@ contains err.txt "its parameter 2 is 'enc.weight_ih_l0' [48, 8], not 'enc.weight
 [ ! -f bad.safetensors ] || fail "a refused average wrote its output"
 expect 2 "average onto an input" "$heed" average "$src/graphs/bahdanau_seq2seq.yaml" --out \
     spell.ep1.safetensors spell.ep1.safetensors spell.ep2.safetensors
+# written files get 0666 less the umask, as any program's would
+(umask 027 && "$heed" average "$src/graphs/bahdanau_seq2seq.yaml" --out perm.safetensors \
+    spell.ep12.safetensors >/dev/null) || fail "heed average under umask 027"
+[ "$(stat -c %a perm.safetensors)" = 640 ] ||
+    fail "perm.safetensors has mode $(stat -c %a perm.safetensors) under umask 027, not 640"
 # the same file under another name is the same input
 expect 2 "average onto ./input" "$heed" average "$src/graphs/bahdanau_seq2seq.yaml" --out \
     ./spell.ep2.safetensors spell.ep1.safetensors spell.ep2.safetensors
