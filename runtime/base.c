@@ -337,12 +337,18 @@ void heed_diag_vadd(heed_diag *diag, heed_status status, const heed_srcpos *pos,
     /* Whole entries only: a message cut in the middle of its source line helps
      * nobody. Entries with a position leave the last part of the text free,
      * so a closing line without one (such as "more than 20 errors") still fits. */
-    char entry[2048];
+    char entry[2048], file[512];
     heed_sbuf e = {entry, sizeof entry, 0, false};
+    /* a file or display name is the caller's: neither a terminal escape nor
+     * a line break in it may forge a line of the text */
+    copy_str(file, sizeof file, pos ? pos->file : NULL);
+    for (char *c = file; *c; c++)
+        if (is_control((unsigned char)*c) || *c == '\n' || *c == '\t')
+            *c = '?';
     if (pos && pos->file && pos->line > 0)
-        heed_sbuf_printf(&e, "%s:%d:%d: error: %s\n", pos->file, pos->line, pos->column, msg);
+        heed_sbuf_printf(&e, "%s:%d:%d: error: %s\n", file, pos->line, pos->column, msg);
     else if (pos && pos->file)
-        heed_sbuf_printf(&e, "%s: error: %s\n", pos->file, msg);
+        heed_sbuf_printf(&e, "%s: error: %s\n", file, msg);
     else
         heed_sbuf_printf(&e, "error: %s\n", msg);
     if (pos)

@@ -1159,6 +1159,24 @@ static void learned_positions_bound_the_length(void **state)
     heed_model_free(m);
 }
 
+/* A display name with a line break and terminal escapes cannot forge a line
+ * of the diagnostic text nor reach a terminal. */
+static void names_cannot_forge_lines(void **state)
+{
+    (void)state;
+    const char bad[] = "heed: 1\nnodes:\n  t: {op: Tanh, in: nope}\n";
+    heed_model *m = NULL;
+    heed_diag d;
+    assert_int_not_equal(heed_model_load_string(bad, sizeof bad - 1,
+                                                "evil\n\x1b[2Jfake.yaml:1:1: error: all good",
+                                                NULL, &m, &d),
+                         HEED_OK);
+    assert_null(m);
+    assert_null(strchr(d.text, '\x1b'));
+    assert_null(strstr(d.text, "\nfake.yaml"));
+    assert_non_null(strstr(d.text, "evil??[2Jfake.yaml:1:1: error: all good:3:"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1192,6 +1210,7 @@ int main(void)
         cmocka_unit_test(diverging_step_keeps_weights),
         cmocka_unit_test(huge_gradient_keeps_weights),
         cmocka_unit_test(learned_positions_bound_the_length),
+        cmocka_unit_test(names_cannot_forge_lines),
     };
     return cmocka_run_group_tests(tests, make_tmpdir, remove_tmpdir);
 }
