@@ -166,19 +166,26 @@ heed_status heed_session_set_input(heed_session *s, const char *name, const heed
     if (t->rank != in->rank)
         return heed_fail(diag, HEED_ERR_SHAPE, "input '%s' has rank %d, the model declares %d",
                          name, t->rank, in->rank);
+    if (t->dtype != HEED_F32 && t->dtype != HEED_I32)
+        return heed_fail(diag, HEED_ERR_ARGUMENT, "input '%s': dtype %d is neither HEED_F32 "
+                                                  "nor HEED_I32", name, (int)t->dtype);
     if (t->dtype != in->dtype)
         return heed_fail(diag, HEED_ERR_ARGUMENT, "input '%s' holds %s, the model expects %s",
                          name, in->dtype == HEED_I32 ? "floats" : "token ids",
                          in->dtype == HEED_I32 ? "int32 token ids" : "floats");
-    size_t n = 1;
     for (int d = 0; d < t->rank; d++)
-        if (t->shape[d] <= 0 || t->shape[d] > HEED_MAX_DIM_VALUE ||
-            !heed_mul_ok(n, (size_t)t->shape[d], &n))
-            return heed_fail(diag, HEED_ERR_SHAPE, "input '%s': dim %d is %lld", name, d,
-                             (long long)t->shape[d]);
-    size_t bytes;
-    if (!heed_mul_ok(n, 4, &bytes))
-        return heed_fail(diag, HEED_ERR_LIMIT, "input '%s' is too large", name);
+        if (t->shape[d] <= 0 || t->shape[d] > HEED_MAX_DIM_VALUE)
+            return heed_fail(diag, HEED_ERR_SHAPE, "input '%s': dim %d is %lld, outside 1..%lld",
+                             name, d + 1, (long long)t->shape[d], (long long)HEED_MAX_DIM_VALUE);
+    /* the element count after the dims are known good, so its limit (not a
+     * dim) is what an overflow or a huge tensor reports */
+    size_t n = 1, bytes = 0;
+    bool fits = true;
+    for (int d = 0; d < t->rank && fits; d++)
+        fits = heed_mul_ok(n, (size_t)t->shape[d], &n) && n <= ((size_t)1 << 40);
+    if (!fits || !heed_mul_ok(n, 4, &bytes))
+        return heed_fail(diag, HEED_ERR_LIMIT,
+                         "input '%s' is too large: more than 2^40 elements", name);
     hs_input *si = &s->inputs[i];
     if (bytes > si->cap) {
         void *p = heed_realloc(s->env, si->data, bytes);

@@ -1177,6 +1177,36 @@ static void names_cannot_forge_lines(void **state)
     assert_non_null(strstr(d.text, "evil??[2Jfake.yaml:1:1: error: all good:3:"));
 }
 
+/* A fed input past 2^40 elements is refused by its element count (not
+ * allocated, not blamed on a dim that is in range), a bad dim by its
+ * 1-based index, a dtype outside the enum as such. */
+static void fed_inputs_within_limits(void **state)
+{
+    (void)state;
+    heed_model *m = tu_model("feed.yaml", "heed: 1\ninputs: {x: [B, S]}\n"
+                                          "nodes:\n  t: {op: Tanh, in: x}\n");
+    heed_weights *w;
+    heed_session *s;
+    heed_diag d;
+    assert_int_equal(heed_weights_new(m, NULL, NULL, 0, 1, &w, &d), HEED_OK);
+    assert_int_equal(heed_session_new(w, HEED_MODE_INFER, &s, &d), HEED_OK);
+    const int64_t big[][2] = {{(int64_t)1 << 31, 1024}, {(int64_t)1 << 31, (int64_t)1 << 31}};
+    for (int i = 0; i < 2; i++) {
+        heed_tensor t = {"x", HEED_F32, 2, {big[i][0], big[i][1], 0, 0}, NULL};
+        assert_int_equal(heed_session_set_input(s, "x", &t, &d), HEED_ERR_LIMIT);
+        assert_non_null(strstr(d.message, "input 'x' is too large: more than 2^40 elements"));
+    }
+    heed_tensor neg = {"x", HEED_F32, 2, {2, -4, 0, 0}, NULL};
+    assert_int_equal(heed_session_set_input(s, "x", &neg, &d), HEED_ERR_SHAPE);
+    assert_non_null(strstr(d.message, "input 'x': dim 2 is -4, outside 1..2147483648"));
+    heed_tensor odd = {"x", (heed_dtype)7, 2, {2, 2, 0, 0}, NULL};
+    assert_int_equal(heed_session_set_input(s, "x", &odd, &d), HEED_ERR_ARGUMENT);
+    assert_non_null(strstr(d.message, "dtype 7 is neither HEED_F32 nor HEED_I32"));
+    heed_session_free(s);
+    heed_weights_free(w);
+    heed_model_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1211,6 +1241,7 @@ int main(void)
         cmocka_unit_test(huge_gradient_keeps_weights),
         cmocka_unit_test(learned_positions_bound_the_length),
         cmocka_unit_test(names_cannot_forge_lines),
+        cmocka_unit_test(fed_inputs_within_limits),
     };
     return cmocka_run_group_tests(tests, make_tmpdir, remove_tmpdir);
 }
