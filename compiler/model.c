@@ -2,6 +2,7 @@
  * model.c - the public face of the compiler: loading a model, checking it at
  * given dims, compiling plans and describing them (for `heed inspect`).
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -16,7 +17,7 @@ static heed_status read_file(const heed_env *env, const char *path, size_t limit
 {
     FILE *f = fopen(path, "rb");
     if (!f)
-        return heed_fail(diag, HEED_ERR_IO, "cannot open %s", path);
+        return heed_fail(diag, HEED_ERR_IO, "cannot open %s: %s", path, strerror(errno));
     char *buf = NULL;
     size_t n = 0, cap = 0;
     for (;;) {
@@ -39,10 +40,11 @@ static heed_status read_file(const heed_env *env, const char *path, size_t limit
             break;
     }
     bool bad = ferror(f);
+    int why = errno; /* EISDIR for a directory */
     fclose(f);
     if (bad) {
         heed_dealloc(env, buf);
-        return heed_fail(diag, HEED_ERR_IO, "error reading %s", path);
+        return heed_fail(diag, HEED_ERR_IO, "cannot read %s: %s", path, strerror(why));
     }
     *out = buf;
     *len = n;

@@ -5,6 +5,7 @@
  * Files are untrusted: invalid UTF-8, missing columns and oversized files are
  * reported with file:line.
  */
+#include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -294,7 +295,7 @@ static heed_status read_tsv(const heed_env *env, const char *path, line_fn fn, v
 {
     FILE *f = fopen(path, "rb");
     if (!f)
-        return heed_fail(diag, HEED_ERR_IO, "cannot open %s", path);
+        return heed_fail(diag, HEED_ERR_IO, "cannot open %s: %s", path, strerror(errno));
     char *line = NULL;
     size_t cap = 0, len = 0, total = 0;
     int number = 0;
@@ -351,10 +352,11 @@ static heed_status read_tsv(const heed_env *env, const char *path, line_fn fn, v
         st = fn(user, cols, n_cols, number);
     }
     bool bad = ferror(f);
+    int why = errno; /* EISDIR for a directory */
     fclose(f);
     heed_dealloc(env, line);
     if (st == HEED_OK && bad)
-        st = heed_fail(diag, HEED_ERR_IO, "error reading %s", path);
+        st = heed_fail(diag, HEED_ERR_IO, "cannot read %s: %s", path, strerror(why));
     return st;
 }
 

@@ -314,6 +314,20 @@ for bad in 0:5 2:5:7 4:100000 x; do
     contains err.txt "--decode takes BATCH:STEPS" "bench --decode $bad"
 done
 
+# ------------------------------------------------------------ files and dims
+# a file that cannot be read says why; a dim out of range is a usage error
+expect 1 "check of a missing file" "$heed" check missing.yaml
+contains err.txt "cannot open missing.yaml: No such file or directory" "check of a missing file"
+expect 1 "check of a directory" "$heed" check .
+contains err.txt "cannot read .: Is a directory" "check of a directory"
+expect 1 "train on a directory" "$heed" train "$src/graphs/bahdanau_seq2seq.yaml" --data . \
+    --out none.safetensors
+contains err.txt "cannot read .: Is a directory" "train on a directory"
+for bad in H=99999999999999999999 H=2147483649 H=0 H=; do
+    expect 2 "--dim $bad" "$heed" check "$src/graphs/bahdanau_seq2seq.yaml" --dim "$bad"
+    contains err.txt "--dim takes NAME=N with N from 1 to 2147483648, not '$bad'" "--dim $bad"
+done
+
 # ------------------------------------------------------------ inspect, gradcheck
 g=$src/graphs/bahdanau_seq2seq.yaml
 expect 0 "inspect" "$heed" inspect "$g" --dim H=32

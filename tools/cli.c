@@ -101,9 +101,12 @@ bool cli_dim_option(cli_opts *o, const char *opt)
         return true;
     const char *eq = strchr(v, '=');
     char *end = NULL;
+    errno = 0;
     long long x = eq ? strtoll(eq + 1, &end, 10) : 0;
-    if (!eq || eq == v || (size_t)(eq - v) >= sizeof o->dim_names[0] || !end || *end || x <= 0) {
-        cli_usage_error(o, "--dim takes NAME=N with N > 0, not '%s'", v);
+    /* the same bound as heed_dim values (HEED_MAX_DIM_VALUE, 2^31) */
+    if (!eq || eq == v || (size_t)(eq - v) >= sizeof o->dim_names[0] || !end || *end || errno ||
+        x <= 0 || x > (1LL << 31)) {
+        cli_usage_error(o, "--dim takes NAME=N with N from 1 to 2147483648, not '%s'", v);
         return true;
     }
     if (o->n_dims >= CLI_MAX_DIMS) {
