@@ -1259,6 +1259,21 @@ static void resolve_aliases(checker *ck)
     }
 }
 
+/* "; did you mean 'x'?" for a name that is not one of the model's values. */
+static const char *suggest_value(checker *ck, char *buf, size_t cap, const char *word)
+{
+    heed_model *m = ck->m;
+    buf[0] = '\0';
+    const char **names = heed_zalloc(&m->env, (size_t)m->n_values + 1, sizeof *names);
+    if (!names)
+        return buf;
+    for (int i = 0; i < m->n_values; i++)
+        names[i] = m->values[i].name;
+    suggest(ck, buf, cap, word, names, (size_t)m->n_values);
+    heed_dealloc(&m->env, names);
+    return buf;
+}
+
 static void resolve_refs(checker *ck)
 {
     heed_model *m = ck->m;
@@ -1475,8 +1490,10 @@ static void check_outputs(checker *ck, const hy_node *outputs)
         const hy_node *e = list->kind == HY_SEQ ? list->kids[i] : list;
         int v = scalar(e) ? hm_value_find(m, e->str) : -1;
         if (v < 0) {
-            err(ck, NULL, e, "output '%s' is not a value of the model",
-                scalar(e) ? e->str : "?");
+            char sug[96] = "";
+            err(ck, NULL, e, "output '%s' is not a value of the model%s",
+                scalar(e) ? e->str : "?",
+                scalar(e) ? suggest_value(ck, sug, sizeof sug, e->str) : "");
             continue;
         }
         bool have = false;
@@ -1663,8 +1680,9 @@ static void check_top(checker *ck, const hy_node *root)
     if (!ver)
         err(ck, NULL, root, "the model must start with 'heed: 1' (the language version)");
     else if (!hy_int(ver, &v) || v != 1)
-        err(ck, NULL, ver, "this heed reads language version 1, not '%s'",
-            scalar(ver) ? ver->str : "?");
+        err(ck, NULL, ver, "this heed reads language version 1, not '%s'%s",
+            scalar(ver) ? ver->str : "?",
+            scalar(ver) && !strcmp(ver->str, "1") ? " (a quoted string: write heed: 1)" : "");
     heed_model *m = ck->m;
     const hy_node *name = hy_get(root, "name"), *doc = hy_get(root, "doc");
     m->name = hm_strdup(m, scalar(name) ? name->str : "model");

@@ -392,6 +392,15 @@ void heed_diag_note(heed_diag *diag, const char *fmt, ...)
     heed_sbuf_printf(&s, "      = note: %s\n", msg);
 }
 
+static bool same_letter(int a, int b)
+{
+    /* case differences cost nothing: "affine" is Affine */
+    return a == b || (a | 32) == (b | 32);
+}
+
+/* Optimal string alignment distance: insertions, deletions, substitutions
+ * and swaps of two neighbouring letters ("tahn" is one edit from "tanh"),
+ * over the first 64 bytes of each word. */
 int heed_edit_distance(const char *a, const char *b)
 {
     size_t la = strlen(a), lb = strlen(b);
@@ -399,27 +408,26 @@ int heed_edit_distance(const char *a, const char *b)
         la = 64;
     if (lb > 64)
         lb = 64;
-    int row[65];
+    int rows[3][65]; /* rows i-2, i-1 and i, by i % 3 */
     for (size_t j = 0; j <= lb; j++)
-        row[j] = (int)j;
+        rows[0][j] = (int)j;
     for (size_t i = 1; i <= la; i++) {
-        int diag = row[0];
-        row[0] = (int)i;
+        int *cur = rows[i % 3], *prev = rows[(i - 1) % 3], *prev2 = rows[(i + 1) % 3];
+        cur[0] = (int)i;
         for (size_t j = 1; j <= lb; j++) {
-            int up = row[j];
             int ca = a[i - 1], cb = b[j - 1];
-            /* case differences count half as much as other edits: "affine" is Affine */
-            int cost = ca == cb ? 0 : ((ca | 32) == (cb | 32) ? 0 : 1);
-            int best = diag + cost;
-            if (row[j] + 1 < best)
-                best = row[j] + 1;
-            if (row[j - 1] + 1 < best)
-                best = row[j - 1] + 1;
-            row[j] = best;
-            diag = up;
+            int best = prev[j - 1] + (same_letter(ca, cb) ? 0 : 1);
+            if (prev[j] + 1 < best)
+                best = prev[j] + 1;
+            if (cur[j - 1] + 1 < best)
+                best = cur[j - 1] + 1;
+            if (i > 1 && j > 1 && same_letter(ca, b[j - 2]) && same_letter(a[i - 2], cb) &&
+                prev2[j - 2] + 1 < best)
+                best = prev2[j - 2] + 1;
+            cur[j] = best;
         }
     }
-    return row[lb];
+    return rows[la % 3][lb];
 }
 
 const char *heed_did_you_mean(const char *word, const char *const *candidates, size_t n)

@@ -221,6 +221,38 @@ static void top_level_and_sections(void **state)
                      NULL);
     tu_expect_errors("version.yaml", "heed: 2\ninputs: {x: [B]}\nnodes: {a: {op: Tanh, in: x}}\n",
                      "version.yaml:1:7: error: this heed reads language version 1, not '2'", NULL);
+    tu_expect_errors("version.yaml",
+                     "heed: \"1\"\ninputs: {x: [B]}\nnodes: {a: {op: Tanh, in: x}}\n",
+                     "version.yaml:1:7: error: this heed reads language version 1, not '1' (a "
+                     "quoted string: write heed: 1)",
+                     NULL);
+    /* swapped neighbours are one edit; outputs get suggestions too */
+    tu_expect_errors("typo.yaml",
+                     "heed: 1\n"
+                     "inputs: {x: [B, 4]}\n"
+                     "nodes:\n"
+                     "  tanh: {op: Tanh, in: x}\n"
+                     "  u: {op: Tahn, in: x}\n",
+                     "typo.yaml:5:11: error: node 'u': unknown op 'Tahn'; did you mean 'Tanh'?",
+                     NULL);
+    tu_expect_errors("typo.yaml",
+                     "heed: 1\n"
+                     "inputs: {x: [B, 4]}\n"
+                     "nodes:\n"
+                     "  tanh: {op: Tanh, in: x}\n"
+                     "  u: {op: Tanh, in: tahn}\n",
+                     "typo.yaml:5:21: error: node 'u': input 'tahn' is not defined; did you mean "
+                     "'tanh'?",
+                     NULL);
+    tu_expect_errors("typo.yaml",
+                     "heed: 1\n"
+                     "inputs: {x: [B, 4]}\n"
+                     "nodes:\n"
+                     "  tanh: {op: Tanh, in: x}\n"
+                     "outputs: [tnah]\n",
+                     "typo.yaml:5:11: error: output 'tnah' is not a value of the model; did you "
+                     "mean 'tanh'?",
+                     NULL);
     tu_expect_errors("empty.yaml", "", "empty.yaml: error: the model file is empty", NULL);
     tu_expect_errors("list.yaml", "- 1\n- 2\n",
                      "list.yaml:1:1: error: a model file is a mapping (heed: 1, inputs:, nodes: "
