@@ -45,6 +45,8 @@ typedef struct checker {
     const hy_node *blocks;
     alias *aliases;
     size_t n_alias, cap_alias;
+    const char **failed; /* nodes reported already (an unknown op): no follow-on errors */
+    size_t n_failed, cap_failed;
     size_t cap_nodes, cap_values, cap_syms;
 } checker;
 
@@ -898,6 +900,26 @@ static void unknown_attr(checker *ck, const char *full, const heed_op *op, const
     note_list(ck, parent < 0 ? "its attributes" : "its fields", names, n);
 }
 
+/* A node whose definition was refused: references to it are not reported
+ * again as undefined inputs. */
+static void add_failed(checker *ck, const char *name)
+{
+    if (heed_grow(&ck->m->env, (void **)&ck->failed, &ck->cap_failed, ck->n_failed + 1,
+                  sizeof *ck->failed))
+        ck->failed[ck->n_failed++] = name;
+}
+
+/* Whether value `name` is a refused node or one of its outputs (node.out). */
+static bool of_failed_node(const checker *ck, const char *name)
+{
+    for (size_t i = 0; i < ck->n_failed; i++) {
+        size_t n = strlen(ck->failed[i]);
+        if (!strncmp(name, ck->failed[i], n) && (name[n] == '\0' || name[n] == '.'))
+            return true;
+    }
+    return false;
+}
+
 static void add_op_node(checker *ck, const scope *sc, const char *local, const hy_node *key,
                         const hy_node *map, bool is_loss)
 {
@@ -909,6 +931,7 @@ static void add_op_node(checker *ck, const scope *sc, const char *local, const h
     if (!opv || !scalar(opv)) {
         err(ck, full, opv ? opv : key, "node '%s' needs 'op:' naming its op (or 'block:')", full);
         note_list(ck, "ops", heed_op_names, HEED_OP_COUNT);
+        add_failed(ck, full);
         return;
     }
     const heed_op *op = heed_op_find(opv->str);
@@ -917,6 +940,7 @@ static void add_op_node(checker *ck, const scope *sc, const char *local, const h
         err(ck, full, opv, "node '%s': unknown op '%s'%s", full, opv->str,
             suggest(ck, sug, sizeof sug, opv->str, heed_op_names, HEED_OP_COUNT));
         note_list(ck, "ops", heed_op_names, HEED_OP_COUNT);
+        add_failed(ck, full);
         return;
     }
     if (is_loss && !(op->flags & HEED_OP_LOSS)) {
@@ -1288,7 +1312,7 @@ static void resolve_refs(checker *ck)
         hm_node *nd = &m->nodes[n];
         for (int i = 0; i < nd->n_in; i++) {
             nd->in[i] = nd->refs[i].name ? hm_value_find(m, nd->refs[i].name) : -1;
-            if (nd->in[i] >= 0)
+            if (nd->in[i] >= 0 || (nd->refs[i].name && of_failed_node(ck, nd->refs[i].name)))
                 continue;
             char sug[96];
             err(ck, nd->name, nd->refs[i].at, "node '%s': input '%s' is not defined%s", nd->name,
@@ -1772,6 +1796,7 @@ heed_status heed_model_build(const heed_env *env, hy_doc *doc, heed_model **out,
     check_train(&ck, hy_get(root, "train"));
     check_decode(&ck, hy_get(root, "decode"));
     heed_dealloc(env, ck.aliases);
+    heed_dealloc(env, ck.failed);
     if (ck.errors > 0) {
         heed_status st = diag && diag->status != HEED_OK ? diag->status : HEED_ERR_MODEL;
         heed_model_free(m);

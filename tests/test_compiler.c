@@ -235,6 +235,20 @@ static void top_level_and_sections(void **state)
                      "  u: {op: Tahn, in: x}\n",
                      "typo.yaml:5:11: error: node 'u': unknown op 'Tahn'; did you mean 'Tanh'?",
                      NULL);
+    /* a refused node's users are not reported again: one error, not three */
+    heed_diag d;
+    assert_int_not_equal(tu_check("typo.yaml",
+                                  "heed: 1\n"
+                                  "inputs: {x: [B, S, 4]}\n"
+                                  "nodes:\n"
+                                  "  enc: {op: GRUU, in: x, hidden: 4}\n"
+                                  "  dec: {op: GRU, in: x, hidden: 4}\n"
+                                  "  init: {op: Affine, in: enc.state, units: 4}\n"
+                                  "  att: {op: Attention, score: dot, query: dec, keys: enc}\n",
+                                  &d),
+                         HEED_OK);
+    assert_int_equal(d.count, 1);
+    assert_non_null(strstr(d.text, "node 'enc': unknown op 'GRUU'; did you mean 'GRU'?"));
     tu_expect_errors("typo.yaml",
                      "heed: 1\n"
                      "inputs: {x: [B, 4]}\n"
