@@ -245,6 +245,21 @@ done
 expect 0 "heed infer of words" "$heed" infer "$src/graphs/bahdanau_seq2seq.yaml" --weights \
     words.safetensors cab
 contains out.txt "c a b" "heed infer of words"
+# from stdin: one output line per input line, blank ones included
+printf 'cab\n\ncab\n' | "$heed" infer "$src/graphs/bahdanau_seq2seq.yaml" --weights \
+    words.safetensors >out.txt 2>err.txt || fail "heed infer from stdin: $(cat err.txt)"
+[ "$(wc -l <out.txt)" -eq 3 ] || fail "heed infer from stdin: $(wc -l <out.txt) lines for 3"
+[ "$(sed -n 2p out.txt)" = "" ] || fail "heed infer: a blank line gave '$(sed -n 2p out.txt)'"
+[ "$(sed -n 1p out.txt)" = "$(sed -n 3p out.txt)" ] || fail "heed infer from stdin: lines 1, 3 differ"
+printf 'ca\000b\n' | "$heed" infer "$src/graphs/bahdanau_seq2seq.yaml" --weights \
+    words.safetensors >out.txt 2>err.txt && fail "heed infer took a NUL byte"
+contains err.txt "stdin: line 1 holds a NUL byte" "heed infer of a NUL byte"
+# outputs that cannot be written are found before any work
+expect 1 "infer --attention into a missing directory" "$heed" infer \
+    "$src/graphs/bahdanau_seq2seq.yaml" --weights words.safetensors --attention /nonexistent-dir/a.svg cab
+[ ! -s out.txt ] || fail "infer --attention into a missing directory printed results"
+expect 1 "inspect --dot onto a directory" "$heed" inspect "$src/graphs/bahdanau_seq2seq.yaml" --dot .
+[ ! -s out.txt ] || fail "inspect --dot onto a directory printed its table"
 expect 2 "--tokens against a checkpoint" "$heed" train "$src/graphs/bahdanau_seq2seq.yaml" \
     --data spell.tsv --resume words.safetensors --epochs 13 --tokens tgt=chars --quiet
 contains err.txt "words.safetensors tokenises field 'tgt' as words; --tokens tgt=chars needs new weights" \

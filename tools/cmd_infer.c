@@ -182,19 +182,23 @@ static int run_infer(const infer_args *a)
 
 /* Non-empty lines of stdin, without their newline; *n = 0 when there are
  * none. NULL when out of memory. */
-static char **read_lines(size_t *n)
+/* Every line of stdin, blank ones included, so that output line i answers
+ * input line i. NULL on a lack of memory or a NUL byte (*bad_line: its
+ * number), which would cut the text short without a word. */
+static char **read_lines(size_t *n, size_t *bad_line)
 {
     size_t cap = 64, len = 0;
     char **out = malloc(sizeof *out * cap), *line = NULL;
     ssize_t got;
     *n = 0;
+    *bad_line = 0;
     while (out && (got = getline(&line, &len, stdin)) >= 0) {
         while (got > 0 && (line[got - 1] == '\n' || line[got - 1] == '\r'))
             line[--got] = '\0';
-        if (got == 0)
-            continue;
+        if (strlen(line) != (size_t)got)
+            *bad_line = *n + 1;
         char **grown = *n == cap ? realloc(out, sizeof *out * (cap *= 2)) : out;
-        char *copy = grown ? strdup(line) : NULL;
+        char *copy = grown && !*bad_line ? strdup(line) : NULL;
         if (!copy) {
             for (size_t i = 0; grown && i < *n; i++)
                 free(grown[i]);
@@ -235,13 +239,23 @@ int cmd_infer(int argc, char **argv)
         return CLI_USAGE;
     if (o.n_positional < 1 || !a.weights)
         return cli_usage_error(&o, "give a model file and --weights");
+    char why[4200];
+    /* found before any text is decoded, not after every result was printed */
+    if (a.attention && strcmp(a.attention, "-") && !cli_writable(a.attention, why, sizeof why)) {
+        fprintf(stderr, "heed infer: error: --attention %s: %s\n", a.attention, why);
+        return CLI_USER_ERROR;
+    }
     a.model = o.positional[0];
     char **lines = NULL;
     a.n = (size_t)o.n_positional - 1;
     a.texts = (const char **)o.positional + 1;
     if (a.n == 0) {
-        if (!(lines = read_lines(&a.n))) {
-            fprintf(stderr, "heed infer: error: out of memory reading stdin\n");
+        size_t bad;
+        if (!(lines = read_lines(&a.n, &bad))) {
+            if (bad)
+                fprintf(stderr, "heed infer: error: stdin: line %zu holds a NUL byte\n", bad);
+            else
+                fprintf(stderr, "heed infer: error: out of memory reading stdin\n");
             return CLI_USER_ERROR;
         }
         a.texts = (const char **)lines;

@@ -133,6 +133,12 @@ int cmd_inspect(int argc, char **argv)
         return CLI_USAGE;
     if (o.n_positional != 1)
         return cli_usage_error(&o, "give one model file");
+    char why[4200];
+    /* found before anything is printed, not after */
+    if (dot && strcmp(dot, "-") && !cli_writable(dot, why, sizeof why)) {
+        fprintf(stderr, "heed inspect: error: --dot %s: %s\n", dot, why);
+        return CLI_USER_ERROR;
+    }
     heed_model *m;
     if (cli_load_model(o.positional[0], 0, &m) != HEED_OK)
         return CLI_USER_ERROR;

@@ -79,7 +79,8 @@ static const cli_cmd commands[] = {
      "heed infer MODEL.yaml --weights W.safetensors [--beam K] [--alpha A] [--attention "
      "FILE.svg|-] [--threads N] [TEXT ...]",
      "Decodes (seq2seq) or classifies each TEXT, one result per line; without TEXT,\n"
-     "reads one text per line from stdin.\n"
+     "reads one text per line from stdin (blank lines too: output line i answers input\n"
+     "line i).\n"
      "\n"
      "  --weights FILE      trained weights\n"
      "  --beam K            beam width (default 1: greedy)\n"
