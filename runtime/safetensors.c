@@ -116,11 +116,16 @@ static heed_status parse_tensor(st_file *f, const char *name, json_t *obj, st_te
         json_t *e = json_array_get(shape, (size_t)d);
         json_int_t v = json_is_integer(e) ? json_integer_value(e) : -1;
         if (v < 0 || !heed_mul_ok(numel, (size_t)v, &numel))
-            return st_fail(diag, HEED_ERR_WEIGHTS, path, "tensor '%s': dim %d is invalid", name,
-                           d);
+            return st_fail(diag, HEED_ERR_WEIGHTS, path,
+                           "tensor '%s': dim %d is invalid (not a whole number from 0 on, or "
+                           "too large)",
+                           name, d);
         t->shape[d] = v;
     }
     json_t *b = json_array_get(offs, 0), *e = json_array_get(offs, 1);
+    if (!json_is_integer(b) || !json_is_integer(e))
+        return st_fail(diag, HEED_ERR_WEIGHTS, path,
+                       "tensor '%s': data_offsets must be two whole numbers of bytes", name);
     json_int_t begin = json_is_integer(b) ? json_integer_value(b) : -1;
     json_int_t end = json_is_integer(e) ? json_integer_value(e) : -1;
     if (begin < 0 || end < begin || (size_t)end > data_size)

@@ -659,7 +659,8 @@ static void weights_offsets_lie(void **state)
         {"[0,4096]", "tensor 'h.weight': data_offsets [0, 4096] lie outside the 60 data bytes"},
         {"[-8,40]", "tensor 'h.weight': data_offsets [-8, 40] lie outside"},
         {"[0,40]", "tensor 'h.weight': its shape and dtype need 48 bytes but its offsets span 40"},
-        {"[0,\"48\"]", "tensor 'h.weight': data_offsets [0, -1] lie outside"},
+        {"[0,\"48\"]", "tensor 'h.weight': data_offsets must be two whole numbers of bytes"},
+        {"[0.5,48]", "tensor 'h.weight': data_offsets must be two whole numbers of bytes"},
         {"[0]", "tensor 'h.weight': needs dtype, shape and data_offsets [begin, end]"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
