@@ -460,6 +460,16 @@ heed_status heed_tensor_file_read(const char *path, heed_tensor_file **out, heed
         return heed_fail(diag, HEED_ERR_NOMEM, "out of memory");
     tf->env = env;
     heed_status st = st_read(&tf->env, path, &tf->f, diag);
+    if (st == HEED_OK && tf->f->data_start % 4) {
+        /* writers that do not pad the header leave the data unaligned for
+         * the float pointers handed out below: move it down onto a 4-byte
+         * boundary (over the header's tail, already parsed and copied) */
+        st_file *f = tf->f;
+        size_t to = f->data_start & ~(size_t)3;
+        memmove(f->bytes + to, f->bytes + f->data_start, f->size - f->data_start);
+        f->size -= f->data_start - to;
+        f->data_start = to;
+    }
     for (int i = 0; st == HEED_OK && i < tf->f->n; i++) {
         const st_tensor *t = &tf->f->t[i];
         if (strcmp(t->dtype, "other") == 0)

@@ -680,6 +680,32 @@ static void weights_offsets_lie(void **state)
     expect_weights_error(path, 0, "tensor 'h.weight': dim 1 is invalid");
 }
 
+/* A header its writer did not pad (older safetensors writers) leaves the
+ * data at any byte offset: a tensor file still hands out aligned floats
+ * holding the file's values. */
+static void unpadded_header_is_read(void **state)
+{
+    (void)state;
+    char path[128];
+    tmp_path("unpadded.safetensors", path, sizeof path);
+    for (int extra = 0; extra < 4; extra++) {
+        char header[128];
+        snprintf(header, sizeof header,
+                 "{\"x\":{\"dtype\":\"F32\",\"shape\":[2,3],\"data_offsets\":[0,24]}%.*s}",
+                 extra, "   ");
+        write_st(path, 0, header, 24);
+        heed_tensor_file *f;
+        heed_diag d;
+        assert_int_equal(heed_tensor_file_read(path, &f, &d), HEED_OK);
+        heed_tensor t;
+        assert_int_equal(heed_tensor_file_get(f, 0, &t), HEED_OK);
+        assert_int_equal((uintptr_t)t.data % 4, 0);
+        for (int i = 0; i < 6; i++)
+            assert_true(((const float *)t.data)[i] == 1.0f);
+        heed_tensor_file_free(f);
+    }
+}
+
 /* Two tensors sharing bytes, including an overlap that an empty tensor sorted
  * between them used to hide. */
 static void weights_overlap(void **state)
@@ -1243,6 +1269,7 @@ int main(void)
         cmocka_unit_test(learned_positions_bound_the_length),
         cmocka_unit_test(names_cannot_forge_lines),
         cmocka_unit_test(fed_inputs_within_limits),
+        cmocka_unit_test(unpadded_header_is_read),
     };
     return cmocka_run_group_tests(tests, make_tmpdir, remove_tmpdir);
 }
