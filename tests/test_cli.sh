@@ -245,6 +245,11 @@ done
 expect 0 "heed infer of words" "$heed" infer "$src/graphs/bahdanau_seq2seq.yaml" --weights \
     words.safetensors cab
 contains out.txt "c a b" "heed infer of words"
+# references without tokens have no token error rate (not edits per one token)
+printf 'cab\t\n' >empty-target.tsv
+expect 0 "heed eval of empty references" "$heed" eval "$src/graphs/bahdanau_seq2seq.yaml" \
+    --weights words.safetensors --data empty-target.tsv --json
+contains out.txt '"token_error_rate":null' "heed eval of empty references"
 # from stdin: one output line per input line, blank ones included
 printf 'cab\n\ncab\n' | "$heed" infer "$src/graphs/bahdanau_seq2seq.yaml" --weights \
     words.safetensors >out.txt 2>err.txt || fail "heed infer from stdin: $(cat err.txt)"

@@ -7,6 +7,7 @@
  * accuracy. Classifiers report accuracy and a confusion matrix. --json for
  * machines.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -236,6 +237,19 @@ static heed_status teacher_forced(heed_session *s, const heed_dataset *ds, size_
     return st;
 }
 
+/* A percentage for JSON (null when undefined) and for the table ("n/a"). */
+static const char *json_rate(double x, char *buf, size_t cap)
+{
+    snprintf(buf, cap, isnan(x) ? "null" : "%.4f", x);
+    return buf;
+}
+
+static const char *text_rate(double x, char *buf, size_t cap)
+{
+    snprintf(buf, cap, isnan(x) ? "n/a" : "%.2f%%", x);
+    return buf;
+}
+
 static int eval_seq2seq(const eval_args *a, const heed_model *m, heed_session *s,
                         const heed_vocab *v, const heed_dataset *ds, const tsv_rows *r)
 {
@@ -253,15 +267,19 @@ static int eval_seq2seq(const eval_args *a, const heed_model *m, heed_session *s
     if (teacher_forced(s, ds, r->n, &mt.tf, &d) != HEED_OK)
         return cli_report(&d);
     double exact = 100.0 * (double)mt.exact / (double)mt.rows;
-    double ter = 100.0 * (double)mt.edits / (double)(mt.ref_tokens ? mt.ref_tokens : 1);
-    double ser = 100.0 * (double)mt.sym_edits / (double)(mt.ref_syms ? mt.ref_syms : 1);
+    /* a rate over references with no tokens at all is undefined (NaN: "n/a"
+     * and null), not edits per one token */
+    double ter = mt.ref_tokens ? 100.0 * (double)mt.edits / (double)mt.ref_tokens : NAN;
+    double ser = mt.ref_syms ? 100.0 * (double)mt.sym_edits / (double)mt.ref_syms : NAN;
     double tok = mt.tf.tokens ? 100.0 * (double)mt.tf.tokens_correct / (double)mt.tf.tokens : 0;
     if (a->json) {
+        char tj[32], sj[32];
         printf("{\"model\":\"%s\",\"data\":\"%s\",\"rows\":%zu,\"beam\":%d,\"exact_match\":%.4f,"
-               "\"wer\":%.4f,\"token_error_rate\":%.4f,",
-               heed_model_name(m), a->data, mt.rows, a->beam, exact, 100.0 - exact, ter);
+               "\"wer\":%.4f,\"token_error_rate\":%s,",
+               heed_model_name(m), a->data, mt.rows, a->beam, exact, 100.0 - exact,
+               json_rate(ter, tj, sizeof tj));
         if (mt.spaced)
-            printf("\"symbol_error_rate\":%.4f,", ser);
+            printf("\"symbol_error_rate\":%s,", json_rate(ser, sj, sizeof sj));
         printf("\"teacher_forced_token_accuracy\":%.4f}\n", tok);
         return CLI_OK;
     }
@@ -272,13 +290,14 @@ static int eval_seq2seq(const eval_args *a, const heed_model *m, heed_session *s
     printf("  exact match                    %7.2f%%\n", exact);
     printf("  word error rate (WER)          %7.2f%%  (rows matching none of their references)\n",
            100.0 - exact);
-    printf("  token error rate               %7.2f%%  (edits to the closest reference / its "
+    char tt[32], st[32];
+    printf("  token error rate               %8s  (edits to the closest reference / its "
            "length, in the model's tokens)\n",
-           ter);
+           text_rate(ter, tt, sizeof tt));
     if (mt.spaced)
-        printf("  symbol error rate (PER)        %7.2f%%  (the same in space-separated symbols: "
+        printf("  symbol error rate (PER)        %8s  (the same in space-separated symbols: "
                "phonemes for g2p)\n",
-               ser);
+               text_rate(ser, st, sizeof st));
     printf("  token accuracy, teacher-forced %7.2f%%\n", tok);
     return CLI_OK;
 }
