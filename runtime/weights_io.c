@@ -286,7 +286,16 @@ static heed_status load_vocab(const heed_model *m, const st_file *f, heed_vocab 
         snprintf(key, sizeof key, "heed.vocab.%s", vocab_dim_name(m, k));
         const char *json = st_meta(f, key);
         heed_status st;
-        if (!json) {
+        const char *saved_model = st_meta(f, "heed.model");
+        if (!json && saved_model && strcmp(saved_model, m->name) != 0) {
+            /* the likelier mistake: another model's weights */
+            heed_srcpos pos = {f->path, NULL, 0, 0};
+            heed_diag_add(diag, HEED_ERR_WEIGHTS, &pos, NULL,
+                          "the file holds weights of model '%s', not '%s' (it has no vocabulary "
+                          "'%s')",
+                          saved_model, m->name, vocab_dim_name(m, k));
+            st = HEED_ERR_WEIGHTS;
+        } else if (!json) {
             heed_srcpos pos = {f->path, NULL, 0, 0};
             heed_diag_add(diag, HEED_ERR_WEIGHTS, &pos, NULL,
                           "the file has no vocabulary '%s' (metadata %s); weights for a model "

@@ -442,6 +442,16 @@ static void vocabularies_of_another_model(void **state)
     assert_int_equal(heed_dataset_load(again, v, tsv, &ds, &d), HEED_OK);
     assert_int_equal(heed_dataset_size(ds), 3);
     heed_dataset_free(ds);
+    /* the classifier's weights file, loaded into the seq2seq model, is named
+     * as another model's (not as a file heed train did not write) */
+    char path[] = "/tmp/heed_api_vocw_XXXXXX";
+    close(mkstemp(path));
+    assert_int_equal(heed_weights_new(cls, cv, NULL, 0, 1, &w, &d), HEED_OK);
+    assert_int_equal(heed_weights_save(w, path, &d), HEED_OK);
+    heed_weights_free(w);
+    assert_int_equal(heed_weights_load(m, path, 0, &w, &d), HEED_ERR_WEIGHTS);
+    assert_non_null(strstr(d.message, "the file holds weights of model 'cls', not 'model'"));
+    unlink(path);
     heed_vocab_free(v);
     heed_vocab_free(cv);
     heed_model_free(cls);
