@@ -155,6 +155,12 @@ cmp -s got_t.txt got_t3.txt || fail "heed run on its own output gave different v
 sed 's/"shape":\[1,4\]/"shape":\[4,1\]/' in.safetensors >wrong.safetensors
 expect 1 "input of the wrong shape" "$heed" run calc.yaml --inputs wrong.safetensors --out o.safetensors
 contains err.txt "x" "wrong shape"
+contains err.txt "note: the inputs come from wrong.safetensors" "wrong shape"
+# an input the file lacks: the message says where the inputs came from
+printf 'heed: 1\ninputs: {x: [B, 4], y: [B, 4]}\nnodes:\n  s: {op: Add, in: [x, y]}\n' >two.yaml
+expect 1 "input missing from the file" "$heed" run two.yaml --inputs in.safetensors --out o.safetensors
+contains err.txt "input 'y' was not set" "input missing from the file"
+contains err.txt "note: the inputs come from in.safetensors" "input missing from the file"
 
 # ------------------------------------------------------------ heed eval
 # A tiny model learns to spell three letters out with spaces ("abc" -> "a b c")

@@ -45,11 +45,17 @@ static int run_graph(heed_model *m, heed_weights *w, const char *in_path, const 
         /* values computed by the graph (a previous run's output) are not inputs */
         if (!is_input(m, t.name) && is_value(m, t.name))
             continue;
+        /* the message names the tensor; say which file held it */
         if (heed_session_set_input(s, t.name, &t, &d) != HEED_OK)
-            rc = (cli_report(&d), CLI_USER_ERROR);
+            rc = (fprintf(stderr, "%s: error: tensor '%s': %s\n", in_path, t.name, d.message),
+                  CLI_USER_ERROR);
     }
-    if (rc == CLI_OK && heed_session_forward(s, &d) != HEED_OK)
+    if (rc == CLI_OK && heed_session_forward(s, &d) != HEED_OK) {
         rc = cli_report(&d);
+        /* an input the file did not hold, or whose shape or ids the model refuses */
+        if (d.status == HEED_ERR_STATE || d.status == HEED_ERR_SHAPE || d.status == HEED_ERR_DATA)
+            fprintf(stderr, "note: the inputs come from %s\n", in_path);
+    }
     size_t n = heed_model_value_count(m), k = 0;
     heed_tensor *outs = rc == CLI_OK ? calloc(n + 1, sizeof *outs) : NULL;
     if (rc == CLI_OK && !outs)
