@@ -96,6 +96,9 @@ test_cli() {
         grep -q "^  $n " "$WORK/out" || fail "--list does not list $n"
     done
     exits_with 0 data --help
+    # --list with a dataset and --out is a mistake, not a run that overwrites DIR
+    exits_with 2 data dates --out "$WORK/listed" --train 5 --list
+    [ ! -e "$WORK/listed" ] || fail "--list with --out wrote a dataset"
     exits_with 2 data date --out "$WORK/x"
     grep -q "unknown dataset 'date'; did you mean 'dates'" "$WORK/err" || fail "no did-you-mean"
     exits_with 2 data nosuch --out "$WORK/x"

@@ -129,7 +129,9 @@ int cmd_data(int argc, char **argv)
     parse_options(&o, &a);
     if (o.failed)
         return CLI_USAGE;
-    if (a.list && o.n_positional == 0) {
+    if (a.list && (o.n_positional > 0 || a.out || a.explain))
+        return cli_usage_error(&o, "--list goes alone: it lists the datasets and writes nothing");
+    if (a.list) {
         list_datasets();
         return CLI_OK;
     }
