@@ -322,9 +322,24 @@ void heed_diag_vadd(heed_diag *diag, heed_status status, const heed_srcpos *pos,
 {
     if (!diag)
         return;
-    char msg[1024];
+    char msg[1024], file[512];
     vsnprintf(msg, sizeof msg, fmt, ap);
     replace_controls(msg);
+    /* a file or display name is the caller's: neither a terminal escape nor
+     * a line break in it may forge a line of the text */
+    copy_str(file, sizeof file, pos ? pos->file : NULL);
+    for (char *c = file; *c; c++)
+        if (is_control((unsigned char)*c) || *c == '\n' || *c == '\t')
+            *c = '?';
+    /* One error per source position: the nodes a block expands into (or a
+     * list's entries) repeat one mistake at one place, and the first says it. */
+    if (pos && pos->file && pos->line > 0 && diag->count > 0) {
+        char at[600];
+        snprintf(at, sizeof at, "%s:%d:%d: error: ", file, pos->line, pos->column);
+        for (const char *p = diag->text; (p = strstr(p, at)) != NULL; p++)
+            if (p == diag->text || p[-1] == '\n')
+                return;
+    }
     if (diag->count == 0) {
         diag->status = status;
         diag->line = pos ? pos->line : 0;
@@ -337,14 +352,8 @@ void heed_diag_vadd(heed_diag *diag, heed_status status, const heed_srcpos *pos,
     /* Whole entries only: a message cut in the middle of its source line helps
      * nobody. Entries with a position leave the last part of the text free,
      * so a closing line without one (such as "more than 20 errors") still fits. */
-    char entry[2048], file[512];
+    char entry[2048];
     heed_sbuf e = {entry, sizeof entry, 0, false};
-    /* a file or display name is the caller's: neither a terminal escape nor
-     * a line break in it may forge a line of the text */
-    copy_str(file, sizeof file, pos ? pos->file : NULL);
-    for (char *c = file; *c; c++)
-        if (is_control((unsigned char)*c) || *c == '\n' || *c == '\t')
-            *c = '?';
     if (pos && pos->file && pos->line > 0)
         heed_sbuf_printf(&e, "%s:%d:%d: error: %s\n", file, pos->line, pos->column, msg);
     else if (pos && pos->file)

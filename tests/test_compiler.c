@@ -404,6 +404,27 @@ static void blocks_repeat(void **state)
 static void block_errors(void **state)
 {
     (void)state;
+    /* one mistake in a repeated block's argument is one error, not one per
+     * copy of the block */
+    heed_diag d;
+    assert_int_not_equal(tu_check("rep.yaml",
+                                  "heed: 1\n"
+                                  "dims: {E: 6}\n"
+                                  "inputs: {x: [B, S, E]}\n"
+                                  "blocks:\n"
+                                  "  layer:\n"
+                                  "    inputs: [h]\n"
+                                  "    params: {act: tanh}\n"
+                                  "    nodes:\n"
+                                  "      proj: {op: Affine, in: h, units: 6, activation: act}\n"
+                                  "nodes:\n"
+                                  "  stack: {block: layer, in: x, repeat: 3, act: tahn}\n",
+                                  &d),
+                         HEED_OK);
+    assert_int_equal(d.count, 1);
+    assert_non_null(strstr(d.text, "rep.yaml:11:48: error: node 'stack.0.proj': 'activation' "
+                                   "must be one of none,tanh,sigmoid,relu, not 'tahn'; did you "
+                                   "mean 'tanh'?"));
     tu_expect_errors("blockerr.yaml",
                      "heed: 1\n"
                      "inputs: {x: [B, 4]}\n"
