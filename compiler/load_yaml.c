@@ -277,6 +277,13 @@ static void syntax_error(builder *b, const yaml_parser_t *p)
         fail_at(b, HEED_ERR_SYNTAX, line, col, "YAML: %s", msg);
         return;
     }
+    /* the commonest cause of this scanner error, said plainly */
+    if (p->error == YAML_SCANNER_ERROR && m->index < b->doc->text_len &&
+        b->doc->text[m->index] == '\t') {
+        fail_at(b, HEED_ERR_SYNTAX, (int)m->line + 1, (int)m->column + 1,
+                "YAML: %s", "a tab where YAML needs spaces (it indents with spaces, not tabs)");
+        return;
+    }
     fail_at(b, HEED_ERR_SYNTAX, (int)m->line + 1, (int)m->column + 1, "YAML: %s", msg);
 }
 

@@ -17,6 +17,10 @@ static void yaml_syntax_error(void **state)
                      "syntax.yaml:5:4: error: YAML: did not find expected ',' or '}' while "
                      "parsing a flow mapping",
                      "    5 |   b: {op: Tanh, in: a}\n      |    ^", NULL);
+    tu_expect_errors("tab.yaml", "heed: 1\ninputs:\n\tx: [B, 4]\nnodes:\n  t: {op: Tanh, in: x}\n",
+                     "tab.yaml:3:1: error: YAML: a tab where YAML needs spaces (it indents with "
+                     "spaces, not tabs)",
+                     NULL);
 }
 
 static void unknown_op(void **state)
