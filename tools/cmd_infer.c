@@ -66,7 +66,6 @@ static int show_attention(const infer_args *a, const heed_model *m, const heed_v
             cols[nc++] = token_text(v, src, d->source[c]);
         for (size_t t = 0; t < d->length; t++)
             rows[t] = token_text(v, tgt, d->tokens[t]);
-        rows[d->length] = strdup("<eos>");
         char out[1024];
         heed_decode_text(r, i, out, sizeof out);
         snprintf(title, 2048, "%s -> %s", a->texts[i], out);
@@ -74,8 +73,15 @@ static int show_attention(const infer_args *a, const heed_model *m, const heed_v
         float *w = calloc((d->length + 1) * (size_t)(nc ? nc : 1), sizeof *w);
         for (size_t t = 0; w && t <= d->length; t++)
             memcpy(w + t * (size_t)nc, d->attention + t * d->source_length, (size_t)nc * sizeof *w);
+        /* the <eos> row is all zeros when max_length ended the output: no
+         * <eos> was written, so none is drawn */
+        bool eos = false;
+        for (int c = 0; w && c < nc; c++)
+            eos |= w[d->length * (size_t)nc + (size_t)c] != 0.0f;
+        if (eos)
+            rows[d->length] = strdup("<eos>");
         maps[i] = (heatmap){title, (const char *const *)cols, nc, (const char *const *)rows,
-                            (int)d->length + 1, w};
+                            (int)d->length + (eos ? 1 : 0), w};
     }
     int rc = CLI_OK;
     if (!strcmp(a->attention, "-")) {

@@ -99,12 +99,22 @@ static int display_width(const char *s)
     return n;
 }
 
-/* A column label two cells wide: the token (spaces made visible), padded. */
+/* A column label two cells wide, as the shades below it: the token (a space
+ * made visible, <unk> as '?'), padded; a longer one cut to its first
+ * character and an ellipsis, which keeps the grid aligned. */
 static void column_label(FILE *f, const char *tok)
 {
-    const char *t = strcmp(tok, " ") ? tok : "\xe2\x90\xa3";
+    const char *t = !strcmp(tok, " ") ? "\xe2\x90\xa3" : !strcmp(tok, "<unk>") ? "?" : tok;
+    int w = display_width(t);
+    if (w > 2) {
+        size_t first = 1;
+        while (t[first] && ((unsigned char)t[first] & 0xc0) == 0x80)
+            first++;
+        fprintf(f, "%.*s\xe2\x80\xa6", (int)first, t);
+        return;
+    }
     fputs(t, f);
-    for (int w = display_width(t); w < 2; w++)
+    for (; w < 2; w++)
         fputc(' ', f);
 }
 
