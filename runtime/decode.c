@@ -421,6 +421,39 @@ static heed_status finish_empty_sources(dec *d, size_t width)
     return st;
 }
 
+/* A step's logits must be one row of V scores per decoded row, V the size
+ * of the fed-back input's vocabulary (its argmax is fed back), and the
+ * attention one row per decoded row over the `width` source positions:
+ * decode: logits: or attention: naming another value would be read past its
+ * end or feed back ids out of range. */
+static heed_status check_step_values(const dec *d, size_t width, heed_diag *diag)
+{
+    const heed_model *m = d->m;
+    const hp_value *lv = &d->s->plan->values[m->decode_logits];
+    int64_t vocab = -1;
+    for (int f = 0; f < m->n_fields && d->s->w->vocab; f++)
+        if (!strcmp(m->fields[f].input, m->inputs[m->decode_input].name))
+            vocab = d->s->w->vocab->v[m->fields[f].vocab].n;
+    if (lv->numel != d->rows * (size_t)d->V || lv->shape.rank < 2 || (vocab > 0 && d->V != vocab))
+        return heed_fail(diag, HEED_ERR_MODEL,
+                         "decode logits '%s' must hold one row of scores per step over the "
+                         "tokens of input '%s' (%lld of them); a step gives it %lld values in "
+                         "rows of %lld",
+                         m->values[m->decode_logits].name, m->inputs[m->decode_input].name,
+                         (long long)vocab, (long long)lv->numel, (long long)d->V);
+    if (d->want_att) {
+        const hp_value *av = &d->s->plan->values[d->att_value];
+        if (av->numel != d->rows * (size_t)d->S || av->shape.rank < 2 || (size_t)d->S != width)
+            return heed_fail(diag, HEED_ERR_MODEL,
+                             "decode attention '%s' must hold one row of weights over the %zu "
+                             "source positions per step; a step gives it %lld values in rows of "
+                             "%lld",
+                             m->values[d->att_value].name, width, (long long)av->numel,
+                             (long long)d->S);
+    }
+    return HEED_OK;
+}
+
 static heed_status decode_chunk(heed_session *s, heed_decode_result *res,
                                 const char *const *texts, size_t first, size_t n,
                                 const heed_decode_options *o, bool force_beam, heed_diag *diag)
@@ -466,7 +499,9 @@ static heed_status decode_chunk(heed_session *s, heed_decode_result *res,
             d.S = av->shape.d[av->shape.rank - 1].v;
         }
         d.primed = true;
-        st = dec_alloc(&d);
+        st = check_step_values(&d, width, diag);
+        if (st == HEED_OK)
+            st = dec_alloc(&d);
     }
     float *att_row = st == HEED_OK ? heed_zalloc(s->env, d.rows * (size_t)d.S + 1, sizeof *att_row) : NULL;
     if (st == HEED_OK && !att_row)

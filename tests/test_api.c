@@ -590,6 +590,30 @@ static void decoding_options_in_range(void **state)
     heed_decode_result_free(r);
     heed_session_free(s);
     heed_weights_free(w);
+    /* decode: logits: and attention: naming values of the wrong shape are
+     * refused before a step is read past its end or fed back */
+    const char *bad_decode[][2] = {
+        {"decode: {max_length: 6, logits: enc}",
+         "decode logits 'enc' must hold one row of scores per step over the tokens of input "
+         "'tgt'"},
+        {"decode: {max_length: 6, logits: init}", "(7 of them); a step gives it 6 values"},
+        {"decode: {max_length: 6, attention: logits}",
+         "decode attention 'logits' must hold one row of weights over the 3 source positions"}};
+    for (int i = 0; i < 3; i++) {
+        char yaml[2048];
+        snprintf(yaml, sizeof yaml, "%.*s%s\n", (int)(strstr(model_yaml, "decode:") - model_yaml),
+                 model_yaml, bad_decode[i][0]);
+        heed_model *bm = tu_model("dec.yaml", yaml);
+        assert_int_equal(heed_weights_new(bm, v, NULL, 0, 5, &w, &d), HEED_OK);
+        assert_int_equal(heed_session_new(w, HEED_MODE_INFER, &s, &d), HEED_OK);
+        heed_decode_options o = {.attention = 1};
+        assert_int_equal(heed_decode(s, texts, 1, &o, &r, &d), HEED_ERR_MODEL);
+        if (!strstr(d.message, bad_decode[i][1]))
+            fail_msg("'%s' not in '%s'", bad_decode[i][1], d.message);
+        heed_session_free(s);
+        heed_weights_free(w);
+        heed_model_free(bm);
+    }
     heed_vocab_free(v);
     heed_model_free(m);
     unlink(tsv);
