@@ -1012,9 +1012,14 @@ static void add_op_node(checker *ck, const scope *sc, const char *local, const h
         if (!v || (kind != HEED_A_INPUT && kind != HEED_A_INPUTS))
             continue;
         if (v->kind == HY_SEQ) {
-            for (size_t e = 0; e < v->n; e++)
+            /* past the limit add_ref has said so once: the rest would repeat it */
+            for (size_t e = 0; e < v->n; e++) {
+                bool full_before = n_refs >= HEED_MAX_INPUTS;
                 add_ref(ck, nd, j, resolve_ref(ck, sc, v->kids[e]->str), v->kids[e], refs,
                         &n_refs);
+                if (full_before)
+                    break;
+            }
         } else {
             add_ref(ck, nd, j, resolve_ref(ck, sc, v->str), v, refs, &n_refs);
         }

@@ -239,6 +239,16 @@ static void top_level_and_sections(void **state)
                      "  u: {op: Tahn, in: x}\n",
                      "typo.yaml:5:11: error: node 'u': unknown op 'Tahn'; did you mean 'Tanh'?",
                      NULL);
+    /* a list of inputs past the limit is one error, at the first one too many */
+    char many[1024];
+    int len = snprintf(many, sizeof many, "heed: 1\ninputs: {x: [B, 4]}\nnodes:\n  s: {op: Sum, in: [x");
+    for (int i = 1; i < 40; i++)
+        len += snprintf(many + len, sizeof many - (size_t)len, ", x");
+    snprintf(many + len, sizeof many - (size_t)len, "]}\n");
+    heed_diag dm;
+    assert_int_not_equal(tu_check("many.yaml", many, &dm), HEED_OK);
+    assert_int_equal(dm.count, 1);
+    assert_non_null(strstr(dm.text, "many.yaml:4:69: error: node 's' has more than 16 inputs"));
     /* a refused node's users are not reported again: one error, not three */
     heed_diag d;
     assert_int_not_equal(tu_check("typo.yaml",
