@@ -266,13 +266,32 @@ void heed_diag_clear(heed_diag *diag)
     diag->file[0] = diag->node[0] = diag->message[0] = diag->text[0] = '\0';
 }
 
+/* Removes a UTF-8 character cut short at the end of s (by a truncation). */
+static void drop_partial_char(char *s)
+{
+    size_t n = strlen(s), i = n;
+    while (i > 0 && ((unsigned char)s[i - 1] & 0xc0) == 0x80)
+        i--;
+    if (i == 0)
+        return;
+    unsigned char lead = (unsigned char)s[i - 1];
+    size_t want = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
+    if (n - (i - 1) < want)
+        s[i - 1] = '\0';
+}
+
+/* Copies src into dst[cap], cut if need be before a UTF-8 character rather
+ * than inside one. */
 static void copy_str(char *dst, size_t cap, const char *src)
 {
     if (!src)
         src = "";
     size_t n = strlen(src);
-    if (n >= cap)
+    if (n >= cap) {
         n = cap - 1;
+        while (n > 0 && ((unsigned char)src[n] & 0xc0) == 0x80)
+            n--;
+    }
     memcpy(dst, src, n);
     dst[n] = '\0';
 }
@@ -324,6 +343,8 @@ void heed_diag_vadd(heed_diag *diag, heed_status status, const heed_srcpos *pos,
         return;
     char msg[1024], file[512];
     vsnprintf(msg, sizeof msg, fmt, ap);
+    if (strlen(msg) == sizeof msg - 1)
+        drop_partial_char(msg);
     replace_controls(msg);
     /* a file or display name is the caller's: neither a terminal escape nor
      * a line break in it may forge a line of the text */

@@ -1235,6 +1235,38 @@ static void fed_inputs_within_limits(void **state)
     heed_model_free(m);
 }
 
+/* Whether s ends on a whole UTF-8 character. */
+static bool ends_whole(const char *s)
+{
+    size_t n = strlen(s), i = n;
+    while (i > 0 && ((unsigned char)s[i - 1] & 0xc0) == 0x80)
+        i--;
+    if (i == 0)
+        return n == 0;
+    unsigned char lead = (unsigned char)s[i - 1];
+    size_t want = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
+    return n - (i - 1) == want;
+}
+
+/* A message longer than the diagnostic's fields is cut between characters,
+ * never inside a UTF-8 sequence, at either possible alignment. */
+static void long_messages_cut_whole_characters(void **state)
+{
+    (void)state;
+    for (int shift = 0; shift < 2; shift++) {
+        char yaml[2048];
+        int len = snprintf(yaml, sizeof yaml, "heed: 1\ninputs: {x: [B, 4]}\nnodes:\n  a%s: {op: ",
+                           shift ? "b" : "");
+        for (int i = 0; i < 600; i++)
+            len += snprintf(yaml + len, sizeof yaml - (size_t)len, "\xc3\xa9");
+        snprintf(yaml + len, sizeof yaml - (size_t)len, ", in: x}\n");
+        heed_diag d;
+        assert_int_not_equal(tu_check("long.yaml", yaml, &d), HEED_OK);
+        assert_true(strlen(d.message) > 900);
+        assert_true(ends_whole(d.message));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1271,6 +1303,7 @@ int main(void)
         cmocka_unit_test(names_cannot_forge_lines),
         cmocka_unit_test(fed_inputs_within_limits),
         cmocka_unit_test(unpadded_header_is_read),
+        cmocka_unit_test(long_messages_cut_whole_characters),
     };
     return cmocka_run_group_tests(tests, make_tmpdir, remove_tmpdir);
 }
