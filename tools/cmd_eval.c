@@ -316,7 +316,7 @@ static int eval_classify(const eval_args *a, const heed_model *m, heed_session *
         rc = CLI_USER_ERROR;
     else if (heed_session_classify(s, (const char *const *)r->line, r->n, pred, NULL, &d) != HEED_OK)
         rc = cli_report(&d);
-    size_t correct = 0;
+    size_t correct = 0, unknown = 0;
     for (size_t i = 0; rc == CLI_OK && i < r->n; i++) {
         char gold[512];
         int32_t ids[4];
@@ -324,6 +324,8 @@ static int eval_classify(const eval_args *a, const heed_model *m, heed_session *
         column(r->line[i], col, gold, sizeof gold);
         heed_vocab_encode(v, field, gold, ids, 4, &n, &d);
         int32_t g = n ? ids[0] : 1;
+        /* a label the training data never had: wrong, and outside the table */
+        unknown += g < 4;
         correct += g == pred[i];
         conf[g * V + pred[i]]++;
     }
@@ -331,8 +333,9 @@ static int eval_classify(const eval_args *a, const heed_model *m, heed_session *
         double acc = 100.0 * (double)correct / (double)r->n;
         char name[64];
         if (a->json) {
-            printf("{\"model\":\"%s\",\"data\":\"%s\",\"rows\":%zu,\"accuracy\":%.4f,\"labels\":[",
-                   heed_model_name(m), a->data, r->n, acc);
+            printf("{\"model\":\"%s\",\"data\":\"%s\",\"rows\":%zu,\"accuracy\":%.4f,"
+                   "\"unknown_labels\":%zu,\"labels\":[",
+                   heed_model_name(m), a->data, r->n, acc, unknown);
             for (int32_t j = 4; j < V; j++) {
                 heed_vocab_decode(v, field, &j, 1, name, sizeof name);
                 printf("%s\"%s\"", j > 4 ? "," : "", name);
@@ -346,9 +349,13 @@ static int eval_classify(const eval_args *a, const heed_model *m, heed_session *
             }
             printf("]}\n");
         } else {
-            printf("%s on %s: %zu rows\n  accuracy %.2f%%\n\nconfusion (rows: true label, "
-                   "columns: predicted)\n%8s",
-                   heed_model_name(m), a->data, r->n, acc, "");
+            printf("%s on %s: %zu rows\n  accuracy %.2f%%\n", heed_model_name(m), a->data, r->n,
+                   acc);
+            if (unknown)
+                printf("  %zu rows have a label the model does not know (counted as wrong, not "
+                       "in the table)\n",
+                       unknown);
+            printf("\nconfusion (rows: true label, columns: predicted)\n%8s", "");
             for (int32_t p = 4; p < V; p++) {
                 heed_vocab_decode(v, field, &p, 1, name, sizeof name);
                 printf(" %6s", name);
