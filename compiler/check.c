@@ -47,6 +47,9 @@ typedef struct checker {
     size_t n_alias, cap_alias;
     const char **failed; /* nodes reported already (an unknown op): no follow-on errors */
     size_t n_failed, cap_failed;
+    uint64_t *said;      /* each reported error: its place and its text without the node */
+    size_t n_said, cap_said;
+    bool echo;           /* the last error repeated one already said: no notes for it */
     size_t cap_nodes, cap_values, cap_syms;
 } checker;
 
@@ -65,6 +68,25 @@ static bool stopped(const checker *ck)
     return ck->nomem || ck->errors > MAX_ERRORS || ck->m->n_nodes > HEED_MAX_NODES;
 }
 
+/* Whether an error repeats one already said: the same place and the same
+ * text but for the copy's numbers (node 'stack.1.proj' for 'stack.0.proj'),
+ * as every copy of a block repeats its mistake. Records it otherwise (a full
+ * record only loses the check). */
+static bool echoes(checker *ck, const hy_node *at, const char *msg)
+{
+    uint64_t h = heed_hash_bytes(HEED_HASH_INIT, &at, sizeof at);
+    for (const char *p = msg; *p; p++)
+        if (*p < '0' || *p > '9')
+            h = heed_hash_bytes(h, p, 1);
+    for (size_t i = 0; i < ck->n_said; i++)
+        if (ck->said[i] == h)
+            return true;
+    if (heed_grow(&ck->m->env, (void **)&ck->said, &ck->cap_said, ck->n_said + 1,
+                  sizeof *ck->said))
+        ck->said[ck->n_said++] = h;
+    return false;
+}
+
 static void err(checker *ck, const char *node, const hy_node *at, const char *fmt, ...)
 {
     if (ck->errors >= MAX_ERRORS) {
@@ -75,11 +97,18 @@ static void err(checker *ck, const char *node, const hy_node *at, const char *fm
         ck->errors++;
         return;
     }
-    heed_srcpos pos = hm_pos(ck->m, at);
+    char msg[1024];
     va_list ap;
     va_start(ap, fmt);
-    heed_diag_vadd(ck->diag, HEED_ERR_MODEL, &pos, node, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    /* an echo is not said again nor counted towards the limit: the node
+     * limit bounds how many copies a block can make */
+    ck->echo = echoes(ck, at, msg);
+    if (ck->echo)
+        return;
+    heed_srcpos pos = hm_pos(ck->m, at);
+    heed_diag_add(ck->diag, HEED_ERR_MODEL, &pos, node, "%s", msg);
     ck->errors++;
 }
 
@@ -106,7 +135,7 @@ static const char *suggest(const checker *ck, char *buf, size_t cap, const char 
 
 static void note_list(checker *ck, const char *what, const char *const *names, size_t n)
 {
-    if (ck->errors > MAX_ERRORS)
+    if (ck->errors > MAX_ERRORS || ck->echo)
         return; /* its error was dropped */
     char buf[900];
     heed_sbuf s;
@@ -1174,6 +1203,10 @@ static void expand_block(checker *ck, const scope *sc, const char *local, const 
         last = cat(ck, inner.prefix, out_local);
         if (!last)
             return;
+        /* an output that is not one of the block's nodes was reported with
+         * the block: its users are not reported again */
+        if (!hy_get(nodes, out_local))
+            add_failed(ck, last);
     }
     add_alias(ck, full, last, key);
 }
@@ -1318,6 +1351,12 @@ static void resolve_refs(checker *ck)
         for (int i = 0; i < nd->n_in; i++) {
             nd->in[i] = nd->refs[i].name ? hm_value_find(m, nd->refs[i].name) : -1;
             if (nd->in[i] >= 0 || (nd->refs[i].name && of_failed_node(ck, nd->refs[i].name)))
+                continue;
+            /* a block's copies repeat the reference: the did-you-mean search
+             * (over every value) is made for the first only */
+            char base[640];
+            snprintf(base, sizeof base, "undefined %s in %s", nd->refs[i].name, nd->name);
+            if (echoes(ck, nd->refs[i].at, base))
                 continue;
             char sug[96];
             err(ck, nd->name, nd->refs[i].at, "node '%s': input '%s' is not defined%s", nd->name,
@@ -1802,6 +1841,7 @@ heed_status heed_model_build(const heed_env *env, hy_doc *doc, heed_model **out,
     check_decode(&ck, hy_get(root, "decode"));
     heed_dealloc(env, ck.aliases);
     heed_dealloc(env, ck.failed);
+    heed_dealloc(env, ck.said);
     if (ck.errors > 0) {
         heed_status st = diag && diag->status != HEED_OK ? diag->status : HEED_ERR_MODEL;
         heed_model_free(m);

@@ -352,15 +352,6 @@ void heed_diag_vadd(heed_diag *diag, heed_status status, const heed_srcpos *pos,
     for (char *c = file; *c; c++)
         if (is_control((unsigned char)*c) || *c == '\n' || *c == '\t')
             *c = '?';
-    /* One error per source position: the nodes a block expands into (or a
-     * list's entries) repeat one mistake at one place, and the first says it. */
-    if (pos && pos->file && pos->line > 0 && diag->count > 0) {
-        char at[600];
-        snprintf(at, sizeof at, "%s:%d:%d: error: ", file, pos->line, pos->column);
-        for (const char *p = diag->text; (p = strstr(p, at)) != NULL; p++)
-            if (p == diag->text || p[-1] == '\n')
-                return;
-    }
     if (diag->count == 0) {
         diag->status = status;
         diag->line = pos ? pos->line : 0;

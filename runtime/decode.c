@@ -61,9 +61,12 @@ static bool is_weights(const heed_model *m, int v)
     return n > 8 && !strcmp(name + n - 8, ".weights");
 }
 
-/* The attention map to show: decode: attention:, else the first *.weights
- * value the plan defines, those listed in outputs: first. */
-static int attention_value(const heed_session *s)
+/* The attention map to show: decode: attention: (its shape checked by
+ * check_step_values), else the first *.weights value the plan defines with
+ * one row per step over the `width` source positions for each of `rows`
+ * decoded rows (an encoder's self-attention [B,S,S] is not one), those
+ * listed in outputs: first. */
+static int attention_value(const heed_session *s, size_t rows, size_t width)
 {
     const heed_model *m = s->m;
     if (m->decode_attention >= 0)
@@ -72,7 +75,8 @@ static int attention_value(const heed_session *s)
         for (int k = pass ? 0 : m->n_keep_auto; k < (pass ? m->n_keep_auto : m->n_keep); k++) {
             int v = m->keep[k];
             const hp_value *pv = &s->plan->values[v];
-            if (is_weights(m, v) && pv->defined && pv->shape.rank == 3)
+            if (is_weights(m, v) && pv->defined && pv->shape.rank == 3 &&
+                pv->shape.d[2].v == (int64_t)width && pv->numel == rows * width)
                 return v;
         }
     return -1;
@@ -492,7 +496,7 @@ static heed_status decode_chunk(heed_session *s, heed_decode_result *res,
     if (st == HEED_OK) {
         const hp_value *lv = &s->plan->values[m->decode_logits];
         d.V = lv->shape.d[lv->shape.rank - 1].v;
-        d.att_value = d.want_att ? attention_value(s) : -1;
+        d.att_value = d.want_att ? attention_value(s, d.rows, width) : -1;
         d.want_att = d.att_value >= 0;
         if (d.want_att) {
             const hp_value *av = &s->plan->values[d.att_value];
@@ -521,6 +525,77 @@ static heed_status decode_chunk(heed_session *s, heed_decode_result *res,
     return st;
 }
 
+/* The value feeding input attribute `name` of node nd (the first of a
+ * list), or -1 when it is not given. */
+static int port_value(const hm_node *nd, const char *name)
+{
+    heed_flat_attr flat[HEED_MAX_ATTRS];
+    int n = heed_flatten_attrs(nd->op->attrs, flat, HEED_MAX_ATTRS);
+    for (int j = 0; j < n && j < HEED_MAX_INPUTS; j++)
+        if (!strcmp(flat[j].name, name) && nd->port_first[j] >= 0)
+            return nd->in[nd->port_first[j]];
+    return -1;
+}
+
+/* The input attribute through which node nd reads a value in `stepped`
+ * across its time steps, or NULL: attention keys and values, a recurrent
+ * node's attention memory, a mean over time. */
+static const char *mixing_port(const hm_node *nd, const bool *stepped)
+{
+    int v;
+    if (nd->op == &heed_op_mha) {
+        int key = port_value(nd, "key") >= 0 ? port_value(nd, "key") : port_value(nd, "query");
+        int value = port_value(nd, "value") >= 0 ? port_value(nd, "value") : key;
+        return key >= 0 && stepped[key] ? "key" : value >= 0 && stepped[value] ? "value" : NULL;
+    }
+    if (nd->op == &heed_op_attention) {
+        int keys = port_value(nd, "keys"), values = port_value(nd, "values");
+        return keys >= 0 && stepped[keys]       ? "keys"
+               : values >= 0 && stepped[values] ? "values"
+                                                 : NULL;
+    }
+    if (nd->op == &heed_op_meanpool)
+        return (v = port_value(nd, "in")) >= 0 && stepped[v] ? "in" : NULL;
+    if (nd->op->flags & HEED_OP_RECURRENT)
+        return (v = port_value(nd, "attention.memory")) >= 0 && stepped[v] ? "attention.memory"
+                                                                           : NULL;
+    return NULL;
+}
+
+/* Decoding runs one step at a time on a plan of one position, and only
+ * recurrent nodes carry the steps before: a node that reads the fed-back
+ * sequence across its steps (a decoder's self-attention) would see the
+ * current token alone and decode wrongly without a word. Refuses it. */
+static heed_status check_steppable(const heed_model *m, heed_diag *diag)
+{
+    bool *stepped = heed_zalloc(&m->env, (size_t)m->n_values + 1, sizeof *stepped);
+    if (!stepped)
+        return heed_fail(diag, HEED_ERR_NOMEM, "out of memory");
+    stepped[m->inputs[m->decode_input].value] = true;
+    heed_status st = HEED_OK;
+    for (int n = 0; n < m->n_nodes && st == HEED_OK; n++) {
+        const hm_node *nd = &m->nodes[n];
+        bool any = false;
+        for (int i = 0; i < nd->n_in; i++)
+            any |= nd->in[i] >= 0 && stepped[nd->in[i]];
+        const char *port = any ? mixing_port(nd, stepped) : NULL;
+        if (port) {
+            heed_srcpos pos = hm_pos(m, nd->at);
+            heed_diag_add(diag, HEED_ERR_UNSUPPORTED, &pos, nd->name,
+                          "node '%s' (%s) reads the fed-back input '%s' across its steps "
+                          "(through '%s'); decoding runs one step at a time and only recurrent "
+                          "nodes carry the steps before, so it cannot decode this model (train "
+                          "and evaluate it teacher-forced with heed_session_forward)",
+                          nd->name, nd->op->name, m->inputs[m->decode_input].name, port);
+            st = HEED_ERR_UNSUPPORTED;
+        }
+        for (int o = 0; o < nd->n_out; o++)
+            stepped[nd->out[o]] = any;
+    }
+    heed_dealloc(&m->env, stepped);
+    return st;
+}
+
 heed_status heed_decode(heed_session *s, const char *const *texts, size_t n,
                         const heed_decode_options *o, heed_decode_result **out, heed_diag *diag)
 {
@@ -541,6 +616,9 @@ heed_status hd_decode(heed_session *s, const char *const *texts, size_t n,
                          "model '%s' is not a seq2seq model: it has no input fed back step by "
                          "step (a CrossEntropy loss with shift: 1 on an input, or decode: input:)",
                          m->name);
+    heed_status steppable = check_steppable(m, diag);
+    if (steppable != HEED_OK)
+        return steppable;
     if (s->mode != HEED_MODE_INFER)
         return heed_fail(diag, HEED_ERR_STATE, "decoding needs a session made with "
                                                "HEED_MODE_INFER");

@@ -614,6 +614,34 @@ static void decoding_options_in_range(void **state)
         heed_weights_free(w);
         heed_model_free(bm);
     }
+    /* a decoder whose self-attention reads the fed-back sequence across its
+     * steps cannot be decoded one step at a time: refused, not run on the
+     * current token alone */
+    heed_model *sa = tu_model("sa.yaml",
+                              "heed: 1\n"
+                              "dims: {E: 4}\n"
+                              "inputs: {src: [B, S], tgt: [B, T]}\n"
+                              "data:\n"
+                              "  src: {column: 0, tokens: chars, vocab: V_src}\n"
+                              "  tgt: {column: 1, tokens: chars, vocab: V_tgt, bos: true, eos: "
+                              "true}\n"
+                              "nodes:\n"
+                              "  src_emb: {op: Embedding, in: src, vocab: V_src, dim: E}\n"
+                              "  tgt_emb: {op: Embedding, in: tgt, vocab: V_tgt, dim: E}\n"
+                              "  self: {op: MultiHeadAttention, query: tgt_emb, heads: 1, causal: "
+                              "true}\n"
+                              "  cross: {op: Attention, query: self, keys: src_emb}\n"
+                              "  logits: {op: Affine, in: [self, cross], units: V_tgt}\n"
+                              "loss: {op: CrossEntropy, logits: logits, target: tgt, shift: 1}\n");
+    assert_int_equal(heed_weights_new(sa, v, NULL, 0, 5, &w, &d), HEED_OK);
+    assert_int_equal(heed_session_new(w, HEED_MODE_INFER, &s, &d), HEED_OK);
+    assert_int_equal(heed_decode(s, texts, 1, NULL, &r, &d), HEED_ERR_UNSUPPORTED);
+    assert_null(r);
+    assert_non_null(strstr(d.text, "sa.yaml:10:3: error: node 'self' (MultiHeadAttention) reads "
+                                   "the fed-back input 'tgt' across its steps (through 'key')"));
+    heed_session_free(s);
+    heed_weights_free(w);
+    heed_model_free(sa);
     heed_vocab_free(v);
     heed_model_free(m);
     unlink(tsv);

@@ -439,6 +439,34 @@ static void block_errors(void **state)
     assert_non_null(strstr(d.text, "rep.yaml:11:48: error: node 'stack.0.proj': 'activation' "
                                    "must be one of none,tanh,sigmoid,relu, not 'tahn'; did you "
                                    "mean 'tanh'?"));
+    /* the same for an unknown attribute, its note said once too; a block
+     * output that is no node is said at the block, not again by each user */
+    assert_int_not_equal(tu_check("rep.yaml",
+                                  "heed: 1\n"
+                                  "inputs: {x: [B, 6]}\n"
+                                  "blocks:\n"
+                                  "  layer:\n"
+                                  "    inputs: [h]\n"
+                                  "    nodes:\n"
+                                  "      proj: {op: Affine, in: h, units: 6, unitz: 2}\n"
+                                  "    output: res\n"
+                                  "nodes:\n"
+                                  "  stack: {block: layer, in: x, repeat: 3}\n",
+                                  &d),
+                         HEED_OK);
+    assert_int_equal(d.count, 2);
+    assert_non_null(strstr(d.text, "rep.yaml:8:13: error: block 'layer': output 'res' is not "
+                                   "one of its nodes"));
+    const char *note = strstr(d.text, "note: its attributes");
+    assert_non_null(note);
+    assert_null(strstr(note + 1, "note: its attributes"));
+    /* distinct errors at one place are all said */
+    assert_int_not_equal(tu_check("two.yaml", "heed: 1\ninputs: {x: [B, 4]}\nnodes:\n  a: {op: Affine}\n",
+                                  &d),
+                         HEED_OK);
+    assert_int_equal(d.count, 2);
+    assert_non_null(strstr(d.text, "two.yaml:4:11: error: node 'a': Affine needs 'in'"));
+    assert_non_null(strstr(d.text, "two.yaml:4:11: error: node 'a': Affine needs 'units'"));
     tu_expect_errors("blockerr.yaml",
                      "heed: 1\n"
                      "inputs: {x: [B, 4]}\n"

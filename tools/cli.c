@@ -254,11 +254,18 @@ const char *cli_same_file(const char *path, const char *const *others, int n)
     return NULL;
 }
 
-bool cli_writable(const char *path, char *buf, size_t cap)
+bool cli_writable(const char *path, bool beside, char *buf, size_t cap)
 {
     struct stat st;
-    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+    bool exists = stat(path, &st) == 0;
+    if (exists && S_ISDIR(st.st_mode)) {
         snprintf(buf, cap, "%s is a directory", path);
+        return false;
+    }
+    if (exists && !beside) {
+        if (access(path, W_OK) == 0)
+            return true;
+        snprintf(buf, cap, "cannot write %s: %s", path, strerror(errno));
         return false;
     }
     char dir[4096];

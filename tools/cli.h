@@ -88,9 +88,11 @@ bool cli_isatty(FILE *f);
  * so ./x and x agree; the same string if neither exists yet). NULLs in
  * others are skipped. Returns the one it matches, or NULL. */
 const char *cli_same_file(const char *path, const char *const *others, int n);
-/* Whether a file can be written at path (not a directory; its directory
- * exists and is writable); if not, why in buf. */
-bool cli_writable(const char *path, char *buf, size_t cap);
+/* Whether a file can be written at path, if not why in buf: not a
+ * directory; an existing file writable (as fopen "w" writes it) unless
+ * `beside` (written through a temporary file beside it, then renamed),
+ * otherwise its directory existing and writable. */
+bool cli_writable(const char *path, bool beside, char *buf, size_t cap);
 
 int cmd_check(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);

@@ -186,8 +186,6 @@ static int run_infer(const infer_args *a)
     return rc;
 }
 
-/* Non-empty lines of stdin, without their newline; *n = 0 when there are
- * none. NULL when out of memory. */
 /* Every line of stdin, blank ones included, so that output line i answers
  * input line i. NULL on a lack of memory or a NUL byte (*bad_line: its
  * number), which would cut the text short without a word. */
@@ -247,7 +245,7 @@ int cmd_infer(int argc, char **argv)
         return cli_usage_error(&o, "give a model file and --weights");
     char why[4200];
     /* found before any text is decoded, not after every result was printed */
-    if (a.attention && strcmp(a.attention, "-") && !cli_writable(a.attention, why, sizeof why)) {
+    if (a.attention && strcmp(a.attention, "-") && !cli_writable(a.attention, false, why, sizeof why)) {
         fprintf(stderr, "heed infer: error: --attention %s: %s\n", a.attention, why);
         return CLI_USER_ERROR;
     }

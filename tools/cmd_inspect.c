@@ -135,7 +135,7 @@ int cmd_inspect(int argc, char **argv)
         return cli_usage_error(&o, "give one model file");
     char why[4200];
     /* found before anything is printed, not after */
-    if (dot && strcmp(dot, "-") && !cli_writable(dot, why, sizeof why)) {
+    if (dot && strcmp(dot, "-") && !cli_writable(dot, false, why, sizeof why)) {
         fprintf(stderr, "heed inspect: error: --dot %s: %s\n", dot, why);
         return CLI_USER_ERROR;
     }

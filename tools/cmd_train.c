@@ -440,7 +440,8 @@ static int check_outputs(const cli_opts *o, const train_args *a)
             return cli_usage_error(o, "%s %s would overwrite %s", name[i], out[i], same);
         char why[4200];
         /* found now, not after the first epoch's work */
-        if (out[i] && !cli_writable(out[i], why, sizeof why)) {
+        /* --out goes through a temporary file beside it; the logs are opened */
+        if (out[i] && !cli_writable(out[i], i == 0, why, sizeof why)) {
             fprintf(stderr, "heed train: error: %s %s: %s\n", name[i], out[i], why);
             return CLI_USER_ERROR;
         }
