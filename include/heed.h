@@ -324,6 +324,8 @@ typedef struct heed_train_state {
     uint64_t seed;  /* the run's seed (shuffling, dropout) */
     int64_t runs;   /* forward passes so far (dropout masks follow it) */
     float lr;       /* the learning rate now, after decays */
+    int64_t rows;   /* rows of the run's training data (0: not recorded) */
+    double loss_sum; /* the current epoch's training losses so far, summed */
 } heed_train_state;
 
 /*

@@ -98,6 +98,7 @@ static heed_status save(const heed_weights *w, const heed_train_state *ts, const
         static const char *const tk[] = {"heed.train.steps", "heed.train.epoch",
                                          "heed.train.batch", "heed.train.seed",
                                          "heed.train.runs",  "heed.train.lr",
+                                         "heed.train.rows",  "heed.train.loss_sum",
                                          "heed.train.config"};
         snprintf(nums[0], 32, "%lld", (long long)w->steps);
         snprintf(nums[1], 32, "%lld", (long long)ts->epoch);
@@ -105,10 +106,12 @@ static heed_status save(const heed_weights *w, const heed_train_state *ts, const
         snprintf(nums[3], 32, "%llu", (unsigned long long)ts->seed);
         snprintf(nums[4], 32, "%lld", (long long)ts->runs);
         snprintf(nums[5], 32, "%.9g", (double)ts->lr); /* enough digits to round-trip */
+        snprintf(nums[6], 32, "%lld", (long long)ts->rows);
+        snprintf(nums[7], 32, "%.17g", ts->loss_sum);
         hw_config_format(&w->train, config, sizeof config);
-        for (int k = 0; k < 7; k++) {
+        for (int k = 0; k < 9; k++) {
             mk[n_meta] = tk[k];
-            mv[n_meta++] = k < 6 ? nums[k] : config;
+            mv[n_meta++] = k < 8 ? nums[k] : config;
         }
     }
     for (int k = 0; w->vocab && k < w->vocab->n && n_meta < META_MAX; k++) {
@@ -210,12 +213,17 @@ static heed_status load_training(heed_weights *w, const st_file *f, heed_diag *d
     const char *epoch = st_meta(f, "heed.train.epoch"), *batch = st_meta(f, "heed.train.batch");
     const char *seed = st_meta(f, "heed.train.seed"), *runs = st_meta(f, "heed.train.runs");
     const char *lr = st_meta(f, "heed.train.lr");
+    const char *rows = st_meta(f, "heed.train.rows"), *loss_sum = st_meta(f, "heed.train.loss_sum");
     char *end = NULL;
     w->state.seed = seed ? strtoull(seed, &end, 10) : 0;
     bool seed_ok = !seed || (*seed && !*end && seed[0] != '-');
     w->state.lr = lr ? strtof(lr, NULL) : w->train.lr;
+    char *sum_end = NULL;
+    w->state.loss_sum = loss_sum ? strtod(loss_sum, &sum_end) : 0.0;
+    bool sum_ok = !loss_sum || (*loss_sum && !*sum_end && isfinite(w->state.loss_sum));
     if (!meta_count(steps, &w->steps) || !meta_count(epoch, &w->state.epoch) ||
         !meta_count(batch, &w->state.batch) || !meta_count(runs, &w->state.runs) || !seed_ok ||
+        !meta_count(rows, &w->state.rows) || !sum_ok ||
         !(w->state.lr > 0) || !isfinite(w->state.lr) ||
         (config && !hw_config_parse(config, &w->train))) {
         heed_srcpos pos = {f->path, NULL, 0, 0};

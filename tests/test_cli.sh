@@ -308,6 +308,11 @@ for bad in "heed.train.steps 18446744073709551615" "heed.train.steps 90071992547
     contains err.txt "damaged.safetensors: error: the checkpoint's training state is not valid" \
         "checkpoint with $bad"
 done
+# other data (fewer rows) under a checkpoint is refused, even at an epoch's end
+expect 1 "resume on other data" "$heed" train "$src/graphs/bahdanau_seq2seq.yaml" \
+    --data spell1.tsv --resume words.safetensors --epochs 13 --quiet
+contains err.txt "words.safetensors was trained on" "resume on other data"
+contains err.txt "but spell1.tsv has" "resume on other data"
 set_meta words.safetensors heed.train.batch 99999 >damaged.safetensors
 expect 1 "checkpoint past an epoch" "$heed" train "$src/graphs/bahdanau_seq2seq.yaml" \
     --data spell.tsv --resume damaged.safetensors --epochs 13 --quiet

@@ -29,8 +29,8 @@ fresh="--epochs 2 --batch 16 --dim E=8 --dim H=16 --seed 5"
 
 # the uninterrupted reference
 # shellcheck disable=SC2086
-"$heed" train "$model" $opts $fresh --out ref.safetensors --step-log ref.csv >/dev/null ||
-    fail "the reference run failed"
+"$heed" train "$model" $opts $fresh --out ref.safetensors --step-log ref.csv --log ref-epochs.csv \
+    >/dev/null || fail "the reference run failed"
 steps=$(wc -l <ref.csv)
 [ "$steps" -eq 150 ] || fail "expected 150 steps (2 epochs of 75), got $steps"
 
@@ -39,10 +39,12 @@ kills=0
 for mark in 12 60 101; do
     if [ -f run.safetensors ]; then
         # shellcheck disable=SC2086
-        "$heed" train "$model" $opts --resume run.safetensors --step-log run.csv >/dev/null &
+        "$heed" train "$model" $opts --resume run.safetensors --step-log run.csv \
+            --log run-epochs.csv >/dev/null &
     else
         # shellcheck disable=SC2086
-        "$heed" train "$model" $opts $fresh --out run.safetensors --step-log run.csv >/dev/null &
+        "$heed" train "$model" $opts $fresh --out run.safetensors --step-log run.csv \
+            --log run-epochs.csv >/dev/null &
     fi
     pid=$!
     while kill -0 "$pid" 2>/dev/null; do
@@ -60,8 +62,8 @@ done
 [ "$kills" -ge 2 ] || fail "only $kills of 3 kills landed before the run finished"
 
 # shellcheck disable=SC2086
-"$heed" train "$model" $opts --resume run.safetensors --step-log run.csv >/dev/null ||
-    fail "the final resume failed"
+"$heed" train "$model" $opts --resume run.safetensors --step-log run.csv --log run-epochs.csv \
+    >/dev/null || fail "the final resume failed"
 
 # every logged step (including redone ones) matches the reference
 awk -F, 'NR == FNR { ref[$1] = $2; next }
@@ -72,4 +74,14 @@ awk -F, 'NR == FNR { ref[$1] = $2; next }
                exit bad }' ref.csv run.csv || fail "resumed losses differ"
 
 cmp ref.safetensors run.safetensors || fail "final weights differ from the uninterrupted run"
+
+# each epoch's line (the last one written for it: a kill may have come after
+# it and before its checkpoint) matches the reference but for the seconds,
+# its train loss a mean over all the epoch's batches, the resumed ones too
+awk -F, '$1 == "epoch" { next }
+         NR == FNR { ref[$1] = $1 "," $2 "," $3 "," $4 "," $5 "," $6; next }
+         { last[$1] = $1 "," $2 "," $3 "," $4 "," $5 "," $6 }
+         END { for (e in ref) if (last[e] != ref[e]) {
+                   print "epoch " e ": " last[e] ", uninterrupted " ref[e]; bad = 1 }
+               exit bad }' ref-epochs.csv run-epochs.csv || fail "resumed epoch lines differ"
 echo "ok: $kills kills, $(wc -l <run.csv) logged steps for 150, final weights identical"

@@ -136,6 +136,7 @@ static heed_status checkpoint(run *r, heed_diag *d)
 {
     r->pos.runs = heed_session_runs(r->s);
     r->pos.lr = r->tc.lr;
+    r->pos.rows = (int64_t)r->n;
     return heed_weights_save_checkpoint(r->w, &r->pos, r->a->out, d);
 }
 
@@ -145,8 +146,9 @@ static heed_status train_epoch(run *r, double *mean_loss, size_t *examples, heed
     const train_args *a = r->a;
     bool tty = cli_isatty(stderr) && !a->quiet;
     heed_dataset_shuffle(r->train, r->batch, r->pos.seed, r->pos.epoch + 1, r->order);
-    double t0 = now(), sum = 0, last_draw = 0;
-    size_t done = 0;
+    /* a resumed epoch's mean counts the batches before the stop too */
+    double t0 = now(), sum = r->pos.loss_sum, last_draw = 0;
+    size_t done = (size_t)r->pos.batch;
     heed_status st = HEED_OK;
     for (size_t b = (size_t)r->pos.batch; b < r->steps && st == HEED_OK; b++) {
         size_t k = (b + 1) * r->batch <= r->n ? r->batch : r->n - b * r->batch;
@@ -158,6 +160,7 @@ static heed_status train_epoch(run *r, double *mean_loss, size_t *examples, heed
         done++;
         *examples += k;
         r->pos.batch = (int64_t)b + 1;
+        r->pos.loss_sum = sum;
         if (r->step_log) {
             fprintf(r->step_log, "%lld,%.9g\n", (long long)heed_weights_steps(r->w), loss);
             fflush(r->step_log);
@@ -221,6 +224,7 @@ static heed_status end_epoch(run *r, curves *cv, double train_loss, size_t examp
     /* the next epoch's position and learning rate, then the checkpoint */
     r->pos.epoch++;
     r->pos.batch = 0;
+    r->pos.loss_sum = 0.0;
     r->tc.lr *= r->tc.lr_decay;
     heed_weights_set_train_config(r->w, &r->tc);
     st = checkpoint(r, d);
@@ -386,8 +390,15 @@ static int run_training(train_args *a)
         r.train = train;
         r.valid = valid;
         configure(a, &r);
-        /* a position past an epoch's end would train nothing and report NaN */
-        if (a->resume && (size_t)r.pos.batch > r.steps)
+        /* other data would go on under the checkpoint's vocabularies and
+         * order; a position past an epoch's end would train nothing */
+        if (a->resume && r.pos.rows > 0 && (size_t)r.pos.rows != r.n)
+            rc = (fprintf(stderr,
+                          "heed train: error: %s was trained on %lld rows, but %s has %zu: "
+                          "resume on the data it was trained on\n",
+                          a->resume, (long long)r.pos.rows, a->data, r.n),
+                  CLI_USER_ERROR);
+        else if (a->resume && (size_t)r.pos.batch > r.steps)
             rc = (fprintf(stderr,
                           "heed train: error: %s stopped after batch %lld of an epoch, but %s "
                           "makes %zu batches of %zu: resume on the data it was trained on\n",
