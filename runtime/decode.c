@@ -6,6 +6,7 @@
  * reorders the carried states to follow them, and ranks finished hypotheses
  * by log-probability divided by length^alpha.
  */
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -460,13 +461,16 @@ static heed_status check_step_values(const dec *d, size_t width, heed_diag *diag
 
 static heed_status decode_chunk(heed_session *s, heed_decode_result *res,
                                 const char *const *texts, size_t first, size_t n,
-                                const heed_decode_options *o, bool force_beam, heed_diag *diag)
+                                const heed_decode_options *o, bool force_beam, int steps,
+                                heed_diag *diag)
 {
     const heed_model *m = s->m;
     int k = o && o->beam > 0 ? o->beam : 1;
     dec d = {.s = s, .m = m, .res = res, .first = first, .nsrc = n, .rows = n * (size_t)k,
              .k = k, .diag = diag};
     d.max_len = o && o->max_length > 0 ? o->max_length : m->decode_max_length;
+    if (d.max_len > steps) /* a learned position table on the output ends there */
+        d.max_len = steps;
     d.min_len = o && o->min_length > 0 ? o->min_length : 0;
     d.alpha = o ? o->length_alpha : 0.0f;
     d.want_att = o && o->attention;
@@ -562,12 +566,28 @@ static const char *mixing_port(const hm_node *nd, const bool *stepped)
     return NULL;
 }
 
+/* The positions of a learned PositionalEncoding table (its max_len), or
+ * INT_MAX for sinusoids, which go on for ever. */
+static int table_positions(const hm_node *nd)
+{
+    int kind = hm_attr_index(nd->op, "kind"), len = hm_attr_index(nd->op, "max_len");
+    if (kind < 0 || !nd->attr[kind] || strcmp(nd->attr[kind]->str, "learned") != 0)
+        return INT_MAX;
+    int64_t v = 512; /* the attribute's default */
+    if (len >= 0 && nd->attr[len])
+        hy_int(nd->attr[len], &v);
+    return v < INT_MAX ? (int)v : INT_MAX;
+}
+
 /* Decoding runs one step at a time on a plan of one position, and only
  * recurrent nodes carry the steps before: a node that reads the fed-back
  * sequence across its steps (a decoder's self-attention) would see the
- * current token alone and decode wrongly without a word. Refuses it. */
-static heed_status check_steppable(const heed_model *m, heed_diag *diag)
+ * current token alone and decode wrongly without a word. Refuses it. A
+ * learned position table on the fed-back sequence bounds how many steps
+ * can run: *steps gets its size (INT_MAX: no bound). */
+static heed_status check_steppable(const heed_model *m, int *steps, heed_diag *diag)
 {
+    *steps = INT_MAX;
     bool *stepped = heed_zalloc(&m->env, (size_t)m->n_values + 1, sizeof *stepped);
     if (!stepped)
         return heed_fail(diag, HEED_ERR_NOMEM, "out of memory");
@@ -589,6 +609,8 @@ static heed_status check_steppable(const heed_model *m, heed_diag *diag)
                           nd->name, nd->op->name, m->inputs[m->decode_input].name, port);
             st = HEED_ERR_UNSUPPORTED;
         }
+        if (any && nd->op == &heed_op_posenc && table_positions(nd) < *steps)
+            *steps = table_positions(nd);
         for (int o = 0; o < nd->n_out; o++)
             stepped[nd->out[o]] = any;
     }
@@ -616,7 +638,8 @@ heed_status hd_decode(heed_session *s, const char *const *texts, size_t n,
                          "model '%s' is not a seq2seq model: it has no input fed back step by "
                          "step (a CrossEntropy loss with shift: 1 on an input, or decode: input:)",
                          m->name);
-    heed_status steppable = check_steppable(m, diag);
+    int steps;
+    heed_status steppable = check_steppable(m, &steps, diag);
     if (steppable != HEED_OK)
         return steppable;
     if (s->mode != HEED_MODE_INFER)
@@ -650,7 +673,8 @@ heed_status hd_decode(heed_session *s, const char *const *texts, size_t n,
     /* once for all steps: each step's forward then finds the mode set */
     heed_fpmode fm = heed_fpmode_enter(s->threads);
     for (size_t i = 0; i < n && st == HEED_OK; i += CHUNK)
-        st = decode_chunk(s, res, texts, i, n - i < CHUNK ? n - i : CHUNK, o, force_beam, diag);
+        st = decode_chunk(s, res, texts, i, n - i < CHUNK ? n - i : CHUNK, o, force_beam, steps,
+                          diag);
     heed_fpmode_leave(fm, s->threads);
     if (st != HEED_OK) {
         heed_decode_result_free(res);

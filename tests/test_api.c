@@ -642,6 +642,33 @@ static void decoding_options_in_range(void **state)
     heed_session_free(s);
     heed_weights_free(w);
     heed_model_free(sa);
+    /* a learned position table on the output bounds the output's length:
+     * decoding stops there instead of failing part-way */
+    heed_model *lp = tu_model("lp.yaml",
+                              "heed: 1\n"
+                              "dims: {E: 4, H: 6}\n"
+                              "inputs: {src: [B, S], tgt: [B, T]}\n"
+                              "data:\n"
+                              "  src: {column: 0, tokens: chars, vocab: V_src}\n"
+                              "  tgt: {column: 1, tokens: chars, vocab: V_tgt, bos: true, eos: "
+                              "true}\n"
+                              "nodes:\n"
+                              "  tgt_emb: {op: Embedding, in: tgt, vocab: V_tgt, dim: E}\n"
+                              "  pos: {op: PositionalEncoding, in: tgt_emb, kind: learned, "
+                              "max_len: 4}\n"
+                              "  dec: {op: GRU, in: pos, hidden: H}\n"
+                              "  logits: {op: Affine, in: dec, units: V_tgt}\n"
+                              "loss: {op: CrossEntropy, logits: logits, target: tgt, shift: 1}\n"
+                              "decode: {max_length: 40}\n");
+    assert_int_equal(heed_weights_new(lp, v, NULL, 0, 5, &w, &d), HEED_OK);
+    assert_int_equal(heed_session_new(w, HEED_MODE_INFER, &s, &d), HEED_OK);
+    heed_decode_options full = {.min_length = 40}; /* no <eos> allowed: runs to the end */
+    assert_int_equal(heed_decode(s, texts, 1, &full, &r, &d), HEED_OK);
+    assert_int_equal(heed_decode_get(r, 0)->length, 4);
+    heed_decode_result_free(r);
+    heed_session_free(s);
+    heed_weights_free(w);
+    heed_model_free(lp);
     heed_vocab_free(v);
     heed_model_free(m);
     unlink(tsv);
