@@ -669,6 +669,33 @@ static void decoding_options_in_range(void **state)
     heed_session_free(s);
     heed_weights_free(w);
     heed_model_free(lp);
+    /* an explicit lengths input set before decoding holds whole lengths:
+     * each one-position step reads it as it did, not as out of range */
+    heed_model *ln = tu_model("ln.yaml",
+                              "heed: 1\n"
+                              "dims: {E: 4, H: 6}\n"
+                              "inputs: {src: [B, S], tgt: [B, T], n: [B]}\n"
+                              "data:\n"
+                              "  src: {column: 0, tokens: chars, vocab: V_src}\n"
+                              "  tgt: {column: 1, tokens: chars, vocab: V_tgt, bos: true, eos: "
+                              "true}\n"
+                              "nodes:\n"
+                              "  tgt_emb: {op: Embedding, in: tgt, vocab: V_tgt, dim: E}\n"
+                              "  dec: {op: GRU, in: tgt_emb, hidden: H, lengths: n}\n"
+                              "  logits: {op: Affine, in: dec, units: V_tgt}\n"
+                              "loss: {op: CrossEntropy, logits: logits, target: tgt, shift: 1}\n"
+                              "decode: {max_length: 5}\n");
+    assert_int_equal(heed_weights_new(ln, v, NULL, 0, 5, &w, &d), HEED_OK);
+    assert_int_equal(heed_session_new(w, HEED_MODE_INFER, &s, &d), HEED_OK);
+    int32_t whole = 3;
+    heed_tensor nt = {"n", HEED_I32, 1, {1, 0, 0, 0}, &whole};
+    assert_int_equal(heed_session_set_input(s, "n", &nt, &d), HEED_OK);
+    if (heed_decode(s, texts, 1, NULL, &r, &d) != HEED_OK)
+        fail_msg("%s", d.text);
+    heed_decode_result_free(r);
+    heed_session_free(s);
+    heed_weights_free(w);
+    heed_model_free(ln);
     heed_vocab_free(v);
     heed_model_free(m);
     unlink(tsv);
