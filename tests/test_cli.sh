@@ -251,6 +251,15 @@ done
 expect 0 "heed infer of words" "$heed" infer "$src/graphs/bahdanau_seq2seq.yaml" --weights \
     words.safetensors cab
 contains out.txt "c a b" "heed infer of words"
+# a classifier's test rows with a label it never saw are counted apart
+printf 'abc\tde\nxyz\ten\nbca\tde\n' >cls-train.tsv
+printf 'abc\tde\nzzz\tfr\n' >cls-test.tsv
+expect 0 "train a classifier" "$heed" train "$src/graphs/char_classifier.yaml" --data cls-train.tsv \
+    --epochs 1 --dim E=4 --dim H=8 --out cls.safetensors --quiet
+expect 0 "eval with an unknown label" "$heed" eval "$src/graphs/char_classifier.yaml" --weights \
+    cls.safetensors --data cls-test.tsv --json
+contains out.txt '"rows":2,' "eval with an unknown label"
+contains out.txt '"unknown_labels":1,' "eval with an unknown label"
 # references without tokens have no token error rate (not edits per one token)
 printf 'cab\t\n' >empty-target.tsv
 expect 0 "heed eval of empty references" "$heed" eval "$src/graphs/bahdanau_seq2seq.yaml" \
