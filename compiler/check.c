@@ -1799,6 +1799,7 @@ heed_status heed_model_build(const heed_env *env, hy_doc *doc, heed_model **out,
     if (root->kind != HY_MAP) {
         err(&ck, NULL, root, "a model file is a mapping (heed: 1, inputs:, nodes: ...), not %s",
             hy_kind_name(root->kind));
+        heed_dealloc(env, ck.said); /* what err() recorded */
         heed_model_free(m);
         return HEED_ERR_MODEL;
     }
