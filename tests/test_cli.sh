@@ -334,6 +334,9 @@ expect 2 "--label-smoothing out of range" "$heed" train "$src/graphs/bahdanau_se
 contains err.txt "--label-smoothing takes a number from 0 to 0.99" "--label-smoothing out of range"
 expect 2 "--label-smoothing on resume" "$heed" train "$src/graphs/bahdanau_seq2seq.yaml" \
     --data spell.tsv --resume words.safetensors --label-smoothing 0.1
+expect 2 "--dim on resume" "$heed" train "$src/graphs/bahdanau_seq2seq.yaml" \
+    --data spell.tsv --resume words.safetensors --dim H=32
+contains err.txt "--dim does not go with --resume" "--dim on resume"
 
 # numbers out of their range, NaN and infinities are refused, not ignored:
 # the training options have the YAML's ranges

@@ -531,6 +531,9 @@ int cmd_train(int argc, char **argv)
         (a.lr > 0 || a.lr_decay > 0 || a.clip >= 0 || a.batch > 0 || a.seed >= 0 || a.smoothing >= 0))
         return cli_usage_error(&o, "a resumed run keeps its checkpoint's settings: only --epochs "
                                    "may change with --resume");
+    if (a.resume && o.n_dims > 0) /* the checkpoint's sizes would win without a word */
+        return cli_usage_error(&o, "a resumed run keeps its checkpoint's dims: --dim does not go "
+                                   "with --resume");
     if (a.partial && !a.init)
         return cli_usage_error(&o, "--partial goes with --init FILE");
     a.model = o.positional[0];
