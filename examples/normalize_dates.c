@@ -6,6 +6,7 @@
  *   heed data dates --out dates && heed train graphs/bahdanau_seq2seq.yaml \
  *       --data dates/train.tsv --out dates.safetensors
  *   cc normalize_dates.c $(pkg-config --cflags --libs heed) -o normalize_dates
+ *      (add -Wl,-rpath,PREFIX/LIBDIR for heed under a prefix that is not a default one)
  *   ./normalize_dates graphs/bahdanau_seq2seq.yaml dates.safetensors < in.txt
  */
 #define _POSIX_C_SOURCE 200809L /* getline, strdup */

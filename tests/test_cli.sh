@@ -372,6 +372,13 @@ for bad in H=99999999999999999999 H=2147483649 H=0 H=; do
 done
 
 # ------------------------------------------------------------ inspect, gradcheck
+# docs/CLI.md's sample of heed inspect: its dims and node table are this
+# heed's (the memory plan depends on the CPU, so it is not compared)
+expect 0 "inspect as in the docs" "$heed" inspect "$src/graphs/bahdanau_seq2seq.yaml"
+sed -n '/^\$ heed inspect graphs\/bahdanau_seq2seq.yaml$/,/^total /p' "$doc" | sed 1d >doc-inspect.txt
+sed -n '1,/^total /p' out.txt >got-inspect.txt
+[ -s doc-inspect.txt ] || fail "docs/CLI.md has no heed inspect sample"
+cmp -s doc-inspect.txt got-inspect.txt || fail "docs/CLI.md's heed inspect sample differs: $(diff doc-inspect.txt got-inspect.txt | head -5)"
 g=$src/graphs/bahdanau_seq2seq.yaml
 expect 0 "inspect" "$heed" inspect "$g" --dim H=32
 contains out.txt "lower bound" "inspect memory plan"

@@ -48,9 +48,10 @@ static const cli_cmd commands[] = {
     {"run", "run the graph on tensors and write every named value",
      "heed run MODEL.yaml --inputs IN.safetensors --out OUT.safetensors [--weights "
      "W.safetensors] [--seed N] [--dim NAME=N ...] [--threads N]",
-     "Feeds the inputs (tensors named like the model's inputs), runs the forward pass\n"
-     "in inference mode and writes every output and the loss (when the inputs allow it)\n"
-     "to OUT. Without --weights the parameters are initialised from --seed.\n"
+     "Feeds the inputs (tensors named like the model's inputs, every one of them, a\n"
+     "loss's target too), runs the forward pass in inference mode and writes the\n"
+     "inputs, every output and the loss to OUT. Without --weights the parameters are\n"
+     "initialised from --seed.\n"
      "\n"
      "  --inputs FILE       the input tensors (safetensors, I32 ids or F32 values)\n"
      "  --out FILE          where to write the values\n"
