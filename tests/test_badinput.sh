@@ -93,8 +93,9 @@ head -c 4096 /dev/urandom >junk.safetensors
 for bad in truncated.safetensors stub.safetensors junk.safetensors; do
     expect_input_error "$bad" "$heed" eval "$model" --weights "$bad" --data data/test.tsv
     expect_input_error "$bad" "$heed" infer "$model" --weights "$bad" 2024-01-01
+    # (a resumed run takes its dims from the checkpoint: no --dim)
     expect_input_error "$bad" "$heed" train "$model" --data data/train.tsv --epochs 1 \
-        --dim E=4 --dim H=4 --resume "$bad"
+        --resume "$bad"
 done
 expect_input_error truncated.safetensors "$heed" eval "$model" \
     --weights truncated.safetensors --data data/test.tsv
