@@ -795,6 +795,10 @@ void heed_dataset_shuffle(const heed_dataset *ds, size_t batch, uint64_t seed, i
     size_t n = ds->n;
     if (batch == 0)
         batch = 1;
+    /* one batch of all rows orders them as any larger one would, and keeps
+     * batch * 32 and n + batch - 1 from wrapping around */
+    if (batch > n)
+        batch = n;
     uint64_t s = seed * 0x9e3779b97f4a7c15ull + (uint64_t)epoch * 0xbf58476d1ce4e5b9ull + 1;
     for (size_t i = 0; i < n; i++)
         order[i] = i;

@@ -543,9 +543,15 @@ heed_status heed_tensor_file_write(const char *path, const heed_tensor *tensors,
         for (int d = 0; ok && d < t->rank; d++)
             ok = t->shape[d] >= 0 && heed_mul_ok(numel, (size_t)t->shape[d], &numel);
         ok = ok && heed_mul_ok(numel, 4, &bytes);
-        if (!t->name || (t->dtype != HEED_F32 && t->dtype != HEED_I32))
+        if (!t->name || !*t->name || (t->dtype != HEED_F32 && t->dtype != HEED_I32))
             st = heed_fail(diag, HEED_ERR_ARGUMENT, "tensor %zu: %s", i,
-                           t->name ? "dtype is neither HEED_F32 nor HEED_I32" : "no name");
+                           t->name && *t->name ? "dtype is neither HEED_F32 nor HEED_I32"
+                                               : "no name");
+        else if (!strcmp(t->name, "__metadata__")) /* the format's own key */
+            st = heed_fail(diag, HEED_ERR_ARGUMENT,
+                           "tensor %zu: '__metadata__' is the header's metadata key, not a "
+                           "tensor name",
+                           i);
         else if (!ok)
             st = heed_fail(diag, HEED_ERR_ARGUMENT, "tensor '%s': rank %d or its shape is invalid",
                            t->name, t->rank);

@@ -151,6 +151,15 @@ heed_status heed_weights_save_checkpoint(const heed_weights *w, const heed_train
     heed_diag_clear(diag);
     if (!w || !ts || !path)
         return heed_fail(diag, HEED_ERR_ARGUMENT, "heed_weights_save_checkpoint: NULL argument");
+    /* what heed_weights_load accepts back: a checkpoint it would refuse
+     * must not replace a good one */
+    if (ts->epoch < 0 || ts->batch < 0 || ts->runs < 0 || ts->rows < 0 ||
+        ts->epoch > ((int64_t)1 << 53) || ts->batch > ((int64_t)1 << 53) ||
+        ts->runs > ((int64_t)1 << 53) || ts->rows > ((int64_t)1 << 53) ||
+        !(ts->lr > 0.0f) || !isfinite(ts->lr) || !isfinite(ts->loss_sum))
+        return heed_fail(diag, HEED_ERR_ARGUMENT,
+                         "heed_weights_save_checkpoint: the state is not valid (counts from 0 "
+                         "to 2^53, lr > 0 and finite, loss_sum finite)");
     return save(w, ts, path, diag);
 }
 

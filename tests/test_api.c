@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <float.h>
+#include <stdint.h>
 #include <jansson.h>
 #include <math.h>
 #if defined(__x86_64__) || defined(__i386__)
@@ -308,7 +309,13 @@ static void checkpoint_resumes_exactly(void **state)
     assert_int_equal(heed_weights_new(m, v, NULL, 0, 3, &w, &d), HEED_OK);
     assert_int_equal(heed_weights_set_train_config(w, &tc), HEED_OK);
     train_steps(w, ds, 0, 2, part);
-    heed_train_state ts = {.epoch = 0, .batch = 2, .seed = 5, .runs = 2, .lr = tc.lr};
+    /* a state heed_weights_load would refuse is not written over the file */
+    const heed_train_state bad[] = {{.lr = 0.0f}, {.lr = NAN}, {.epoch = -1, .lr = 0.1f},
+                                    {.rows = -3, .lr = 0.1f}, {.loss_sum = NAN, .lr = 0.1f}};
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(heed_weights_save_checkpoint(w, &bad[i], ckpt, &d), HEED_ERR_ARGUMENT);
+    heed_train_state ts = {.epoch = 0, .batch = 2, .seed = 5, .runs = 2, .lr = tc.lr,
+                           .rows = 9, .loss_sum = 1.25};
     assert_int_equal(heed_weights_save_checkpoint(w, &ts, ckpt, &d), HEED_OK);
     heed_weights_free(w);
 
@@ -317,6 +324,8 @@ static void checkpoint_resumes_exactly(void **state)
     assert_int_equal(heed_weights_train_state(w2, &back), HEED_OK);
     assert_int_equal(back.batch, 2);
     assert_int_equal(back.runs, 2);
+    assert_int_equal(back.rows, 9);
+    assert_true(back.loss_sum == 1.25);
     assert_int_equal(heed_weights_steps(w2), 2);
     assert_true(back.lr == tc.lr);
     assert_int_equal(heed_weights_set_train_config(w2, &tc), HEED_OK);
@@ -441,6 +450,17 @@ static void vocabularies_of_another_model(void **state)
     assert_int_equal(heed_vocab_build(m, tsv, &v, &d), HEED_OK);
     assert_int_equal(heed_dataset_load(again, v, tsv, &ds, &d), HEED_OK);
     assert_int_equal(heed_dataset_size(ds), 3);
+    /* a batch past the data orders it as one batch of all rows: no wrap of
+     * n + batch - 1 (SIZE_MAX) or of batch * 32 (2^59) */
+    size_t whole[3], huge[3];
+    heed_dataset_shuffle(ds, 3, 7, 2, whole);
+    const size_t batches[] = {SIZE_MAX, (size_t)1 << 59, 1000};
+    for (int i = 0; i < 3; i++) {
+        heed_dataset_shuffle(ds, batches[i], 7, 2, huge);
+        assert_memory_equal(huge, whole, sizeof whole);
+    }
+    assert_int_equal(whole[0] + whole[1] + whole[2], 3); /* a permutation of 0, 1, 2 */
+    assert_true(whole[0] != whole[1] && whole[1] != whole[2] && whole[0] != whole[2]);
     heed_dataset_free(ds);
     /* the classifier's weights file, loaded into the seq2seq model, is named
      * as another model's (not as a file heed train did not write) */

@@ -707,6 +707,14 @@ static void unpadded_header_is_read(void **state)
             assert_true(((const float *)t.data)[i] == 1.0f);
         heed_tensor_file_free(f);
     }
+    /* names the header could not hold as tensors are refused on writing */
+    float two[2] = {1, 2};
+    const char *const names[] = {"__metadata__", ""};
+    for (int i = 0; i < 2; i++) {
+        heed_tensor t = {names[i], HEED_F32, 1, {2, 0, 0, 0}, two};
+        heed_diag d;
+        assert_int_equal(heed_tensor_file_write(path, &t, 1, &d), HEED_ERR_ARGUMENT);
+    }
 }
 
 /* Two tensors sharing bytes, including an overlap that an empty tensor sorted
