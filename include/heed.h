@@ -325,7 +325,8 @@ typedef struct heed_train_state {
     int64_t runs;   /* forward passes so far (dropout masks follow it) */
     float lr;       /* the learning rate now, after decays */
     int64_t rows;   /* rows of the run's training data (0: not recorded) */
-    double loss_sum; /* the current epoch's training losses so far, summed */
+    double loss_sum; /* training losses of this epoch's batches so far, summed */
+    int64_t loss_batches; /* how many batches loss_sum sums (0: none recorded) */
 } heed_train_state;
 
 /*

@@ -39,7 +39,7 @@ static heed_status save(const heed_weights *w, const heed_train_state *ts, const
     const char *mk[META_MAX], *mv[META_MAX];
     char *owned[META_MAX];
     int n_meta = 0, n_owned = 0;
-    char hash[32], keys[META_MAX][96], nums[8][32], config[512];
+    char hash[32], keys[META_MAX][96], nums[9][32], config[512];
     heed_status st = HEED_OK;
     if (!e || !shapes || (opt && !names)) {
         st = heed_fail(diag, HEED_ERR_NOMEM, "out of memory saving weights");
@@ -99,7 +99,7 @@ static heed_status save(const heed_weights *w, const heed_train_state *ts, const
                                          "heed.train.batch", "heed.train.seed",
                                          "heed.train.runs",  "heed.train.lr",
                                          "heed.train.rows",  "heed.train.loss_sum",
-                                         "heed.train.config"};
+                                         "heed.train.loss_batches", "heed.train.config"};
         snprintf(nums[0], 32, "%lld", (long long)w->steps);
         snprintf(nums[1], 32, "%lld", (long long)ts->epoch);
         snprintf(nums[2], 32, "%lld", (long long)ts->batch);
@@ -108,10 +108,11 @@ static heed_status save(const heed_weights *w, const heed_train_state *ts, const
         snprintf(nums[5], 32, "%.9g", (double)ts->lr); /* enough digits to round-trip */
         snprintf(nums[6], 32, "%lld", (long long)ts->rows);
         snprintf(nums[7], 32, "%.17g", ts->loss_sum);
+        snprintf(nums[8], 32, "%lld", (long long)ts->loss_batches);
         hw_config_format(&w->train, config, sizeof config);
-        for (int k = 0; k < 9; k++) {
+        for (int k = 0; k < 10; k++) {
             mk[n_meta] = tk[k];
-            mv[n_meta++] = k < 8 ? nums[k] : config;
+            mv[n_meta++] = k < 9 ? nums[k] : config;
         }
     }
     for (int k = 0; w->vocab && k < w->vocab->n && n_meta < META_MAX; k++) {
@@ -153,9 +154,10 @@ heed_status heed_weights_save_checkpoint(const heed_weights *w, const heed_train
         return heed_fail(diag, HEED_ERR_ARGUMENT, "heed_weights_save_checkpoint: NULL argument");
     /* what heed_weights_load accepts back: a checkpoint it would refuse
      * must not replace a good one */
-    if (ts->epoch < 0 || ts->batch < 0 || ts->runs < 0 || ts->rows < 0 ||
+    if (ts->epoch < 0 || ts->batch < 0 || ts->runs < 0 || ts->rows < 0 || ts->loss_batches < 0 ||
         ts->epoch > ((int64_t)1 << 53) || ts->batch > ((int64_t)1 << 53) ||
         ts->runs > ((int64_t)1 << 53) || ts->rows > ((int64_t)1 << 53) ||
+        ts->loss_batches > ((int64_t)1 << 53) ||
         !(ts->lr > 0.0f) || !isfinite(ts->lr) || !isfinite(ts->loss_sum))
         return heed_fail(diag, HEED_ERR_ARGUMENT,
                          "heed_weights_save_checkpoint: the state is not valid (counts from 0 "
@@ -223,6 +225,7 @@ static heed_status load_training(heed_weights *w, const st_file *f, heed_diag *d
     const char *seed = st_meta(f, "heed.train.seed"), *runs = st_meta(f, "heed.train.runs");
     const char *lr = st_meta(f, "heed.train.lr");
     const char *rows = st_meta(f, "heed.train.rows"), *loss_sum = st_meta(f, "heed.train.loss_sum");
+    const char *loss_batches = st_meta(f, "heed.train.loss_batches");
     char *end = NULL;
     w->state.seed = seed ? strtoull(seed, &end, 10) : 0;
     bool seed_ok = !seed || (*seed && !*end && seed[0] != '-');
@@ -233,6 +236,7 @@ static heed_status load_training(heed_weights *w, const st_file *f, heed_diag *d
     if (!meta_count(steps, &w->steps) || !meta_count(epoch, &w->state.epoch) ||
         !meta_count(batch, &w->state.batch) || !meta_count(runs, &w->state.runs) || !seed_ok ||
         !meta_count(rows, &w->state.rows) || !sum_ok ||
+        !meta_count(loss_batches, &w->state.loss_batches) ||
         !(w->state.lr > 0) || !isfinite(w->state.lr) ||
         (config && !hw_config_parse(config, &w->train))) {
         heed_srcpos pos = {f->path, NULL, 0, 0};

@@ -146,9 +146,10 @@ static heed_status train_epoch(run *r, double *mean_loss, size_t *examples, heed
     const train_args *a = r->a;
     bool tty = cli_isatty(stderr) && !a->quiet;
     heed_dataset_shuffle(r->train, r->batch, r->pos.seed, r->pos.epoch + 1, r->order);
-    /* a resumed epoch's mean counts the batches before the stop too */
+    /* a resumed epoch's mean counts the batches before the stop too (a
+     * checkpoint that recorded none, as older ones, gives the rest alone) */
     double t0 = now(), sum = r->pos.loss_sum, last_draw = 0;
-    size_t done = (size_t)r->pos.batch;
+    size_t done = (size_t)r->pos.loss_batches;
     heed_status st = HEED_OK;
     for (size_t b = (size_t)r->pos.batch; b < r->steps && st == HEED_OK; b++) {
         size_t k = (b + 1) * r->batch <= r->n ? r->batch : r->n - b * r->batch;
@@ -161,6 +162,7 @@ static heed_status train_epoch(run *r, double *mean_loss, size_t *examples, heed
         *examples += k;
         r->pos.batch = (int64_t)b + 1;
         r->pos.loss_sum = sum;
+        r->pos.loss_batches = (int64_t)done;
         if (r->step_log) {
             fprintf(r->step_log, "%lld,%.9g\n", (long long)heed_weights_steps(r->w), loss);
             fflush(r->step_log);
@@ -225,6 +227,7 @@ static heed_status end_epoch(run *r, curves *cv, double train_loss, size_t examp
     r->pos.epoch++;
     r->pos.batch = 0;
     r->pos.loss_sum = 0.0;
+    r->pos.loss_batches = 0;
     r->tc.lr *= r->tc.lr_decay;
     heed_weights_set_train_config(r->w, &r->tc);
     st = checkpoint(r, d);
