@@ -69,15 +69,18 @@ static bool stopped(const checker *ck)
 }
 
 /* Whether an error repeats one already said: the same place and the same
- * text but for the copy's numbers (node 'stack.1.proj' for 'stack.0.proj'),
- * as every copy of a block repeats its mistake. Records it otherwise (a full
- * record only loses the check). */
+ * text but for the copies' indices (node 'stack.1.proj' for 'stack.0.proj':
+ * digits right after a dot), as every copy of a block repeats its mistake.
+ * Records it otherwise (a full record only loses the check). */
 static bool echoes(checker *ck, const hy_node *at, const char *msg)
 {
     uint64_t h = heed_hash_bytes(HEED_HASH_INIT, &at, sizeof at);
-    for (const char *p = msg; *p; p++)
-        if (*p < '0' || *p > '9')
-            h = heed_hash_bytes(h, p, 1);
+    for (const char *p = msg; *p; p++) {
+        h = heed_hash_bytes(h, p, 1);
+        if (*p == '.')
+            while (p[1] >= '0' && p[1] <= '9')
+                p++;
+    }
     for (size_t i = 0; i < ck->n_said; i++)
         if (ck->said[i] == h)
             return true;

@@ -460,7 +460,15 @@ static void block_errors(void **state)
     const char *note = strstr(d.text, "note: its attributes");
     assert_non_null(note);
     assert_null(strstr(note + 1, "note: its attributes"));
-    /* distinct errors at one place are all said */
+    /* distinct errors at one place are all said, also when they differ
+     * only in digits that are no copy's index */
+    assert_int_not_equal(tu_check("h12.yaml",
+                                  "heed: 1\ninputs: {x: [B, 4]}\nnodes:\n"
+                                  "  a: {op: Affine, in: x, units: H1*H2}\n",
+                                  &d),
+                         HEED_OK);
+    assert_int_equal(d.count, 2);
+    assert_non_null(strstr(d.text, "unbound dim 'H2'"));
     assert_int_not_equal(tu_check("two.yaml", "heed: 1\ninputs: {x: [B, 4]}\nnodes:\n  a: {op: Affine}\n",
                                   &d),
                          HEED_OK);
