@@ -69,13 +69,19 @@ static bool stopped(const checker *ck)
 }
 
 /* Whether an error repeats one already said: the same place and the same
- * text but for the copies' indices (node 'stack.1.proj' for 'stack.0.proj':
- * digits right after a dot), as every copy of a block repeats its mistake.
- * Records it otherwise (a full record only loses the check). */
-static bool echoes(checker *ck, const hy_node *at, const char *msg)
+ * text but for the node's name and the copies' indices (digits right after
+ * a dot, as in 'stack.0.res'), as every copy of a block, repeated or
+ * nested, repeats its mistake. Records it otherwise (a full record only
+ * loses the check). */
+static bool echoes(checker *ck, const hy_node *at, const char *node, const char *msg)
 {
     uint64_t h = heed_hash_bytes(HEED_HASH_INIT, &at, sizeof at);
+    size_t n = node ? strlen(node) : 0;
     for (const char *p = msg; *p; p++) {
+        if (n && !strncmp(p, node, n)) {
+            p += n - 1;
+            continue;
+        }
         h = heed_hash_bytes(h, p, 1);
         if (*p == '.')
             while (p[1] >= '0' && p[1] <= '9')
@@ -107,7 +113,7 @@ static void err(checker *ck, const char *node, const hy_node *at, const char *fm
     va_end(ap);
     /* an echo is not said again nor counted towards the limit: the node
      * limit bounds how many copies a block can make */
-    ck->echo = echoes(ck, at, msg);
+    ck->echo = echoes(ck, at, node, msg);
     if (ck->echo)
         return;
     heed_srcpos pos = hm_pos(ck->m, at);
@@ -1359,7 +1365,7 @@ static void resolve_refs(checker *ck)
              * (over every value) is made for the first only */
             char base[640];
             snprintf(base, sizeof base, "undefined %s in %s", nd->refs[i].name, nd->name);
-            if (echoes(ck, nd->refs[i].at, base))
+            if (echoes(ck, nd->refs[i].at, nd->name, base))
                 continue;
             char sug[96];
             err(ck, nd->name, nd->refs[i].at, "node '%s': input '%s' is not defined%s", nd->name,
