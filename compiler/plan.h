@@ -58,6 +58,7 @@ typedef struct hp_node {
     int inplace[HEED_MAX_OUTPUTS]; /* input index an output may overwrite, or -1 */
     int64_t ids_limit[HEED_MAX_INPUTS]; /* token ids must be below this (0: no check) */
     bool ids_lengths[HEED_MAX_INPUTS];  /* the limited input holds lengths, not token ids */
+    bool ids_steps[HEED_MAX_INPUTS];    /* ... of the node's own steps (one when stepping) */
     double flops, flops_bwd;
     size_t carry_floats;          /* step mode's state: carry_rows rows of each block */
     size_t carry_row[4];          /* floats per row of each carried block (HEED_MAX_CARRY) */

@@ -406,11 +406,12 @@ void heed_set_ids_limit(heed_infer *c, int in, int64_t limit)
         c->pn->ids_limit[in] = limit;
 }
 
-void heed_set_lengths_limit(heed_infer *c, int in, int64_t max)
+void heed_set_lengths_limit(heed_infer *c, int in, int64_t max, bool own_steps)
 {
     if (in >= 0 && in < HEED_MAX_INPUTS) {
         c->pn->ids_limit[in] = max + 1;
         c->pn->ids_lengths[in] = true;
+        c->pn->ids_steps[in] = own_steps;
     }
 }
 

@@ -99,7 +99,7 @@ static heed_status attention_infer(heed_infer *c)
         if (l->rank != 1 || !heed_dim_eq(l->d[0], q->d[0]))
             return heed_infer_fail(c, "lengths has shape %s but must be [B]",
                                    heed_shape_text(c, l, a, sizeof a));
-        heed_set_lengths_limit(c, cfg->port_len, k->d[1].v);
+        heed_set_lengths_limit(c, cfg->port_len, k->d[1].v, false);
     }
     heed_shape out = heed_shape3(q->d[0], q->d[1], v->d[2]);
     heed_shape w = heed_shape3(q->d[0], q->d[1], k->d[1]);

@@ -140,7 +140,7 @@ static heed_status mha_infer(heed_infer *c)
         if (l->rank != 1 || !heed_dim_eq(l->d[0], q->d[0]))
             return heed_infer_fail(c, "key_lengths has shape %s but must be [B]",
                                    heed_shape_text(c, l, a, sizeof a));
-        heed_set_lengths_limit(c, cfg->port_len, cfg->S);
+        heed_set_lengths_limit(c, cfg->port_len, cfg->S, false);
     }
     heed_set_out(c, OUT_MAIN, q, HEED_F32);
     heed_shape w = cfg->per_head ? heed_shape4(q->d[0], heed_lit(cfg->H), q->d[1], k->d[1])

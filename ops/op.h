@@ -147,8 +147,10 @@ void heed_set_carry(heed_infer *c, int64_t rows, const size_t *row_floats, int n
  * them before the node runs, naming the input and the position. */
 void heed_set_ids_limit(heed_infer *c, int in, int64_t limit);
 /* Input `in` (a [B] ids input) holds sequence lengths that must lie in
- * [0, max]: checked the same way, the message speaking of lengths. */
-void heed_set_lengths_limit(heed_infer *c, int in, int64_t max);
+ * [0, max]: checked the same way, the message speaking of lengths.
+ * `own_steps`: the lengths of the node's own input, whose steps come one at
+ * a time in step mode, where the check is left to the node. */
+void heed_set_lengths_limit(heed_infer *c, int in, int64_t max, bool own_steps);
 /* Reports a shape or attribute error for this node; returns HEED_ERR_SHAPE. */
 heed_status heed_infer_fail(heed_infer *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

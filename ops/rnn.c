@@ -375,7 +375,7 @@ static heed_status attention_infer(heed_infer *c, rnn_cfg *cfg, const heed_shape
         if (l->rank != 1 || !heed_dim_eq(l->d[0], x->d[0]))
             return heed_infer_fail(c, "attention lengths has shape %s but must be [B]",
                                    heed_shape_text(c, l, a, sizeof a));
-        heed_set_lengths_limit(c, cfg->port_mlen, m->d[1].v);
+        heed_set_lengths_limit(c, cfg->port_mlen, m->d[1].v, false);
     }
     cfg->Sm = m->d[1].v;
     cfg->Dm = m->d[2].v;
@@ -448,7 +448,7 @@ static heed_status rnn_infer_common(heed_infer *c, cell_kind cell)
         if (l->rank != 1 || !heed_dim_eq(l->d[0], x->d[0]))
             return heed_infer_fail(c, "lengths has shape %s but must be [B]",
                                    heed_shape_text(c, l, a, sizeof a));
-        heed_set_lengths_limit(c, cfg->port_len, x->d[1].v);
+        heed_set_lengths_limit(c, cfg->port_len, x->d[1].v, true);
     }
     if ((st = attention_infer(c, cfg, x)) != HEED_OK)
         return st;

@@ -410,9 +410,10 @@ static heed_status check_ids(const heed_session *s, int node, void *const *in, h
     for (int i = 0; i < mn->n_in; i++) {
         int64_t limit = pn->ids_limit[i];
         const hp_value *v = &s->plan->values[mn->in[i]];
-        /* stepping, a sequence's length is its whole length, not the step's
-         * one position (the node clamps it to that) */
-        if (limit <= 0 || v->dtype != HEED_I32 || (pn->ids_lengths[i] && s->step_input >= 0))
+        /* stepping, a node's own sequence length is its whole length, not
+         * the step's one position (the node clamps it to that); a source's
+         * lengths are checked as ever */
+        if (limit <= 0 || v->dtype != HEED_I32 || (pn->ids_steps[i] && s->step_input >= 0))
             continue;
         const int32_t *ids = in[i];
         for (size_t k = 0; k < v->numel; k++) {
