@@ -24,9 +24,16 @@ typedef struct gc_report {
 static void on_entry(void *user, const heed_gradcheck_entry *e)
 {
     gc_report *r = user;
+    /* a point is skipped where no step gave two clean, agreeing slopes:
+     * beside a kink, or where the loss's float32 rounding is as large as
+     * the change a step makes; none checked is said plainly */
+    char skipped[96] = "";
+    if (e->skipped)
+        snprintf(skipped, sizeof skipped, "  (%d skipped: a kink or rounding%s)", e->skipped,
+                 e->checked ? "" : "; none checked, try --step or --dim");
     if (r->verbose)
         printf("  %-44s %4d checked  max rel %.2e  max abs %.2e%s\n", e->tensor, e->checked,
-               e->max_rel_error, e->max_abs_error, e->skipped ? "  (skipped a kink)" : "");
+               e->max_rel_error, e->max_abs_error, skipped);
     for (int i = 0; i < r->n; i++)
         if (!strcmp(r->nodes[i].node, e->node)) {
             r->nodes[i].rel = fmax(r->nodes[i].rel, e->max_rel_error);
