@@ -42,6 +42,7 @@ typedef struct checker {
     int errors;
     bool nomem;
     size_t expansions; /* block instances expanded so far */
+    size_t echoes;     /* errors not said again, as a block's copies repeat them */
     const hy_node *blocks;
     alias *aliases;
     size_t n_alias, cap_alias;
@@ -60,12 +61,16 @@ static void err(checker *ck, const char *node, const hy_node *at, const char *fm
 
 /* Past this many errors the rest of the file is not checked (as C compilers
  * do): a hostile file whose nested blocks multiply one mistake would otherwise
- * take exponential time, and the first twenty say what is wrong. */
+ * take exponential time, and the first twenty say what is wrong. Echoes (the
+ * same error in another copy of a block) are not said but count as work:
+ * past MAX_ECHOES of them, or past the instance limit, checking stops too. */
 #define MAX_ERRORS 20
+#define MAX_ECHOES 4096
 
 static bool stopped(const checker *ck)
 {
-    return ck->nomem || ck->errors > MAX_ERRORS || ck->m->n_nodes > HEED_MAX_NODES;
+    return ck->nomem || ck->errors > MAX_ERRORS || ck->echoes > MAX_ECHOES ||
+           ck->expansions > HEED_MAX_NODES || ck->m->n_nodes > HEED_MAX_NODES;
 }
 
 /* Whether an error repeats one already said: the same place and the same
@@ -114,8 +119,14 @@ static void err(checker *ck, const char *node, const hy_node *at, const char *fm
     /* an echo is not said again nor counted towards the limit: the node
      * limit bounds how many copies a block can make */
     ck->echo = echoes(ck, at, node, msg);
-    if (ck->echo)
+    if (ck->echo) {
+        if (++ck->echoes == MAX_ECHOES + 1)
+            heed_diag_add(ck->diag, HEED_ERR_MODEL, NULL, NULL,
+                          "the errors above repeat in more than %d copies of blocks; the rest "
+                          "of the file was not checked",
+                          MAX_ECHOES);
         return;
+    }
     heed_srcpos pos = hm_pos(ck->m, at);
     heed_diag_add(ck->diag, HEED_ERR_MODEL, &pos, node, "%s", msg);
     ck->errors++;

@@ -301,6 +301,22 @@ static void nested_block_errors_are_limited(void **state)
                                    "Tanh has no attribute 'unitz'"));
     assert_non_null(strstr(d.text, "the model has more than 4096 nodes"));
 
+    /* an unknown op in blocks repeated 256 times three deep makes no nodes,
+     * so no node limit stops it: its echoes, counted as work, do (the fuzzer
+     * found this taking minutes) */
+    const char *echoing = "heed: 1\n"
+                          "inputs: {x: [B, 4]}\n"
+                          "blocks:\n"
+                          "  b0: {inputs: [h], nodes: {n: {block: b1, in: h, repeat: 256}}}\n"
+                          "  b1: {inputs: [h], nodes: {n: {block: b7, in: h, repeat: 256}}}\n"
+                          "  b7: {inputs: [h], nodes: {n: {op: Tenh, in: hquery}}}\n"
+                          "nodes:\n"
+                          "  s: {block: b0, in: x, repeat: 256}\n";
+    assert_int_equal(load_check("echo.yaml", echoing, strlen(echoing), NULL, NULL, 0, &d),
+                     HEED_ERR_MODEL);
+    assert_non_null(strstr(d.text, "unknown op 'Tenh'; did you mean 'Tanh'?"));
+    assert_non_null(strstr(d.text, "the rest of the file was not checked"));
+
     /* 4096 nodes each reading an undefined name: no did-you-mean search (over
      * 4096 names each) past the limit */
     const char *undefined = "heed: 1\n"
