@@ -67,6 +67,17 @@ static void c_free(void *user, void *ptr)
     }
 }
 
+/* Makes a file from the template `path` (mkstemp's XXXXXX, filled in)
+ * holding `text`. */
+static void write_temp(char *path, const char *text)
+{
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    size_t n = strlen(text);
+    assert_int_equal(write(fd, text, n), (ssize_t)n);
+    close(fd);
+}
+
 static const char *model_yaml =
     "heed: 1\n"
     "dims: {E: 4, H: 6}\n"
@@ -149,11 +160,7 @@ static void every_allocation_may_fail(void **state)
     (void)state;
     files f;
     snprintf(f.tsv, sizeof f.tsv, "/tmp/heed_api_XXXXXX");
-    int fd = mkstemp(f.tsv);
-    assert_true(fd >= 0);
-    const char rows[] = "abc\tcba\nbca\tacb\ncab\tbac\naa\taa\n";
-    assert_int_equal(write(fd, rows, sizeof rows - 1), (ssize_t)(sizeof rows - 1));
-    close(fd);
+    write_temp(f.tsv, "abc\tcba\nbca\tacb\ncab\tbac\naa\taa\n");
     snprintf(f.weights, sizeof f.weights, "%s.safetensors", f.tsv);
     counting c = {0};
     heed_allocator a = {c_alloc, c_realloc, c_free, &c};
@@ -218,10 +225,7 @@ static void two_threads_share_weights(void **state)
 {
     (void)state;
     char tsv[] = "/tmp/heed_api_thr_XXXXXX";
-    int fd = mkstemp(tsv);
-    const char rows[] = "abc\tcba\nbca\tacb\ncab\tbac\naa\taa\n";
-    assert_int_equal(write(fd, rows, sizeof rows - 1), (ssize_t)(sizeof rows - 1));
-    close(fd);
+    write_temp(tsv, "abc\tcba\nbca\tacb\ncab\tbac\naa\taa\n");
     heed_model *m = tu_model("api.yaml", model_yaml);
     heed_vocab *v;
     heed_weights *w;
@@ -274,10 +278,7 @@ static void checkpoint_resumes_exactly(void **state)
 {
     (void)state;
     char tsv[] = "/tmp/heed_api_ckpt_XXXXXX";
-    int fd = mkstemp(tsv);
-    const char rows[] = "abc\tcba\nbca\tacb\ncab\tbac\naa\taa\n";
-    assert_int_equal(write(fd, rows, sizeof rows - 1), (ssize_t)(sizeof rows - 1));
-    close(fd);
+    write_temp(tsv, "abc\tcba\nbca\tacb\ncab\tbac\naa\taa\n");
     char ckpt[64];
     snprintf(ckpt, sizeof ckpt, "%s.ckpt", tsv);
     /* dropout makes the stream position matter */
@@ -354,10 +355,7 @@ static void decoding_text_that_does_not_fit(void **state)
     (void)state;
     heed_model *m = tu_model("api.yaml", model_yaml);
     char tsv[] = "/tmp/heed_api_cut_XXXXXX";
-    int fd = mkstemp(tsv);
-    const char rows[] = "abc\tcba\n";
-    assert_int_equal(write(fd, rows, sizeof rows - 1), (ssize_t)(sizeof rows - 1));
-    close(fd);
+    write_temp(tsv, "abc\tcba\n");
     heed_vocab *v;
     heed_diag d;
     assert_int_equal(heed_vocab_build(m, tsv, &v, &d), HEED_OK);
@@ -433,10 +431,7 @@ static void vocabularies_of_another_model(void **state)
 {
     (void)state;
     char tsv[] = "/tmp/heed_api_voc_XXXXXX";
-    int fd = mkstemp(tsv);
-    const char rows[] = "abc\tcba\nhallo\tde\nxyz\ten\n";
-    assert_int_equal(write(fd, rows, sizeof rows - 1), (ssize_t)(sizeof rows - 1));
-    close(fd);
+    write_temp(tsv, "abc\tcba\nhallo\tde\nxyz\ten\n");
     heed_model *m = tu_model("api.yaml", model_yaml), *again = tu_model("api.yaml", model_yaml);
     heed_model *cls = tu_model("cls.yaml", classifier_yaml);
     heed_vocab *cv, *v;
@@ -489,10 +484,7 @@ static void classifier_accuracy_skips_reserved_ids(void **state)
 {
     (void)state;
     char tsv[] = "/tmp/heed_api_acc_XXXXXX";
-    int fd = mkstemp(tsv);
-    const char rows[] = "abc\tde\nxyz\ten\nbca\tde\n";
-    assert_int_equal(write(fd, rows, sizeof rows - 1), (ssize_t)(sizeof rows - 1));
-    close(fd);
+    write_temp(tsv, "abc\tde\nxyz\ten\nbca\tde\n");
     heed_model *m = tu_model("cls.yaml", classifier_yaml);
     heed_vocab *v;
     heed_dataset *ds;
@@ -531,10 +523,7 @@ static void loading_at_the_models_dims(void **state)
 {
     (void)state;
     char tsv[] = "/tmp/heed_api_dims_XXXXXX", path[] = "/tmp/heed_api_dimw_XXXXXX";
-    int fd = mkstemp(tsv);
-    const char rows[] = "abc\tcba\nbca\tacb\n";
-    assert_int_equal(write(fd, rows, sizeof rows - 1), (ssize_t)(sizeof rows - 1));
-    close(fd);
+    write_temp(tsv, "abc\tcba\nbca\tacb\n");
     close(mkstemp(path));
     heed_model *m = tu_model("api.yaml", model_yaml);
     heed_vocab *v;
@@ -586,10 +575,7 @@ static void decoding_options_in_range(void **state)
 {
     (void)state;
     char tsv[] = "/tmp/heed_api_dec_XXXXXX";
-    int fd = mkstemp(tsv);
-    const char rows[] = "abc\tcba\nbca\tacb\n";
-    assert_int_equal(write(fd, rows, sizeof rows - 1), (ssize_t)(sizeof rows - 1));
-    close(fd);
+    write_temp(tsv, "abc\tcba\nbca\tacb\n");
     heed_model *m = tu_model("api.yaml", model_yaml);
     heed_vocab *v;
     heed_weights *w;
@@ -746,10 +732,7 @@ static void saving_when_jansson_runs_out(void **state)
 {
     (void)state;
     char tsv[] = "/tmp/heed_api_jn_XXXXXX", out[] = "/tmp/heed_api_jnw_XXXXXX";
-    int fd = mkstemp(tsv);
-    const char rows[] = "abc\tcba\nbca\tacb\n";
-    assert_int_equal(write(fd, rows, sizeof rows - 1), (ssize_t)(sizeof rows - 1));
-    close(fd);
+    write_temp(tsv, "abc\tcba\nbca\tacb\n");
     close(mkstemp(out));
     heed_model *m = tu_model("api.yaml", model_yaml);
     heed_vocab *v;

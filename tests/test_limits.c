@@ -1083,15 +1083,19 @@ static void check_numerics_names_node(void **state)
     heed_model_free(m);
 }
 
+/* One Affine under an MSE loss: the training steps below feed it losses
+ * and gradients too large for float. */
+static const char *mse_model = "heed: 1\n"
+                               "inputs: {x: [B, 4], y: [B, 2]}\n"
+                               "nodes:\n"
+                               "  h: {op: Affine, in: x, units: 2}\n"
+                               "loss: {op: MSE, in: h, target: y}\n";
+
 /* A training step whose loss is infinite refuses to touch the weights. */
 static void diverging_step_keeps_weights(void **state)
 {
     (void)state;
-    heed_model *m = tu_model("diverge.yaml", "heed: 1\n"
-                                             "inputs: {x: [B, 4], y: [B, 2]}\n"
-                                             "nodes:\n"
-                                             "  h: {op: Affine, in: x, units: 2}\n"
-                                             "loss: {op: MSE, in: h, target: y}\n");
+    heed_model *m = tu_model("diverge.yaml", mse_model);
     heed_weights *w;
     heed_session *s;
     heed_diag d;
@@ -1134,11 +1138,7 @@ static void diverging_step_keeps_weights(void **state)
 static void huge_gradient_keeps_weights(void **state)
 {
     (void)state;
-    heed_model *m = tu_model("huge.yaml", "heed: 1\n"
-                                          "inputs: {x: [B, 4], y: [B, 2]}\n"
-                                          "nodes:\n"
-                                          "  h: {op: Affine, in: x, units: 2}\n"
-                                          "loss: {op: MSE, in: h, target: y}\n");
+    heed_model *m = tu_model("huge.yaml", mse_model);
     heed_weights *w;
     heed_session *s;
     heed_diag d;
