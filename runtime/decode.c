@@ -609,8 +609,9 @@ static heed_status check_steppable(const heed_model *m, int *steps, heed_diag *d
                           nd->name, nd->op->name, m->inputs[m->decode_input].name, port);
             st = HEED_ERR_UNSUPPORTED;
         }
-        if (any && nd->op == &heed_op_posenc && table_positions(nd) < *steps)
-            *steps = table_positions(nd);
+        int positions = any && nd->op == &heed_op_posenc ? table_positions(nd) : INT_MAX;
+        if (positions < *steps)
+            *steps = positions;
         for (int o = 0; o < nd->n_out; o++)
             stepped[nd->out[o]] = any;
     }

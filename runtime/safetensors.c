@@ -126,8 +126,7 @@ static heed_status parse_tensor(st_file *f, const char *name, json_t *obj, st_te
     if (!json_is_integer(b) || !json_is_integer(e))
         return st_fail(diag, HEED_ERR_WEIGHTS, path,
                        "tensor '%s': data_offsets must be two whole numbers of bytes", name);
-    json_int_t begin = json_is_integer(b) ? json_integer_value(b) : -1;
-    json_int_t end = json_is_integer(e) ? json_integer_value(e) : -1;
+    json_int_t begin = json_integer_value(b), end = json_integer_value(e);
     if (begin < 0 || end < begin || (size_t)end > data_size)
         return st_fail(diag, HEED_ERR_WEIGHTS, path,
                        "tensor '%s': data_offsets [%lld, %lld] lie outside the %zu data bytes "
