@@ -186,25 +186,40 @@ static void mark_step_nodes(heed_plan *p)
     }
 }
 
+/* Value v stays readable to the plan's end, where the caller reads it. */
+static void keep_to_end(heed_plan *p, int v)
+{
+    if (v < 0)
+        return;
+    p->values[v].last = p->n_steps - 1;
+    p->values[v].kept = true;
+}
+
 static void value_lifetimes(heed_plan *p)
 {
     const heed_model *m = p->m;
-    int end = p->n_steps - 1;
     for (int v = 0; v < m->n_values; v++) {
         hp_value *val = &p->values[v];
         int prod = m->values[v].node;
         val->first = val->last = prod >= 0 ? p->nodes[prod].fwd_step : 0;
+        val->kept = val->clobbered = false;
         if (p->opt.keep_all)
-            val->last = end;
+            keep_to_end(p, v);
     }
     for (int k = 0; k < m->n_keep; k++)
-        p->values[m->keep[k]].last = end;
+        keep_to_end(p, m->keep[k]);
+    /* what decoding reads after each step: decode: may name values no
+     * output lists (other plans need not keep them) */
+    if (p->opt.step_input >= 0) {
+        keep_to_end(p, m->decode_logits);
+        keep_to_end(p, m->decode_attention);
+    }
     if (m->loss_node >= 0) {
         /* the loss and what it read stay readable: metrics use the logits */
         const hm_node *loss = &m->nodes[m->loss_node];
-        p->values[loss->out[0]].last = end;
+        keep_to_end(p, loss->out[0]);
         for (int i = 0; i < loss->n_in; i++)
-            p->values[loss->in[i]].last = end;
+            keep_to_end(p, loss->in[i]);
     }
     for (int n = 0; n < m->n_nodes; n++) {
         const hm_node *mn = &m->nodes[n];
@@ -218,8 +233,13 @@ static void value_lifetimes(heed_plan *p)
             bool handed_over = p->opt.step_input >= 0 && pn->step &&
                                (prod < 0 ? mn->in[i] != m->inputs[p->opt.step_input].value
                                          : !p->nodes[prod].step);
-            if (handed_over)
-                val->last = end;
+            /* the encoder ran on the first call only: what it hands over
+             * must outlive every later call's steps, those before its
+             * producer's step included */
+            if (handed_over) {
+                keep_to_end(p, mn->in[i]);
+                val->first = 0;
+            }
         }
         for (int o = 0; o < mn->n_out; o++)
             if (pn->has_bwd && (pn->bwd_out >> o & 1u))
@@ -235,6 +255,23 @@ static heed_status nomem(heed_diag *diag)
 static size_t bytes_of(const hp_value *v)
 {
     return v->numel * 4; /* float32 and int32 alike */
+}
+
+/* Whether output v of node mn may take the buffer of its input ip: the input
+ * dies at this node, is not kept for a reader after the plan, is not read
+ * again through another of the node's inputs (Add [a, b, a] sums in
+ * passes), and has v's size. */
+static bool may_overwrite(const heed_plan *p, const hm_node *mn, int ip, const hp_value *v)
+{
+    const heed_model *m = p->m;
+    int in = mn->in[ip];
+    const hp_value *u = &p->values[in];
+    for (int j = 0; j < mn->n_in; j++)
+        if (j != ip && mn->in[j] == in)
+            return false;
+    int step = p->nodes[mn - m->nodes].fwd_step;
+    return m->values[in].node >= 0 && !u->kept && u->last == step && u->numel == v->numel &&
+           u->dtype == v->dtype && u->buf >= 0;
 }
 
 /* Data buffers, sharing one where an op may overwrite an input that dies there. */
@@ -254,13 +291,11 @@ static heed_status value_buffers(heed_plan *p, heed_diag *diag)
             if (!v->defined)
                 continue;
             int ip = p->opt.naive ? -1 : pn->inplace[o];
-            if (ip >= 0 && ip < mn->n_in) {
-                const hp_value *u = &p->values[mn->in[ip]];
-                if (m->values[mn->in[ip]].node >= 0 && u->last == pn->fwd_step &&
-                    u->numel == v->numel && u->dtype == v->dtype && u->buf >= 0) {
-                    v->buf = u->buf;
-                    continue;
-                }
+            if (ip >= 0 && ip < mn->n_in && may_overwrite(p, mn, ip, v)) {
+                hp_value *u = &p->values[mn->in[ip]];
+                u->clobbered = true;
+                v->buf = u->buf;
+                continue;
             }
             if ((v->buf = hp_add_buf(p, HP_BUF_VALUE, bytes_of(v), mn->out[o])) < 0)
                 return nomem(diag);

@@ -41,6 +41,8 @@ typedef struct hp_value {
     int buf;         /* data buffer */
     int grad;        /* gradient buffer, or -1 */
     int first, last; /* lifetime of the data */
+    bool kept;       /* readable after the plan's last step: never overwritten in place */
+    bool clobbered;  /* an op's output overwrote it in place: not readable after its step */
 } hp_value;
 
 typedef struct hp_node {

@@ -703,7 +703,11 @@ heed_status heed_session_get(heed_session *s, const char *name, heed_tensor *out
     if (!val->defined || buf < 0)
         return heed_fail(diag, HEED_ERR_STATE, "'%s' has no %s in this plan", vname,
                          grad ? "gradient" : "value");
-    if (p->bufs[buf].last < p->n_steps - 1)
+    /* a value is readable if it lives to the end and no op wrote over it
+     * (its buffer can live on as the in-place result's) */
+    bool readable = grad ? p->bufs[buf].last >= p->n_steps - 1
+                         : val->last >= p->n_steps - 1 && !val->clobbered;
+    if (!readable)
         return heed_fail(diag, HEED_ERR_STATE,
                          "'%s' is not kept after forward (its memory is reused); list it under "
                          "outputs: in the model",

@@ -3,10 +3,11 @@
  * (training plans, with in-place ops and gradient accumulation) no two
  * tensors with overlapping lifetimes share a byte, the arena never exceeds the
  * naive size nor falls below the lower bound; the same on 2000 random interval
- * sets fed to the planner directly; and on every graph in graphs/ the arena is
- * within 1.15x of the lower bound.
+ * sets fed to the planner directly; in-place ops spare what is read later;
+ * and on every graph in graphs/ the arena is within 1.15x of the lower bound.
  */
 #include <dirent.h>
+#include <math.h>
 
 #include "../compiler/plan.h"
 #include "testutil.h"
@@ -170,6 +171,141 @@ static void gelu_in_place_only_in_inference(void **state)
     heed_model_free(m);
 }
 
+/* Value `name` after a forward pass of model yaml on x [2, 4] (mode's plan,
+ * every value kept when keep_all), copied into out[n]; the status of the get. */
+static heed_status forward_value(const char *yaml, heed_mode mode, bool keep_all,
+                                 const char *name, float *out, size_t n)
+{
+    heed_model *m = tu_model("inplace.yaml", yaml);
+    heed_weights *w;
+    heed_session *s;
+    heed_diag d;
+    assert_int_equal(heed_weights_new(m, NULL, NULL, 0, 5, &w, &d), HEED_OK);
+    assert_int_equal(heed_session_new(w, mode, &s, &d), HEED_OK);
+    heed_session_keep_all(s, keep_all);
+    float x[8], t[8] = {0};
+    uint64_t rng = 11;
+    for (int i = 0; i < 8; i++)
+        x[i] = tu_rand(&rng);
+    heed_tensor tx = {"x", HEED_F32, 2, {2, 4, 0, 0}, x}, tt = {"t", HEED_F32, 2, {2, 4, 0, 0}, t};
+    assert_int_equal(heed_session_set_input(s, "x", &tx, &d), HEED_OK);
+    if (mode == HEED_MODE_TRAIN)
+        assert_int_equal(heed_session_set_input(s, "t", &tt, &d), HEED_OK);
+    if (heed_session_forward(s, &d) != HEED_OK)
+        fail_msg("%s", d.text);
+    heed_tensor v;
+    heed_status st = heed_session_get(s, name, &v, &d);
+    if (st == HEED_OK) {
+        assert_int_equal(tu_numel(&v), n);
+        memcpy(out, v.data, n * sizeof *out);
+    }
+    heed_session_free(s);
+    heed_weights_free(w);
+    heed_model_free(m);
+    return st;
+}
+
+/* In-place ops never overwrite what is read later: a kept input of the
+ * plan's last node (outputs: logits, then Softmax in place; also when every
+ * value is kept, as heed run keeps them), an input the same node reads again
+ * (Add [tx, ty, tx]); and a value an op overwrote is refused by
+ * heed_session_get, not returned holding the op's result. */
+static void in_place_spares_what_is_read(void **state)
+{
+    (void)state;
+    static const char *const softmax_last = "heed: 1\ninputs: {x: [B, 4]}\nnodes:\n"
+                                            "  logits: {op: Affine, in: x, units: 4}\n"
+                                            "  probs: {op: Softmax, in: logits}\n"
+                                            "outputs: [logits, probs]\n";
+    for (int keep_all = 0; keep_all < 2; keep_all++) {
+        float logits[8], probs[8], want[8];
+        assert_int_equal(forward_value(softmax_last, HEED_MODE_INFER, keep_all, "logits", logits, 8),
+                         HEED_OK);
+        assert_int_equal(forward_value(softmax_last, HEED_MODE_INFER, keep_all, "probs", probs, 8),
+                         HEED_OK);
+        for (int r = 0; r < 2; r++) {
+            double sum = 0;
+            for (int j = 0; j < 4; j++)
+                sum += exp(logits[r * 4 + j]);
+            for (int j = 0; j < 4; j++)
+                want[r * 4 + j] = (float)(exp(logits[r * 4 + j]) / sum);
+        }
+        tu_expect(probs, want, 8, 1e-6, "softmax of the kept logits");
+    }
+    /* Add reading tx twice; the plan keeping every value has no in-place op
+     * before its last node: the reference */
+    static const struct {
+        const char *yaml, *name;
+        heed_mode mode;
+    } cases[] = {
+        {"heed: 1\ninputs: {x: [B, 4]}\nnodes:\n"
+         "  tx: {op: Affine, in: x, units: 4}\n"
+         "  ty: {op: Tanh, in: x}\n"
+         "  s: {op: Add, in: [tx, ty, tx]}\n"
+         "  z: {op: Affine, in: s, units: 4}\n",
+         "z", HEED_MODE_INFER},
+        {"heed: 1\ninputs: {x: [B, 4], t: [B, 4]}\nnodes:\n"
+         "  tx: {op: Affine, in: x, units: 4}\n"
+         "  ty: {op: Tanh, in: x}\n"
+         "  s: {op: Add, in: [tx, ty, tx]}\n"
+         "  y: {op: Affine, in: s, units: 4}\n"
+         "loss: {op: MSE, in: y, target: t}\n",
+         "loss", HEED_MODE_TRAIN},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        size_t n = cases[k].mode == HEED_MODE_TRAIN ? 1 : 8;
+        float got[8], want[8];
+        assert_int_equal(forward_value(cases[k].yaml, cases[k].mode, false, cases[k].name, got, n),
+                         HEED_OK);
+        assert_int_equal(forward_value(cases[k].yaml, cases[k].mode, true, cases[k].name, want, n),
+                         HEED_OK);
+        tu_expect(got, want, n, 1e-6, cases[k].name);
+    }
+    static const char *const relu = "heed: 1\ninputs: {x: [B, 4]}\nnodes:\n"
+                                    "  h: {op: Affine, in: x, units: 4}\n"
+                                    "  r: {op: ReLU, in: h}\n";
+    float h[8];
+    assert_int_equal(forward_value(relu, HEED_MODE_INFER, false, "h", h, 8), HEED_ERR_STATE);
+    assert_int_equal(forward_value(relu, HEED_MODE_INFER, true, "h", h, 8), HEED_OK);
+    /* the gradients through Add [tx, ty, tx] in the training plan */
+    tu_gradcheck(cases[1].yaml, 1e-2);
+}
+
+/* decode: attention: keeps its value to the end of the decoding step plan
+ * only: a training plan frees it when its last reader is done. */
+static void decode_values_kept_only_for_decoding(void **state)
+{
+    (void)state;
+    static const char *const body =
+        "heed: 1\n"
+        "inputs: {src: [B, S], tgt: [B, T]}\n"
+        "nodes:\n"
+        "  se:  {op: Embedding, in: src, vocab: 7, dim: 8}\n"
+        "  te:  {op: Embedding, in: tgt, vocab: 7, dim: 8}\n"
+        "  enc: {op: GRU, in: se, hidden: 8}\n"
+        "  dec: {op: GRU, in: te, hidden: 8}\n"
+        "  ctx: {op: Attention, query: dec, keys: enc, score: dot}\n"
+        "  ws:  {op: Affine, in: ctx.weights, units: 8}\n"
+        "  logits: {op: Affine, in: [ctx, ws], units: 7}\n"
+        "loss: {op: CrossEntropy, logits: logits, target: tgt, shift: 1}\n";
+    char with[2048];
+    snprintf(with, sizeof with, "%sdecode: {attention: ctx.weights}\n", body);
+    heed_dim dims[] = {{"B", 16}, {"S", 9}, {"T", 7}};
+    size_t arena[2];
+    const char *const yaml[2] = {body, with};
+    for (int k = 0; k < 2; k++) {
+        heed_model *m = tu_model("decode_kept.yaml", yaml[k]);
+        heed_plan *p;
+        heed_diag d;
+        assert_int_equal(heed_plan_new(m, dims, 3, HEED_MODE_TRAIN, &p, &d), HEED_OK);
+        check_plan(p);
+        arena[k] = p->arena;
+        heed_plan_free(p);
+        heed_model_free(m);
+    }
+    assert_int_equal(arena[1], arena[0]);
+}
+
 static void shipped_graphs_near_lower_bound(void **state)
 {
     (void)state;
@@ -210,6 +346,8 @@ int main(void)
         cmocka_unit_test(random_intervals),
         cmocka_unit_test(random_dags),
         cmocka_unit_test(gelu_in_place_only_in_inference),
+        cmocka_unit_test(in_place_spares_what_is_read),
+        cmocka_unit_test(decode_values_kept_only_for_decoding),
         cmocka_unit_test(shipped_graphs_near_lower_bound),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
