@@ -301,6 +301,10 @@ static void attention_backward(heed_exec *x)
         for (int64_t j = 0; j < Tk; j++)
             g[j] = y[j] * (g[j] - dot);
     });
+    /* .scores, read by another node, are the raw scores at every position */
+    const float *dsc = x->dout[OUT_SCORES];
+    for (int64_t i = 0; dsc && i < B * Tq * Tk; i++)
+        da[i] += dsc[i];
     score_backward(x, cfg, da);
 }
 

@@ -124,12 +124,13 @@ static void gradients_attention(void **state)
         snprintf(yaml, sizeof yaml,
                  "heed: 1\n"
                  "inputs: {q: [B, T, 4], k: [B, S, %d], v: [B, S, 3], len: [B], r1: [B, T, 3], "
-                 "r2: [B, T, S]}\n"
+                 "r2: [B, T, S], r3: [B, T, S]}\n"
                  "nodes:\n"
                  "  att: {op: Attention, query: q, keys: k, values: v, score: %s, lengths: len%s}\n"
                  "  a: {op: Mul, in: [att, r1]}\n"
                  "  b: {op: Mul, in: [att.weights, r2]}\n"
-                 "loss: {op: Sum, in: [a, b]}\n",
+                 "  c: {op: Mul, in: [att.scores, r3]}\n" /* raw, masked positions too */
+                 "loss: {op: Sum, in: [a, b, c]}\n",
                  same ? 4 : 5, scores[i], i == 3 ? ", units: 6" : "");
         tu_gradcheck(yaml, 1e-2);
     }
