@@ -235,6 +235,61 @@ static void check_alone_equals_batch(heed_session *s, const heed_decode_result *
     }
 }
 
+/* Decodes the sources with weights w and checks each output against a
+ * teacher-forced pass (every value kept) over <bos> + the decoded tokens:
+ * the argmax of `logits` at each step is the token decoded, and the
+ * attention returned (when `att`) is the value `att`. Returns the session
+ * and result for more checks, the session of the pass freed. */
+static heed_decode_result *check_teacher_forced(heed_weights *w, const char *logits,
+                                                const char *att, heed_session **out)
+{
+    heed_session *s, *tf;
+    heed_diag d;
+    assert_int_equal(heed_session_new(w, HEED_MODE_INFER, &s, &d), HEED_OK);
+    assert_int_equal(heed_session_new(w, HEED_MODE_INFER, &tf, &d), HEED_OK);
+    heed_session_keep_all(tf, 1);
+    heed_decode_options o = {.beam = 1, .max_length = 8, .attention = att != NULL};
+    heed_decode_result *r;
+    if (heed_decode(s, sources, N_SOURCES, &o, &r, &d) != HEED_OK)
+        fail_msg("%s", d.text);
+    for (size_t i = 0; i < N_SOURCES; i++) {
+        const heed_decoded *x = heed_decode_get(r, i);
+        /* <bos> y1 .. yn: the teacher-forced input of the same steps */
+        int32_t tgt[16] = {HEED_BOS_ID};
+        memcpy(tgt + 1, x->tokens, x->length * sizeof(int32_t));
+        heed_tensor tt = {"tgt", HEED_I32, 2, {1, (int64_t)x->length + 1, 0, 0}, tgt};
+        assert_int_equal(heed_session_feed_texts(tf, &sources[i], 1, &d), HEED_OK);
+        assert_int_equal(heed_session_set_input(tf, "tgt", &tt, &d), HEED_OK);
+        if (heed_session_forward(tf, &d) != HEED_OK)
+            fail_msg("%s", d.text);
+        heed_tensor lg, wt = {0};
+        assert_int_equal(heed_session_get(tf, logits, &lg, &d), HEED_OK);
+        if (att)
+            assert_int_equal(heed_session_get(tf, att, &wt, &d), HEED_OK);
+        /* the decoded batch is padded to its longest source; the extra
+         * columns have zero weight */
+        int64_t V = lg.shape[2], S = att ? wt.shape[2] : 0, W = (int64_t)x->source_length;
+        assert_true(S <= W);
+        /* a decoding shorter than max_length ended with <eos>, one step more */
+        size_t steps = x->length < 8 ? x->length + 1 : x->length;
+        for (size_t k = 0; k < steps; k++) {
+            const float *row = (const float *)lg.data + k * (size_t)V;
+            int32_t best = HEED_UNK_ID; /* decoding never writes <pad> or <bos> */
+            for (int64_t v = HEED_UNK_ID + 1; v < V; v++)
+                if (v != HEED_BOS_ID && row[v] > row[best])
+                    best = (int32_t)v;
+            assert_int_equal(best, k < x->length ? x->tokens[k] : HEED_EOS_ID);
+            for (int64_t j = 0; att && j < W; j++)
+                tu_close(x->attention[k * (size_t)W + (size_t)j],
+                         j < S ? ((const float *)wt.data)[k * (size_t)S + (size_t)j] : 0.0f,
+                         1e-5, "attention");
+        }
+    }
+    heed_session_free(tf);
+    *out = s;
+    return r;
+}
+
 /* The tokens and attention of step-by-step decoding are those of a
  * teacher-forced pass over <bos> + the decoded tokens. */
 static void step_decoding_equals_teacher_forced(void **state)
@@ -245,53 +300,80 @@ static void step_decoding_equals_teacher_forced(void **state)
     write_reversal(s2s, 256, 1);
     for (int g = 0; g < 2; g++) {
         trained t = train_small(seq2seq[g], s2s, 60);
-        heed_session *s, *tf;
-        heed_diag d;
-        assert_int_equal(heed_session_new(t.w, HEED_MODE_INFER, &s, &d), HEED_OK);
-        assert_int_equal(heed_session_new(t.w, HEED_MODE_INFER, &tf, &d), HEED_OK);
-        heed_session_keep_all(tf, 1);
+        heed_session *s;
+        heed_decode_result *r =
+            check_teacher_forced(t.w, "logits", g == 0 ? "dec.weights" : "ctx.weights", &s);
         heed_decode_options o = {.beam = 1, .max_length = 8, .attention = 1};
-        heed_decode_result *r;
-        if (heed_decode(s, sources, N_SOURCES, &o, &r, &d) != HEED_OK)
-            fail_msg("%s", d.text);
-        const char *att = g == 0 ? "dec.weights" : "ctx.weights";
-        for (size_t i = 0; i < N_SOURCES; i++) {
-            const heed_decoded *x = heed_decode_get(r, i);
-            /* <bos> y1 .. yn: the teacher-forced input of the same steps */
-            int32_t tgt[16] = {HEED_BOS_ID};
-            memcpy(tgt + 1, x->tokens, x->length * sizeof(int32_t));
-            heed_tensor tt = {"tgt", HEED_I32, 2, {1, (int64_t)x->length + 1, 0, 0}, tgt};
-            assert_int_equal(heed_session_feed_texts(tf, &sources[i], 1, &d), HEED_OK);
-            assert_int_equal(heed_session_set_input(tf, "tgt", &tt, &d), HEED_OK);
-            if (heed_session_forward(tf, &d) != HEED_OK)
-                fail_msg("%s", d.text);
-            heed_tensor lg, w;
-            assert_int_equal(heed_session_get(tf, "logits", &lg, &d), HEED_OK);
-            assert_int_equal(heed_session_get(tf, att, &w, &d), HEED_OK);
-            /* the decoded batch is padded to its longest source; the extra
-             * columns have zero weight */
-            int64_t V = lg.shape[2], S = w.shape[2], W = (int64_t)x->source_length;
-            assert_true(S <= W);
-            /* a decoding shorter than max_length ended with <eos>, one step more */
-            size_t steps = x->length < 8 ? x->length + 1 : x->length;
-            for (size_t k = 0; k < steps; k++) {
-                const float *row = (const float *)lg.data + k * (size_t)V;
-                int32_t best = 0;
-                for (int64_t v = 1; v < V; v++)
-                    if (row[v] > row[best])
-                        best = (int32_t)v;
-                assert_int_equal(best, k < x->length ? x->tokens[k] : HEED_EOS_ID);
-                for (int64_t j = 0; j < W; j++)
-                    tu_close(x->attention[k * (size_t)W + (size_t)j],
-                             j < S ? ((const float *)w.data)[k * (size_t)S + (size_t)j] : 0.0f,
-                             1e-5, "attention");
-            }
-        }
         check_alone_equals_batch(s, r, &o);
         heed_decode_result_free(r);
         heed_session_free(s);
-        heed_session_free(tf);
         trained_free(&t);
+    }
+    unlink(s2s);
+}
+
+/* The step plan keeps what decoding reads over all its calls: an encoder
+ * value scheduled after the decoder's first node (run on the first call
+ * only, so later calls' steps before it must not reuse its bytes), an
+ * encoder value read by every step and also by the plan's last node, which
+ * works in place, and a decode: attention: value that an in-place node reads. */
+static void step_plan_keeps_what_decoding_reads(void **state)
+{
+    (void)state;
+    static const char *const head =
+        "heed: 1\n"
+        "inputs: {src: [B, S], tgt: [B, T]}\n"
+        "data:\n"
+        "  src: {column: 0, tokens: chars, vocab: V_src}\n"
+        "  tgt: {column: 1, tokens: chars, vocab: V_tgt, bos: true, eos: true}\n"
+        "nodes:\n"
+        "  se:  {op: Embedding, in: src, vocab: V_src, dim: 8}\n"
+        "  te:  {op: Embedding, in: tgt, vocab: V_tgt, dim: 8}\n"
+        "  enc: {op: GRU, in: se, hidden: 8}\n";
+    static const struct {
+        const char *nodes, *logits, *att;
+    } models[] = {
+        {"  vv:  {op: Affine, in: enc, units: V_tgt}\n"
+         "  dec: {op: GRU, in: te, hidden: 8}\n"
+         "  ctx: {op: Attention, query: dec, keys: enc, values: vv, score: dot}\n"
+         "  logits: {op: Affine, in: ctx, units: V_tgt}\n"
+         "loss: {op: CrossEntropy, logits: logits, target: tgt, shift: 1}\n",
+         "logits", "ctx.weights"},
+        {"  m2:  {op: Affine, in: enc, units: 8}\n"
+         "  vv:  {op: Affine, in: enc, units: V_tgt}\n"
+         "  dec: {op: GRU, in: te, hidden: 8}\n"
+         "  l0:  {op: Affine, in: dec, units: V_tgt}\n"
+         "  ctx: {op: Attention, query: dec, keys: m2, values: vv, score: dot}\n"
+         "  tm:  {op: Sigmoid, in: m2}\n"
+         "loss: {op: CrossEntropy, logits: l0, target: tgt, shift: 1}\n"
+         "decode: {logits: ctx}\n",
+         "ctx", NULL},
+        {"  dec: {op: GRU, in: te, hidden: 8, attention: {memory: enc}}\n"
+         "  sharp: {op: Softmax, in: dec.weights}\n"
+         "  gate: {op: Mul, in: [sharp, sharp]}\n"
+         "  logits: {op: Affine, in: [dec, dec.context], units: V_tgt}\n"
+         "loss: {op: CrossEntropy, logits: logits, target: tgt, shift: 1}\n"
+         "decode: {attention: dec.weights}\n",
+         "logits", "dec.weights"},
+    };
+    char s2s[] = "/tmp/heed_graphs_s2s_XXXXXX";
+    close(mkstemp(s2s));
+    write_reversal(s2s, 64, 1);
+    for (size_t k = 0; k < sizeof models / sizeof models[0]; k++) {
+        char yaml[2048];
+        snprintf(yaml, sizeof yaml, "%s%s", head, models[k].nodes);
+        heed_model *m = tu_model("step.yaml", yaml);
+        heed_vocab *v;
+        heed_weights *w;
+        heed_diag d;
+        assert_int_equal(heed_vocab_build(m, s2s, &v, &d), HEED_OK);
+        assert_int_equal(heed_weights_new(m, v, NULL, 0, 3, &w, &d), HEED_OK);
+        heed_session *s;
+        heed_decode_result_free(check_teacher_forced(w, models[k].logits, models[k].att, &s));
+        heed_session_free(s);
+        heed_weights_free(w);
+        heed_vocab_free(v);
+        heed_model_free(m);
     }
     unlink(s2s);
 }
@@ -432,6 +514,7 @@ int main(void)
         cmocka_unit_test(beam_scores_are_teacher_forced),
         cmocka_unit_test(beam_stops_only_when_settled),
         cmocka_unit_test(step_decoding_equals_teacher_forced),
+        cmocka_unit_test(step_plan_keeps_what_decoding_reads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
