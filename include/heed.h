@@ -278,7 +278,8 @@ HEED_API heed_status heed_vocab_encode(const heed_vocab *vocab, const char *fiel
                                        const char *text, int32_t *ids, size_t capacity,
                                        size_t *n, heed_diag *diag);
 /* Turns ids back into text, stopping at eos and skipping pad and bos.
- * HEED_ERR_LIMIT when the text did not fit: `text` then holds its start. */
+ * HEED_ERR_LIMIT when the text did not fit: `text` then holds its start, up
+ * to the last whole token that fit. */
 HEED_API heed_status heed_vocab_decode(const heed_vocab *vocab, const char *field,
                                        const int32_t *ids, size_t n, char *text,
                                        size_t capacity);

@@ -604,10 +604,14 @@ heed_status heed_vocab_decode(const heed_vocab *vocab, const char *field, const 
         if (id == HEED_PAD_ID || id == HEED_BOS_ID)
             continue;
         const char *tok = id >= 0 && id < hv->n ? hv->tokens[id] : "<unk>";
-        heed_sbuf_printf(&s, "%s%s", vocab->tokens[f] == HM_TOK_WORDS && !first ? " " : "", tok);
+        const char *sep = vocab->tokens[f] == HM_TOK_WORDS && !first ? " " : "";
+        /* a text cut short ends at a whole token, never inside a character */
+        if (s.len + strlen(sep) + strlen(tok) >= capacity)
+            return HEED_ERR_LIMIT;
+        heed_sbuf_printf(&s, "%s%s", sep, tok);
         first = false;
     }
-    return s.truncated ? HEED_ERR_LIMIT : HEED_OK;
+    return HEED_OK;
 }
 
 /* ------------------------------------------------------------ datasets */
@@ -873,52 +877,70 @@ static bool tsv_column(const char *text, int col, const char **start, size_t *le
     return true;
 }
 
-static heed_status feed_field(heed_session *s, const hm_field *fd, const char *const *texts,
-                              size_t n, size_t repeat, int32_t **ids_out, size_t *width,
-                              heed_diag *diag)
+/* "1st", "2nd", "3rd", "11th": the texts are numbered as people count, so
+ * that a message means the same to a caller indexing from 0 and a user
+ * counting lines from 1. */
+static const char *ordinal_suffix(size_t k)
 {
-    const heed_vocab *v = s->w->vocab;
+    if (k % 100 >= 11 && k % 100 <= 13)
+        return "th";
+    return k % 10 == 1 ? "st" : k % 10 == 2 ? "nd" : k % 10 == 3 ? "rd" : "th";
+}
+
+/* The ids of field fd in text i (the caller's text `number`, counted from
+ * 1) into ids[cap], their count in *count. */
+static heed_status text_ids(const heed_session *s, const hm_field *fd, const char *text,
+                            size_t number, int32_t *ids, size_t cap, size_t *count,
+                            heed_diag *diag)
+{
+    const char *start, *suf = ordinal_suffix(number);
+    size_t len;
+    *count = 0;
+    if (!text || !tsv_column(text, fd->column, &start, &len))
+        return heed_fail(diag, HEED_ERR_DATA, "the %zu%s text has no column %d for field '%s'",
+                         number, suf, fd->column, fd->input);
+    char *col = heed_strndup(s->env, start, len);
+    if (!col)
+        return heed_fail(diag, HEED_ERR_NOMEM, "out of memory");
+    heed_status st = HEED_OK;
+    if (!encode_field(s->w->vocab, fd, col, ids, cap, count))
+        st = heed_fail(diag, HEED_ERR_DATA, "the %zu%s text is not valid UTF-8", number, suf);
+    else if (*count > DATA_MAX_TOKENS)
+        st = heed_fail(diag, HEED_ERR_LIMIT, "the %zu%s text has more than the limit of %d tokens",
+                       number, suf, DATA_MAX_TOKENS);
+    heed_dealloc(s->env, col);
+    if (fd->tokens == HM_TOK_LABEL && *count == 0)
+        ids[(*count)++] = HEED_UNK_ID;
+    return st;
+}
+
+/* Sets field fd's input from n texts, each row repeated `repeat` times and
+ * padded to the longest: one pass finds the width, a second writes the ids,
+ * so memory follows the texts' tokens, not n times the token limit. */
+static heed_status feed_field(heed_session *s, const hm_field *fd, const char *const *texts,
+                              size_t n, size_t first, size_t repeat, int32_t **ids_out,
+                              size_t *width, heed_diag *diag)
+{
     const heed_env *env = s->env;
     bool label = fd->tokens == HM_TOK_LABEL;
-    size_t T = 1, cap = DATA_MAX_TOKENS + 2;
+    size_t T = 1, cap = DATA_MAX_TOKENS + 2, count;
     int32_t *scratch = heed_alloc(env, cap * sizeof *scratch);
-    size_t *lens = heed_zalloc(env, n + 1, sizeof *lens);
-    int32_t *all = heed_zalloc(env, (n + 1) * cap, sizeof *all);
-    heed_status st = scratch && lens && all ? HEED_OK : heed_fail(diag, HEED_ERR_NOMEM, "out of memory");
+    heed_status st = scratch ? HEED_OK : heed_fail(diag, HEED_ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < n && st == HEED_OK; i++) {
-        const char *start;
-        size_t len, count = 0;
-        char *col = NULL;
-        if (!texts[i] || !tsv_column(texts[i], fd->column, &start, &len)) {
-            st = heed_fail(diag, HEED_ERR_DATA, "text %zu has no column %d for field '%s'", i,
-                           fd->column, fd->input);
-            break;
-        }
-        col = heed_strndup(env, start, len);
-        if (!col) {
-            st = heed_fail(diag, HEED_ERR_NOMEM, "out of memory");
-            break;
-        }
-        if (!encode_field(v, fd, col, all + i * cap, cap, &count))
-            st = heed_fail(diag, HEED_ERR_DATA, "text %zu is not valid UTF-8", i);
-        else if (count > DATA_MAX_TOKENS)
-            st = heed_fail(diag, HEED_ERR_LIMIT, "text %zu has more than the limit of %d tokens",
-                           i, DATA_MAX_TOKENS);
-        heed_dealloc(env, col);
-        lens[i] = count ? count : 1;
-        if (label && count == 0)
-            all[i * cap] = HEED_UNK_ID;
-        if (lens[i] > T)
-            T = lens[i];
+        st = text_ids(s, fd, texts[i], first + i + 1, scratch, cap, &count, diag);
+        if (count > T)
+            T = count;
     }
     if (label)
         T = 1;
     int32_t *buf = st == HEED_OK ? heed_zalloc(env, n * repeat * T + 1, sizeof *buf) : NULL;
     if (st == HEED_OK && !buf)
         st = heed_fail(diag, HEED_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; st == HEED_OK && i < n; i++)
-        for (size_t r = 0; r < repeat; r++)
-            memcpy(buf + (i * repeat + r) * T, all + i * cap, (label ? 1 : lens[i]) * sizeof *buf);
+    for (size_t i = 0; st == HEED_OK && i < n; i++) {
+        st = text_ids(s, fd, texts[i], first + i + 1, scratch, cap, &count, diag);
+        for (size_t r = 0; st == HEED_OK && r < repeat; r++)
+            memcpy(buf + (i * repeat + r) * T, scratch, (label ? 1 : count) * sizeof *buf);
+    }
     if (st == HEED_OK) {
         heed_tensor t = {fd->input, HEED_I32, label ? 1 : 2, {(int64_t)(n * repeat), (int64_t)T, 0, 0},
                          buf};
@@ -931,13 +953,11 @@ static heed_status feed_field(heed_session *s, const hm_field *fd, const char *c
     }
     heed_dealloc(env, buf);
     heed_dealloc(env, scratch);
-    heed_dealloc(env, lens);
-    heed_dealloc(env, all);
     return st;
 }
 
-heed_status hd_feed_texts(heed_session *s, const char *const *texts, size_t n, size_t repeat,
-                          int32_t **ids, size_t *width, heed_diag *diag)
+heed_status hd_feed_texts(heed_session *s, const char *const *texts, size_t n, size_t first,
+                          size_t repeat, int32_t **ids, size_t *width, heed_diag *diag)
 {
     const heed_model *m = s->m;
     if (!s->w->vocab)
@@ -947,8 +967,8 @@ heed_status hd_feed_texts(heed_session *s, const char *const *texts, size_t n, s
     for (int f = 0; f < m->n_fields; f++) {
         if (!hd_is_source(m, f))
             continue;
-        heed_status st = feed_field(s, &m->fields[f], texts, n, repeat, any ? NULL : ids,
-                                    width, diag);
+        heed_status st = feed_field(s, &m->fields[f], texts, n, first, repeat,
+                                    any ? NULL : ids, width, diag);
         if (st != HEED_OK)
             return st;
         any = true;
@@ -965,5 +985,5 @@ heed_status heed_session_feed_texts(heed_session *s, const char *const *texts, s
     heed_diag_clear(diag);
     if (!s || (!texts && n) || n == 0)
         return heed_fail(diag, HEED_ERR_ARGUMENT, "heed_session_feed_texts: bad argument");
-    return hd_feed_texts(s, texts, n, 1, NULL, NULL, diag);
+    return hd_feed_texts(s, texts, n, 0, 1, NULL, NULL, diag);
 }

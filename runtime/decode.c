@@ -14,7 +14,6 @@
 #include "../ops/kernels/kernels.h"
 #include "runtime.h"
 
-#define CHUNK 256 /* sources decoded together */
 
 struct heed_decode_result {
     const heed_env *env;
@@ -475,7 +474,7 @@ static heed_status decode_chunk(heed_session *s, heed_decode_result *res,
     d.alpha = o ? o->length_alpha : 0.0f;
     d.want_att = o && o->attention;
     size_t width = 0;
-    heed_status st = hd_feed_texts(s, texts + first, n, (size_t)k, &d.src_ids, &width, diag);
+    heed_status st = hd_feed_texts(s, texts + first, n, first, (size_t)k, &d.src_ids, &width, diag);
     if (st != HEED_OK)
         return st;
     hs_step_mode(s, m->decode_input);
@@ -673,9 +672,10 @@ heed_status hd_decode(heed_session *s, const char *const *texts, size_t n,
     heed_status st = res->items ? HEED_OK : heed_fail(diag, HEED_ERR_NOMEM, "out of memory");
     /* once for all steps: each step's forward then finds the mode set */
     heed_fpmode fm = heed_fpmode_enter(s->threads);
-    for (size_t i = 0; i < n && st == HEED_OK; i += CHUNK)
-        st = decode_chunk(s, res, texts, i, n - i < CHUNK ? n - i : CHUNK, o, force_beam, steps,
-                          diag);
+    for (size_t i = 0; i < n && st == HEED_OK; i += HEED_TEXT_BATCH) {
+        size_t k = n - i < HEED_TEXT_BATCH ? n - i : HEED_TEXT_BATCH;
+        st = decode_chunk(s, res, texts, i, k, o, force_beam, steps, diag);
+    }
     heed_fpmode_leave(fm, s->threads);
     if (st != HEED_OK) {
         heed_decode_result_free(res);

@@ -64,15 +64,11 @@ heed_status heed_session_accuracy(heed_session *s, heed_accuracy *acc, heed_diag
     return HEED_OK;
 }
 
-heed_status heed_session_classify(heed_session *s, const char *const *texts, size_t n,
-                                  int32_t *labels, float *probs, heed_diag *diag)
+/* Labels (and probabilities) of n texts, one forward pass: texts[0] is the
+ * caller's text `first`. */
+static heed_status classify_chunk(heed_session *s, const char *const *texts, size_t n,
+                                  size_t first, int32_t *labels, float *probs, heed_diag *diag)
 {
-    heed_diag_clear(diag);
-    if (!s || !texts || !labels || n == 0)
-        return heed_fail(diag, HEED_ERR_ARGUMENT, "heed_session_classify: bad argument");
-    if (heed_model_task(s->m) != HEED_TASK_CLASSIFY)
-        return heed_fail(diag, HEED_ERR_UNSUPPORTED, "model '%s' is not a classifier",
-                         s->m->name);
     /* the label input is not read from texts: any valid id will do */
     const hm_node *ce = &s->m->nodes[s->m->loss_node];
     const char *label = s->m->inputs[s->m->values[ce->in[1]].port].name;
@@ -83,7 +79,7 @@ heed_status heed_session_classify(heed_session *s, const char *const *texts, siz
     heed_status st = heed_session_set_input(s, label, &t, diag);
     heed_dealloc(s->env, dummy);
     if (st == HEED_OK)
-        st = hd_feed_texts(s, texts, n, 1, NULL, NULL, diag);
+        st = hd_feed_texts(s, texts, n, first, 1, NULL, NULL, diag);
     if (st == HEED_OK)
         st = heed_session_forward(s, diag);
     if (st != HEED_OK)
@@ -106,4 +102,23 @@ heed_status heed_session_classify(heed_session *s, const char *const *texts, siz
         }
     }
     return HEED_OK;
+}
+
+heed_status heed_session_classify(heed_session *s, const char *const *texts, size_t n,
+                                  int32_t *labels, float *probs, heed_diag *diag)
+{
+    heed_diag_clear(diag);
+    if (!s || !texts || !labels || n == 0)
+        return heed_fail(diag, HEED_ERR_ARGUMENT, "heed_session_classify: bad argument");
+    if (heed_model_task(s->m) != HEED_TASK_CLASSIFY)
+        return heed_fail(diag, HEED_ERR_UNSUPPORTED, "model '%s' is not a classifier",
+                         s->m->name);
+    /* a batch at a time, as decoding does: the plan's arena follows the
+     * batch, and one long text pads only its own batch */
+    heed_status st = HEED_OK;
+    for (size_t i = 0; i < n && st == HEED_OK; i += HEED_TEXT_BATCH) {
+        size_t k = n - i < HEED_TEXT_BATCH ? n - i : HEED_TEXT_BATCH;
+        st = classify_chunk(s, texts + i, k, i, labels + i, probs ? probs + i : NULL, diag);
+    }
+    return st;
 }

@@ -206,12 +206,17 @@ heed_status hs_random_inputs(heed_session *s, const int64_t *dimval, uint64_t se
 
 /* Whether data field f is a source (not the loss's target nor the decoded input). */
 bool hd_is_source(const heed_model *m, int f);
+/* Texts classified or decoded in one pass (heed_session_classify,
+ * heed_decode): the arena follows the batch. */
+#define HEED_TEXT_BATCH 256
+
 /* Feeds texts (TSV rows) to the source fields, each text repeated `repeat`
- * times (beam search); the lengths of the first source field's rows go to
+ * times (beam search); texts[0] is the caller's text `first` (counted from 0),
+ * for the messages; the lengths of the first source field's rows go to
  * `lengths` (may be NULL) and the ids of that field to `ids` (may be NULL,
  * caller frees with the env allocator), with its padded width in *width. */
-heed_status hd_feed_texts(heed_session *s, const char *const *texts, size_t n, size_t repeat,
-                          int32_t **ids, size_t *width, heed_diag *diag);
+heed_status hd_feed_texts(heed_session *s, const char *const *texts, size_t n, size_t first,
+                          size_t repeat, int32_t **ids, size_t *width, heed_diag *diag);
 
 /* Whether beam search may stop for a source: no live hypothesis, or k
  * finished ones (normalised scores `fin`) that the best live one (raw score

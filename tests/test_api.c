@@ -349,13 +349,14 @@ static void checkpoint_resumes_exactly(void **state)
     unlink(ckpt);
 }
 
-/* Text that does not fit is cut, and the call says so. */
+/* Text that does not fit is cut after the last whole token, never inside a
+ * character, and the call says so. */
 static void decoding_text_that_does_not_fit(void **state)
 {
     (void)state;
     heed_model *m = tu_model("api.yaml", model_yaml);
     char tsv[] = "/tmp/heed_api_cut_XXXXXX";
-    write_temp(tsv, "abc\tcba\n");
+    write_temp(tsv, "abc\tcba\nabc\t\xc3\xa9\xc3\xa9\n");
     heed_vocab *v;
     heed_diag d;
     assert_int_equal(heed_vocab_build(m, tsv, &v, &d), HEED_OK);
@@ -367,6 +368,10 @@ static void decoding_text_that_does_not_fit(void **state)
     assert_string_equal(text, "cba");
     assert_int_equal(heed_vocab_decode(v, "tgt", ids, n, text, 3), HEED_ERR_LIMIT);
     assert_string_equal(text, "cb");
+    /* "éé" in 4 bytes: the second é (2 bytes) does not fit beside the first */
+    assert_int_equal(heed_vocab_encode(v, "tgt", "\xc3\xa9\xc3\xa9", ids, 8, &n, &d), HEED_OK);
+    assert_int_equal(heed_vocab_decode(v, "tgt", ids, n, text, 4), HEED_ERR_LIMIT);
+    assert_string_equal(text, "\xc3\xa9");
     heed_vocab_free(v);
     heed_model_free(m);
     unlink(tsv);
