@@ -265,6 +265,80 @@ printf 'cab\t\n' >empty-target.tsv
 expect 0 "heed eval of empty references" "$heed" eval "$src/graphs/bahdanau_seq2seq.yaml" \
     --weights words.safetensors --data empty-target.tsv --json
 contains out.txt '"token_error_rate":null' "heed eval of empty references"
+# references are scored whole, however long: 1500 "é" after "a b c" (3005
+# tokens, 4505 bytes) against the output "a b c" are 3000 edits in characters
+# and 1500 in symbols; the path is a JSON string, quote escaped
+e=$(printf '\303\251')
+awk -v e="$e" 'BEGIN { r = "a b c"; for (i = 0; i < 1500; i++) r = r " " e; print "abc\t" r }' \
+    >'long"ref.tsv'
+expect 0 "heed eval of a long reference" "$heed" eval "$src/graphs/bahdanau_seq2seq.yaml" \
+    --weights spell.safetensors --data 'long"ref.tsv' --json
+for want in '"exact_match":0.0000' '"token_error_rate":99.8336' '"symbol_error_rate":99.8004' \
+    '"data":"long\"ref.tsv"'; do
+    contains out.txt "$want" "heed eval of a long reference"
+done
+# a label is printed whole however long
+long=$(awk 'BEGIN { for (i = 0; i < 300; i++) printf "L" }')
+printf 'abc\t%s\nxyz\t%s\n' "$long" "$long" >long-label.tsv
+expect 0 "train a classifier of a long label" "$heed" train "$src/graphs/char_classifier.yaml" \
+    --data long-label.tsv --epochs 1 --dim E=4 --dim H=8 --out long-label.safetensors --quiet
+expect 0 "infer a long label" "$heed" infer "$src/graphs/char_classifier.yaml" --weights \
+    long-label.safetensors abc
+contains out.txt "$long	" "infer a long label"
+# labels the model does not know are wrong, even when it knows no label at all
+printf 'abc\t\nxy\t\n' >no-labels.tsv
+expect 0 "train a classifier without labels" "$heed" train "$src/graphs/char_classifier.yaml" \
+    --data no-labels.tsv --epochs 1 --dim E=4 --dim H=8 --out no-labels.safetensors --quiet
+expect 0 "eval without labels" "$heed" eval "$src/graphs/char_classifier.yaml" --weights \
+    no-labels.safetensors --data no-labels.tsv --json
+contains out.txt '"accuracy":0.0000,"unknown_labels":2,' "eval without labels"
+# a classifier neither decodes nor draws attention: said, not ignored
+expect 2 "infer --attention of a classifier" "$heed" infer "$src/graphs/char_classifier.yaml" \
+    --weights cls.safetensors --attention a.svg abc
+contains err.txt "--attention is for seq2seq models" "infer --attention of a classifier"
+[ ! -e a.svg ] || fail "infer --attention of a classifier wrote a.svg"
+expect 2 "eval --beam of a classifier" "$heed" eval "$src/graphs/char_classifier.yaml" \
+    --weights cls.safetensors --data cls-test.tsv --beam 3
+# a decoder without attention has no map to draw: an error, not a crash
+cat >plain.yaml <<'YAML'
+heed: 1
+name: plain
+inputs: {src: [B, S], tgt: [B, T]}
+data:
+  src: {column: 0, tokens: chars, vocab: V_src}
+  tgt: {column: 1, tokens: chars, vocab: V_tgt, bos: true, eos: true}
+nodes:
+  se: {op: Embedding, in: src, vocab: V_src, dim: 4}
+  enc: {op: GRU, in: se, hidden: 8}
+  te: {op: Embedding, in: tgt, vocab: V_tgt, dim: 4}
+  dec: {op: GRU, in: te, hidden: 8, state: enc.state}
+  logits: {op: Affine, in: dec, units: V_tgt}
+loss: {op: CrossEntropy, logits: logits, target: tgt, shift: 1}
+YAML
+expect 0 "train a decoder without attention" "$heed" train plain.yaml --data spell1.tsv \
+    --epochs 1 --out plain.safetensors --quiet
+for to in plain.svg -; do
+    expect 1 "infer --attention $to without attention" "$heed" infer plain.yaml --weights \
+        plain.safetensors --attention "$to" abc
+    contains err.txt "gives no attention weights to draw" "infer --attention $to without attention"
+done
+# a control character in a text is drawn as its picture: the SVG stays XML
+expect 0 "infer --attention of a form feed" "$heed" infer "$src/graphs/bahdanau_seq2seq.yaml" \
+    --weights spell.safetensors --attention ff.svg "$(printf 'a\014bc')"
+! grep -q "$(printf '\014')" ff.svg || fail "a form feed went into the SVG as it was"
+contains ff.svg "a$(printf '\342\220\214')bc" "infer --attention of a form feed"
+# a bad text is named by its place among all of them, counting from 1
+awk 'BEGIN { for (i = 1; i < 300; i++) print "abc"; printf "a\377c\n" }' >bad300.txt
+"$heed" infer "$src/graphs/bahdanau_seq2seq.yaml" --weights spell.safetensors <bad300.txt \
+    >out.txt 2>err.txt && fail "heed infer took invalid UTF-8"
+contains err.txt "the 300th text is not valid UTF-8" "heed infer of invalid UTF-8 on line 300"
+# classification runs a batch at a time: the same text gets the same answer
+# in the first batch and the third
+awk 'BEGIN { for (i = 0; i < 600; i++) print substr("abcxyzabc", 1 + i % 7, 3) }' >many.txt
+"$heed" infer "$src/graphs/char_classifier.yaml" --weights cls.safetensors <many.txt >out.txt \
+    2>err.txt || fail "heed infer of 600 texts: $(cat err.txt)"
+[ "$(wc -l <out.txt)" -eq 600 ] || fail "heed infer of 600 texts: $(wc -l <out.txt) lines"
+[ "$(sed -n 1p out.txt)" = "$(sed -n 589p out.txt)" ] || fail "classify: text 1 and 589 differ"
 # from stdin: one output line per input line, blank ones included
 printf 'cab\n\ncab\n' | "$heed" infer "$src/graphs/bahdanau_seq2seq.yaml" --weights \
     words.safetensors >out.txt 2>err.txt || fail "heed infer from stdin: $(cat err.txt)"

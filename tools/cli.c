@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -238,6 +239,37 @@ const char *cli_bytes(size_t n, char *buf, size_t cap)
 bool cli_isatty(FILE *f)
 {
     return isatty(fileno(f)) != 0;
+}
+
+void cli_json_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            fprintf(f, "\\%c", *s);
+        else if ((unsigned char)*s < 0x20)
+            fprintf(f, "\\u%04x", (unsigned)*s);
+        else
+            fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+char *cli_vocab_text(const heed_vocab *v, const char *field, const int32_t *ids, size_t n)
+{
+    /* words can be long: grow until the whole text fits */
+    for (size_t cap = 4096;; cap *= 2) {
+        char *text = malloc(cap);
+        if (!text)
+            return NULL;
+        text[0] = '\0';
+        heed_status st = heed_vocab_decode(v, field, ids, n, text, cap);
+        if (st != HEED_ERR_LIMIT)
+            return text; /* a bad field or id leaves "" as before */
+        free(text);
+        if (cap > SIZE_MAX / 4)
+            return NULL;
+    }
 }
 
 const char *cli_same_file(const char *path, const char *const *others, int n)

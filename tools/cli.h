@@ -84,6 +84,12 @@ heed_status cli_load_model(const char *path, int threads, heed_model **out);
 /* Formats a byte count as "12.3 MiB". */
 const char *cli_bytes(size_t n, char *buf, size_t cap);
 bool cli_isatty(FILE *f);
+/* s as a JSON string, quoted, with quotes, backslashes and control
+ * characters escaped. */
+void cli_json_string(FILE *f, const char *s);
+/* The text of ids (heed_vocab_decode) in a new string, however long; NULL
+ * when out of memory. */
+char *cli_vocab_text(const heed_vocab *v, const char *field, const int32_t *ids, size_t n);
 /* Whether path names the same file as one of the others (device and inode,
  * so ./x and x agree; the same string if neither exists yet). NULLs in
  * others are skipped. Returns the one it matches, or NULL. */

@@ -283,8 +283,11 @@ static void print_text(const bench_args *a, const bench_result *r, const heed_mo
 
 static void print_json_head(const bench_args *a, const bench_result *r, const heed_model *m)
 {
-    printf("{\"model\":\"%s\",\"name\":\"%s\",\"threads\":%d,\"dims\":{", a->model,
-           heed_model_name(m), r->blas.threads);
+    printf("{\"model\":");
+    cli_json_string(stdout, a->model);
+    printf(",\"name\":");
+    cli_json_string(stdout, heed_model_name(m));
+    printf(",\"threads\":%d,\"dims\":{", r->blas.threads);
     for (size_t i = 0; i < a->n_dims; i++)
         printf("%s\"%s\":%lld", i ? "," : "", a->dims[i].name, (long long)a->dims[i].value);
     printf("},\"blas\":{\"config\":\"%s\",\"core\":\"%s\",\"threading\":\"%s\","

@@ -71,21 +71,19 @@ static void free_rows(tsv_rows *r)
     free(r->line);
 }
 
-/* Column c of a TSV line, copied into buf; false when absent. */
-static bool column(const char *line, int c, char *buf, size_t cap)
+/* Column c of a TSV line as a new string, whole however long; NULL when
+ * absent (*oom set when it was there but memory ran out). */
+static char *column(const char *line, int c, bool *oom)
 {
     for (int i = 0; i < c; i++) {
         line = strchr(line, '\t');
         if (!line)
-            return false;
+            return NULL;
         line++;
     }
-    size_t n = strcspn(line, "\t");
-    if (n >= cap)
-        n = cap - 1;
-    memcpy(buf, line, n);
-    buf[n] = '\0';
-    return true;
+    char *out = strndup(line, strcspn(line, "\t"));
+    *oom |= out == NULL;
+    return out;
 }
 
 static size_t edit_distance(const int32_t *a, size_t na, const int32_t *b, size_t nb)
@@ -113,38 +111,41 @@ static size_t edit_distance(const int32_t *a, size_t na, const int32_t *b, size_
     return d;
 }
 
-/* A reference's token ids, without the bos and eos the field adds. */
-static size_t reference_ids(const heed_vocab *v, const char *field, const char *text, int32_t *ids,
-                            size_t cap)
+/* A reference's token ids, without the bos and eos the field adds, in a new
+ * array (NULL when out of memory; *n 0 for a text the field cannot encode). */
+static int32_t *reference_ids(const heed_vocab *v, const char *field, const char *text, size_t *n)
 {
-    size_t n = 0;
     heed_diag d;
-    if (heed_vocab_encode(v, field, text, ids, cap, &n, &d) != HEED_OK)
-        return 0;
-    if (n > cap)
-        n = cap;
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++)
+    size_t want = 0;
+    *n = 0;
+    if (heed_vocab_encode(v, field, text, NULL, 0, &want, &d) != HEED_OK)
+        want = 0;
+    int32_t *ids = malloc(sizeof *ids * (want ? want : 1));
+    if (!ids || !want || heed_vocab_encode(v, field, text, ids, want, &want, &d) != HEED_OK)
+        return ids;
+    for (size_t i = 0; i < want; i++)
         if (ids[i] != 2 && ids[i] != 3)
-            ids[k++] = ids[i];
-    return k;
+            ids[(*n)++] = ids[i];
+    return ids;
 }
 
-/* Splits text at spaces into at most cap symbols (the text is modified). */
-static size_t split_symbols(char *text, const char **sym, size_t cap)
+/* Splits text at spaces into symbols (the text is modified), in a new array
+ * of *n; NULL when out of memory. */
+static const char **split_symbols(char *text, size_t *n)
 {
-    size_t n = 0;
+    const char **sym = malloc(sizeof *sym * (strlen(text) / 2 + 1));
     char *save = NULL;
-    for (char *tok = strtok_r(text, " ", &save); tok && n < cap; tok = strtok_r(NULL, " ", &save))
-        sym[n++] = tok;
-    return n;
+    *n = 0;
+    for (char *tok = strtok_r(text, " ", &save); sym && tok; tok = strtok_r(NULL, " ", &save))
+        sym[(*n)++] = tok;
+    return sym;
 }
 
 /* Edit distance between two symbol sequences (strings compared whole). */
 static size_t symbol_distance(const char *const *a, size_t na, const char *const *b, size_t nb)
 {
-    size_t row[1025];
-    if (nb > 1024)
+    size_t *row = malloc((nb + 1) * sizeof *row);
+    if (!row)
         return na > nb ? na : nb;
     for (size_t j = 0; j <= nb; j++)
         row[j] = j;
@@ -161,7 +162,9 @@ static size_t symbol_distance(const char *const *a, size_t na, const char *const
             diag = up;
         }
     }
-    return row[nb];
+    size_t d = row[nb];
+    free(row);
+    return d;
 }
 
 typedef struct s2s_metrics {
@@ -171,44 +174,62 @@ typedef struct s2s_metrics {
     heed_accuracy tf;
 } s2s_metrics;
 
-/* The closest reference by symbols: edits to it and its length. */
-static void score_symbols(const char *line, int col, const heed_vocab *v, const char *field,
+/* The closest reference by symbols: edits to it and its length. False when
+ * out of memory. */
+static bool score_symbols(const char *line, int col, const heed_vocab *v, const char *field,
                           const heed_decoded *d, s2s_metrics *mt)
 {
-    char out[4096], ref[4096];
-    const char *osym[1024], *rsym[1024];
-    heed_vocab_decode(v, field, d->tokens, d->length, out, sizeof out);
-    size_t no = split_symbols(out, osym, 1024), best = (size_t)-1, best_len = 0;
-    for (int c = col; column(line, c, ref, sizeof ref); c++) {
+    bool oom = false;
+    size_t no = 0, best = (size_t)-1, best_len = 0;
+    char *out = cli_vocab_text(v, field, d->tokens, d->length), *ref;
+    const char **osym = out ? split_symbols(out, &no) : NULL;
+    oom |= !osym;
+    for (int c = col; !oom && (ref = column(line, c, &oom)); c++) {
         mt->spaced |= strchr(ref, ' ') != NULL;
-        size_t nr = split_symbols(ref, rsym, 1024);
-        size_t e = symbol_distance(osym, no, rsym, nr);
-        if (e < best || (e == best && nr > best_len))
-            best = e, best_len = nr;
+        size_t nr;
+        const char **rsym = split_symbols(ref, &nr);
+        if (rsym) {
+            size_t e = symbol_distance(osym, no, rsym, nr);
+            if (e < best || (e == best && nr > best_len))
+                best = e, best_len = nr;
+        }
+        oom |= !rsym;
+        free((void *)rsym);
+        free(ref);
     }
     mt->sym_edits += best == (size_t)-1 ? no : best;
     mt->ref_syms += best_len;
+    free((void *)osym);
+    free(out);
+    return !oom;
 }
 
-static void score_row(const heed_vocab *v, const char *field, int col, const char *line,
+/* Scores one decoded row against each of its references (whole, however
+ * long). False when out of memory. */
+static bool score_row(const heed_vocab *v, const char *field, int col, const char *line,
                       const heed_decoded *d, s2s_metrics *mt)
 {
-    char ref[4096];
-    int32_t ids[1024];
     size_t best = (size_t)-1, best_len = 0;
-    bool exact = false;
-    for (int c = col; column(line, c, ref, sizeof ref); c++) {
-        size_t n = reference_ids(v, field, ref, ids, 1024);
-        size_t e = edit_distance(d->tokens, d->length, ids, n);
-        exact |= e == 0;
-        if (e < best || (e == best && n > best_len))
-            best = e, best_len = n;
+    bool exact = false, oom = false;
+    char *ref;
+    for (int c = col; !oom && (ref = column(line, c, &oom)); c++) {
+        size_t n;
+        int32_t *ids = reference_ids(v, field, ref, &n);
+        if (ids) {
+            size_t e = edit_distance(d->tokens, d->length, ids, n);
+            exact |= e == 0;
+            if (e < best || (e == best && n > best_len))
+                best = e, best_len = n;
+        }
+        oom |= !ids;
+        free(ids);
+        free(ref);
     }
     mt->rows++;
     mt->exact += exact;
     mt->edits += best == (size_t)-1 ? d->length : best;
     mt->ref_tokens += best_len;
-    score_symbols(line, col, v, field, d, mt);
+    return !oom && score_symbols(line, col, v, field, d, mt);
 }
 
 /* Teacher-forced token accuracy on the first reference of the first n rows. */
@@ -237,6 +258,15 @@ static heed_status teacher_forced(heed_session *s, const heed_dataset *ds, size_
     return st;
 }
 
+/* {"model":NAME,"data":PATH, the start of both kinds' JSON */
+static void json_head(const heed_model *m, const char *data)
+{
+    printf("{\"model\":");
+    cli_json_string(stdout, heed_model_name(m));
+    printf(",\"data\":");
+    cli_json_string(stdout, data);
+}
+
 /* A percentage for JSON (null when undefined) and for the table ("n/a"). */
 static const char *json_rate(double x, char *buf, size_t cap)
 {
@@ -261,9 +291,14 @@ static int eval_seq2seq(const eval_args *a, const heed_model *m, heed_session *s
     const char *field = heed_model_target_field(m);
     int col = heed_model_field_column(m, field);
     s2s_metrics mt = {0};
-    for (size_t i = 0; i < r->n; i++)
-        score_row(v, field, col, r->line[i], heed_decode_get(res, i), &mt);
+    bool scored = true;
+    for (size_t i = 0; scored && i < r->n; i++)
+        scored = score_row(v, field, col, r->line[i], heed_decode_get(res, i), &mt);
     heed_decode_result_free(res);
+    if (!scored) {
+        fprintf(stderr, "heed eval: error: out of memory scoring the outputs\n");
+        return CLI_USER_ERROR;
+    }
     if (teacher_forced(s, ds, r->n, &mt.tf, &d) != HEED_OK)
         return cli_report(&d);
     double exact = 100.0 * (double)mt.exact / (double)mt.rows;
@@ -274,10 +309,10 @@ static int eval_seq2seq(const eval_args *a, const heed_model *m, heed_session *s
     double tok = mt.tf.tokens ? 100.0 * (double)mt.tf.tokens_correct / (double)mt.tf.tokens : 0;
     if (a->json) {
         char tj[32], sj[32];
-        printf("{\"model\":\"%s\",\"data\":\"%s\",\"rows\":%zu,\"beam\":%d,\"exact_match\":%.4f,"
-               "\"wer\":%.4f,\"token_error_rate\":%s,",
-               heed_model_name(m), a->data, mt.rows, a->beam, exact, 100.0 - exact,
-               json_rate(ter, tj, sizeof tj));
+        json_head(m, a->data);
+        printf(",\"rows\":%zu,\"beam\":%d,\"exact_match\":%.4f,\"wer\":%.4f,"
+               "\"token_error_rate\":%s,",
+               mt.rows, a->beam, exact, 100.0 - exact, json_rate(ter, tj, sizeof tj));
         if (mt.spaced)
             printf("\"symbol_error_rate\":%s,", json_rate(ser, sj, sizeof sj));
         printf("\"teacher_forced_token_accuracy\":%.4f}\n", tok);
@@ -302,6 +337,52 @@ static int eval_seq2seq(const eval_args *a, const heed_model *m, heed_session *s
     return CLI_OK;
 }
 
+/* A label's name in a new string ("" when out of memory). */
+static char *label_name(const heed_vocab *v, const char *field, int32_t id)
+{
+    char *name = cli_vocab_text(v, field, &id, 1);
+    return name ? name : strdup("");
+}
+
+/* "labels":[...],"confusion":[[...]...]} over the known labels (ids 4..V-1). */
+static void confusion_json(const heed_vocab *v, const char *field, int64_t V, const int64_t *conf)
+{
+    printf("\"labels\":[");
+    for (int32_t j = 4; j < V; j++) {
+        char *name = label_name(v, field, j);
+        printf("%s", j > 4 ? "," : "");
+        cli_json_string(stdout, name ? name : "");
+        free(name);
+    }
+    printf("],\"confusion\":[");
+    for (int32_t g = 4; g < V; g++) {
+        printf("%s[", g > 4 ? "," : "");
+        for (int32_t p = 4; p < V; p++)
+            printf("%s%lld", p > 4 ? "," : "", (long long)conf[g * V + p]);
+        printf("]");
+    }
+    printf("]}\n");
+}
+
+static void confusion_text(const heed_vocab *v, const char *field, int64_t V, const int64_t *conf)
+{
+    printf("\nconfusion (rows: true label, columns: predicted)\n%8s", "");
+    for (int32_t p = 4; p < V; p++) {
+        char *name = label_name(v, field, p);
+        printf(" %6s", name ? name : "");
+        free(name);
+    }
+    printf("\n");
+    for (int32_t g = 4; g < V; g++) {
+        char *name = label_name(v, field, g);
+        printf("%8s", name ? name : "");
+        free(name);
+        for (int32_t p = 4; p < V; p++)
+            printf(" %6lld", (long long)conf[g * V + p]);
+        printf("\n");
+    }
+}
+
 static int eval_classify(const eval_args *a, const heed_model *m, heed_session *s,
                          const heed_vocab *v, const tsv_rows *r)
 {
@@ -318,36 +399,31 @@ static int eval_classify(const eval_args *a, const heed_model *m, heed_session *
         rc = cli_report(&d);
     size_t correct = 0, unknown = 0;
     for (size_t i = 0; rc == CLI_OK && i < r->n; i++) {
-        char gold[512];
         int32_t ids[4];
         size_t n = 0;
-        column(r->line[i], col, gold, sizeof gold);
-        heed_vocab_encode(v, field, gold, ids, 4, &n, &d);
+        bool oom = false;
+        char *gold = column(r->line[i], col, &oom);
+        if (oom) {
+            fprintf(stderr, "heed eval: error: out of memory scoring the outputs\n");
+            rc = CLI_USER_ERROR;
+            break;
+        }
+        if (gold && heed_vocab_encode(v, field, gold, ids, 4, &n, &d) != HEED_OK)
+            n = 0;
+        free(gold);
         int32_t g = n ? ids[0] : 1;
         /* a label the training data never had: wrong, and outside the table */
         unknown += g < 4;
-        correct += g == pred[i];
+        correct += g >= 4 && g == pred[i];
         conf[g * V + pred[i]]++;
     }
     if (rc == CLI_OK) {
         double acc = 100.0 * (double)correct / (double)r->n;
-        char name[64];
         if (a->json) {
-            printf("{\"model\":\"%s\",\"data\":\"%s\",\"rows\":%zu,\"accuracy\":%.4f,"
-                   "\"unknown_labels\":%zu,\"labels\":[",
-                   heed_model_name(m), a->data, r->n, acc, unknown);
-            for (int32_t j = 4; j < V; j++) {
-                heed_vocab_decode(v, field, &j, 1, name, sizeof name);
-                printf("%s\"%s\"", j > 4 ? "," : "", name);
-            }
-            printf("],\"confusion\":[");
-            for (int32_t g = 4; g < V; g++) {
-                printf("%s[", g > 4 ? "," : "");
-                for (int32_t p = 4; p < V; p++)
-                    printf("%s%lld", p > 4 ? "," : "", (long long)conf[g * V + p]);
-                printf("]");
-            }
-            printf("]}\n");
+            json_head(m, a->data);
+            printf(",\"rows\":%zu,\"accuracy\":%.4f,\"unknown_labels\":%zu,", r->n, acc,
+                   unknown);
+            confusion_json(v, field, V, conf);
         } else {
             printf("%s on %s: %zu rows\n  accuracy %.2f%%\n", heed_model_name(m), a->data, r->n,
                    acc);
@@ -355,19 +431,7 @@ static int eval_classify(const eval_args *a, const heed_model *m, heed_session *
                 printf("  %zu rows have a label the model does not know (counted as wrong, not "
                        "in the table)\n",
                        unknown);
-            printf("\nconfusion (rows: true label, columns: predicted)\n%8s", "");
-            for (int32_t p = 4; p < V; p++) {
-                heed_vocab_decode(v, field, &p, 1, name, sizeof name);
-                printf(" %6s", name);
-            }
-            printf("\n");
-            for (int32_t g = 4; g < V; g++) {
-                heed_vocab_decode(v, field, &g, 1, name, sizeof name);
-                printf("%8s", name);
-                for (int32_t p = 4; p < V; p++)
-                    printf(" %6lld", (long long)conf[g * V + p]);
-                printf("\n");
-            }
+            confusion_text(v, field, V, conf);
         }
     }
     free(pred);
@@ -386,8 +450,13 @@ static int run_eval(const eval_args *a)
     heed_dataset *ds = NULL;
     tsv_rows r = {0};
     int rc = CLI_OK;
+    const char *decoding_only = a->beam > 1 ? "--beam" : a->alpha > 0 ? "--alpha" : NULL;
     /* the library reads the data first: its checks cover the file */
-    if (heed_weights_load(m, a->weights, 0, &w, &d) != HEED_OK ||
+    if (decoding_only && heed_model_task(m) == HEED_TASK_CLASSIFY)
+        rc = (fprintf(stderr, "heed eval: error: %s is for seq2seq models; '%s' is a classifier\n",
+                      decoding_only, heed_model_name(m)),
+              CLI_USAGE);
+    else if (heed_weights_load(m, a->weights, 0, &w, &d) != HEED_OK ||
         heed_session_new(w, HEED_MODE_INFER, &s, &d) != HEED_OK ||
         heed_dataset_load(m, heed_weights_vocab(w), a->data, &ds, &d) != HEED_OK)
         rc = cli_report(&d);

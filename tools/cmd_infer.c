@@ -22,12 +22,14 @@ typedef struct infer_args {
 /* One token of a field as text (a decoded single id). */
 static char *token_text(const heed_vocab *v, const char *field, int32_t id)
 {
-    char buf[256];
     if (id == 3)
-        snprintf(buf, sizeof buf, "<eos>");
-    else if (heed_vocab_decode(v, field, &id, 1, buf, sizeof buf) != HEED_OK || !buf[0])
-        snprintf(buf, sizeof buf, "?");
-    return strdup(buf);
+        return strdup("<eos>");
+    char *text = cli_vocab_text(v, field, &id, 1);
+    if (text && !text[0]) {
+        free(text);
+        text = strdup("?");
+    }
+    return text;
 }
 
 static const char *source_field(const heed_model *m)
@@ -44,50 +46,88 @@ static const char *source_field(const heed_model *m)
     return NULL;
 }
 
+static void heatmap_free(heatmap *h)
+{
+    for (int c = 0; h->cols && c < h->n_cols; c++)
+        free((char *)h->cols[c]);
+    for (int t = 0; h->rows && t < h->n_rows; t++)
+        free((char *)h->rows[t]);
+    free((void *)h->cols);
+    free((void *)h->rows);
+    free((void *)h->w);
+    free((void *)h->title);
+    *h = (heatmap){0};
+}
+
+/* The map of decoded text i: its real source columns, its output rows and
+ * <eos> when one was written; false when out of memory. */
+static bool heatmap_of(const char *text, const heed_model *m, const heed_vocab *v,
+                       const heed_decoded *d, heatmap *h)
+{
+    const char *src = source_field(m), *tgt = heed_model_target_field(m);
+    char **cols = calloc(d->source_length + 1, sizeof *cols);
+    char **rows = calloc(d->length + 2, sizeof *rows);
+    char *out = cli_vocab_text(v, tgt, d->tokens, d->length);
+    size_t title_len = strlen(text) + (out ? strlen(out) : 0) + 5;
+    char *title = malloc(title_len);
+    *h = (heatmap){title, (const char *const *)cols, 0, (const char *const *)rows, 0, NULL};
+    bool ok = cols && rows && out && title;
+    if (ok)
+        snprintf(title, title_len, "%s -> %s", text, out);
+    free(out);
+    int nc = 0;
+    while (ok && (size_t)nc < d->source_length && d->source[nc]) {
+        ok = (cols[nc] = token_text(v, src, d->source[nc])) != NULL;
+        nc++;
+    }
+    h->n_cols = nc;
+    for (size_t t = 0; ok && t < d->length; t++)
+        ok = (rows[t] = token_text(v, tgt, d->tokens[t])) != NULL;
+    h->n_rows = (int)d->length; /* rows not reached are NULL, which frees */
+    /* attention rows are as wide as the padded source; keep the real columns */
+    float *w = ok ? calloc((d->length + 1) * (size_t)(nc ? nc : 1), sizeof *w) : NULL;
+    h->w = w;
+    ok = ok && w;
+    for (size_t t = 0; ok && t <= d->length; t++)
+        memcpy(w + t * (size_t)nc, d->attention + t * d->source_length, (size_t)nc * sizeof *w);
+    /* the <eos> row is all zeros when max_length ended the output: no <eos>
+     * was written, so none is drawn */
+    bool eos = false;
+    for (int c = 0; ok && c < nc; c++)
+        eos |= w[d->length * (size_t)nc + (size_t)c] != 0.0f;
+    if (ok && eos) {
+        ok = (rows[d->length] = strdup("<eos>")) != NULL;
+        h->n_rows += ok;
+    }
+    return ok;
+}
+
 static int show_attention(const infer_args *a, const heed_model *m, const heed_vocab *v,
                           const heed_decode_result *r)
 {
     size_t n = heed_decode_count(r);
-    heatmap *maps = calloc(n, sizeof *maps);
-    const char *src = source_field(m), *tgt = heed_model_target_field(m);
-    if (!maps)
-        return CLI_USER_ERROR;
-    for (size_t i = 0; i < n; i++) {
-        const heed_decoded *d = heed_decode_get(r, i);
-        if (!d->attention)
-            continue;
-        char **cols = calloc(d->source_length + 1, sizeof *cols);
-        char **rows = calloc(d->length + 2, sizeof *rows);
-        char *title = malloc(2048);
-        if (!cols || !rows || !title)
+    for (size_t i = 0; i < n; i++)
+        if (!heed_decode_get(r, i)->attention) {
+            /* a decoder without attention, or one whose weights decode: does
+             * not name and the step plan holds in no *.weights value of one
+             * row over the source positions */
+            fprintf(stderr,
+                    "heed infer: error: --attention: model '%s' gives no attention weights to "
+                    "draw (decode: attention: names them)\n",
+                    heed_model_name(m));
             return CLI_USER_ERROR;
-        int nc = 0;
-        for (size_t c = 0; c < d->source_length && d->source[c]; c++)
-            cols[nc++] = token_text(v, src, d->source[c]);
-        for (size_t t = 0; t < d->length; t++)
-            rows[t] = token_text(v, tgt, d->tokens[t]);
-        char out[1024];
-        heed_decode_text(r, i, out, sizeof out);
-        snprintf(title, 2048, "%s -> %s", a->texts[i], out);
-        /* attention rows are as wide as the padded source; keep the real columns */
-        float *w = calloc((d->length + 1) * (size_t)(nc ? nc : 1), sizeof *w);
-        for (size_t t = 0; w && t <= d->length; t++)
-            memcpy(w + t * (size_t)nc, d->attention + t * d->source_length, (size_t)nc * sizeof *w);
-        /* the <eos> row is all zeros when max_length ended the output: no
-         * <eos> was written, so none is drawn */
-        bool eos = false;
-        for (int c = 0; w && c < nc; c++)
-            eos |= w[d->length * (size_t)nc + (size_t)c] != 0.0f;
-        if (eos)
-            rows[d->length] = strdup("<eos>");
-        maps[i] = (heatmap){title, (const char *const *)cols, nc, (const char *const *)rows,
-                            (int)d->length + (eos ? 1 : 0), w};
-    }
+        }
+    heatmap *maps = calloc(n, sizeof *maps);
+    bool ok = maps != NULL;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = heatmap_of(a->texts[i], m, v, heed_decode_get(r, i), &maps[i]);
     int rc = CLI_OK;
-    if (!strcmp(a->attention, "-")) {
+    if (!ok) {
+        fprintf(stderr, "heed infer: error: out of memory drawing the attention maps\n");
+        rc = CLI_USER_ERROR;
+    } else if (!strcmp(a->attention, "-")) {
         for (size_t i = 0; i < n; i++)
-            if (maps[i].w)
-                text_heatmap(stdout, &maps[i]);
+            text_heatmap(stdout, &maps[i]);
     } else {
         FILE *f = fopen(a->attention, "w");
         if (!f) {
@@ -99,16 +139,8 @@ static int show_attention(const infer_args *a, const heed_model *m, const heed_v
             fprintf(stderr, "wrote the attention map%s to %s\n", n > 1 ? "s" : "", a->attention);
         }
     }
-    for (size_t i = 0; i < n; i++) {
-        for (int c = 0; c < maps[i].n_cols; c++)
-            free((char *)maps[i].cols[c]);
-        for (int t = 0; t < maps[i].n_rows; t++)
-            free((char *)maps[i].rows[t]);
-        free((void *)maps[i].cols);
-        free((void *)maps[i].rows);
-        free((void *)maps[i].w);
-        free((void *)maps[i].title);
-    }
+    for (size_t i = 0; maps && i < n; i++)
+        heatmap_free(&maps[i]);
     free(maps);
     return rc;
 }
@@ -122,10 +154,17 @@ static int run_seq2seq(const infer_args *a, const heed_model *m, heed_session *s
     heed_diag d;
     if (heed_decode(s, a->texts, a->n, &o, &r, &d) != HEED_OK)
         return cli_report(&d);
-    char out[4096];
+    const char *tgt = heed_model_target_field(m);
     for (size_t i = 0; i < heed_decode_count(r); i++) {
-        heed_decode_text(r, i, out, sizeof out);
+        const heed_decoded *dd = heed_decode_get(r, i);
+        char *out = cli_vocab_text(v, tgt, dd->tokens, dd->length);
+        if (!out) {
+            fprintf(stderr, "heed infer: error: out of memory writing output %zu\n", i + 1);
+            heed_decode_result_free(r);
+            return CLI_USER_ERROR;
+        }
         printf("%s\n", out);
+        free(out);
     }
     int rc = a->attention ? show_attention(a, m, v, r) : CLI_OK;
     heed_decode_result_free(r);
@@ -144,9 +183,14 @@ static int run_classify(const infer_args *a, const heed_model *m, heed_session *
     else if (heed_session_classify(s, a->texts, a->n, labels, probs, &d) != HEED_OK)
         rc = cli_report(&d);
     for (size_t i = 0; rc == CLI_OK && i < a->n; i++) {
-        char label[256];
-        heed_vocab_decode(v, heed_model_target_field(m), &labels[i], 1, label, sizeof label);
+        char *label = cli_vocab_text(v, heed_model_target_field(m), &labels[i], 1);
+        if (!label) {
+            fprintf(stderr, "heed infer: error: out of memory writing output %zu\n", i + 1);
+            rc = CLI_USER_ERROR;
+            break;
+        }
         printf("%s\t%.3f\n", label, probs[i]);
+        free(label);
     }
     free(labels);
     free(probs);
@@ -162,7 +206,14 @@ static int run_infer(const infer_args *a)
     heed_weights *w = NULL;
     heed_session *s = NULL;
     int rc = CLI_OK;
-    if (heed_weights_load(m, a->weights, 0, &w, &d) != HEED_OK) {
+    const char *decoding_only = a->attention ? "--attention" : a->beam > 1 ? "--beam"
+                                : a->alpha > 0 ? "--alpha" : NULL;
+    if (decoding_only && heed_model_task(m) == HEED_TASK_CLASSIFY) {
+        /* said, not ignored: a classifier neither decodes nor has a map */
+        fprintf(stderr, "heed infer: error: %s is for seq2seq models; '%s' is a classifier\n",
+                decoding_only, heed_model_name(m));
+        rc = CLI_USAGE;
+    } else if (heed_weights_load(m, a->weights, 0, &w, &d) != HEED_OK) {
         rc = cli_report(&d);
     } else if (heed_session_new(w, HEED_MODE_INFER, &s, &d) != HEED_OK) {
         rc = cli_report(&d);

@@ -12,20 +12,6 @@ static int write_file(void *user, const char *data, size_t n)
     return fwrite(data, 1, n, user) == n ? 0 : -1;
 }
 
-static void json_string(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\')
-            fprintf(f, "\\%c", *s);
-        else if ((unsigned char)*s < 0x20)
-            fprintf(f, "\\u%04x", *s);
-        else
-            fputc(*s, f);
-    }
-    fputc('"', f);
-}
-
 static const char *flops_text(double f, char *buf, size_t cap)
 {
     if (f >= 1e9)
@@ -88,18 +74,18 @@ static void print_json(const heed_model *m, const heed_plan *p, bool training)
 {
     size_t n = heed_plan_node_count(p);
     printf("{\"model\":");
-    json_string(stdout, heed_model_name(m));
+    cli_json_string(stdout, heed_model_name(m));
     printf(",\"mode\":\"%s\",\"nodes\":[", training ? "train" : "infer");
     for (size_t i = 0; i < n; i++) {
         heed_node_info info;
         heed_plan_node_info(p, i, &info);
         printf("%s{\"name\":", i ? "," : "");
-        json_string(stdout, info.name);
+        cli_json_string(stdout, info.name);
         printf(",\"op\":\"%s\",\"line\":%d,\"shape\":[", info.op, info.line);
         for (int d = 0; d < info.rank; d++)
             printf("%s%" PRId64, d ? "," : "", info.shape[d]);
         printf("],\"shape_text\":");
-        json_string(stdout, info.shape_text);
+        cli_json_string(stdout, info.shape_text);
         printf(",\"params\":%" PRId64 ",\"flops\":%.0f,\"flops_backward\":%.0f}", info.params,
                info.flops, info.flops_backward);
     }

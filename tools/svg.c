@@ -5,7 +5,9 @@
 #include <stdbool.h>
 #include <string.h>
 
-/* XML-escaped text; tokens show spaces as a visible glyph, titles do not. */
+/* XML-escaped text; tokens show spaces as a visible glyph, titles do not.
+ * Control characters, which XML 1.0 does not allow even as references,
+ * are drawn as their Unicode control pictures (U+2400 + c). */
 static void xml_text(FILE *f, const char *s, bool token)
 {
     for (; *s; s++) {
@@ -17,7 +19,11 @@ static void xml_text(FILE *f, const char *s, bool token)
         case ' ':
             fputs(token ? "\xe2\x90\xa3" : " ", f); /* a visible space in tokens */
             break;
-        default: fputc(*s, f);
+        default:
+            if ((unsigned char)*s < 0x20)
+                fprintf(f, "\xe2\x90%c", (char)(0x80 + *s));
+            else
+                fputc(*s, f);
         }
     }
 }
