@@ -490,7 +490,8 @@ static heed_status load_weights(const heed_model *m, const char *path, unsigned 
     const char *hash = st_meta(f, "heed.hash");
     char mine[32];
     snprintf(mine, sizeof mine, "%016" PRIx64, m->hash);
-    if (hash && strcmp(hash, mine) != 0)
+    /* a partial match has said so already; this is for an exact one */
+    if (exact && hash && strcmp(hash, mine) != 0)
         heed_log(&m->env, HEED_LOG_WARN,
                  "%s was saved from a different version of the graph (hash %s, this model %s); "
                  "all tensors matched by name and shape",

@@ -286,9 +286,10 @@ expect 0 "infer a long label" "$heed" infer "$src/graphs/char_classifier.yaml" -
     long-label.safetensors abc
 contains out.txt "$long	" "infer a long label"
 # labels the model does not know are wrong, even when it knows no label at all
+# and, trained on them, answers <unk>
 printf 'abc\t\nxy\t\n' >no-labels.tsv
 expect 0 "train a classifier without labels" "$heed" train "$src/graphs/char_classifier.yaml" \
-    --data no-labels.tsv --epochs 1 --dim E=4 --dim H=8 --out no-labels.safetensors --quiet
+    --data no-labels.tsv --epochs 30 --dim E=4 --dim H=8 --out no-labels.safetensors --quiet
 expect 0 "eval without labels" "$heed" eval "$src/graphs/char_classifier.yaml" --weights \
     no-labels.safetensors --data no-labels.tsv --json
 contains out.txt '"accuracy":0.0000,"unknown_labels":2,' "eval without labels"
@@ -317,6 +318,16 @@ loss: {op: CrossEntropy, logits: logits, target: tgt, shift: 1}
 YAML
 expect 0 "train a decoder without attention" "$heed" train plain.yaml --data spell1.tsv \
     --epochs 1 --out plain.safetensors --quiet
+# run's sizes are the weights file's: --dim beside --weights is refused
+expect 2 "run --weights with --dim" "$heed" run plain.yaml --inputs in.safetensors --out o.safetensors \
+    --weights plain.safetensors --dim V_tgt=9
+contains err.txt "with --weights the sizes are those" "run --weights with --dim"
+# a partial match says what matched, not that all of it did
+sed 's/^loss:/  extra: {op: Affine, in: dec, units: 3}\nloss:/' plain.yaml >plain2.yaml
+expect 0 "train --init --partial" "$heed" train plain2.yaml --data spell1.tsv --epochs 1 \
+    --init plain.safetensors --partial --out plain2.safetensors
+contains err.txt "partial match: 12 matched, 2 missing" "train --init --partial"
+! grep -q "all tensors matched" err.txt || fail "a partial match said all tensors matched"
 for to in plain.svg -; do
     expect 1 "infer --attention $to without attention" "$heed" infer plain.yaml --weights \
         plain.safetensors --attention "$to" abc

@@ -103,6 +103,10 @@ int cmd_run(int argc, char **argv)
         return CLI_USAGE;
     if (o.n_positional != 1 || !in || !out)
         return cli_usage_error(&o, "give a model file, --inputs and --out");
+    if (weights && o.n_dims > 0)
+        return cli_usage_error(&o, "--dim sizes fresh weights; with --weights the sizes are "
+                                   "those %s was saved with",
+                               weights);
     heed_model *m;
     if (cli_load_model(o.positional[0], threads, &m) != HEED_OK)
         return CLI_USER_ERROR;

@@ -56,7 +56,9 @@ static const cli_cmd commands[] = {
      "  --inputs FILE       the input tensors (safetensors, I32 ids or F32 values)\n"
      "  --out FILE          where to write the values\n"
      "  --weights FILE      trained weights (default: fresh initialisation)\n"
-     "  --seed N            initialisation seed without --weights (default 1)\n" DIM_HELP
+     "  --seed N            initialisation seed without --weights (default 1)\n"
+     "  --dim NAME=N        a size of the fresh weights (repeatable; with --weights the\n"
+     "                      sizes are the file's); run-time dims come from the inputs\n"
          THREADS_HELP,
      cmd_run},
     {"eval", "accuracy of trained weights on a TSV file (exact match, WER, PER; confusion)",
