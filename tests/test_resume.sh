@@ -84,4 +84,9 @@ awk -F, '$1 == "epoch" { next }
          END { for (e in ref) if (last[e] != ref[e]) {
                    print "epoch " e ": " last[e] ", uninterrupted " ref[e]; bad = 1 }
                exit bad }' ref-epochs.csv run-epochs.csv || fail "resumed epoch lines differ"
+# the log starts with its header, once, though the first kill came before
+# the first epoch ended (and so before anything else was written)
+[ "$(head -n 1 run-epochs.csv)" = "$(head -n 1 ref-epochs.csv)" ] ||
+    fail "the resumed log starts with '$(head -n 1 run-epochs.csv)', not the header"
+[ "$(grep -c '^epoch,' run-epochs.csv)" -eq 1 ] || fail "the resumed log's header is not there once"
 echo "ok: $kills kills, $(wc -l <run.csv) logged steps for 150, final weights identical"

@@ -409,9 +409,13 @@ static int run_training(train_args *a)
                   CLI_USER_ERROR);
     }
     if (rc == CLI_OK) {
-        if (r.log && !a->resume)
+        /* the header starts an empty log, a resumed one too (a run killed
+         * before its first epoch ended left it empty) */
+        if (r.log && fseek(r.log, 0, SEEK_END) == 0 && ftell(r.log) == 0) {
             fprintf(r.log,
                     "epoch,step,train_loss,valid_loss,valid_token_acc,valid_seq_acc,seconds\n");
+            fflush(r.log);
+        }
         if (a->resume)
             printf("resuming '%s' from %s: epoch %lld, batch %lld, step %lld\n",
                    heed_model_name(r.m), a->resume, (long long)r.pos.epoch + 1,
