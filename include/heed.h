@@ -328,6 +328,9 @@ typedef struct heed_train_state {
     int64_t rows;   /* rows of the run's training data (0: not recorded) */
     double loss_sum; /* training losses of this epoch's batches so far, summed */
     int64_t loss_batches; /* how many batches loss_sum sums (0: none recorded) */
+    const char *history;  /* UTF-8 text kept with the checkpoint, at most 1 MiB, or NULL
+                           * (heed train: the finished epochs' curves); on load it
+                           * points into the weights, valid while they are */
 } heed_train_state;
 
 /*

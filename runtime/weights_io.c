@@ -12,6 +12,7 @@
 #include "runtime.h"
 
 #define META_MAX 64
+#define HISTORY_MAX ((size_t)1 << 20) /* heed_train_state.history, bytes */
 
 static const char *vocab_dim_name(const heed_model *m, int k)
 {
@@ -114,6 +115,10 @@ static heed_status save(const heed_weights *w, const heed_train_state *ts, const
             mk[n_meta] = tk[k];
             mv[n_meta++] = k < 9 ? nums[k] : config;
         }
+        if (ts->history) {
+            mk[n_meta] = "heed.train.history";
+            mv[n_meta++] = ts->history;
+        }
     }
     for (int k = 0; w->vocab && k < w->vocab->n && n_meta < META_MAX; k++) {
         char *json = hv_to_json(w->vocab, k);
@@ -146,6 +151,19 @@ heed_status heed_weights_save(const heed_weights *w, const char *path, heed_diag
     return save(w, NULL, path, diag);
 }
 
+static bool any_token(void *user, const char *token, size_t len)
+{
+    (void)user, (void)token, (void)len;
+    return true;
+}
+
+/* A checkpoint's history: UTF-8 (the header is JSON) of at most 1 MiB. */
+static bool history_valid(const char *h)
+{
+    size_t n = strnlen(h, HISTORY_MAX + 1);
+    return n <= HISTORY_MAX && hv_split(HM_TOK_CHARS, h, n, any_token, NULL);
+}
+
 heed_status heed_weights_save_checkpoint(const heed_weights *w, const heed_train_state *ts,
                                          const char *path, heed_diag *diag)
 {
@@ -158,10 +176,12 @@ heed_status heed_weights_save_checkpoint(const heed_weights *w, const heed_train
         ts->epoch > ((int64_t)1 << 53) || ts->batch > ((int64_t)1 << 53) ||
         ts->runs > ((int64_t)1 << 53) || ts->rows > ((int64_t)1 << 53) ||
         ts->loss_batches > ((int64_t)1 << 53) ||
-        !(ts->lr > 0.0f) || !isfinite(ts->lr) || !isfinite(ts->loss_sum))
+        !(ts->lr > 0.0f) || !isfinite(ts->lr) || !isfinite(ts->loss_sum) ||
+        (ts->history && !history_valid(ts->history)))
         return heed_fail(diag, HEED_ERR_ARGUMENT,
                          "heed_weights_save_checkpoint: the state is not valid (counts from 0 "
-                         "to 2^53, lr > 0 and finite, loss_sum finite)");
+                         "to 2^53, lr > 0 and finite, loss_sum finite, history UTF-8 of at "
+                         "most 1 MiB)");
     return save(w, ts, path, diag);
 }
 
@@ -226,6 +246,7 @@ static heed_status load_training(heed_weights *w, const st_file *f, heed_diag *d
     const char *lr = st_meta(f, "heed.train.lr");
     const char *rows = st_meta(f, "heed.train.rows"), *loss_sum = st_meta(f, "heed.train.loss_sum");
     const char *loss_batches = st_meta(f, "heed.train.loss_batches");
+    const char *history = st_meta(f, "heed.train.history");
     char *end = NULL;
     w->state.seed = seed ? strtoull(seed, &end, 10) : 0;
     bool seed_ok = !seed || (*seed && !*end && seed[0] != '-');
@@ -238,12 +259,16 @@ static heed_status load_training(heed_weights *w, const st_file *f, heed_diag *d
         !meta_count(rows, &w->state.rows) || !sum_ok ||
         !meta_count(loss_batches, &w->state.loss_batches) ||
         !(w->state.lr > 0) || !isfinite(w->state.lr) ||
-        (config && !hw_config_parse(config, &w->train))) {
+        (config && !hw_config_parse(config, &w->train)) ||
+        (history && !history_valid(history))) {
         heed_srcpos pos = {f->path, NULL, 0, 0};
         heed_diag_add(diag, HEED_ERR_WEIGHTS, &pos, NULL, "the checkpoint's training state is "
                                                           "not valid");
         return HEED_ERR_WEIGHTS;
     }
+    /* the file's bytes go with it: the history lives in the weights' pool */
+    if (history && !(w->state.history = heed_pool_strdup(w->env, &w->pool, history)))
+        return heed_fail(diag, HEED_ERR_NOMEM, "out of memory reading the checkpoint");
     w->train.lr = w->state.lr;
     w->has_state = true;
     return HEED_OK;

@@ -311,13 +311,19 @@ static void checkpoint_resumes_exactly(void **state)
     assert_int_equal(heed_weights_set_train_config(w, &tc), HEED_OK);
     train_steps(w, ds, 0, 2, part);
     /* a state heed_weights_load would refuse is not written over the file */
+    static char big[(1 << 20) + 2];
+    memset(big, 'e', sizeof big - 1);
     const heed_train_state bad[] = {{.lr = 0.0f}, {.lr = NAN}, {.epoch = -1, .lr = 0.1f},
                                     {.rows = -3, .lr = 0.1f}, {.loss_sum = NAN, .lr = 0.1f},
-                                    {.loss_batches = -1, .lr = 0.1f}};
-    for (int i = 0; i < 6; i++)
+                                    {.loss_batches = -1, .lr = 0.1f},
+                                    {.lr = 0.1f, .history = "1,\xff\n"},
+                                    {.lr = 0.1f, .history = big}};
+    for (int i = 0; i < 8; i++)
         assert_int_equal(heed_weights_save_checkpoint(w, &bad[i], ckpt, &d), HEED_ERR_ARGUMENT);
+    /* the history goes with the checkpoint, whatever its text */
     heed_train_state ts = {.epoch = 0, .batch = 2, .seed = 5, .runs = 2, .lr = tc.lr,
-                           .rows = 9, .loss_sum = 1.25, .loss_batches = 2};
+                           .rows = 9, .loss_sum = 1.25, .loss_batches = 2,
+                           .history = "1,0.5\n\"2\",\xc3\xa9\n"};
     assert_int_equal(heed_weights_save_checkpoint(w, &ts, ckpt, &d), HEED_OK);
     heed_weights_free(w);
 
@@ -329,6 +335,7 @@ static void checkpoint_resumes_exactly(void **state)
     assert_int_equal(back.rows, 9);
     assert_true(back.loss_sum == 1.25);
     assert_int_equal(back.loss_batches, 2);
+    assert_string_equal(back.history, "1,0.5\n\"2\",\xc3\xa9\n");
     assert_int_equal(heed_weights_steps(w2), 2);
     assert_true(back.lr == tc.lr);
     assert_int_equal(heed_weights_set_train_config(w2, &tc), HEED_OK);

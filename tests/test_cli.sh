@@ -265,6 +265,19 @@ printf 'cab\t\n' >empty-target.tsv
 expect 0 "heed eval of empty references" "$heed" eval "$src/graphs/bahdanau_seq2seq.yaml" \
     --weights words.safetensors --data empty-target.tsv --json
 contains out.txt '"token_error_rate":null' "heed eval of empty references"
+# --plot after --resume draws the epochs before the stop too: the picture of
+# 2 epochs then 1 more is that of 3 at once
+for run in "--epochs 2 --dim E=4 --dim H=8 --out p2.safetensors" \
+    "--epochs 3 --resume p2.safetensors"; do
+    # shellcheck disable=SC2086
+    expect 0 "train --plot $run" "$heed" train "$src/graphs/char_classifier.yaml" --data \
+        cls-train.tsv --valid cls-train.tsv --plot p2.svg --quiet $run
+done
+expect 0 "train --plot in one run" "$heed" train "$src/graphs/char_classifier.yaml" --data \
+    cls-train.tsv --valid cls-train.tsv --epochs 3 --dim E=4 --dim H=8 --out p3.safetensors \
+    --plot p3.svg --quiet
+cmp -s p2.svg p3.svg || fail "--plot after --resume differs from one run's: $(diff p2.svg p3.svg | head -5)"
+cmp -s p2.safetensors p3.safetensors || fail "weights after --resume differ from one run's"
 # references are scored whole, however long: 1500 "é" after "a b c" (3005
 # tokens, 4505 bytes) against the output "a b c" are 3000 edits in characters
 # and 1500 in symbols; the path is a JSON string, quote escaped

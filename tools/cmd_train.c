@@ -36,6 +36,8 @@ typedef struct run {
     heed_session *s, *vs;
     heed_train_config tc;
     heed_train_state pos; /* where the run is: epochs and batches done */
+    char *hist;           /* pos.history: the finished epochs' curves */
+    size_t hist_len, hist_cap;
     size_t *order, n, batch, steps;
     FILE *log, *step_log;
     double start;
@@ -117,6 +119,53 @@ static void write_plot(const train_args *a, const heed_model *m, const curves *c
     svg_curves(f, title, c->epoch, c->n, loss, a->valid ? 2 : 1, "loss", a->valid ? acc : NULL,
                2, "accuracy (teacher-forced)");
     fclose(f);
+}
+
+/* Each finished epoch's curve values, "E,train,valid,tok,seq" per line, go
+ * into every checkpoint (heed_train_state.history), so that a resumed run's
+ * --plot draws the epochs before the stop too. Past the state's 1 MiB (some
+ * 15,000 epochs) they are no longer recorded. */
+static void history_add(run *r, long long e, const double *v)
+{
+    char line[192];
+    /* 17 digits: the curves drawn after a resume are those drawn before */
+    int n = snprintf(line, sizeof line, "%lld,%.17g,%.17g,%.17g,%.17g\n", e, v[0], v[1], v[2],
+                     v[3]);
+    size_t need = r->hist_len + (size_t)n + 1;
+    if (n < 0 || need > ((size_t)1 << 20))
+        return;
+    if (need > r->hist_cap) {
+        size_t cap = need > 2 * r->hist_cap ? need : 2 * r->hist_cap;
+        char *grown = realloc(r->hist, cap);
+        if (!grown)
+            return; /* the curves only: training goes on */
+        r->hist = grown;
+        r->hist_cap = cap;
+    }
+    memcpy(r->hist + r->hist_len, line, (size_t)n + 1);
+    r->hist_len += (size_t)n;
+    r->pos.history = r->hist;
+}
+
+/* The curves of the epochs a resumed checkpoint had finished. */
+static void history_restore(run *r, curves *cv, int max)
+{
+    const char *h = r->pos.history;
+    r->pos.history = NULL;
+    for (; h && *h && cv->n < max; h = strchr(h, '\n') ? strchr(h, '\n') + 1 : "") {
+        long long e;
+        double v[4];
+        if (sscanf(h, "%lld,%lf,%lf,%lf,%lf", &e, &v[0], &v[1], &v[2], &v[3]) != 5 ||
+            e != cv->n + 1 || e > r->pos.epoch)
+            break;
+        cv->epoch[cv->n] = (double)e;
+        cv->train[cv->n] = v[0];
+        cv->valid[cv->n] = v[1];
+        cv->tok[cv->n] = v[2];
+        cv->seq[cv->n] = v[3];
+        cv->n++;
+        history_add(r, e, v);
+    }
 }
 
 /* ------------------------------------------------------------ the loop */
@@ -221,6 +270,7 @@ static heed_status end_epoch(run *r, curves *cv, double train_loss, size_t examp
     cv->tok[cv->n] = tok;
     cv->seq[cv->n] = seq;
     cv->n++;
+    history_add(r, e, (const double[4]){train_loss, vr.loss, tok, seq});
     if (a->plot)
         write_plot(a, r->m, cv);
     /* the next epoch's position and learning rate, then the checkpoint */
@@ -247,6 +297,7 @@ static int train_loop(run *r)
     }
     size_t stride = (size_t)r->tc.epochs + 1;
     curves cv = {hist, hist + stride, hist + 2 * stride, hist + 3 * stride, hist + 4 * stride, 0};
+    history_restore(r, &cv, r->tc.epochs);
     int rc = CLI_OK;
     while (r->pos.epoch < r->tc.epochs && rc == CLI_OK) {
         double t0 = now(), loss;
@@ -430,6 +481,7 @@ static int run_training(train_args *a)
         fclose(r.log);
     if (r.step_log)
         fclose(r.step_log);
+    free(r.hist);
     heed_session_free(r.s);
     heed_session_free(r.vs);
     heed_dataset_free(train);
