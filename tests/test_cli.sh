@@ -278,6 +278,13 @@ expect 0 "train --plot in one run" "$heed" train "$src/graphs/char_classifier.ya
     --plot p3.svg --quiet
 cmp -s p2.svg p3.svg || fail "--plot after --resume differs from one run's: $(diff p2.svg p3.svg | head -5)"
 cmp -s p2.safetensors p3.safetensors || fail "weights after --resume differ from one run's"
+# a run with no epoch left draws what it has; a log into a pipe has its header
+expect 0 "train --plot of a finished run" "$heed" train "$src/graphs/char_classifier.yaml" \
+    --data cls-train.tsv --valid cls-train.tsv --epochs 3 --resume p2.safetensors --plot p4.svg
+cmp -s p3.svg p4.svg || fail "--plot of a finished run: $(ls -l p4.svg 2>&1)"
+"$heed" train "$src/graphs/char_classifier.yaml" --data cls-train.tsv --epochs 1 --dim E=4 \
+    --dim H=8 --out p5.safetensors --quiet --log /dev/stdout | sed -n '/^epoch,/p' >piped.txt
+[ "$(wc -l <piped.txt)" -eq 1 ] || fail "--log into a pipe has $(wc -l <piped.txt) header lines"
 # references are scored whole, however long: 1500 "é" after "a b c" (3005
 # tokens, 4505 bytes) against the output "a b c" are 3000 edits in characters
 # and 1500 in symbols; the path is a JSON string, quote escaped

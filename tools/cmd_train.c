@@ -147,17 +147,21 @@ static void history_add(run *r, long long e, const double *v)
     r->pos.history = r->hist;
 }
 
-/* The curves of the epochs a resumed checkpoint had finished. */
+/* The curves of the epochs a resumed checkpoint had finished: its lines
+ * while their epochs rise, up to the checkpoint's (a run resumed from a
+ * checkpoint without them starts at a later epoch). */
 static void history_restore(run *r, curves *cv, int max)
 {
     const char *h = r->pos.history;
+    long long last = 0;
     r->pos.history = NULL;
     for (; h && *h && cv->n < max; h = strchr(h, '\n') ? strchr(h, '\n') + 1 : "") {
         long long e;
         double v[4];
         if (sscanf(h, "%lld,%lf,%lf,%lf,%lf", &e, &v[0], &v[1], &v[2], &v[3]) != 5 ||
-            e != cv->n + 1 || e > r->pos.epoch)
+            e <= last || e > r->pos.epoch)
             break;
+        last = e;
         cv->epoch[cv->n] = (double)e;
         cv->train[cv->n] = v[0];
         cv->valid[cv->n] = v[1];
@@ -298,6 +302,8 @@ static int train_loop(run *r)
     size_t stride = (size_t)r->tc.epochs + 1;
     curves cv = {hist, hist + stride, hist + 2 * stride, hist + 3 * stride, hist + 4 * stride, 0};
     history_restore(r, &cv, r->tc.epochs);
+    if (a->plot && cv.n > 0)
+        write_plot(a, r->m, &cv); /* drawn now too: the run may have no epoch left */
     int rc = CLI_OK;
     while (r->pos.epoch < r->tc.epochs && rc == CLI_OK) {
         double t0 = now(), loss;
@@ -460,9 +466,9 @@ static int run_training(train_args *a)
                   CLI_USER_ERROR);
     }
     if (rc == CLI_OK) {
-        /* the header starts an empty log, a resumed one too (a run killed
-         * before its first epoch ended left it empty) */
-        if (r.log && fseek(r.log, 0, SEEK_END) == 0 && ftell(r.log) == 0) {
+        /* the header starts a new log, and a resumed one that is empty (a
+         * run killed before its first epoch ended) or not a file (a pipe) */
+        if (r.log && (!a->resume || fseek(r.log, 0, SEEK_END) != 0 || ftell(r.log) == 0)) {
             fprintf(r.log,
                     "epoch,step,train_loss,valid_loss,valid_token_acc,valid_seq_acc,seconds\n");
             fflush(r.log);
