@@ -5,8 +5,8 @@
  * reads the target shifted right). Label smoothing eps mixes the one-hot
  * target with a uniform distribution as PyTorch's label_smoothing does; a
  * training run's label_smoothing (heed train --label-smoothing), when set,
- * takes the attribute's place while training, so validation losses stay
- * plain cross-entropy.
+ * takes the attribute's place while training; validation and inference
+ * keep the attribute's.
  *
  * Shape key: B = batch, T = steps, V = classes; logits [B,T,V] with target
  * [B,T] (or [B,V] with [B]); R = B*T rows. Output: the loss, shape [1].

@@ -278,6 +278,11 @@ expect 0 "train --plot in one run" "$heed" train "$src/graphs/char_classifier.ya
     --plot p3.svg --quiet
 cmp -s p2.svg p3.svg || fail "--plot after --resume differs from one run's: $(diff p2.svg p3.svg | head -5)"
 cmp -s p2.safetensors p3.safetensors || fail "weights after --resume differ from one run's"
+# --seed takes train: seed's range, 0 to 2^32 - 1
+expect 0 "train --seed 2^32 - 1" "$heed" train "$src/graphs/char_classifier.yaml" --data \
+    cls-train.tsv --epochs 1 --dim E=4 --dim H=8 --out s.safetensors --quiet --seed 4294967295
+expect 2 "train --seed 2^32" "$heed" train "$src/graphs/char_classifier.yaml" --data \
+    cls-train.tsv --epochs 1 --dim E=4 --dim H=8 --out s.safetensors --quiet --seed 4294967296
 # a run with no epoch left draws what it has; a log into a pipe has its header
 expect 0 "train --plot of a finished run" "$heed" train "$src/graphs/char_classifier.yaml" \
     --data cls-train.tsv --valid cls-train.tsv --epochs 3 --resume p2.safetensors --plot p4.svg

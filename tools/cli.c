@@ -2,6 +2,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -64,6 +65,11 @@ const char *cli_value(cli_opts *o)
 
 int cli_int(cli_opts *o, long lo, long hi)
 {
+    return (int)cli_long(o, lo < INT_MIN ? INT_MIN : lo, hi > INT_MAX ? INT_MAX : hi);
+}
+
+long cli_long(cli_opts *o, long lo, long hi)
+{
     const char *v = cli_value(o);
     if (!v)
         return 0;
@@ -74,7 +80,7 @@ int cli_int(cli_opts *o, long lo, long hi)
         cli_usage_error(o, "'%s' is not an integer from %ld to %ld", v, lo, hi);
         return 0;
     }
-    return (int)x;
+    return x;
 }
 
 double cli_double(cli_opts *o, double lo, double hi)

@@ -57,7 +57,9 @@ void cli_opts_init(cli_opts *o, int argc, char **argv, const char *cmd);
 const char *cli_next(cli_opts *o);
 /* The value of the current option; reports a usage error when missing. */
 const char *cli_value(cli_opts *o);
+/* The next value as an integer in [lo, hi] (cli_int: within int's range). */
 int cli_int(cli_opts *o, long lo, long hi);
+long cli_long(cli_opts *o, long lo, long hi);
 /* The next value as a number in [lo, hi] (NaN and infinities refused). */
 double cli_double(cli_opts *o, double lo, double hi);
 /* Handles --dim NAME=N; returns true when the option was --dim. */

@@ -560,7 +560,7 @@ int cmd_train(int argc, char **argv)
         else if (!strcmp(opt, "--label-smoothing"))
             a.smoothing = cli_double(&o, 0, 0.99);
         else if (!strcmp(opt, "--seed"))
-            a.seed = cli_int(&o, 0, 1 << 30);
+            a.seed = cli_long(&o, 0, 4294967295L); /* train: seed's range */
         else if (!strcmp(opt, "--threads"))
             a.threads = cli_int(&o, 1, 1024);
         else if (!strcmp(opt, "--checkpoint-every"))
