@@ -253,6 +253,14 @@ heed_status heed_model_input(const heed_model *m, size_t index, heed_tensor *out
     return HEED_OK;
 }
 
+const char *heed_model_input_dim(const heed_model *m, size_t index, int axis)
+{
+    if (!m || index >= (size_t)m->n_inputs || axis < 0 || axis >= m->inputs[index].rank)
+        return NULL;
+    int sym = m->inputs[index].sym[axis];
+    return sym >= 0 ? m->syms[sym].name : NULL;
+}
+
 size_t heed_model_dim_count(const heed_model *m) { return m ? (size_t)m->n_syms : 0; }
 
 const char *heed_model_dim_name(const heed_model *m, size_t i)

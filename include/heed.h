@@ -524,6 +524,9 @@ HEED_API const char *heed_model_value_name(const heed_model *model, size_t index
  * shape from the dims' current defaults, -1 for unbound dims). */
 HEED_API size_t heed_model_input_count(const heed_model *model);
 HEED_API heed_status heed_model_input(const heed_model *model, size_t index, heed_tensor *out);
+/* The name of the dim on axis `axis` of the i-th input ("S" of src: [B, S]),
+ * or NULL for a literal size or an index out of range. */
+HEED_API const char *heed_model_input_dim(const heed_model *model, size_t index, int axis);
 
 /* -------------------------------------------------------------- tensor files */
 

@@ -508,6 +508,11 @@ for seed in 1 2 3; do
 done
 
 # ------------------------------------------------------------ bench
+# decoding's sources are as long as the dim of the source input's axis, S
+# here, whatever other dims come after (L is the encoder's depth)
+expect 0 "bench --decode" "$heed" bench "$src/graphs/bahdanau_seq2seq.yaml" --dim S=7 --dim L=2 \
+    --dim E=4 --dim H=8 --threads 1 --repeat 1 --warmup 0 --no-train --no-forward --decode 2:3
+contains out.txt "(greedy, batch 2, 3 steps, sources of 7)" "bench --decode"
 # the profile is of the training step, or of the forward pass with --no-train
 g=$src/graphs/self_attention_encoder.yaml
 small="--dim B=2 --dim L=4 --dim E=16 --dim F=32 --threads 1 --repeat 2 --warmup 0"

@@ -293,12 +293,19 @@ static void ids_and_floats(void **state)
     (void)state;
     /* the long form of an input: shape and dtype */
     heed_model *m = tu_model("long.yaml", "heed: 1\n"
-                                          "inputs: {x: {shape: [B, S], dtype: ids}}\n"
+                                          "inputs: {x: {shape: [B, S, 3], dtype: ids}}\n"
                                           "nodes:\n  e: {op: Embedding, in: x, vocab: 5, dim: 2}\n");
     heed_tensor t;
     assert_int_equal(heed_model_input(m, 0, &t), HEED_OK);
     assert_int_equal(t.dtype, HEED_I32);
-    assert_int_equal(t.rank, 2);
+    assert_int_equal(t.rank, 3);
+    /* the names of its axes' dims; a literal has none */
+    assert_string_equal(heed_model_input_dim(m, 0, 0), "B");
+    assert_string_equal(heed_model_input_dim(m, 0, 1), "S");
+    assert_null(heed_model_input_dim(m, 0, 2));
+    assert_null(heed_model_input_dim(m, 0, 3));
+    assert_null(heed_model_input_dim(m, 1, 0));
+    assert_null(heed_model_input_dim(NULL, 0, 0));
     heed_model_free(m);
     tu_expect_errors("long.yaml", "heed: 1\ninputs: {x: {shape: B, dtype: float}}\n"
                                   "nodes:\n  e: {op: Tanh, in: x}\n",

@@ -105,15 +105,31 @@ static heed_status time_runs(const bench_args *a, heed_session *s, run_fn fn, do
     return st;
 }
 
+/* The sources' length: the --dim bound to the source input's second axis
+ * (S of src: [B, S]), else the run-time default 16. */
+static int64_t source_length(const bench_args *a, const heed_model *m)
+{
+    const char *target = heed_model_target_field(m), *dim = NULL;
+    for (size_t i = 0; i < heed_model_input_count(m); i++) {
+        heed_tensor t;
+        heed_model_input(m, i, &t);
+        if (!dim && heed_model_field_column(m, t.name) >= 0 && (!target || strcmp(t.name, target)))
+            dim = heed_model_input_dim(m, i, 1);
+    }
+    int64_t S = 16;
+    for (size_t i = 0; dim && i < a->n_dims; i++)
+        if (!strcmp(a->dims[i].name, dim))
+            S = a->dims[i].value;
+    return S;
+}
+
 /* Greedy decoding of a batch of random sources, exactly decode_steps steps
  * (eos is not allowed earlier). Needs weights with a vocabulary: one is made
  * from the vocabulary dims' sizes. */
-static heed_status time_decode(const bench_args *a, heed_session *s, double *ms, heed_diag *d)
+static heed_status time_decode(const bench_args *a, const heed_model *m, heed_session *s,
+                               double *ms, heed_diag *d)
 {
-    int64_t S = 16;
-    for (size_t i = 0; i < a->n_dims; i++)
-        if (!strcmp(a->dims[i].name, "S") || !strcmp(a->dims[i].name, "L"))
-            S = a->dims[i].value;
+    int64_t S = source_length(a, m);
     size_t n = (size_t)a->decode_batch;
     char **texts = calloc(n, sizeof *texts);
     double *t = calloc((size_t)a->repeat, sizeof *t);
@@ -229,7 +245,7 @@ static heed_status decode_bench(const bench_args *a, const heed_model *m, bench_
     if (st == HEED_OK)
         st = heed_session_new(w, HEED_MODE_INFER, &s, d);
     if (st == HEED_OK)
-        st = time_decode(a, s, &r->decode_ms, d);
+        st = time_decode(a, m, s, &r->decode_ms, d);
     unlink(path);
     heed_session_free(s);
     heed_weights_free(w);
@@ -266,8 +282,9 @@ static void print_text(const bench_args *a, const bench_result *r, const heed_mo
                100.0 * g / r->blas.sgemm_gflops);
     }
     if (a->decode_batch > 0)
-        printf("%-22s %10.3f ms  (greedy, batch %d, %d steps)\n", "decoding", r->decode_ms,
-               a->decode_batch, a->decode_steps);
+        printf("%-22s %10.3f ms  (greedy, batch %d, %d steps, sources of %lld)\n", "decoding",
+               r->decode_ms, a->decode_batch, a->decode_steps,
+               (long long)source_length(a, m));
     if (a->train) {
         double g = (r->flops_fwd + r->flops_bwd) / (r->train_ms * 1e-3) / 1e9;
         printf("%-22s %10.3f ms  %7.1f GFLOP/s  %5.1f%% of sgemm\n", "training step", r->train_ms,
