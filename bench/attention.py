@@ -9,9 +9,13 @@ import argparse
 import os
 import statistics
 
-import torch
+from common import require_torch
 
-from common import ROOT, alternate, blas_kind, heed_bench, loaded_blas, table, time_ms, torch_threads
+require_torch()
+import torch  # noqa: E402
+
+from common import (ROOT, alternate, check_blas, heed_bench, table, time_ms,  # noqa: E402
+                    torch_threads)
 
 B, L, E, HEADS = 32, 64, 256, 4
 
@@ -38,9 +42,14 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--any-blas", action="store_true",
+                    help="measure even when a side is not on the OpenMP build of OpenBLAS")
     args = ap.parse_args()
     torch_threads(args.threads)
     model = os.path.join(ROOT, "bench", "models", "mha.yaml")
+    torch_line = check_blas(heed_bench(model, {"B": B, "L": L}, args.threads, 1,
+                                       ["--no-train", "--no-forward", "--warmup", "0"])["blas"],
+                            args.any_blas)
     step, forward = torch_fns()
     h, p = alternate(args.rounds, lambda: heed_bench(model, {"B": B, "L": L}, args.threads),
                      lambda: (time_ms(step), time_ms(forward)))
@@ -52,7 +61,7 @@ def main():
           "alternating rounds")
     blas = h[0]["blas"]
     print(f"heed BLAS:    {blas['config']} ({blas['threading']}), sgemm {blas['sgemm_gflops']:.1f} GFLOP/s")
-    print(f"PyTorch BLAS: {blas_kind(loaded_blas())}, torch {torch.__version__}")
+    print(f"PyTorch BLAS: {torch_line}, torch {torch.__version__}")
     table([["MultiHeadAttention", "training step", f"{ht:.2f}", f"{pt:.2f}", f"{ht / pt:.2f}x"],
            ["MultiHeadAttention", "forward", f"{hf:.2f}", f"{pf:.2f}", f"{hf / pf:.2f}x"]],
           ["op", "measure", "heed ms", "PyTorch ms", "heed/PyTorch"])

@@ -15,6 +15,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 heed="${HEED:-$root/build/heed}"
+[ -x "$heed" ] || { echo "blas_share.sh: $heed not found: build heed first, or set HEED" >&2; exit 1; }
 threads="${1:-2}"
 repeat="${2:-200}"
 command -v perf > /dev/null || { echo "blas_share.sh: needs perf (apt-get install linux-perf)" >&2; exit 1; }
@@ -30,7 +31,8 @@ for g in bahdanau_seq2seq luong_dot_seq2seq self_attention_encoder; do
   [ "$g" = self_attention_encoder ] && dims=$encoder
   # shellcheck disable=SC2086
   perf record -q -o "$tmp/$g.data" -F 1999 -- "$heed" bench "$root/graphs/$g.yaml" $dims \
-    --threads "$threads" --repeat "$repeat" --no-forward > /dev/null 2>&1
+    --threads "$threads" --repeat "$repeat" --no-forward > "$tmp/out" 2>&1 ||
+    { echo "blas_share.sh: perf record of $heed bench $g failed:" >&2; cat "$tmp/out" >&2; exit 1; }
   perf report -i "$tmp/$g.data" --sort dso,sym --stdio 2> /dev/null |
     awk -v g="$g" '
       /^ *[0-9.]+%/ {

@@ -37,10 +37,26 @@ _LAUNCHER = "import subprocess, sys; sys.exit(subprocess.run(sys.argv[1:]).retur
 
 def run(cmd, fresh=False):
     """Runs cmd and returns its standard output; fresh: through a small
-    launcher process, so that the command's own peak RSS is what it reports."""
+    launcher process, so that the command's own peak RSS is what it reports.
+    A failure stops the script with the command's own message."""
+    shown = " ".join(str(c) for c in cmd)
     if fresh:
         cmd = [sys.executable, "-c", _LAUNCHER] + list(cmd)
-    return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    try:
+        return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    except FileNotFoundError:
+        raise SystemExit(f"{cmd[0]} not found")
+    except subprocess.CalledProcessError as e:
+        raise SystemExit(f"{shown} failed (exit {e.returncode}):\n{e.stderr.strip()}")
+
+
+def require_torch():
+    """Stops with what to install when this Python has no PyTorch."""
+    try:
+        import torch  # noqa: F401
+    except ModuleNotFoundError:
+        raise SystemExit("PyTorch is not installed for this Python: apt-get install "
+                         "python3-torch python3-numpy, then run with /usr/bin/python3")
 
 
 def heed_bench(model, dims, threads, repeat=20, extra=(), fresh=False):
@@ -79,29 +95,51 @@ def time_ms(fn, repeat=20, warmup=3):
     return statistics.median(times)
 
 
-def loaded_blas():
-    """The BLAS libraries mapped into this process (after torch is imported)."""
-    libs = set()
+def _maps():
+    """This process's file mappings: (start, end, path)."""
+    out = []
     with open("/proc/self/maps") as f:
         for line in f:
-            path = line.split()[-1] if len(line.split()) >= 6 else ""
-            name = os.path.basename(path)
-            if "blas" in name or "mkl" in name:
-                libs.add(os.path.realpath(path))
-    return sorted(libs)
+            parts = line.split()
+            if len(parts) >= 6 and parts[5].startswith("/"):
+                start, end = (int(x, 16) for x in parts[0].split("-"))
+                out.append((start, end, parts[5]))
+    return out
+
+
+def loaded_blas():
+    """The BLAS libraries mapped into this process (after torch is imported)."""
+    return sorted({os.path.realpath(p) for _, _, p in _maps()
+                   if "blas" in os.path.basename(p) or "mkl" in os.path.basename(p)})
+
+
+def torch_sgemm_library():
+    """The library whose sgemm_ PyTorch's CPU library calls: looked up
+    through libtorch_cpu's own handle (its dependencies, in the order the
+    dynamic linker binds them) and found by address in this process's
+    mappings. Another BLAS may be mapped beside it (libtorch links libblas.so.3
+    and libopenblas.so.0) without doing any of the work. None when unknown."""
+    maps = _maps()
+    lib = next((p for _, _, p in maps if os.path.basename(p).startswith("libtorch_cpu")), None)
+    if lib is None:
+        return None
+    try:
+        addr = ctypes.cast(ctypes.CDLL(lib).sgemm_, ctypes.c_void_p).value
+    except (OSError, AttributeError):
+        return None
+    return next((os.path.realpath(p) for lo, hi, p in maps if lo <= addr < hi), None)
 
 
 def openblas_core(paths):
-    """The core type (kernel set) the loaded OpenBLAS chose, asked of the
-    library itself; None when no OpenBLAS is loaded."""
+    """The core type (kernel set) an OpenBLAS chose, asked of the library
+    itself; None when none of paths is an OpenBLAS that answers."""
     for path in paths:
-        if "openblas" in os.path.basename(path) and "libblas" not in os.path.basename(path):
-            try:
-                fn = ctypes.CDLL(path).openblas_get_corename
-            except (OSError, AttributeError):
-                continue
-            fn.restype = ctypes.c_char_p
-            return fn().decode()
+        try:
+            fn = ctypes.CDLL(path).openblas_get_corename
+        except (OSError, AttributeError):
+            continue
+        fn.restype = ctypes.c_char_p
+        return fn().decode()
     return None
 
 
@@ -113,17 +151,44 @@ def blas_env():
     return ", ".join(held) if held else "no OPENBLAS_CORETYPE or OPENBLAS_L2_SIZE set"
 
 
-def blas_kind(paths):
-    """'OpenMP OpenBLAS', 'pthreads OpenBLAS', or what was found, with the
-    core type OpenBLAS chose."""
-    joined = " ".join(paths)
-    core = openblas_core(paths)
+def blas_kind(path):
+    """What the BLAS library at path is ('OpenBLAS, OpenMP build, core Zen'),
+    and whether it is the OpenMP build of OpenBLAS the comparison needs."""
+    if path is None:
+        return "unknown (no sgemm_ found behind libtorch_cpu)", False
+    core = openblas_core([path] + [os.path.join(os.path.dirname(path), f)
+                                   for f in sorted(os.listdir(os.path.dirname(path)))
+                                   if f.startswith("libopenblas")])
     core = f", core {core}" if core else ""
-    if "openblas-openmp" in joined:
-        return f"OpenBLAS, OpenMP build{core}"
-    if "openblas-pthread" in joined:
-        return f"OpenBLAS, pthreads build{core} (expect 3-8x slower products under OpenMP)"
-    return joined or "unknown"
+    if "openblas-openmp" in path:
+        return f"OpenBLAS, OpenMP build{core}", True
+    if "openblas-pthread" in path:
+        return f"OpenBLAS, pthreads build{core} (expect 3-8x slower products under OpenMP)", False
+    if "mkl" in os.path.basename(path):
+        return "MKL", False
+    if os.path.basename(os.path.dirname(path)) == "blas":
+        return "the reference BLAS (Netlib), not OpenBLAS", False
+    return path, False
+
+
+def check_blas(heed_blas, any_blas):
+    """Issue 7 compares heed and PyTorch on the OpenMP build of OpenBLAS, the
+    same library on both sides: says which BLAS each side uses, and stops
+    (unless any_blas) when either is another. Returns PyTorch's line."""
+    path = torch_sgemm_library()
+    kind, torch_ok = blas_kind(path)
+    torch_line = f"{kind} [{path}]"
+    heed_ok = "OpenBLAS" in heed_blas["config"] and heed_blas["threading"] == "OpenMP"
+    if heed_ok and torch_ok:
+        return torch_line
+    why = (f"heed's BLAS is {heed_blas['config']} ({heed_blas['threading']} threading); "
+           f"PyTorch's sgemm is {torch_line}. The comparison wants the OpenMP build of "
+           "OpenBLAS on both sides (apt-get install libopenblas0-openmp, and "
+           "update-alternatives for libblas.so.3 if another is chosen)")
+    if not any_blas:
+        raise SystemExit(why + "; --any-blas measures anyway")
+    print(f"WARNING: {why}", file=sys.stderr)
+    return torch_line + "  (WARNING: not the OpenMP build of OpenBLAS on both sides)"
 
 
 def alternate(rounds, heed_fn, torch_fn):

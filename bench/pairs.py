@@ -20,7 +20,8 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
+
+from common import run
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SEQ2SEQ = {"B": 128, "S": 29, "T": 12, "V_src": 59, "V_tgt": 59, "E": 16, "H": 256}
@@ -38,7 +39,7 @@ def bench(heed, model, dims, args):
         cmd.append("--no-train")
     if args.no_forward:
         cmd.append("--no-forward")
-    out = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
+    out = json.loads(run(cmd))
     times = {}
     if not args.no_forward:
         times["forward pass"] = out["forward_ms"]

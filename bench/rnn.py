@@ -12,9 +12,13 @@ import argparse
 import os
 import statistics
 
-import torch
+from common import require_torch
 
-from common import ROOT, alternate, blas_kind, heed_bench, loaded_blas, table, time_ms, torch_threads
+require_torch()
+import torch  # noqa: E402
+
+from common import (ROOT, alternate, check_blas, heed_bench, table, time_ms,  # noqa: E402
+                    torch_threads)
 
 B, T, IN, H = 128, 29, 16, 256
 
@@ -41,10 +45,14 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--any-blas", action="store_true",
+                    help="measure even when a side is not on the OpenMP build of OpenBLAS")
     args = ap.parse_args()
     torch_threads(args.threads)
     rows = []
-    blas_heed = None
+    blas_heed = heed_bench(os.path.join(ROOT, "bench", "models", "gru.yaml"), {"B": B, "T": T},
+                           args.threads, 1, ["--no-train", "--no-forward", "--warmup", "0"])["blas"]
+    torch_line = check_blas(blas_heed, args.any_blas)
     for cell in ("GRU", "LSTM"):
         model = os.path.join(ROOT, "bench", "models", cell.lower() + ".yaml")
         step, forward = torch_step(cell)
@@ -62,7 +70,7 @@ def main():
           "alternating rounds")
     print(f"heed BLAS:    {blas_heed['config']} ({blas_heed['threading']}), "
           f"sgemm {blas_heed['sgemm_gflops']:.1f} GFLOP/s")
-    print(f"PyTorch BLAS: {blas_kind(loaded_blas())} [{', '.join(loaded_blas())}], "
+    print(f"PyTorch BLAS: {torch_line}, "
           f"torch {torch.__version__}")
     table(rows, ["cell", "measure", "heed ms", "PyTorch ms", "heed/PyTorch"])
 

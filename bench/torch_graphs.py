@@ -25,9 +25,12 @@ import re
 import tempfile
 from dataclasses import dataclass
 
-import torch
-from torch import nn
-from torch.nn import functional
+from common import require_torch
+
+require_torch()
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+from torch.nn import functional  # noqa: E402
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from common import ROOT, heed_binary, heed_param_counts, read_safetensors, run, write_safetensors
