@@ -322,6 +322,7 @@ typedef struct eval_state {
     int64_t product;
     int terms;
     int sym;
+    const char *runtime; /* a run-time dim among the factors, or NULL */
     char *err;
     size_t err_cap;
 } eval_state;
@@ -347,6 +348,8 @@ static bool eval_factor(void *user, const char *name, int64_t lit)
         /* run-time and vocabulary dims keep their name when used alone */
         if (e->m->syms[s].kind != HM_SYM_FIXED)
             e->sym = s;
+        if (e->m->syms[s].kind == HM_SYM_RUNTIME && !e->runtime)
+            e->runtime = e->m->syms[s].name;
     }
     if (__builtin_mul_overflow(e->product, v, &e->product) || e->product > HEED_MAX_DIM_VALUE) {
         snprintf(e->err, e->err_cap, "dim product is too large");
@@ -358,13 +361,22 @@ static bool eval_factor(void *user, const char *name, int64_t lit)
 bool hm_eval_dim(const heed_model *m, const char *text, const int64_t *vals, heed_dimv *out,
                  char *err, size_t err_cap)
 {
-    eval_state e = {m, vals, 1, 0, -1, err, err_cap};
+    eval_state e = {m, vals, 1, 0, -1, NULL, err, err_cap};
     err[0] = '\0';
     if (!each_factor(text, eval_factor, &e)) {
         if (!err[0])
             snprintf(err, err_cap, "'%s' is not a dim (a positive number, a dim name or a "
                                    "product such as 2*H)",
                      text);
+        return false;
+    }
+    /* a dim attribute sizes parameters (or counts layers): a run-time dim,
+     * bound by each batch, would change them from batch to batch */
+    if (e.runtime) {
+        snprintf(err, err_cap, "'%s' depends on the run-time dim '%s' (bound by each batch's "
+                               "inputs); sizes of parameters must be fixed: numbers, dims: or "
+                               "--dim",
+                 text, e.runtime);
         return false;
     }
     out->v = e.product;
@@ -804,6 +816,16 @@ static void check_data(checker *ck, const hy_node *data)
         if (in->rank != want_rank)
             err(ck, NULL, k, "data field '%s' (%s) needs an input of rank %d, e.g. %s", name, tok,
                 want_rank, want_rank == 1 ? "[B]" : "[B, S]");
+        /* a label is one id: bos would take its place, eos and reverse mean
+         * nothing */
+        for (int b = 3; b <= 5 && fd->tokens == HM_TOK_LABEL; b++)
+            if (f[b] && (b == 3 ? fd->bos : b == 4 ? fd->eos : fd->reverse))
+                err(ck, NULL, f[b], "data field '%s' holds one label per row: '%s' is for "
+                                    "tokens: chars or words", name, field_schema[b].name);
+        if (in->dtype_given && in->dtype != HEED_I32)
+            err(ck, NULL, k, "input '%s' is declared dtype: float, but data field '%s' fills it "
+                             "with token ids (declare it dtype: ids, or leave dtype out)",
+                name, name);
         in->dtype = HEED_I32;
         const char *vname = f[2]->str;
         if (!is_ident(vname)) {
@@ -1311,9 +1333,23 @@ static void check_block_defs(checker *ck, const hy_node *blocks)
         if (inputs && (inputs->kind != HY_SEQ || inputs->n > MAX_BLOCK_INPUTS))
             err(ck, NULL, inputs, "block '%s': inputs must be a list of up to %d names", k->str,
                 MAX_BLOCK_INPUTS);
-        for (size_t j = 0; inputs && inputs->kind == HY_SEQ && j < inputs->n; j++)
-            if (!is_ident(scalar(inputs->kids[j])))
+        for (size_t j = 0; inputs && inputs->kind == HY_SEQ && j < inputs->n; j++) {
+            const char *in = scalar(inputs->kids[j]);
+            if (!is_ident(in)) {
                 err(ck, NULL, inputs->kids[j], "block '%s': input names must be names", k->str);
+                continue;
+            }
+            /* a node of the input's name would be shadowed by it, unseen */
+            for (size_t q = 0; nodes && nodes->kind == HY_MAP && q < nodes->n; q++)
+                if (scalar(hy_key(nodes, q)) && !strcmp(hy_key(nodes, q)->str, in))
+                    err(ck, NULL, hy_key(nodes, q),
+                        "block '%s': '%s' is defined twice (first as an input at line %d)",
+                        k->str, in, inputs->kids[j]->line);
+            for (size_t q = 0; q < j; q++)
+                if (scalar(inputs->kids[q]) && !strcmp(scalar(inputs->kids[q]), in))
+                    err(ck, NULL, inputs->kids[j], "block '%s': input '%s' is listed twice",
+                        k->str, in);
+        }
         if (output && nodes && (!scalar(output) || !hy_get(nodes, output->str)))
             err(ck, NULL, output, "block '%s': output '%s' is not one of its nodes", k->str,
                 scalar(output) ? output->str : "?");

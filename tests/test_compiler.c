@@ -536,6 +536,46 @@ static void secondary_outputs(void **state)
                      "port.yaml:4:21: error: node 'a': input 'x.state' is not defined", NULL);
 }
 
+/* Models that would train something other than what they say: sizes from
+ * a run-time dim (in a product, or as a layer count), a label field with
+ * bos, a float input filled with ids, a block node hidden by an input. */
+static void silent_mistakes_refused(void **state)
+{
+    (void)state;
+    tu_expect_errors("bh.yaml", "heed: 1\ndims: {H: 4}\ninputs: {x: [B, S, 8]}\nnodes:\n"
+                                "  a: {op: Affine, in: x, units: B*H}\n",
+                     "bh.yaml:5:33: error: node 'a': 'units': 'B*H' depends on the run-time dim "
+                     "'B' (bound by each batch's inputs)",
+                     NULL);
+    tu_expect_errors("layers.yaml", "heed: 1\ninputs: {x: [B, T, 8]}\nnodes:\n"
+                                    "  r: {op: GRU, in: x, hidden: 4, layers: T}\n",
+                     "node 'r': 'layers': 'T' depends on the run-time dim 'T'", NULL);
+    tu_expect_errors("label.yaml",
+                     "heed: 1\ninputs: {x: [B, S], y: [B]}\n"
+                     "data:\n  x: {column: 0, vocab: V}\n"
+                     "  y: {column: 1, tokens: label, vocab: C, bos: true, reverse: true}\n"
+                     "nodes:\n  e: {op: Embedding, in: x, vocab: V, dim: 4}\n"
+                     "  p: {op: MeanPool, in: e}\n  l: {op: Affine, in: p, units: C}\n"
+                     "loss: {op: CrossEntropy, logits: l, target: y}\n",
+                     "label.yaml:5:48: error: data field 'y' holds one label per row: 'bos' is "
+                     "for tokens: chars or words",
+                     "data field 'y' holds one label per row: 'reverse'", NULL);
+    tu_expect_errors("float.yaml",
+                     "heed: 1\ninputs: {x: {shape: [B, S], dtype: float}}\n"
+                     "data:\n  x: {column: 0, vocab: V}\n"
+                     "nodes:\n  e: {op: Embedding, in: x, vocab: V, dim: 4}\n",
+                     "float.yaml:4:3: error: input 'x' is declared dtype: float, but data field "
+                     "'x' fills it with token ids",
+                     NULL);
+    tu_expect_errors("shadow.yaml",
+                     "heed: 1\ninputs: {x: [B, 4]}\nblocks:\n  b:\n    inputs: [h, g, g]\n"
+                     "    nodes:\n      h: {op: Tanh, in: h}\n      o: {op: Tanh, in: g}\n"
+                     "nodes:\n  s: {block: b, h: x, g: x}\n",
+                     "shadow.yaml:7:7: error: block 'b': 'h' is defined twice (first as an input "
+                     "at line 5)",
+                     "block 'b': input 'g' is listed twice", NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -555,6 +595,7 @@ int main(void)
         cmocka_unit_test(ids_and_floats),
         cmocka_unit_test(blocks_repeat),
         cmocka_unit_test(block_errors),
+        cmocka_unit_test(silent_mistakes_refused),
         cmocka_unit_test(hash_ignores_comments_and_order),
         cmocka_unit_test(secondary_outputs),
     };
