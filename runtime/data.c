@@ -15,6 +15,7 @@
 
 #define DATA_MAX_FILE ((size_t)2 << 30)
 #define DATA_MAX_TOKENS 4096 /* per field per row */
+#define DATA_MAX_COLUMNS 256 /* a data field's column: is 0 to 255 */
 #define DATA_MAX_LINE ((size_t)1 << 20) /* bytes per row: a row is read whole into memory */
 
 static const char *const reserved[4] = {"<pad>", "<unk>", "<bos>", "<eos>"};
@@ -337,11 +338,13 @@ static heed_status read_tsv(const heed_env *env, const char *path, line_fn fn, v
             st = HEED_ERR_DATA;
             break;
         }
-        char *cols[64];
+        /* as many columns as a field may name (column: 0 to 255); a UTF-8
+         * byte-order mark before the first row is not data */
+        char *cols[DATA_MAX_COLUMNS];
         int n_cols = 0;
-        char *p = line;
+        char *p = number == 1 && len >= 3 && !memcmp(line, "\xef\xbb\xbf", 3) ? line + 3 : line;
         for (;;) {
-            if (n_cols < 64)
+            if (n_cols < DATA_MAX_COLUMNS)
                 cols[n_cols++] = p;
             char *tab = strchr(p, '\t');
             if (!tab)
@@ -387,15 +390,32 @@ typedef struct collect {
     bool nomem;
 } collect;
 
+/* A token as a string key: in buf when it fits, else allocated (whole: a
+ * cut would merge different tokens and could end inside a character). NULL
+ * when out of memory; free with token_key_free. */
+static char *token_key(const heed_env *env, const char *tok, size_t len, char *buf, size_t cap)
+{
+    char *key = len < cap ? buf : heed_alloc(env, len + 1);
+    if (key) {
+        memcpy(key, tok, len);
+        key[len] = '\0';
+    }
+    return key;
+}
+
+static void token_key_free(const heed_env *env, char *key, const char *buf)
+{
+    if (key != buf)
+        heed_dealloc(env, key);
+}
+
 static bool collect_token(void *user, const char *tok, size_t len)
 {
     collect *c = user;
-    char buf[1024];
-    if (len >= sizeof buf)
-        len = sizeof buf - 1;
-    memcpy(buf, tok, len);
-    buf[len] = '\0';
-    if (hv_add(c->v, c->k, buf) < 0) {
+    char buf[1024], *key = token_key(c->v->env, tok, len, buf, sizeof buf);
+    bool added = key && hv_add(c->v, c->k, key) >= 0;
+    token_key_free(c->v->env, key, buf);
+    if (!added) {
         c->nomem = true;
         return false;
     }
@@ -529,12 +549,9 @@ static void enc_push(enc_ctx *e, int32_t id)
 static bool enc_token(void *user, const char *tok, size_t len)
 {
     enc_ctx *e = user;
-    char buf[1024];
-    if (len >= sizeof buf)
-        len = sizeof buf - 1;
-    memcpy(buf, tok, len);
-    buf[len] = '\0';
-    int id = heed_strmap_get(&e->v->v[e->k].ids, buf);
+    char buf[1024], *key = token_key(e->v->env, tok, len, buf, sizeof buf);
+    int id = key ? heed_strmap_get(&e->v->v[e->k].ids, key) : -1;
+    token_key_free(e->v->env, key, buf);
     enc_push(e, id >= 4 ? id : HEED_UNK_ID);
     /* one token past the limit is counted, so an over-long row is seen (and
      * refused) rather than silently cut at the limit */

@@ -356,6 +356,48 @@ static void checkpoint_resumes_exactly(void **state)
     unlink(ckpt);
 }
 
+/* The loader reads data as written: a byte-order mark before the first row
+ * is not a token, a token over 1 KiB is kept whole (two that differ only
+ * past it are two tokens), and a field may read any of 256 columns. */
+static void data_read_as_written(void **state)
+{
+    (void)state;
+    heed_model *m = tu_model("rows.yaml", "heed: 1\n"
+                                          "inputs: {x: [B, S], w: [B, S], y: [B]}\n"
+                                          "data:\n"
+                                          "  x: {column: 0, vocab: V}\n"
+                                          "  w: {column: 1, tokens: words, vocab: W}\n"
+                                          "  y: {column: 70, tokens: label, vocab: C}\n"
+                                          "nodes:\n  e: {op: Embedding, in: x, vocab: V, dim: 2}\n");
+    char tsv[] = "/tmp/heed_api_rows_XXXXXX";
+    size_t cap = 2 * 70 + 3 * 1100 + 64;
+    char *text = malloc(cap), *p = text;
+    assert_non_null(text);
+    p += sprintf(p, "\xef\xbb\xbf");
+    for (int row = 0; row < 2; row++) {
+        p += sprintf(p, "ab\t");
+        for (int i = 0; i < 1030; i++)
+            *p++ = 'a';
+        p += sprintf(p, "%s", row ? "b" : "");
+        for (int c = 2; c <= 70; c++)
+            *p++ = '\t';
+        p += sprintf(p, "%s\n", row ? "fr" : "en");
+    }
+    *p = '\0';
+    write_temp(tsv, text);
+    free(text);
+    heed_vocab *v;
+    heed_diag d;
+    if (heed_vocab_build(m, tsv, &v, &d) != HEED_OK)
+        fail_msg("%s", d.text);
+    assert_int_equal(heed_vocab_size(v, "x"), 4 + 2); /* a, b: no U+FEFF */
+    assert_int_equal(heed_vocab_size(v, "w"), 4 + 2);
+    assert_int_equal(heed_vocab_size(v, "y"), 4 + 2);
+    heed_vocab_free(v);
+    heed_model_free(m);
+    unlink(tsv);
+}
+
 /* Text that does not fit is cut after the last whole token, never inside a
  * character, and the call says so. */
 static void decoding_text_that_does_not_fit(void **state)
@@ -788,6 +830,7 @@ int main(void)
         cmocka_unit_test(two_threads_share_weights),
         cmocka_unit_test(checkpoint_resumes_exactly),
         cmocka_unit_test(decoding_text_that_does_not_fit),
+        cmocka_unit_test(data_read_as_written),
         cmocka_unit_test(every_allocation_may_fail),
         cmocka_unit_test(vocabularies_of_another_model),
         cmocka_unit_test(saving_when_jansson_runs_out),
