@@ -863,26 +863,38 @@ static void check_data(checker *ck, const hy_node *data)
 
 /* ------------------------------------------------------------ nodes */
 
-static const hy_node *find_param(const scope *sc, const char *name)
+/* A plain scalar naming a block parameter stands for the parameter's value:
+ * the one the instance gave, itself read where the instance was written (an
+ * outer block's parameter passed on), or the block's default. *where is the
+ * scope a reference in the result is resolved in: the caller's for a value
+ * it gave (its own node, not the block's of that name), the block's for a
+ * default. */
+static const hy_node *substitute_at(const scope *sc, const hy_node *v, const scope **where)
 {
-    for (; sc; sc = sc->parent) {
-        if (!sc->params || !hy_get(sc->params, name))
-            continue;
-        const hy_node *given = hy_get(sc->instance, name);
-        return given ? given : hy_get(sc->params, name);
-    }
-    return NULL;
-}
-
-/* A plain scalar naming a block parameter stands for the parameter's value. */
-static const hy_node *substitute(const scope *sc, const hy_node *v)
-{
-    if (v && v->kind == HY_SCALAR && v->plain && is_ident(v->str)) {
-        const hy_node *p = find_param(sc, v->str);
-        if (p)
-            return p;
+    *where = sc;
+    for (int hops = 0; hops <= HEED_MAX_BLOCK_DEPTH; hops++) {
+        if (!v || v->kind != HY_SCALAR || !v->plain || !is_ident(v->str))
+            return v;
+        const scope *s = sc;
+        while (s && !(s->params && hy_get(s->params, v->str)))
+            s = s->parent;
+        if (!s)
+            return v;
+        const hy_node *given = hy_get(s->instance, v->str);
+        if (!given) {
+            *where = s;
+            return hy_get(s->params, v->str);
+        }
+        v = given;
+        sc = *where = s->parent;
     }
     return v;
+}
+
+static const hy_node *substitute(const scope *sc, const hy_node *v)
+{
+    const scope *where;
+    return substitute_at(sc, v, &where);
 }
 
 /* The full value name a reference written inside `sc` stands for. */
@@ -1082,17 +1094,28 @@ static void add_op_node(checker *ck, const scope *sc, const char *local, const h
         heed_attr_kind kind = flat[j].a->kind;
         if (!v || (kind != HEED_A_INPUT && kind != HEED_A_INPUTS))
             continue;
+        /* a value a parameter gave is resolved where it was written */
+        const scope *where;
+        const hy_node *written = flat[j].parent < 0 ? hy_get(map, flat[j].name) : NULL;
+        if (!written || substitute_at(sc, written, &where) != v)
+            where = sc;
         if (v->kind == HY_SEQ) {
             /* past the limit add_ref has said so once: the rest would repeat it */
             for (size_t e = 0; e < v->n; e++) {
                 bool full_before = n_refs >= HEED_MAX_INPUTS;
-                add_ref(ck, nd, j, resolve_ref(ck, sc, v->kids[e]->str), v->kids[e], refs,
-                        &n_refs);
+                const scope *at;
+                const hy_node *el = substitute_at(where, v->kids[e], &at);
+                if (!scalar(el)) {
+                    err(ck, full, v->kids[e], "node '%s': '%s' must name a value", full,
+                        flat[j].name);
+                    continue;
+                }
+                add_ref(ck, nd, j, resolve_ref(ck, at, el->str), el, refs, &n_refs);
                 if (full_before)
                     break;
             }
         } else {
-            add_ref(ck, nd, j, resolve_ref(ck, sc, v->str), v, refs, &n_refs);
+            add_ref(ck, nd, j, resolve_ref(ck, where, v->str), v, refs, &n_refs);
         }
     }
     nd->n_in = n_refs;

@@ -3,6 +3,8 @@
  * kind with the exact file:line:col and message, a file with five mistakes
  * reporting all five, blocks with repeat, and the graph hash.
  */
+#include <math.h>
+
 #include "testutil.h"
 
 static void yaml_syntax_error(void **state)
@@ -536,6 +538,52 @@ static void secondary_outputs(void **state)
                      "port.yaml:4:21: error: node 'a': input 'x.state' is not defined", NULL);
 }
 
+/* A parameter's value is read where the instance wrote it: an outer
+ * block's parameter passed on to an inner block, a value name meaning the
+ * caller's node (not the block's node of that name), in lists too. */
+static void block_parameters_from_the_caller(void **state)
+{
+    (void)state;
+    tu_run r = tu_run_new("params.yaml",
+                          "heed: 1\ndims: {D: 4}\ninputs: {x: [B, D]}\n"
+                          "blocks:\n"
+                          "  lin:\n    inputs: [h]\n    params: {units: 8, act: none}\n"
+                          "    nodes:\n      p: {op: Affine, in: h, units: units, activation: act}\n"
+                          "  mlp:\n    inputs: [h]\n    params: {width: 32, act2: relu}\n"
+                          "    nodes:\n      q: {block: lin, in: h, units: width, act: act2}\n"
+                          "  pick:\n    inputs: [h]\n    params: {other: h}\n"
+                          "    nodes:\n      a: {op: Sigmoid, in: h}\n"
+                          "      o: {op: Tanh, in: other}\n"
+                          "      c: {op: Concat, in: [a, other]}\n"
+                          "nodes:\n  m: {block: mlp, in: x, width: 3, act2: tanh}\n"
+                          "  a: {op: ReLU, in: x}\n  s: {block: pick, in: x, other: a}\n"
+                          "  t: {block: pick, in: x}\n",
+                          HEED_MODE_INFER);
+    heed_tensor w;
+    assert_int_equal(heed_weights_find(r.w, "m.q.p.weight", &w), HEED_OK);
+    assert_int_equal(w.shape[0], 3); /* width: 3 through mlp into lin */
+    const float x[4] = {1.0f, -2.0f, 0.5f, 3.0f};
+    tu_set_f32(&r, "x", 2, (const int64_t[]){1, 4}, x);
+    heed_diag d;
+    assert_int_equal(heed_session_forward(r.s, &d), HEED_OK);
+    float relu[4], sig[4], tanh_relu[4], tanh_x[4], cat[8];
+    for (int i = 0; i < 4; i++) {
+        relu[i] = x[i] > 0 ? x[i] : 0.0f;
+        sig[i] = 1.0f / (1.0f + expf(-x[i]));
+        tanh_relu[i] = tanhf(relu[i]);
+        tanh_x[i] = tanhf(x[i]);
+        cat[i] = sig[i];
+        cat[4 + i] = relu[i];
+    }
+    tu_expect(tu_get(&r, "s.o"), tanh_relu, 4, 1e-6, "s.o reads the caller's a");
+    tu_expect(tu_get(&r, "s.c"), cat, 8, 1e-6, "s.c lists the caller's a");
+    tu_expect(tu_get(&r, "t.o"), tanh_x, 4, 1e-6, "t.o reads the default, the block's h");
+    const float *m = tu_get(&r, "m.q.p");
+    for (int i = 0; i < 3; i++)
+        assert_true(m[i] > -1.0f && m[i] < 1.0f); /* act: tanh passed through */
+    tu_run_free(&r);
+}
+
 /* Models that would train something other than what they say: sizes from
  * a run-time dim (in a product, or as a layer count), a label field with
  * bos, a float input filled with ids, a block node hidden by an input. */
@@ -596,6 +644,7 @@ int main(void)
         cmocka_unit_test(blocks_repeat),
         cmocka_unit_test(block_errors),
         cmocka_unit_test(silent_mistakes_refused),
+        cmocka_unit_test(block_parameters_from_the_caller),
         cmocka_unit_test(hash_ignores_comments_and_order),
         cmocka_unit_test(secondary_outputs),
     };
