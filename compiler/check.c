@@ -620,9 +620,7 @@ static int add_value(checker *ck, const char *name, int node, int port, const hy
         return -1;
     }
     hm_value *v = &m->values[m->n_values];
-    v->name = hm_strdup(m, name);
-    v->node = node;
-    v->port = port;
+    *v = (hm_value){.name = hm_strdup(m, name), .node = node, .port = port};
     if (!v->name || !heed_strmap_put(&m->env, &m->value_names, v->name, m->n_values)) {
         nomem(ck);
         return -1;
@@ -1643,6 +1641,7 @@ static void check_outputs(checker *ck, const hy_node *outputs)
                 scalar(e) ? suggest_value(ck, sug, sizeof sug, e->str) : "");
             continue;
         }
+        m->values[v].listed = e;
         bool have = false;
         for (int k = 0; k < m->n_keep; k++)
             have |= m->keep[k] == v;

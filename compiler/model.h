@@ -82,6 +82,7 @@ typedef struct hm_value {
     char *name;
     int node;  /* producer, or -1 for a model input */
     int port;  /* output port, or the input index */
+    const hy_node *listed; /* its entry in outputs:, or NULL */
 } hm_value;
 
 struct heed_model {

@@ -568,6 +568,22 @@ heed_status hp_infer_shapes(heed_plan *p, heed_diag *diag)
         if (st != HEED_OK && first == HEED_OK)
             first = st;
     }
+    /* outputs: may list a secondary output its node makes only with some
+     * attributes (a GRU's .weights without attention:): said, not skipped */
+    for (int v = 0; v < m->n_values; v++) {
+        const hm_value *mv = &m->values[v];
+        if (!mv->listed || p->values[v].defined || mv->node < 0 || !p->nodes[mv->node].inferred ||
+            mv->port <= 0)
+            continue;
+        const hm_node *prod = &m->nodes[mv->node];
+        heed_srcpos pos = hm_pos(m, mv->listed);
+        heed_diag_add(diag, HEED_ERR_SHAPE, &pos, prod->name,
+                      "outputs: lists '%s', but node '%s' (%s) gives no '%s' output with these "
+                      "attributes",
+                      mv->name, prod->name, prod->op->name, prod->op->outputs[mv->port]);
+        if (first == HEED_OK)
+            first = HEED_ERR_SHAPE;
+    }
     return first;
 }
 

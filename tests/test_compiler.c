@@ -584,9 +584,10 @@ static void block_parameters_from_the_caller(void **state)
     tu_run_free(&r);
 }
 
-/* Models that would train something other than what they say: sizes from
- * a run-time dim (in a product, or as a layer count), a label field with
- * bos, a float input filled with ids, a block node hidden by an input. */
+/* Models that would do something other than what they say: sizes from a
+ * run-time dim (in a product, or as a layer count), a label field with bos,
+ * a float input filled with ids, an output listed that is never made, a
+ * block node hidden by an input. */
 static void silent_mistakes_refused(void **state)
 {
     (void)state;
@@ -614,6 +615,12 @@ static void silent_mistakes_refused(void **state)
                      "nodes:\n  e: {op: Embedding, in: x, vocab: V, dim: 4}\n",
                      "float.yaml:4:3: error: input 'x' is declared dtype: float, but data field "
                      "'x' fills it with token ids",
+                     NULL);
+    tu_expect_errors("listed.yaml",
+                     "heed: 1\ninputs: {seq: [B, T, 3]}\nnodes:\n"
+                     "  r: {op: GRU, in: seq, hidden: 4}\noutputs: [r.weights]\n",
+                     "listed.yaml:5:11: error: outputs: lists 'r.weights', but node 'r' (GRU) "
+                     "gives no 'weights' output with these attributes",
                      NULL);
     tu_expect_errors("shadow.yaml",
                      "heed: 1\ninputs: {x: [B, 4]}\nblocks:\n  b:\n    inputs: [h, g, g]\n"
