@@ -157,6 +157,17 @@ static int cmp_key(const void *pa, const void *pb)
 /* libyaml accepts repeated keys; a model with two `lr:` silently using one is a trap. */
 static bool check_duplicate_keys(builder *b, hy_node *map)
 {
+    /* libyaml reads "<<: *base" as a key named "<<": say what it is */
+    for (size_t i = 0; i < map->n; i++) {
+        const hy_node *k = map->kids[2 * i];
+        if (k->kind == HY_SCALAR && k->plain && !strcmp(k->str, "<<")) {
+            heed_srcpos pos = {b->doc->file, b->doc->text, k->line, k->col};
+            heed_diag_add(b->diag, HEED_ERR_SYNTAX, &pos, NULL,
+                          "merge keys ('<<') are not supported: write the keys out (an alias "
+                          "such as *base may stand for a whole value)");
+            b->soft_errors++;
+        }
+    }
     if (map->n < 2)
         return true;
     hy_node **keys = heed_zalloc(b->env, map->n, sizeof *keys);
@@ -246,10 +257,12 @@ static void offset_position(const char *text, size_t len, size_t at, int *line, 
 {
     *line = 1;
     *col = 1;
+    /* columns count characters, as libyaml's own marks do: UTF-8
+     * continuation bytes (10xxxxxx) add none */
     for (size_t i = 0; i < at && i < len; i++) {
         if (text[i] == '\n')
             ++*line, *col = 1;
-        else
+        else if (((unsigned char)text[i] & 0xC0) != 0x80)
             ++*col;
     }
 }

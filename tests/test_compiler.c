@@ -538,6 +538,19 @@ static void secondary_outputs(void **state)
                      "port.yaml:4:21: error: node 'a': input 'x.state' is not defined", NULL);
 }
 
+/* YAML the reader takes but the language does not: a merge key is named as
+ * such; a reader error's column counts characters, not bytes. */
+static void yaml_merge_keys_and_columns(void **state)
+{
+    (void)state;
+    tu_expect_errors("merge.yaml",
+                     "heed: 1\ninputs: {x: [B, 4]}\nnodes:\n"
+                     "  a: &aff {op: Affine, in: x, units: 4}\n  b: {<<: *aff, units: 2}\n",
+                     "merge.yaml:5:7: error: merge keys ('<<') are not supported", NULL);
+    tu_expect_errors("ctl.yaml", "heed: 1\ndoc: \xc3\xa9\xc3\xa9\x01\n",
+                     "ctl.yaml:2:8: error: YAML: control characters are not allowed", NULL);
+}
+
 /* A parameter's value is read where the instance wrote it: an outer
  * block's parameter passed on to an inner block, a value name meaning the
  * caller's node (not the block's node of that name), in lists too. */
@@ -651,6 +664,7 @@ int main(void)
         cmocka_unit_test(blocks_repeat),
         cmocka_unit_test(block_errors),
         cmocka_unit_test(silent_mistakes_refused),
+        cmocka_unit_test(yaml_merge_keys_and_columns),
         cmocka_unit_test(block_parameters_from_the_caller),
         cmocka_unit_test(hash_ignores_comments_and_order),
         cmocka_unit_test(secondary_outputs),
