@@ -507,6 +507,13 @@ for seed in 1 2 3; do
         "$src/graphs/char_classifier.yaml" --seed "$seed" --quiet
 done
 
+# heed data says which options change nothing rather than ignore them
+expect 2 "data dates --source" "$heed" data dates --source /nonexistent --out ds
+contains err.txt "the dates dataset reads no files" "data dates --source"
+expect 2 "data --explain --out" "$heed" data dates --explain "9/27/94" --out ds
+expect 2 "data --list --seed" "$heed" data --list --seed 5
+[ ! -e ds ] || fail "heed data wrote ds for a refused command"
+
 # ------------------------------------------------------------ bench
 # decoding's sources are as long as the dim of the source input's axis, S
 # here, whatever other dims come after (L is the encoder's depth)

@@ -129,7 +129,9 @@ int cmd_data(int argc, char **argv)
     parse_options(&o, &a);
     if (o.failed)
         return CLI_USAGE;
-    if (a.list && (o.n_positional > 0 || a.out || a.explain))
+    bool sized = a.rq.size[0] >= 0 || a.rq.size[1] >= 0 || a.rq.size[2] >= 0;
+    bool seeded = a.rq.seed != DATA_DEFAULT_SEED;
+    if (a.list && (o.n_positional > 0 || a.out || a.explain || a.rq.source || sized || seeded))
         return cli_usage_error(&o, "--list goes alone: it lists the datasets and writes nothing");
     if (a.list) {
         list_datasets();
@@ -142,6 +144,13 @@ int cmd_data(int argc, char **argv)
         return unknown_dataset(&o, o.positional[0]);
     if (a.explain && !spec->explain)
         return cli_usage_error(&o, "the %s dataset has no --explain", spec->name);
+    /* options that would change nothing are said, not ignored */
+    if (a.rq.source && !spec->sources)
+        return cli_usage_error(&o, "the %s dataset reads no files: it has no --source",
+                               spec->name);
+    if (a.explain && (a.out || a.rq.source || sized || seeded))
+        return cli_usage_error(&o, "--explain goes alone with its dataset: it explains one "
+                                   "example and writes nothing");
     if (a.explain)
         return explain(spec, a.explain);
     if (!a.out)

@@ -173,7 +173,7 @@ static const cli_cmd commands[] = {
      "                      words per language (6000/500/500)\n"
      "  --source PATH       another dictionary or word-list folder\n"
      "  --explain TEXT      how the dates generator reads one date\n"
-     "  --list              the datasets, their sources and columns\n",
+     "  --list              the datasets: what a row holds, their sizes and sources\n",
      cmd_data},
 };
 
