@@ -429,6 +429,15 @@ static bool int_in_range(checker *ck, const char *node, const char *key, const h
     return false;
 }
 
+/* Why a value that reads as a number or boolean was refused as one: YAML
+ * makes a quoted scalar text. */
+static const char *quoted(const hy_node *v)
+{
+    return v && v->kind == HY_SCALAR && !v->plain ? " (it is in quotes, which make it text: "
+                                                    "write it without them)"
+                                                  : "";
+}
+
 static bool check_value(checker *ck, const char *node, const char *key, const heed_attr *a,
                         const hy_node *v)
 {
@@ -441,8 +450,8 @@ static bool check_value(checker *ck, const char *node, const char *key, const he
     case HEED_A_INT: {
         int64_t x;
         if (!hy_int(v, &x)) {
-            err(ck, node, v, "%s%s%s'%s' must be an integer, not '%s'", WHO, key,
-                v->kind == HY_SCALAR ? v->str : hy_kind_name(v->kind));
+            err(ck, node, v, "%s%s%s'%s' must be an integer, not '%s'%s", WHO, key,
+                v->kind == HY_SCALAR ? v->str : hy_kind_name(v->kind), quoted(v));
             return false;
         }
         return int_in_range(ck, node, key, a, v, x);
@@ -450,8 +459,8 @@ static bool check_value(checker *ck, const char *node, const char *key, const he
     case HEED_A_FLOAT: {
         double x;
         if (!hy_float(v, &x)) {
-            err(ck, node, v, "%s%s%s'%s' must be a number, not '%s'", WHO, key,
-                v->kind == HY_SCALAR ? v->str : hy_kind_name(v->kind));
+            err(ck, node, v, "%s%s%s'%s' must be a number, not '%s'%s", WHO, key,
+                v->kind == HY_SCALAR ? v->str : hy_kind_name(v->kind), quoted(v));
             return false;
         }
         if (!isfinite(x)) {
@@ -467,8 +476,8 @@ static bool check_value(checker *ck, const char *node, const char *key, const he
     case HEED_A_BOOL: {
         bool b;
         if (!hy_bool(v, &b)) {
-            err(ck, node, v, "%s%s%s'%s' must be true or false, not '%s'", WHO, key,
-                v->kind == HY_SCALAR ? v->str : hy_kind_name(v->kind));
+            err(ck, node, v, "%s%s%s'%s' must be true or false, not '%s'%s", WHO, key,
+                v->kind == HY_SCALAR ? v->str : hy_kind_name(v->kind), quoted(v));
             return false;
         }
         return true;
@@ -647,8 +656,9 @@ static void check_dims(checker *ck, const hy_node *dims)
         }
         int64_t x;
         if (!hy_int(v, &x) || x <= 0 || x > HEED_MAX_DIM_VALUE) {
-            err(ck, NULL, v, "dim '%s' must be a positive integer up to %lld, not '%s'", k->str,
-                (long long)HEED_MAX_DIM_VALUE, scalar(v) ? scalar(v) : hy_kind_name(v->kind));
+            err(ck, NULL, v, "dim '%s' must be a positive integer up to %lld, not '%s'%s",
+                k->str, (long long)HEED_MAX_DIM_VALUE,
+                scalar(v) ? scalar(v) : hy_kind_name(v->kind), quoted(v));
             continue;
         }
         int s = add_sym(ck, k->str, HM_SYM_FIXED, k);
@@ -1182,6 +1192,7 @@ static void expand_block(checker *ck, const scope *sc, const char *local, const 
     if (sc->depth >= HEED_MAX_BLOCK_DEPTH) {
         err(ck, full, key, "node '%s': blocks nested deeper than %d (a block using itself?)",
             full, HEED_MAX_BLOCK_DEPTH);
+        add_failed(ck, full);
         return;
     }
     const hy_node *def = find_block(ck, hy_get(inst, "block"), full);
@@ -1191,6 +1202,7 @@ static void expand_block(checker *ck, const scope *sc, const char *local, const 
         if (up->block == def) {
             err(ck, full, hy_get(inst, "block"), "node '%s': block %s uses itself", full,
                 hy_get(inst, "block")->str);
+            add_failed(ck, full);
             return;
         }
     const hy_node *inputs = hy_get(def, "inputs"), *params = hy_get(def, "params");
@@ -1228,6 +1240,23 @@ static void expand_block(checker *ck, const scope *sc, const char *local, const 
     if (rep && (!hy_int(rep, &repeat) || repeat < 1 || repeat > HEED_MAX_REPEAT)) {
         err(ck, full, rep, "node '%s': 'repeat' must be an integer from 1 to %d", full,
             HEED_MAX_REPEAT);
+        add_failed(ck, full);
+        return;
+    }
+    /* in: stands for the first input: given beside it, or to a block
+     * without inputs, one of the two would be ignored */
+    const hy_node *in_key = hy_get(inst, "in");
+    if (in_key && n_in == 0) {
+        err(ck, full, in_key, "node '%s': block %s has no inputs, so 'in:' gives it nothing",
+            full, hy_get(inst, "block")->str);
+        add_failed(ck, full);
+        return;
+    }
+    if (in_key && hy_get(inst, inputs->kids[0]->str)) {
+        err(ck, full, in_key, "node '%s': block %s's input '%s' is given twice (by 'in:' and "
+                              "'%s:')",
+            full, hy_get(inst, "block")->str, inputs->kids[0]->str, inputs->kids[0]->str);
+        add_failed(ck, full);
         return;
     }
     scope inner = {.parent = sc, .block = def, .locals = nodes, .params = params,
@@ -1240,6 +1269,7 @@ static void expand_block(checker *ck, const scope *sc, const char *local, const 
         if (!b || !is_ref(scalar(b))) {
             err(ck, full, b ? b : key, "node '%s': block input '%s' needs a value", full,
                 inputs->kids[i]->str);
+            add_failed(ck, full);
             return;
         }
         inner.in_bound[i] = resolve_ref(ck, sc, b->str);

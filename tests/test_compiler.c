@@ -547,6 +547,13 @@ static void yaml_merge_keys_and_columns(void **state)
                      "heed: 1\ninputs: {x: [B, 4]}\nnodes:\n"
                      "  a: &aff {op: Affine, in: x, units: 4}\n  b: {<<: *aff, units: 2}\n",
                      "merge.yaml:5:7: error: merge keys ('<<') are not supported", NULL);
+    tu_expect_errors("quoted.yaml",
+                     "heed: 1\ndims: {E: \"4\"}\ninputs: {x: [B, 4]}\nnodes:\n"
+                     "  a: {op: Affine, in: x, units: 2, bias: 'true'}\n",
+                     "quoted.yaml:2:11: error: dim 'E' must be a positive integer up to "
+                     "2147483648, not '4' (it is in quotes, which make it text: write it "
+                     "without them)",
+                     "'bias' must be true or false, not 'true' (it is in quotes", NULL);
     tu_expect_errors("ctl.yaml", "heed: 1\ndoc: \xc3\xa9\xc3\xa9\x01\n",
                      "ctl.yaml:2:8: error: YAML: control characters are not allowed", NULL);
 }
@@ -629,6 +636,30 @@ static void silent_mistakes_refused(void **state)
                      "float.yaml:4:3: error: input 'x' is declared dtype: float, but data field "
                      "'x' fills it with token ids",
                      NULL);
+    tu_expect_errors("inboth.yaml",
+                     "heed: 1\ninputs: {x: [B, 4], y: [B, 4]}\nblocks:\n"
+                     "  l:\n    inputs: [h]\n    nodes:\n      o: {op: Tanh, in: h}\n"
+                     "nodes:\n  s: {block: l, in: x, h: y}\n"
+                     "  t: {op: Tanh, in: s}\n",
+                     "inboth.yaml:9:21: error: node 's': block l's input 'h' is given twice "
+                     "(by 'in:' and 'h:')",
+                     NULL);
+    tu_expect_errors("noin.yaml",
+                     "heed: 1\ninputs: {x: [B, 4]}\nblocks:\n"
+                     "  l:\n    nodes:\n      o: {op: Tanh, in: x}\n"
+                     "nodes:\n  s: {block: l, in: nonexistent}\n",
+                     "noin.yaml:8:21: error: node 's': block l has no inputs, so 'in:' gives it "
+                     "nothing",
+                     NULL);
+    /* a refused instance is not reported again at its users */
+    heed_diag d;
+    assert_int_not_equal(tu_check("users.yaml",
+                                  "heed: 1\ninputs: {x: [B, 4]}\nblocks:\n"
+                                  "  l:\n    inputs: [h]\n    nodes:\n      o: {op: Tanh, in: h}\n"
+                                  "nodes:\n  s: {block: l, repeat: 3}\n  t: {op: Tanh, in: s}\n",
+                                  &d),
+                         HEED_OK);
+    assert_int_equal(d.count, 1);
     tu_expect_errors("listed.yaml",
                      "heed: 1\ninputs: {seq: [B, T, 3]}\nnodes:\n"
                      "  r: {op: GRU, in: seq, hidden: 4}\noutputs: [r.weights]\n",
