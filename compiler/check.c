@@ -1757,9 +1757,10 @@ static void check_decode(checker *ck, const hy_node *decode)
     check_section(ck, "decode", decode, decode_schema, f);
     m->decode_max_length = (int)num_or(f[0], "64");
     m->decode_input = m->decode_logits = m->decode_attention = -1;
-    if (ck->errors)
-        return;
-    if (m->loss_node >= 0 && m->nodes[m->loss_node].op == &heed_op_cross_entropy) {
+    /* what the loss implies needs a loss that checked; the names given are
+     * checked whatever else is wrong */
+    if (!ck->errors && m->loss_node >= 0 &&
+        m->nodes[m->loss_node].op == &heed_op_cross_entropy) {
         const hm_node *ce = &m->nodes[m->loss_node];
         int shift = hm_attr_index(ce->op, "shift");
         int64_t sv = 0;
@@ -1861,6 +1862,10 @@ static void check_top(checker *ck, const hy_node *root)
             scalar(ver) && !strcmp(ver->str, "1") ? " (a quoted string: write heed: 1)" : "");
     heed_model *m = ck->m;
     const hy_node *name = hy_get(root, "name"), *doc = hy_get(root, "doc");
+    if (name && !scalar(name))
+        err(ck, NULL, name, "'name' must be a name, not %s", hy_kind_name(name->kind));
+    if (doc && !scalar(doc))
+        err(ck, NULL, doc, "'doc' must be text, not %s", hy_kind_name(doc->kind));
     m->name = hm_strdup(m, scalar(name) ? name->str : "model");
     m->doc_text = hm_strdup(m, scalar(doc) ? doc->str : "");
     if (!m->name || !m->doc_text)
@@ -1944,8 +1949,9 @@ heed_status heed_model_build(const heed_env *env, hy_doc *doc, heed_model **out,
         topo_sort(&ck);
     }
     check_dim_attrs(&ck);
-    if (ck.errors == 0)
-        check_outputs(&ck, hy_get(root, "outputs"));
+    /* its own mistakes are said beside the nodes' (values of refused nodes
+     * exist, so no name is reported wrongly) */
+    check_outputs(&ck, hy_get(root, "outputs"));
     check_train(&ck, hy_get(root, "train"));
     check_decode(&ck, hy_get(root, "decode"));
     heed_dealloc(env, ck.aliases);

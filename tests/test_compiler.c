@@ -660,6 +660,15 @@ static void silent_mistakes_refused(void **state)
                                   &d),
                          HEED_OK);
     assert_int_equal(d.count, 1);
+    /* outputs: and decode: mistakes are said beside a node's */
+    tu_expect_errors("all.yaml",
+                     "heed: 1\nname: [a, b]\ninputs: {x: [B, 4]}\nnodes:\n"
+                     "  c: {op: Dropout, in: x, p: 0.99}\noutputs: [aa]\n"
+                     "decode: {input: xx}\n",
+                     "all.yaml:2:7: error: 'name' must be a name, not a list",
+                     "all.yaml:5:30: error: node 'c': 'p' is 0.99, outside [0, 0.95]",
+                     "all.yaml:6:11: error: output 'aa' is not a value of the model",
+                     "all.yaml:7:17: error: decode input 'xx' is not a model input", NULL);
     tu_expect_errors("listed.yaml",
                      "heed: 1\ninputs: {seq: [B, T, 3]}\nnodes:\n"
                      "  r: {op: GRU, in: seq, hidden: 4}\noutputs: [r.weights]\n",
