@@ -1134,6 +1134,9 @@ static void add_op_node(checker *ck, const scope *sc, const char *local, const h
         return;
     }
     memcpy(nd->refs, refs, sizeof *refs * (size_t)n_refs);
+    /* unresolved until resolve_refs, which a lack of memory may stop short */
+    for (int r = 0; r < n_refs; r++)
+        nd->in[r] = -1;
     int index = m->n_nodes++;
     for (int p = 0; op->outputs[p] && p < HEED_MAX_OUTPUTS; p++) {
         char buf[300];
@@ -1443,10 +1446,29 @@ static const char *suggest_value(checker *ck, char *buf, size_t cap, const char 
     return buf;
 }
 
+/* The candidates for a did-you-mean at node `node`: the values' full names
+ * (names[0..n) on entry), then, for a node inside a block instance, the
+ * names of the values of that instance as its nodes write them (proj for
+ * stack.0.proj), then the block instances' names. Returns the count. */
+static size_t local_names(const checker *ck, const char *node, const char **names, size_t n)
+{
+    const char *dot = strrchr(node, '.');
+    size_t plen = dot ? (size_t)(dot - node) + 1 : 0, k = n;
+    for (size_t i = 0; plen && i < n; i++)
+        if (!strncmp(names[i], node, plen) && names[i][plen] && !strchr(names[i] + plen, '.'))
+            names[k++] = names[i] + plen;
+    for (size_t i = 0; i < ck->n_alias; i++)
+        names[k++] = ck->aliases[i].name;
+    return k;
+}
+
 static void resolve_refs(checker *ck)
 {
     heed_model *m = ck->m;
-    const char **names = heed_zalloc(&m->env, (size_t)m->n_values + 1, sizeof *names);
+    /* room for every value, its name local to a node's block, and the
+     * instances' names */
+    size_t cap = 2 * (size_t)m->n_values + ck->n_alias + 1;
+    const char **names = heed_zalloc(&m->env, cap, sizeof *names);
     if (!names) {
         nomem(ck);
         return;
@@ -1466,9 +1488,9 @@ static void resolve_refs(checker *ck)
             if (echoes(ck, nd->refs[i].at, nd->name, base))
                 continue;
             char sug[96];
+            size_t n_names = local_names(ck, nd->name, names, (size_t)m->n_values);
             err(ck, nd->name, nd->refs[i].at, "node '%s': input '%s' is not defined%s", nd->name,
-                nd->refs[i].name,
-                suggest(ck, sug, sizeof sug, nd->refs[i].name, names, (size_t)m->n_values));
+                nd->refs[i].name, suggest(ck, sug, sizeof sug, nd->refs[i].name, names, n_names));
         }
     }
     heed_dealloc(&m->env, names);
@@ -1643,7 +1665,7 @@ static void check_outputs(checker *ck, const hy_node *outputs)
     }
     for (int n = 0; n < m->n_nodes; n++)
         for (int i = 0; i < m->nodes[n].n_in; i++)
-            if (m->nodes[n].in[i] >= 0)
+            if (m->nodes[n].in[i] >= 0 && m->nodes[n].in[i] < m->n_values)
                 consumed[m->nodes[n].in[i]] = true;
     /* values nobody reads are results: keep them readable */
     for (int v = 0; v < m->n_values; v++)

@@ -660,6 +660,18 @@ static void silent_mistakes_refused(void **state)
                                   &d),
                          HEED_OK);
     assert_int_equal(d.count, 1);
+    /* a misspelt name inside a block, or of an instance, gets its
+     * did-you-mean as names at the top do */
+    tu_expect_errors("dym.yaml",
+                     "heed: 1\ninputs: {x: [B, 4]}\nblocks:\n"
+                     "  l:\n    inputs: [h]\n    nodes:\n"
+                     "      projection: {op: Tanh, in: h}\n      o: {op: Tanh, in: projecton}\n"
+                     "nodes:\n  stack: {block: l, in: x}\n  t: {op: Tanh, in: stck}\n",
+                     "dym.yaml:8:25: error: node 'stack.o': input 'projecton' is not defined; "
+                     "did you mean 'projection'?",
+                     "dym.yaml:11:21: error: node 't': input 'stck' is not defined; did you mean "
+                     "'stack'?",
+                     NULL);
     /* outputs: and decode: mistakes are said beside a node's */
     tu_expect_errors("all.yaml",
                      "heed: 1\nname: [a, b]\ninputs: {x: [B, 4]}\nnodes:\n"
