@@ -305,6 +305,14 @@ static int train_loop(run *r)
     if (a->plot && cv.n > 0)
         write_plot(a, r->m, &cv); /* drawn now too: the run may have no epoch left */
     int rc = CLI_OK;
+    if (r->pos.epoch >= r->tc.epochs) {
+        printf("nothing to train: %s has finished its run (%lld epoch%s; a larger --epochs "
+               "extends it)\n",
+               a->resume, (long long)r->pos.epoch, r->pos.epoch == 1 ? "" : "s");
+        free(hist);
+        free(r->order);
+        return CLI_OK;
+    }
     while (r->pos.epoch < r->tc.epochs && rc == CLI_OK) {
         double t0 = now(), loss;
         size_t examples = 0;
@@ -384,6 +392,14 @@ static heed_status make_weights(const train_args *a, run *r, heed_vocab **v, hee
         return st == HEED_OK ? same_tokens(a, a->init, heed_weights_vocab(r->w), d) : st;
     }
     heed_status st = heed_vocab_build_tokens(r->m, a->data, a->tokens, a->n_tokens, v, d);
+    /* a target that never holds a label or token trains a model that can
+     * only answer <unk> */
+    const char *target = heed_model_target_field(r->m);
+    if (st == HEED_OK && target && heed_vocab_size(*v, target) <= 4)
+        st = cli_fail(d, HEED_ERR_DATA,
+                      "%s: the target column (field '%s', column %d) is empty in every row: "
+                      "there is nothing to learn",
+                      a->data, target, heed_model_field_column(r->m, target));
     if (st == HEED_OK)
         st = heed_weights_new(r->m, *v, a->dims, a->n_dims, r->pos.seed, &r->w, d);
     return st;
