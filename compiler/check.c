@@ -1199,8 +1199,10 @@ static void expand_block(checker *ck, const scope *sc, const char *local, const 
         return;
     }
     const hy_node *def = find_block(ck, hy_get(inst, "block"), full);
-    if (!def || def->kind != HY_MAP)
+    if (!def || def->kind != HY_MAP) {
+        add_failed(ck, full); /* reported; its users are not again */
         return;
+    }
     for (const scope *up = sc; up; up = up->parent)
         if (up->block == def) {
             err(ck, full, hy_get(inst, "block"), "node '%s': block %s uses itself", full,
@@ -1686,6 +1688,8 @@ static void check_outputs(checker *ck, const hy_node *outputs)
     for (size_t i = 0; i < count; i++) {
         const hy_node *e = list->kind == HY_SEQ ? list->kids[i] : list;
         int v = scalar(e) ? hm_value_find(m, e->str) : -1;
+        if (v < 0 && scalar(e) && of_failed_node(ck, e->str))
+            continue; /* its node was refused and said so */
         if (v < 0) {
             char sug[96] = "";
             err(ck, NULL, e, "output '%s' is not a value of the model%s",
@@ -1802,9 +1806,11 @@ static void check_decode(checker *ck, const hy_node *decode)
         if (m->decode_input < 0)
             err(ck, NULL, f[1], "decode input '%s' is not a model input", f[1]->str);
     }
-    if (f[2] && (m->decode_logits = hm_value_find(m, f[2]->str)) < 0)
+    if (f[2] && (m->decode_logits = hm_value_find(m, f[2]->str)) < 0 &&
+        !of_failed_node(ck, f[2]->str))
         err(ck, NULL, f[2], "decode logits '%s' is not a value of the model", f[2]->str);
-    if (f[3] && (m->decode_attention = hm_value_find(m, f[3]->str)) < 0)
+    if (f[3] && (m->decode_attention = hm_value_find(m, f[3]->str)) < 0 &&
+        !of_failed_node(ck, f[3]->str))
         err(ck, NULL, f[3], "decode attention '%s' is not a value of the model", f[3]->str);
 }
 

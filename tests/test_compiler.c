@@ -660,6 +660,14 @@ static void silent_mistakes_refused(void **state)
                                   &d),
                          HEED_OK);
     assert_int_equal(d.count, 1);
+    /* nor in outputs: or decode:, which are checked beside the nodes */
+    assert_int_not_equal(tu_check("refused.yaml",
+                                  "heed: 1\ninputs: {x: [B, 4]}\nnodes:\n"
+                                  "  y: {op: Tahn, in: x}\n  z: {block: nob, in: x}\n"
+                                  "outputs: [y, z, y.state]\ndecode: {logits: y, attention: z}\n",
+                                  &d),
+                         HEED_OK);
+    assert_int_equal(d.count, 2);
     /* a misspelt name inside a block, or of an instance, gets its
      * did-you-mean as names at the top do */
     tu_expect_errors("dym.yaml",
