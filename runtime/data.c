@@ -973,6 +973,19 @@ static heed_status feed_field(heed_session *s, const hm_field *fd, const char *c
     return st;
 }
 
+size_t hd_text_batch(const char *const *texts, size_t n)
+{
+    size_t k = 0, longest = 0;
+    while (k < n && k < HEED_TEXT_BATCH) {
+        size_t len = texts[k] ? strlen(texts[k]) : 0, wide = len > longest ? len : longest;
+        if (k > 0 && (k + 1) * (wide ? wide : 1) > HEED_TEXT_BATCH_BYTES)
+            break;
+        longest = wide;
+        k++;
+    }
+    return k ? k : (n ? 1 : 0);
+}
+
 heed_status hd_feed_texts(heed_session *s, const char *const *texts, size_t n, size_t first,
                           size_t repeat, int32_t **ids, size_t *width, heed_diag *diag)
 {

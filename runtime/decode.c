@@ -672,8 +672,8 @@ heed_status hd_decode(heed_session *s, const char *const *texts, size_t n,
     heed_status st = res->items ? HEED_OK : heed_fail(diag, HEED_ERR_NOMEM, "out of memory");
     /* once for all steps: each step's forward then finds the mode set */
     heed_fpmode fm = heed_fpmode_enter(s->threads);
-    for (size_t i = 0; i < n && st == HEED_OK; i += HEED_TEXT_BATCH) {
-        size_t k = n - i < HEED_TEXT_BATCH ? n - i : HEED_TEXT_BATCH;
+    for (size_t i = 0, k; i < n && st == HEED_OK; i += k) {
+        k = hd_text_batch(texts + i, n - i);
         st = decode_chunk(s, res, texts, i, k, o, force_beam, steps, diag);
     }
     heed_fpmode_leave(fm, s->threads);

@@ -116,8 +116,8 @@ heed_status heed_session_classify(heed_session *s, const char *const *texts, siz
     /* a batch at a time, as decoding does: the plan's arena follows the
      * batch, and one long text pads only its own batch */
     heed_status st = HEED_OK;
-    for (size_t i = 0; i < n && st == HEED_OK; i += HEED_TEXT_BATCH) {
-        size_t k = n - i < HEED_TEXT_BATCH ? n - i : HEED_TEXT_BATCH;
+    for (size_t i = 0, k; i < n && st == HEED_OK; i += k) {
+        k = hd_text_batch(texts + i, n - i);
         st = classify_chunk(s, texts + i, k, i, labels + i, probs ? probs + i : NULL, diag);
     }
     return st;

@@ -207,8 +207,15 @@ heed_status hs_random_inputs(heed_session *s, const int64_t *dimval, uint64_t se
 /* Whether data field f is a source (not the loss's target nor the decoded input). */
 bool hd_is_source(const heed_model *m, int f);
 /* Texts classified or decoded in one pass (heed_session_classify,
- * heed_decode): the arena follows the batch. */
+ * heed_decode): at most HEED_TEXT_BATCH of them, and fewer when they are
+ * long, so that the batch's rows times its longest text stay within
+ * HEED_TEXT_BATCH_BYTES (a batch is padded to its longest text, and the
+ * arena follows). */
 #define HEED_TEXT_BATCH 256
+#define HEED_TEXT_BATCH_BYTES ((size_t)32768)
+
+/* How many of the n texts from texts[0] go in the next batch (at least 1). */
+size_t hd_text_batch(const char *const *texts, size_t n);
 
 /* Feeds texts (TSV rows) to the source fields, each text repeated `repeat`
  * times (beam search); texts[0] is the caller's text `first` (counted from 0),

@@ -378,6 +378,28 @@ static void step_plan_keeps_what_decoding_reads(void **state)
     unlink(s2s);
 }
 
+/* Texts go to classification and decoding in batches of up to 256, fewer
+ * when long: rows times the longest text stay within 32 KiB, so that one
+ * long line pads a few rows, not 256. */
+static void text_batches_follow_length(void **state)
+{
+    (void)state;
+    static char longer[2001], huge[40001];
+    memset(longer, 'a', 2000);
+    memset(huge, 'b', 40000);
+    const char *texts[300];
+    for (int i = 0; i < 300; i++)
+        texts[i] = "abc";
+    assert_int_equal(hd_text_batch(texts, 300), 256);
+    assert_int_equal(hd_text_batch(texts, 7), 7);
+    texts[5] = longer; /* 16 rows of 2000 fit in 32768, 17 do not */
+    assert_int_equal(hd_text_batch(texts, 300), 16);
+    assert_int_equal(hd_text_batch(texts + 5, 295), 16);
+    texts[0] = huge; /* alone, however long */
+    assert_int_equal(hd_text_batch(texts, 300), 1);
+    assert_int_equal(hd_text_batch(texts, 0), 0);
+}
+
 /* The target vocabulary's id of a one-letter text. */
 static int32_t letter_id(const heed_vocab *v, const char *letter)
 {
@@ -515,6 +537,7 @@ int main(void)
         cmocka_unit_test(beam_stops_only_when_settled),
         cmocka_unit_test(step_decoding_equals_teacher_forced),
         cmocka_unit_test(step_plan_keeps_what_decoding_reads),
+        cmocka_unit_test(text_batches_follow_length),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
