@@ -899,12 +899,6 @@ static const hy_node *substitute_at(const scope *sc, const hy_node *v, const sco
     return v;
 }
 
-static const hy_node *substitute(const scope *sc, const hy_node *v)
-{
-    const scope *where;
-    return substitute_at(sc, v, &where);
-}
-
 /* The full value name a reference written inside `sc` stands for. */
 static const char *resolve_ref(checker *ck, const scope *sc, const char *ref)
 {
@@ -1052,6 +1046,11 @@ static void add_op_node(checker *ck, const scope *sc, const char *local, const h
         return;
     }
     memset(nd->attr, 0, sizeof *nd->attr * (size_t)(n_flat + 1));
+    /* where each attribute's value was written: a reference in it (a value a
+     * block parameter gave) is resolved there */
+    const scope *where_of[HEED_MAX_ATTRS];
+    for (int j = 0; j < n_flat; j++)
+        where_of[j] = sc;
     for (size_t i = 0; i < map->n; i++) {
         const hy_node *k = hy_key(map, i);
         const char *kname = scalar(k);
@@ -1065,7 +1064,7 @@ static void add_op_node(checker *ck, const scope *sc, const char *local, const h
             unknown_attr(ck, full, op, "", k, flat, n_flat, -1);
             continue;
         }
-        const hy_node *v = substitute(sc, hy_val(map, i));
+        const hy_node *v = substitute_at(sc, hy_val(map, i), &where_of[idx]);
         if (!check_value(ck, full, kname, flat[idx].a, v))
             continue;
         nd->attr[idx] = v;
@@ -1084,7 +1083,7 @@ static void add_op_node(checker *ck, const scope *sc, const char *local, const h
                 unknown_attr(ck, full, op, prefix, fk, flat, n_flat, idx);
                 continue;
             }
-            const hy_node *fv = substitute(sc, hy_val(v, f));
+            const hy_node *fv = substitute_at(sc, hy_val(v, f), &where_of[fidx]);
             if (check_value(ck, full, flat[fidx].name, flat[fidx].a, fv))
                 nd->attr[fidx] = fv;
         }
@@ -1102,11 +1101,7 @@ static void add_op_node(checker *ck, const scope *sc, const char *local, const h
         heed_attr_kind kind = flat[j].a->kind;
         if (!v || (kind != HEED_A_INPUT && kind != HEED_A_INPUTS))
             continue;
-        /* a value a parameter gave is resolved where it was written */
-        const scope *where;
-        const hy_node *written = flat[j].parent < 0 ? hy_get(map, flat[j].name) : NULL;
-        if (!written || substitute_at(sc, written, &where) != v)
-            where = sc;
+        const scope *where = where_of[j];
         if (v->kind == HY_SEQ) {
             /* past the limit add_ref has said so once: the rest would repeat it */
             for (size_t e = 0; e < v->n; e++) {
