@@ -689,7 +689,9 @@ static void check_input_dim(checker *ck, hm_input *in, const hy_node *d)
         return;
     }
     if (!is_ident(scalar(d))) {
-        err(ck, in->name, d, "input '%s': dim %d must be a number or a dim name", in->name, r + 1);
+        const char *q = scalar(d) ? "'" : "";
+        err(ck, in->name, d, "input '%s': dim %d must be a number or a dim name, not %s%s%s%s",
+            in->name, r + 1, q, scalar(d) ? d->str : hy_kind_name(d->kind), q, quoted(d));
         return;
     }
     /* a name with a number in dims: is fixed (and checked when fed); any other
@@ -952,7 +954,7 @@ static hm_node *new_node(checker *ck, const char *name, const heed_op *op, const
 }
 
 static void add_ref(checker *ck, hm_node *nd, int flat_index, const char *name,
-                    const hy_node *at, hm_ref *refs, int *n_refs)
+                    const hy_node *at, const scope *sc, hm_ref *refs, int *n_refs)
 {
     if (*n_refs >= HEED_MAX_INPUTS) {
         err(ck, nd->name, at, "node '%s' has more than %d inputs", nd->name, HEED_MAX_INPUTS);
@@ -967,6 +969,7 @@ static void add_ref(checker *ck, hm_node *nd, int flat_index, const char *name,
     nd->port_count[flat_index]++;
     refs[*n_refs].name = name;
     refs[*n_refs].at = at;
+    refs[*n_refs].block = sc ? sc->block : NULL;
     (*n_refs)++;
 }
 
@@ -1113,12 +1116,12 @@ static void add_op_node(checker *ck, const scope *sc, const char *local, const h
                         flat[j].name);
                     continue;
                 }
-                add_ref(ck, nd, j, resolve_ref(ck, at, el->str), el, refs, &n_refs);
+                add_ref(ck, nd, j, resolve_ref(ck, at, el->str), el, at, refs, &n_refs);
                 if (full_before)
                     break;
             }
         } else {
-            add_ref(ck, nd, j, resolve_ref(ck, where, v->str), v, refs, &n_refs);
+            add_ref(ck, nd, j, resolve_ref(ck, where, v->str), v, where, refs, &n_refs);
         }
     }
     nd->n_in = n_refs;
@@ -1207,17 +1210,24 @@ static void expand_block(checker *ck, const scope *sc, const char *local, const 
         }
     const hy_node *inputs = hy_get(def, "inputs"), *params = hy_get(def, "params");
     const hy_node *nodes = hy_get(def, "nodes"), *output = hy_get(def, "output");
-    if (!nodes || nodes->kind != HY_MAP || nodes->n == 0)
-        return; /* reported when the block definition was checked */
+    if (!nodes || nodes->kind != HY_MAP || nodes->n == 0) {
+        add_failed(ck, full); /* reported when the block definition was checked */
+        return;
+    }
     /* the keys an instance may use: block, repeat, in, the inputs, the parameters */
     const char *allowed[MAX_BLOCK_INPUTS + 40] = {"block", "repeat", "in"};
     size_t n_allowed = 3;
     int n_in = inputs && inputs->kind == HY_SEQ ? (int)inputs->n : 0;
-    if (n_in > MAX_BLOCK_INPUTS)
-        return; /* reported when the block definition was checked */
-    for (int i = 0; i < n_in; i++)
-        if (!is_ident(scalar(inputs->kids[i])))
-            return; /* likewise */
+    bool bad_inputs = n_in > MAX_BLOCK_INPUTS;
+    for (int i = 0; !bad_inputs && i < n_in; i++) {
+        bad_inputs = !is_ident(scalar(inputs->kids[i]));
+        for (int j = 0; !bad_inputs && j < i; j++)
+            bad_inputs = !strcmp(inputs->kids[j]->str, inputs->kids[i]->str);
+    }
+    if (bad_inputs) {
+        add_failed(ck, full); /* reported when the block definition was checked */
+        return;
+    }
     for (int i = 0; i < n_in; i++)
         allowed[n_allowed++] = inputs->kids[i]->str;
     for (size_t i = 0; params && params->kind == HY_MAP && i < params->n && n_allowed < 56; i++)
@@ -1266,6 +1276,20 @@ static void expand_block(checker *ck, const scope *sc, const char *local, const 
         const hy_node *b = hy_get(inst, inputs->kids[i]->str);
         if (!b && i == 0)
             b = hy_get(inst, "in");
+        if (b && b->kind == HY_SEQ && b == in_key) {
+            /* the list form nodes take: say how a block is given more */
+            if (n_in > 1)
+                err(ck, full, b,
+                    "node '%s': 'in:' gives block %s's first input '%s' one value, not a list; "
+                    "give the others by name ('%s: NAME')",
+                    full, hy_get(inst, "block")->str, inner.in_names[0], inputs->kids[1]->str);
+            else
+                err(ck, full, b,
+                    "node '%s': 'in:' gives block %s's input '%s' one value, not a list", full,
+                    hy_get(inst, "block")->str, inner.in_names[0]);
+            add_failed(ck, full);
+            return;
+        }
         if (!b || !is_ref(scalar(b))) {
             err(ck, full, b ? b : key, "node '%s': block input '%s' needs a value", full,
                 inputs->kids[i]->str);
@@ -1443,17 +1467,25 @@ static const char *suggest_value(checker *ck, char *buf, size_t cap, const char 
     return buf;
 }
 
-/* The candidates for a did-you-mean at node `node`: the values' full names
- * (names[0..n) on entry), then, for a node inside a block instance, the
- * names of the values of that instance as its nodes write them (proj for
- * stack.0.proj), then the block instances' names. Returns the count. */
-static size_t local_names(const checker *ck, const char *node, const char **names, size_t n)
+/* The candidates for a did-you-mean at node `node` for reference `ref`: the
+ * values' full names (names[0..n) on entry), then, for a node inside a
+ * block instance, the names of the values of that instance as its nodes
+ * write them (proj for stack.0.proj) and the inputs of the block the
+ * reference was written in, then the block instances' names. Returns the
+ * count; names has room for MAX_BLOCK_INPUTS more than resolve_refs' own. */
+static size_t local_names(const checker *ck, const char *node, const hm_ref *ref,
+                          const char **names, size_t n)
 {
     const char *dot = strrchr(node, '.');
     size_t plen = dot ? (size_t)(dot - node) + 1 : 0, k = n;
     for (size_t i = 0; plen && i < n; i++)
         if (!strncmp(names[i], node, plen) && names[i][plen] && !strchr(names[i] + plen, '.'))
             names[k++] = names[i] + plen;
+    const hy_node *inputs = ref->block ? hy_get(ref->block, "inputs") : NULL;
+    for (size_t i = 0; inputs && inputs->kind == HY_SEQ && i < inputs->n && i < MAX_BLOCK_INPUTS;
+         i++)
+        if (scalar(inputs->kids[i]))
+            names[k++] = inputs->kids[i]->str;
     for (size_t i = 0; i < ck->n_alias; i++)
         names[k++] = ck->aliases[i].name;
     return k;
@@ -1462,9 +1494,9 @@ static size_t local_names(const checker *ck, const char *node, const char **name
 static void resolve_refs(checker *ck)
 {
     heed_model *m = ck->m;
-    /* room for every value, its name local to a node's block, and the
-     * instances' names */
-    size_t cap = 2 * (size_t)m->n_values + ck->n_alias + 1;
+    /* room for every value, its name local to a node's block, the block's
+     * inputs, and the instances' names */
+    size_t cap = 2 * (size_t)m->n_values + MAX_BLOCK_INPUTS + ck->n_alias + 1;
     const char **names = heed_zalloc(&m->env, cap, sizeof *names);
     if (!names) {
         nomem(ck);
@@ -1485,7 +1517,8 @@ static void resolve_refs(checker *ck)
             if (echoes(ck, nd->refs[i].at, nd->name, base))
                 continue;
             char sug[96];
-            size_t n_names = local_names(ck, nd->name, names, (size_t)m->n_values);
+            size_t n_names =
+                local_names(ck, nd->name, &nd->refs[i], names, (size_t)m->n_values);
             err(ck, nd->name, nd->refs[i].at, "node '%s': input '%s' is not defined%s", nd->name,
                 nd->refs[i].name, suggest(ck, sug, sizeof sug, nd->refs[i].name, names, n_names));
         }

@@ -60,6 +60,7 @@ typedef struct hm_field {
 typedef struct hm_ref {
     const char *name; /* full value name (pool memory of the model) */
     const hy_node *at;
+    const hy_node *block; /* the block definition it was written in, or NULL */
 } hm_ref;
 
 typedef struct hm_node {

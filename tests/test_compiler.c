@@ -554,6 +554,14 @@ static void yaml_merge_keys_and_columns(void **state)
                      "2147483648, not '4' (it is in quotes, which make it text: write it "
                      "without them)",
                      "'bias' must be true or false, not 'true' (it is in quotes", NULL);
+    tu_expect_errors("shape.yaml",
+                     "heed: 1\ninputs: {x: [B, \"4\"], y: [B, [4]]}\nnodes:\n"
+                     "  a: {op: Add, in: [x, y]}\n",
+                     "shape.yaml:2:17: error: input 'x': dim 2 must be a number or a dim name, "
+                     "not '4' (it is in quotes, which make it text: write it without them)",
+                     "shape.yaml:2:30: error: input 'y': dim 2 must be a number or a dim name, "
+                     "not a list",
+                     NULL);
     tu_expect_errors("ctl.yaml", "heed: 1\ndoc: \xc3\xa9\xc3\xa9\x01\n",
                      "ctl.yaml:2:8: error: YAML: control characters are not allowed", NULL);
 }
@@ -702,6 +710,28 @@ static void silent_mistakes_refused(void **state)
                      "shadow.yaml:7:7: error: block 'b': 'h' is defined twice (first as an input "
                      "at line 5)",
                      "block 'b': input 'g' is listed twice", NULL);
+    /* said once, at the definition: its instances are not reported again
+     * (an input missing) nor their users (not defined) */
+    assert_int_not_equal(tu_check("twice.yaml",
+                                  "heed: 1\ninputs: {x: [B, 4]}\nblocks:\n  b:\n"
+                                  "    inputs: [g, g]\n    nodes:\n      o: {op: Tanh, in: g}\n"
+                                  "nodes:\n  s: {block: b, in: x}\n  t: {op: Tanh, in: s}\n",
+                                  &d),
+                         HEED_OK);
+    assert_int_equal(d.count, 1);
+    assert_non_null(strstr(d.text, "twice.yaml:5:17: error: block 'b': input 'g' is listed twice"));
+    /* a block input misspelt inside the block gets its did-you-mean; in: as
+     * a list (as nodes take) says how a block's other inputs are given */
+    tu_expect_errors("blockin.yaml",
+                     "heed: 1\ninputs: {x: [B, 4]}\nblocks:\n  b:\n"
+                     "    inputs: [first, other]\n    nodes:\n"
+                     "      o: {op: Add, in: [first, othr]}\n"
+                     "nodes:\n  s: {block: b, in: x, other: x}\n  u: {block: b, in: [x, x]}\n",
+                     "blockin.yaml:7:32: error: node 's.o': input 'othr' is not defined; did you "
+                     "mean 'other'?",
+                     "blockin.yaml:10:21: error: node 'u': 'in:' gives block b's first input "
+                     "'first' one value, not a list; give the others by name ('other: NAME')",
+                     NULL);
 }
 
 int main(void)
