@@ -179,6 +179,15 @@ int cli_unknown_option(const cli_opts *o, const char *opt, const char *const *kn
     return cli_usage_error(o, "unknown option '%s'", opt);
 }
 
+int cli_decoding_only(const char *cmd, const heed_model *m, const char *opt)
+{
+    if (!opt || heed_model_task(m) != HEED_TASK_CLASSIFY)
+        return CLI_OK;
+    fprintf(stderr, "heed %s: error: %s is for seq2seq models; '%s' is a classifier\n", cmd, opt,
+            heed_model_name(m));
+    return CLI_USAGE;
+}
+
 int cli_report(const heed_diag *d)
 {
     if (d->text[0])

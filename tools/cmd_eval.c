@@ -449,14 +449,14 @@ static int run_eval(const eval_args *a)
     heed_session *s = NULL;
     heed_dataset *ds = NULL;
     tsv_rows r = {0};
-    int rc = CLI_OK;
     const char *decoding_only = a->beam > 1 ? "--beam" : a->alpha > 0 ? "--alpha" : NULL;
+    int rc = cli_decoding_only("eval", m, decoding_only);
+    if (rc != CLI_OK) {
+        heed_model_free(m);
+        return rc;
+    }
     /* the library reads the data first: its checks cover the file */
-    if (decoding_only && heed_model_task(m) == HEED_TASK_CLASSIFY)
-        rc = (fprintf(stderr, "heed eval: error: %s is for seq2seq models; '%s' is a classifier\n",
-                      decoding_only, heed_model_name(m)),
-              CLI_USAGE);
-    else if (heed_weights_load(m, a->weights, 0, &w, &d) != HEED_OK ||
+    if (heed_weights_load(m, a->weights, 0, &w, &d) != HEED_OK ||
         heed_session_new(w, HEED_MODE_INFER, &s, &d) != HEED_OK ||
         heed_dataset_load(m, heed_weights_vocab(w), a->data, &ds, &d) != HEED_OK)
         rc = cli_report(&d);

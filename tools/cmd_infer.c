@@ -205,15 +205,14 @@ static int run_infer(const infer_args *a)
     heed_diag d;
     heed_weights *w = NULL;
     heed_session *s = NULL;
-    int rc = CLI_OK;
     const char *decoding_only = a->attention ? "--attention" : a->beam > 1 ? "--beam"
                                 : a->alpha > 0 ? "--alpha" : NULL;
-    if (decoding_only && heed_model_task(m) == HEED_TASK_CLASSIFY) {
-        /* said, not ignored: a classifier neither decodes nor has a map */
-        fprintf(stderr, "heed infer: error: %s is for seq2seq models; '%s' is a classifier\n",
-                decoding_only, heed_model_name(m));
-        rc = CLI_USAGE;
-    } else if (heed_weights_load(m, a->weights, 0, &w, &d) != HEED_OK) {
+    int rc = cli_decoding_only("infer", m, decoding_only);
+    if (rc != CLI_OK) {
+        heed_model_free(m);
+        return rc;
+    }
+    if (heed_weights_load(m, a->weights, 0, &w, &d) != HEED_OK) {
         rc = cli_report(&d);
     } else if (heed_session_new(w, HEED_MODE_INFER, &s, &d) != HEED_OK) {
         rc = cli_report(&d);
