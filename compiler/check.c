@@ -1599,8 +1599,61 @@ static void infer_dtypes(checker *ck)
     each_port_ref(ck, float_port);
 }
 
-/* Kahn's algorithm; what is left over lies on or behind a cycle. */
-static void topo_sort(checker *ck)
+/* Every cycle among the stuck nodes (indeg > 0 after Kahn's algorithm), each
+ * once: from each stuck node not yet walked, walk back along stuck
+ * producers until a node repeats (a new cycle, reported) or an earlier walk
+ * is met (a cycle reported already, or a node behind it). `walk` is
+ * scratch of n_nodes ints. */
+static void report_cycles(checker *ck, const int *indeg, int *walk)
+{
+    heed_model *m = ck->m;
+    int n = m->n_nodes;
+    /* walk[u]: -1 not walked, else the number of the walk that reached it */
+    memset(walk, -1, sizeof *walk * (size_t)n);
+    int path[HEED_MAX_NODES];
+    for (int first = 0, walks = 0; first < n; first++) {
+        if (indeg[first] == 0 || walk[first] >= 0)
+            continue;
+        int u = first, len = 0;
+        while (u >= 0 && walk[u] < 0 && len < HEED_MAX_NODES) {
+            walk[u] = walks;
+            path[len++] = u;
+            /* a producer no earlier walk reached first: a second cycle
+             * behind a reported one is found too */
+            int next = -1, fresh = -1;
+            for (int j = 0; j < m->nodes[u].n_in && fresh < 0; j++) {
+                int v = m->nodes[u].in[j];
+                int p = v >= 0 ? m->values[v].node : -1;
+                if (p < 0 || indeg[p] == 0)
+                    continue;
+                if (next < 0)
+                    next = p;
+                if (walk[p] < 0 || walk[p] == walks)
+                    fresh = p;
+            }
+            u = fresh >= 0 ? fresh : next;
+        }
+        walks++;
+        if (u < 0 || walk[u] != walks - 1)
+            continue; /* met an earlier walk: its cycle was reported */
+        int start = 0;
+        while (path[start] != u)
+            start++;
+        char buf[600];
+        heed_sbuf sb;
+        heed_sbuf_init(&sb, buf, sizeof buf);
+        for (int i = len - 1; i >= start; i--)
+            heed_sbuf_printf(&sb, "%s -> ", m->nodes[path[i]].name);
+        heed_sbuf_printf(&sb, "%s", m->nodes[path[len - 1]].name);
+        const hm_node *at = &m->nodes[path[len - 1]];
+        err(ck, at->name, at->at, "the graph has a cycle: %s", buf);
+    }
+}
+
+/* Kahn's algorithm; what is left over lies on or behind a cycle. With
+ * `reorder` false (other mistakes were found) the cycles are only reported:
+ * references left unresolved are -1 and skipped. */
+static void topo_sort(checker *ck, bool reorder)
 {
     heed_model *m = ck->m;
     int n = m->n_nodes;
@@ -1633,34 +1686,9 @@ static void topo_sort(checker *ck)
                     order[tail++] = i;
             }
     }
-    if (tail < n) {
-        /* walk back from a stuck node along stuck producers until a node repeats */
-        int u = -1;
-        for (int i = 0; i < n && u < 0; i++)
-            if (indeg[i] > 0)
-                u = i;
-        memset(pos, -1, sizeof *pos * (size_t)n);
-        int path[HEED_MAX_NODES], len = 0;
-        while (u >= 0 && pos[u] < 0 && len < HEED_MAX_NODES) {
-            pos[u] = len;
-            path[len++] = u;
-            int next = -1;
-            for (int j = 0; j < m->nodes[u].n_in && next < 0; j++) {
-                int v = m->nodes[u].in[j];
-                if (v >= 0 && m->values[v].node >= 0 && indeg[m->values[v].node] > 0)
-                    next = m->values[v].node;
-            }
-            u = next;
-        }
-        char buf[600];
-        heed_sbuf s;
-        heed_sbuf_init(&s, buf, sizeof buf);
-        int start = u >= 0 ? pos[u] : 0;
-        for (int i = len - 1; i >= start; i--)
-            heed_sbuf_printf(&s, "%s -> ", m->nodes[path[i]].name);
-        heed_sbuf_printf(&s, "%s", m->nodes[path[len - 1]].name);
-        const hm_node *at = &m->nodes[path[len - 1]];
-        err(ck, at->name, at->at, "the graph has a cycle: %s", buf);
+    if (tail < n || !reorder) {
+        if (tail < n)
+            report_cycles(ck, indeg, pos);
         goto done;
     }
     for (int i = 0; i < n; i++) {
@@ -2000,10 +2028,9 @@ heed_status heed_model_build(const heed_env *env, hy_doc *doc, heed_model **out,
         m->n_nodes = HEED_MAX_NODES;
     resolve_aliases(&ck);
     resolve_refs(&ck);
-    if (ck.errors == 0) {
+    if (ck.errors == 0)
         infer_dtypes(&ck);
-        topo_sort(&ck);
-    }
+    topo_sort(&ck, ck.errors == 0);
     check_dim_attrs(&ck);
     /* its own mistakes are said beside the nodes' (values of refused nodes
      * exist, so no name is reported wrongly) */

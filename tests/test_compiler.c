@@ -137,6 +137,27 @@ static void cycle(void **state)
                      "  b: {op: Tanh, in: a}\n"
                      "  c: {op: Add, in: [b, x]}\n",
                      "cycle.yaml:5:3: error: the graph has a cycle: b -> c -> a -> b", NULL);
+    /* every cycle, each once: a second one behind the first (f reads e,
+     * which the first cycle feeds) and one on its own */
+    heed_diag d;
+    assert_int_not_equal(tu_check("cycles.yaml",
+                                  "heed: 1\ninputs: {x: [B, 4]}\nnodes:\n"
+                                  "  b: {op: Add, in: [x, d]}\n  c: {op: Tanh, in: b}\n"
+                                  "  d: {op: Tanh, in: c}\n  e: {op: Tanh, in: d}\n"
+                                  "  f: {op: Add, in: [e, g]}\n  g: {op: Tanh, in: f}\n"
+                                  "  h: {op: Tanh, in: h}\n",
+                                  &d),
+                         HEED_OK);
+    assert_int_equal(d.count, 3);
+    assert_non_null(strstr(d.text, "cycles.yaml:5:3: error: the graph has a cycle: c -> d -> b -> c"));
+    assert_non_null(strstr(d.text, "cycles.yaml:9:3: error: the graph has a cycle: g -> f -> g"));
+    assert_non_null(strstr(d.text, "cycles.yaml:10:3: error: the graph has a cycle: h -> h"));
+    /* beside other mistakes, not after them */
+    tu_expect_errors("both.yaml",
+                     "heed: 1\ninputs: {x: [B, 4]}\nnodes:\n  a: {op: Tanh, in: [x, x]}\n"
+                     "  c: {op: Tanh, in: c}\n",
+                     "both.yaml:4:21: error: node 'a': 'in' must name one value, not a list",
+                     "both.yaml:5:3: error: the graph has a cycle: c -> c", NULL);
 }
 
 static void unbound_dim(void **state)
