@@ -199,13 +199,30 @@ static int emit(heed_write_fn w, void *user, const char *fmt, ...)
     return w(user, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
 }
 
+/* The model's name (free text, unlike node names) as a DOT string's
+ * contents: quotes and backslashes escaped, control characters as spaces. */
+static int emit_dot_text(heed_write_fn w, void *user, const char *text)
+{
+    int rc = 0;
+    for (const char *c = text; *c && !rc; c++) {
+        if (*c == '"' || *c == '\\')
+            rc = w(user, "\\", 1);
+        if (!rc)
+            rc = w(user, (unsigned char)*c < 0x20 ? " " : c, 1);
+    }
+    return rc;
+}
+
 heed_status heed_plan_write_dot(const heed_plan *p, heed_write_fn w, void *user)
 {
     if (!p || !w)
         return HEED_ERR_ARGUMENT;
     const heed_model *m = p->m;
-    int rc = emit(w, user, "digraph \"%s\" {\n  rankdir=TB;\n  node [fontname=\"Helvetica\"];\n",
-                  m->name);
+    int rc = emit(w, user, "digraph \"");
+    if (!rc)
+        rc = emit_dot_text(w, user, m->name);
+    if (!rc)
+        rc = emit(w, user, "\" {\n  rankdir=TB;\n  node [fontname=\"Helvetica\"];\n");
     char shape[160];
     for (int i = 0; i < m->n_inputs && !rc; i++)
         rc = emit(w, user, "  \"%s\" [shape=ellipse, label=\"%s\\n%s\"];\n", m->inputs[i].name,

@@ -130,10 +130,14 @@ static heed_status estimate(gc *g, probe *p, double l0, double *value, double *n
 static void record(heed_gradcheck_entry *e, double numeric, double analytic, double floor)
 {
     double abs_err = fabs(numeric - analytic);
+    double rel = abs_err / fmax(fmax(fabs(numeric), fabs(analytic)), floor);
+    /* fmax drops a NaN: a gradient that is NaN or infinite is as wrong as
+     * can be, not left out */
+    if (!isfinite(rel))
+        abs_err = rel = INFINITY;
     e->checked++;
     e->max_abs_error = fmax(e->max_abs_error, abs_err);
-    e->max_rel_error =
-        fmax(e->max_rel_error, abs_err / fmax(fmax(fabs(numeric), fabs(analytic)), floor));
+    e->max_rel_error = fmax(e->max_rel_error, rel);
 }
 
 /* Checks `grad` for the data `x` (which the forward reads), element by
@@ -178,6 +182,12 @@ static heed_status run_check(gc *g)
         st = hs_forward_opts(g->s, &g->opt, g->diag);
         loss0 = g->s->loss;
     }
+    /* differences of an infinite or NaN loss compare nothing */
+    if (st == HEED_OK && !isfinite(loss0))
+        st = heed_fail(g->diag, HEED_ERR_NUMERICS,
+                       "the loss is %s on the random inputs (seed %llu): no gradient can be "
+                       "checked at these dims and seed",
+                       isnan(loss0) ? "NaN" : "infinite", (unsigned long long)g->seed);
     if (st == HEED_OK)
         st = heed_session_backward(g->s, g->diag);
     if (st != HEED_OK)

@@ -86,6 +86,18 @@ contains err.txt "did you mean '--dim'?" "unknown option"
 expect 2 "misspelt last train option" "$heed" train "$src/graphs/bahdanau_seq2seq.yaml" --keep-epoch
 contains err.txt "did you mean '--keep-epochs'?" "misspelt last train option"
 expect 2 "bad --dim" "$heed" check "$src/graphs/bahdanau_seq2seq.yaml" --dim E
+# values are whole numbers: not empty, not padded; a flag takes no value
+expect 2 "--dim with a space" "$heed" check "$src/graphs/bahdanau_seq2seq.yaml" --dim "E= 3"
+expect 2 "empty --seed" "$heed" gradcheck "$src/graphs/char_classifier.yaml" --seed=
+contains err.txt "'' is not an integer" "empty --seed"
+expect 2 "flag with a value" "$heed" inspect "$src/graphs/char_classifier.yaml" --json=no
+contains err.txt "option --json takes no value, not 'no'" "flag with a value"
+expect 2 "misspelt top-level option" "$heed" --verison
+contains err.txt "unknown option '--verison'; did you mean '--version'?" "misspelt top-level option"
+expect 0 "help COMMAND" "$heed" help check
+contains out.txt "usage: heed check MODEL.yaml" "help COMMAND"
+# after '--' every word is a text, --help included
+expect 1 "--help after --" "$heed" infer "$src/graphs/char_classifier.yaml" --weights none.safetensors -- --help
 expect 2 "missing value" "$heed" train "$src/graphs/bahdanau_seq2seq.yaml" --data
 expect 2 "missing --data" "$heed" train "$src/graphs/bahdanau_seq2seq.yaml"
 expect 1 "missing model file" "$heed" check no_such_model.yaml
@@ -127,6 +139,11 @@ len=$(printf '%s' "$header" | wc -c)
 } >in.safetensors
 expect 0 "heed run" "$heed" run calc.yaml --inputs in.safetensors --out out1.safetensors
 expect 0 "heed run again" "$heed" run calc.yaml --inputs in.safetensors --out out2.safetensors
+cp calc.yaml calc-kept.yaml
+expect 2 "run --out over the model" "$heed" run calc-kept.yaml --inputs in.safetensors --out calc-kept.yaml
+contains err.txt "would overwrite calc-kept.yaml" "run --out over the model"
+cmp -s calc.yaml calc-kept.yaml || fail "run --out replaced the model file"
+expect 2 "run --out over the weights" "$heed" run calc.yaml --weights out1.safetensors --inputs in.safetensors --out out1.safetensors
 cmp -s out1.safetensors out2.safetensors || fail "heed run wrote different bytes for the same input"
 
 # values of tensor NAME in a safetensors file, one per line
@@ -503,6 +520,32 @@ contains out.txt '"arena":' "inspect --json"
 expect 0 "inspect --dot" "$heed" inspect "$g" --dim H=32 --dot graph.dot
 contains graph.dot "digraph" "inspect --dot"
 expect 0 "gradcheck" "$heed" gradcheck "$g" --dim E=4 --dim H=6 --dim B=2 --dim S=4 --dim T=3 --quiet
+# --quiet prints the verdict and failing rows only
+[ "$(grep -c . out.txt)" -eq 1 ] || fail "gradcheck --quiet printed passing rows: $(head -c 300 out.txt)"
+# (how many tensors had no point compared rests on the CPU's rounding)
+grep -qE '^worst relative error [0-9.e+-]+ \(tolerance 0\.05[;)].*: pass$' out.txt ||
+    fail "gradcheck verdict: $(cat out.txt)"
+expect 2 "inspect --json --dot -" "$heed" inspect "$g" --json --dot -
+printf 'heed: 1\nname: "say \\"hi\\" \\\\ bye"\ninputs: {x: [B, 4]}\nnodes:\n  t: {op: Tanh, in: x}\n' >quoted-name.yaml
+expect 0 "inspect --dot of a quoted name" "$heed" inspect quoted-name.yaml --dot quoted.dot
+[ "$(head -n 1 quoted.dot)" = 'digraph "say \"hi\" \\ bye" {' ] ||
+    fail "the dot graph's name is not escaped: $(head -n 1 quoted.dot)"
+cp "$g" model-kept.yaml
+expect 2 "inspect --dot over the model" "$heed" inspect model-kept.yaml --dot model-kept.yaml
+cmp -s "$g" model-kept.yaml || fail "inspect --dot replaced the model file"
+expect 1 "inspect --dot ''" "$heed" inspect "$g" --dot ""
+[ ! -s out.txt ] || fail "inspect printed its table before refusing an empty --dot"
+# a check that compared nothing fails: every point skipped at a step below
+# float32's rounding, or a loss that is infinite
+expect 1 "gradcheck comparing nothing" "$heed" gradcheck "$src/graphs/char_classifier.yaml" --step 1e-9
+contains out.txt "no point could be compared" "gradcheck comparing nothing"
+{
+    printf 'heed: 1\ninputs: {x: [B, 4]}\nnodes:\n  a0: {op: Affine, in: x, units: 4}\n'
+    for i in 1 2 3 4 5 6 7 8 9 10; do printf '  a%d: {op: Mul, in: [a%d, a%d]}\n' $i $((i - 1)) $((i - 1)); done
+    printf 'loss: {op: Sum, in: a10}\n'
+} >inf-loss.yaml
+expect 1 "gradcheck of an infinite loss" "$heed" gradcheck inf-loss.yaml
+contains err.txt "the loss is infinite on the random inputs" "gradcheck of an infinite loss"
 # a gradient check that cannot pass at a silly tolerance fails with exit 1
 expect 1 "gradcheck at tolerance 0" "$heed" gradcheck "$g" --dim E=4 --dim H=6 --dim B=2 --dim S=4 --dim T=3 --tol 0 --quiet
 # a ReLU classifier at its own dims: kinks near a probed weight are skipped,

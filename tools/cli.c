@@ -1,6 +1,7 @@
 /* cli.c - shared helpers of the heed subcommands (see cli.h). */
 #include "cli.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -24,7 +25,12 @@ void cli_opts_init(cli_opts *o, int argc, char **argv, const char *cmd)
 
 const char *cli_next(cli_opts *o)
 {
-    o->pending = NULL;
+    if (o->pending) {
+        /* --flag=value: the flag's handler took no value */
+        cli_usage_error(o, "option %s takes no value, not '%s'", o->name, o->pending);
+        o->pending = NULL;
+        return NULL;
+    }
     while (o->i < o->argc) {
         char *a = o->argv[o->i++];
         if (strcmp(a, "--") == 0) {
@@ -76,7 +82,8 @@ long cli_long(cli_opts *o, long lo, long hi)
     char *end;
     errno = 0;
     long x = strtol(v, &end, 10);
-    if (errno || *end || x < lo || x > hi) {
+    /* strtol takes "" as 0 and skips leading spaces */
+    if (errno || end == v || *end || isspace((unsigned char)v[0]) || x < lo || x > hi) {
         cli_usage_error(o, "'%s' is not an integer from %ld to %ld", v, lo, hi);
         return 0;
     }
@@ -92,7 +99,7 @@ double cli_double(cli_opts *o, double lo, double hi)
     char *end;
     double x = strtod(v, &end);
     /* strtod reads "nan" and "inf" too; the range's test refuses them */
-    if (end == v || *end || !(x >= lo && x <= hi)) {
+    if (end == v || *end || isspace((unsigned char)v[0]) || !(x >= lo && x <= hi)) {
         cli_usage_error(o, "%s takes a number from %g to %g, not '%s'", opt, lo, hi, v);
         return 0;
     }
@@ -101,7 +108,7 @@ double cli_double(cli_opts *o, double lo, double hi)
 
 bool cli_dim_option(cli_opts *o, const char *opt)
 {
-    if (strcmp(opt, "--dim") != 0 && strcmp(opt, "-d") != 0)
+    if (strcmp(opt, "--dim") != 0)
         return false;
     const char *v = cli_value(o);
     if (!v)
@@ -111,8 +118,9 @@ bool cli_dim_option(cli_opts *o, const char *opt)
     errno = 0;
     long long x = eq ? strtoll(eq + 1, &end, 10) : 0;
     /* the same bound as heed_dim values (HEED_MAX_DIM_VALUE, 2^31) */
-    if (!eq || eq == v || (size_t)(eq - v) >= sizeof o->dim_names[0] || !end || *end || errno ||
-        x <= 0 || x > (1LL << 31)) {
+    if (!eq || eq == v || (size_t)(eq - v) >= sizeof o->dim_names[0] || !end ||
+        end == eq + 1 || *end || isspace((unsigned char)eq[1]) || errno || x <= 0 ||
+        x > (1LL << 31)) {
         cli_usage_error(o, "--dim takes NAME=N with N from 1 to 2147483648, not '%s'", v);
         return true;
     }
@@ -303,6 +311,10 @@ const char *cli_same_file(const char *path, const char *const *others, int n)
 
 bool cli_writable(const char *path, bool beside, char *buf, size_t cap)
 {
+    if (!path[0]) {
+        snprintf(buf, cap, "an empty path names no file");
+        return false;
+    }
     struct stat st;
     bool exists = stat(path, &st) == 0;
     if (exists && S_ISDIR(st.st_mode)) {

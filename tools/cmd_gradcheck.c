@@ -10,16 +10,40 @@
 #include "cli.h"
 
 typedef struct node_worst {
-    char node[128];
+    char *node;
     double rel;
     int tensors;
 } node_worst;
 
 typedef struct gc_report {
-    node_worst nodes[512];
-    int n;
+    node_worst *nodes; /* one row per node, in the order first reported */
+    int n, cap;
+    long checked;      /* points compared over all tensors */
+    int unchecked;     /* tensors of which no point could be compared */
     bool verbose;
+    bool nomem;
+    const char *model;  /* its name, for the header printed with the first tensor */
 } gc_report;
+
+static node_worst *node_row(gc_report *r, const char *node)
+{
+    for (int i = 0; i < r->n; i++)
+        if (!strcmp(r->nodes[i].node, node))
+            return &r->nodes[i];
+    if (r->n == r->cap) {
+        int cap = r->cap ? 2 * r->cap : 64;
+        node_worst *grown = realloc(r->nodes, sizeof *grown * (size_t)cap);
+        if (!grown)
+            return NULL;
+        r->nodes = grown;
+        r->cap = cap;
+    }
+    char *name = strdup(node);
+    if (!name)
+        return NULL;
+    r->nodes[r->n] = (node_worst){name, 0.0, 0};
+    return &r->nodes[r->n++];
+}
 
 static void on_entry(void *user, const heed_gradcheck_entry *e)
 {
@@ -31,21 +55,52 @@ static void on_entry(void *user, const heed_gradcheck_entry *e)
     if (e->skipped)
         snprintf(skipped, sizeof skipped, "  (%d skipped: a kink or rounding%s)", e->skipped,
                  e->checked ? "" : "; none checked, try --step or --dim");
+    if (r->verbose && r->n == 0 && !r->nomem)
+        printf("gradient check of '%s' (central differences, float32):\n", r->model);
     if (r->verbose)
         printf("  %-44s %4d checked  max rel %.2e  max abs %.2e%s\n", e->tensor, e->checked,
                e->max_rel_error, e->max_abs_error, skipped);
-    for (int i = 0; i < r->n; i++)
-        if (!strcmp(r->nodes[i].node, e->node)) {
-            r->nodes[i].rel = fmax(r->nodes[i].rel, e->max_rel_error);
-            r->nodes[i].tensors++;
-            return;
-        }
-    if (r->n < 512) {
-        snprintf(r->nodes[r->n].node, sizeof r->nodes[r->n].node, "%s", e->node);
-        r->nodes[r->n].rel = e->max_rel_error;
-        r->nodes[r->n].tensors = 1;
-        r->n++;
+    r->checked += e->checked;
+    r->unchecked += e->checked == 0;
+    node_worst *row = node_row(r, e->node);
+    if (!row) {
+        r->nomem = true;
+        return;
     }
+    row->rel = fmax(row->rel, e->max_rel_error);
+    row->tensors++;
+}
+
+static void report_free(gc_report *r)
+{
+    for (int i = 0; i < r->n; i++)
+        free(r->nodes[i].node);
+    free(r->nodes);
+}
+
+/* The node table (with --quiet only the failing rows) and the verdict: a
+ * check that compared no point at all fails, since it showed nothing. */
+static int report_print(const gc_report *r, double worst, double tol)
+{
+    if (r->verbose)
+        printf("\n%-32s %8s %14s\n", "node", "tensors", "worst rel err");
+    for (int i = 0; i < r->n; i++)
+        if (r->verbose || r->nodes[i].rel > tol)
+            printf("%-32s %8d %14.2e%s\n", r->nodes[i].node, r->nodes[i].tensors,
+                   r->nodes[i].rel, r->nodes[i].rel > tol ? "  FAIL" : "");
+    if (r->checked == 0) {
+        printf("\nno point could be compared (every one skipped: a kink or rounding): FAIL; "
+               "try --step or --dim\n");
+        return CLI_USER_ERROR;
+    }
+    bool pass = worst <= tol;
+    char unchecked[96] = "";
+    if (r->unchecked)
+        snprintf(unchecked, sizeof unchecked, "; %d tensor%s with no point compared",
+                 r->unchecked, r->unchecked == 1 ? "" : "s");
+    printf("\nworst relative error %.2e (tolerance %g%s): %s\n", worst, tol, unchecked,
+           pass ? "pass" : "FAIL");
+    return pass ? CLI_OK : CLI_USER_ERROR;
 }
 
 int cmd_gradcheck(int argc, char **argv)
@@ -59,10 +114,7 @@ int cmd_gradcheck(int argc, char **argv)
      * curvature leave errors of a few percent; a wrong gradient is off by
      * its whole size */
     double tol = 5e-2;
-    gc_report *r = calloc(1, sizeof *r);
-    if (!r)
-        return CLI_USER_ERROR;
-    r->verbose = true;
+    gc_report rep = {.verbose = true}, *r = &rep;
     const char *opt;
     while ((opt = cli_next(&o)) && !o.failed) {
         if (cli_dim_option(&o, opt))
@@ -72,43 +124,33 @@ int cmd_gradcheck(int argc, char **argv)
         else if (!strcmp(opt, "--tol"))
             tol = cli_double(&o, 0, 1e3);
         else if (!strcmp(opt, "--seed"))
-            gopt.seed = (uint64_t)cli_int(&o, 1, 1 << 30);
+            gopt.seed = (uint64_t)cli_long(&o, 1, 4294967295L); /* 0 would mean 1 */
         else if (!strcmp(opt, "--quiet"))
             r->verbose = false;
         else if (!strcmp(opt, "--step"))
             gopt.step = cli_double(&o, 1e-9, 1);
-        else {
-            free(r);
+        else
             return cli_unknown_option(&o, opt, known, CLI_COUNT(known));
-        }
     }
-    if (o.failed || o.n_positional != 1) {
-        free(r);
+    if (o.failed || o.n_positional != 1)
         return o.failed ? CLI_USAGE : cli_usage_error(&o, "give one model file");
-    }
     heed_model *m;
-    if (cli_load_model(o.positional[0], 0, &m) != HEED_OK) {
-        free(r);
+    if (cli_load_model(o.positional[0], 0, &m) != HEED_OK)
         return CLI_USER_ERROR;
-    }
     gopt.dims = o.dims;
     gopt.n_dims = (size_t)o.n_dims;
     double worst = 0;
     heed_diag d;
-    if (r->verbose)
-        printf("gradient check of '%s' (central differences, float32):\n", heed_model_name(m));
+    r->model = heed_model_name(m);
     heed_status st = heed_gradcheck(m, &gopt, on_entry, r, &worst, &d);
     heed_model_free(m);
-    if (st != HEED_OK) {
-        free(r);
-        return cli_report(&d);
-    }
-    printf("\n%-32s %8s %14s\n", "node", "tensors", "worst rel err");
-    for (int i = 0; i < r->n; i++)
-        printf("%-32s %8d %14.2e%s\n", r->nodes[i].node, r->nodes[i].tensors, r->nodes[i].rel,
-               r->nodes[i].rel > tol ? "  FAIL" : "");
-    printf("\nworst relative error %.2e (tolerance %.0e): %s\n", worst, tol,
-           worst <= tol ? "pass" : "FAIL");
-    free(r);
-    return worst <= tol ? CLI_OK : CLI_USER_ERROR;
+    int rc;
+    if (st != HEED_OK)
+        rc = cli_report(&d);
+    else if (r->nomem)
+        rc = (fprintf(stderr, "heed gradcheck: error: out of memory\n"), CLI_USER_ERROR);
+    else
+        rc = report_print(r, worst, tol);
+    report_free(r);
+    return rc;
 }

@@ -293,9 +293,14 @@ int cmd_infer(int argc, char **argv)
         return CLI_USAGE;
     if (o.n_positional < 1 || !a.weights)
         return cli_usage_error(&o, "give a model file and --weights");
+    const char *kept[] = {o.positional[0], a.weights};
+    const char *same = a.attention ? cli_same_file(a.attention, kept, CLI_COUNT(kept)) : NULL;
+    if (same)
+        return cli_usage_error(&o, "--attention %s would overwrite %s", a.attention, same);
     char why[4200];
     /* found before any text is decoded, not after every result was printed */
-    if (a.attention && strcmp(a.attention, "-") && !cli_writable(a.attention, false, why, sizeof why)) {
+    if (a.attention && strcmp(a.attention, "-") &&
+        !cli_writable(a.attention, false, why, sizeof why)) {
         fprintf(stderr, "heed infer: error: --attention %s: %s\n", a.attention, why);
         return CLI_USER_ERROR;
     }

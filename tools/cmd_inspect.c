@@ -119,6 +119,11 @@ int cmd_inspect(int argc, char **argv)
         return CLI_USAGE;
     if (o.n_positional != 1)
         return cli_usage_error(&o, "give one model file");
+    if (dot && json && !strcmp(dot, "-"))
+        return cli_usage_error(&o, "--json and --dot - would both write to stdout");
+    const char *same = dot ? cli_same_file(dot, (const char *const *)o.positional, 1) : NULL;
+    if (same)
+        return cli_usage_error(&o, "--dot %s would overwrite %s", dot, same);
     char why[4200];
     /* found before anything is printed, not after */
     if (dot && strcmp(dot, "-") && !cli_writable(dot, false, why, sizeof why)) {

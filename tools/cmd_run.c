@@ -82,7 +82,8 @@ int cmd_run(int argc, char **argv)
     static const char *const known[] = {"--inputs", "--out", "--weights", "--seed", "--dim",
                                         "--threads"};
     const char *in = NULL, *out = NULL, *weights = NULL, *opt;
-    int seed = 1, threads = 0;
+    long seed = 1;
+    int threads = 0;
     while ((opt = cli_next(&o)) && !o.failed) {
         if (cli_dim_option(&o, opt))
             continue;
@@ -93,7 +94,7 @@ int cmd_run(int argc, char **argv)
         else if (!strcmp(opt, "--weights"))
             weights = cli_value(&o);
         else if (!strcmp(opt, "--seed"))
-            seed = cli_int(&o, 0, 1 << 30);
+            seed = cli_long(&o, 0, 4294967295L); /* train: seed's range */
         else if (!strcmp(opt, "--threads"))
             threads = cli_int(&o, 1, 1024);
         else
@@ -103,6 +104,11 @@ int cmd_run(int argc, char **argv)
         return CLI_USAGE;
     if (o.n_positional != 1 || !in || !out)
         return cli_usage_error(&o, "give a model file, --inputs and --out");
+    /* --out may be --inputs (read whole before it is written), not the model */
+    const char *kept[] = {o.positional[0], weights};
+    const char *same = cli_same_file(out, kept, CLI_COUNT(kept));
+    if (same)
+        return cli_usage_error(&o, "--out %s would overwrite %s", out, same);
     if (weights && o.n_dims > 0)
         return cli_usage_error(&o, "--dim sizes fresh weights; with --weights the sizes are "
                                    "those %s was saved with",

@@ -16,9 +16,10 @@
 static const cli_cmd commands[] = {
     {"check", "check a model file: language, references, shapes",
      "heed check MODEL.yaml [--dim NAME=N ...]",
-     "Loads the model and checks it against the language: every error of the file is\n"
-     "reported as FILE:LINE:COL with the source line and a caret, with a did-you-mean\n"
-     "for misspelt names. Then builds the training plan (shapes, autodiff, memory).\n"
+     "Loads the model and checks it against the language: its errors are reported\n"
+     "together, each as FILE:LINE:COL with the source line and a caret, with a\n"
+     "did-you-mean for misspelt names. Then, when the file has none, builds the\n"
+     "training plan (shapes, autodiff, memory) and reports its shape errors.\n"
      "\n" DIM_HELP,
      cmd_check},
     {"inspect", "nodes, shapes, parameters, FLOPs and the memory plan",
@@ -35,15 +36,16 @@ static const cli_cmd commands[] = {
     {"gradcheck", "backward against finite differences, per node",
      "heed gradcheck MODEL.yaml [--dim NAME=N ...] [--samples N] [--tol X] [--step H] "
      "[--seed N] [--quiet]",
-     "Runs the graph on random inputs and compares every parameter's and every node's\n"
-     "gradient with central differences of the loss (Richardson-extrapolated). Exit 1\n"
-     "when any relative error exceeds the tolerance.\n"
+     "Runs the graph on random inputs and compares the gradient of every parameter and\n"
+     "float input with central differences of the loss (Richardson-extrapolated), then\n"
+     "shows the worst error per node. Exit 1 when any relative error exceeds the\n"
+     "tolerance, or when no point could be compared at all.\n"
      "\n" DIM_HELP
      "  --samples N         elements checked per tensor (default 12, the largest gradients)\n"
      "  --tol X             relative error allowed (default 0.05)\n"
      "  --step H            finite-difference step (default 0.02)\n"
      "  --seed N            seed of the random inputs and weights (default 1)\n"
-     "  --quiet             print failures only\n",
+     "  --quiet             print the failing nodes and the verdict only\n",
      cmd_gradcheck},
     {"run", "run the graph on tensors and write every named value",
      "heed run MODEL.yaml --inputs IN.safetensors --out OUT.safetensors [--weights "

@@ -25,29 +25,35 @@ int main(int argc, char **argv)
         return CLI_USAGE;
     }
     const char *name = argv[1];
+    /* heed help COMMAND is heed COMMAND --help */
+    if (!strcmp(name, "help") && argc > 2 && cli_command(argv[2])) {
+        cli_help(stdout, cli_command(argv[2]));
+        return CLI_OK;
+    }
     if (!strcmp(name, "--help") || !strcmp(name, "-h") || !strcmp(name, "help")) {
         usage(stdout);
         return CLI_OK;
     }
-    if (!strcmp(name, "--version")) {
+    if (!strcmp(name, "--version") || !strcmp(name, "version")) {
         printf("heed %s\n", heed_version());
         return CLI_OK;
     }
     const cli_cmd *c = cli_command(name);
     if (c) {
-        for (int a = 2; a < argc; a++)
+        /* up to '--', after which every word is a positional argument */
+        for (int a = 2; a < argc && strcmp(argv[a], "--"); a++)
             if (!strcmp(argv[a], "--help") || !strcmp(argv[a], "-h")) {
                 cli_help(stdout, c);
                 return CLI_OK;
             }
         return c->run(argc - 1, argv + 1);
     }
-    const char *names[32];
-    int n = 0;
-    for (int i = 0; i < cli_command_count() && n < 32; i++)
+    const char *names[34] = {"--help", "--version"};
+    int n = 2;
+    for (int i = 0; i < cli_command_count() && n < 34; i++)
         names[n++] = cli_command_at(i)->name;
     const char *best = cli_closest(name, names, n);
-    fprintf(stderr, "heed: error: unknown command '%s'", name);
+    fprintf(stderr, "heed: error: unknown %s '%s'", name[0] == '-' ? "option" : "command", name);
     if (best)
         fprintf(stderr, "; did you mean '%s'?", best);
     fprintf(stderr, "\n\n");
