@@ -175,7 +175,8 @@ struct heed_session {
     uint64_t seed;
     int64_t runs;        /* forward passes, for dropout seeds */
     float loss;
-    bool have_forward;
+    bool have_forward;   /* a forward pass whose buffers backward may use */
+    bool failed_forward; /* the last forward pass failed: no values to read */
     bool keep_all;
     bool input_grads;
     /* profiling: seconds per node, forward and backward */

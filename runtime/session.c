@@ -565,6 +565,11 @@ static heed_status forward_run(heed_session *s, const hp_options *opt, heed_diag
     bool stepping = opt->step_input >= 0 && s->step > 0 && s->plan &&
                     same_opts(&s->plan->opt, opt);
     heed_status st;
+    /* until it ends well, nothing of this pass or the last may be read: a
+     * failed allocation below frees the arena the last pass wrote */
+    s->have_forward = false;
+    s->failed_forward = true;
+    s->loss = NAN;
     if (!stepping) {
         if ((st = bind_from_inputs(s, diag)) != HEED_OK || (st = get_plan(s, opt, diag)) != HEED_OK ||
             (st = ensure_memory(s, diag)) != HEED_OK)
@@ -579,7 +584,6 @@ static heed_status forward_run(heed_session *s, const hp_options *opt, heed_diag
     }
     load_inputs(s, stepping);
     s->runs++;
-    s->have_forward = false;
     const heed_plan *p = s->plan;
     for (int i = 0; i < p->n_fwd_steps; i++) {
         if (stepping && !p->nodes[p->steps[i].node].step)
@@ -590,7 +594,7 @@ static heed_status forward_run(heed_session *s, const hp_options *opt, heed_diag
     if (opt->step_input >= 0)
         s->step++;
     s->have_forward = true;
-    s->loss = NAN;
+    s->failed_forward = false;
     if (s->m->loss_node >= 0) {
         const hp_value *lv = &p->values[s->m->nodes[s->m->loss_node].out[0]];
         if (lv->defined)
@@ -627,7 +631,10 @@ heed_status heed_session_backward(heed_session *s, heed_diag *diag)
         return heed_fail(diag, HEED_ERR_STATE, "backward needs a session made with "
                                                "HEED_MODE_TRAIN");
     if (!s->have_forward)
-        return heed_fail(diag, HEED_ERR_STATE, "backward needs a forward pass first");
+        return heed_fail(diag, HEED_ERR_STATE, s->failed_forward
+                                                   ? "backward needs a forward pass, and the "
+                                                     "last one failed"
+                                                   : "backward needs a forward pass first");
     set_threads(s);
     const heed_plan *p = s->plan;
     const hp_value *lv = &p->values[s->m->nodes[s->m->loss_node].out[0]];
@@ -684,6 +691,9 @@ heed_status heed_session_get(heed_session *s, const char *name, heed_tensor *out
         return heed_fail(diag, HEED_ERR_ARGUMENT, "heed_session_get: NULL argument");
     if (!s->plan || !s->arena)
         return heed_fail(diag, HEED_ERR_STATE, "no forward pass has run");
+    if (s->failed_forward)
+        return heed_fail(diag, HEED_ERR_STATE,
+                         "the last forward pass failed: there are no values to read");
     bool grad = strncmp(name, "grad:", 5) == 0;
     const char *vname = grad ? name + 5 : name;
     int v = hm_value_find(s->m, vname);

@@ -763,6 +763,66 @@ static void decoding_options_in_range(void **state)
     unlink(tsv);
 }
 
+/* A forward pass that fails (its arena not allocated, or its inputs not
+ * fitting) leaves nothing to read or run backward from: refused, not a
+ * write through the freed arena or a rerun of the pass before. */
+static void failed_forward_leaves_nothing_to_read(void **state)
+{
+    (void)state;
+    counting c = {0};
+    heed_allocator a = {c_alloc, c_realloc, c_free, &c};
+    heed_options o;
+    heed_options_init(&o);
+    o.allocator = &a;
+    o.threads = 1;
+    static const char yaml[] = "heed: 1\ninputs: {x: [B, 4]}\nnodes:\n"
+                               "  h: {op: Affine, in: x, units: 3}\n  t: {op: Tanh, in: h}\n"
+                               "loss: {op: Sum, in: t}\n";
+    heed_model *m;
+    heed_weights *w;
+    heed_session *s;
+    heed_diag d;
+    assert_int_equal(heed_model_load_string(yaml, strlen(yaml), "ff.yaml", &o, &m, &d), HEED_OK);
+    assert_int_equal(heed_weights_new(m, NULL, NULL, 0, 1, &w, &d), HEED_OK);
+    assert_int_equal(heed_session_new(w, HEED_MODE_TRAIN, &s, &d), HEED_OK);
+    float x[64 * 4];
+    for (int i = 0; i < 64 * 4; i++)
+        x[i] = 0.01f * (float)i;
+    heed_tensor small = {"x", HEED_F32, 2, {2, 4, 0, 0}, x}, big = {"x", HEED_F32, 2, {64, 4}, x};
+    assert_int_equal(heed_session_set_input(s, "x", &small, &d), HEED_OK);
+    assert_int_equal(heed_session_forward(s, &d), HEED_OK);
+    float before = heed_session_loss(s);
+    assert_true(isfinite(before));
+    /* the larger batch needs a larger arena, and its allocation fails */
+    assert_int_equal(heed_session_set_input(s, "x", &big, &d), HEED_OK);
+    c.fail_at = c.calls + 1;
+    assert_int_equal(heed_session_forward(s, &d), HEED_ERR_NOMEM);
+    assert_true(c.failed);
+    c.fail_at = 0;
+    heed_tensor view;
+    assert_int_equal(heed_session_backward(s, &d), HEED_ERR_STATE);
+    assert_non_null(strstr(d.text, "the last one failed"));
+    assert_int_equal(heed_session_get(s, "t", &view, &d), HEED_ERR_STATE);
+    assert_true(isnan(heed_session_loss(s)));
+    /* an input that does not fit: the pass before is not backward's */
+    heed_tensor wide = {"x", HEED_F32, 2, {2, 5, 0, 0}, x};
+    assert_int_equal(heed_session_set_input(s, "x", &small, &d), HEED_OK);
+    assert_int_equal(heed_session_forward(s, &d), HEED_OK);
+    assert_int_equal(heed_session_set_input(s, "x", &wide, &d), HEED_OK);
+    assert_int_equal(heed_session_forward(s, &d), HEED_ERR_SHAPE);
+    assert_int_equal(heed_session_backward(s, &d), HEED_ERR_STATE);
+    /* and a pass that succeeds reads and runs backward as ever */
+    assert_int_equal(heed_session_set_input(s, "x", &small, &d), HEED_OK);
+    assert_int_equal(heed_session_forward(s, &d), HEED_OK);
+    assert_true(heed_session_loss(s) == before);
+    assert_int_equal(heed_session_get(s, "t", &view, &d), HEED_OK);
+    assert_int_equal(heed_session_backward(s, &d), HEED_OK);
+    heed_session_free(s);
+    heed_weights_free(w);
+    heed_model_free(m);
+    assert_int_equal(c.live, 0);
+}
+
 /* jansson's allocations counted, the Nth one failing: the header and
  * vocabulary JSON of a save must be freed on every path. */
 static long jn_calls, jn_fail_at, jn_live;
@@ -837,6 +897,7 @@ int main(void)
         cmocka_unit_test(classifier_accuracy_skips_reserved_ids),
         cmocka_unit_test(loading_at_the_models_dims),
         cmocka_unit_test(decoding_options_in_range),
+        cmocka_unit_test(failed_forward_leaves_nothing_to_read),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
