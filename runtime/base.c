@@ -190,6 +190,9 @@ void heed_pool_free(const heed_env *env, void *pool)
     }
 }
 
+static void replace_controls(char *s);
+static void drop_partial_char(char *s);
+
 void heed_log(const heed_env *env, heed_log_level level, const char *fmt, ...)
 {
     if (!env || !env->log || level > env->log_level)
@@ -199,6 +202,10 @@ void heed_log(const heed_env *env, heed_log_level level, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    /* as in diagnostics: a message may quote a file (a weights file's hash) */
+    if (strlen(msg) == sizeof msg - 1)
+        drop_partial_char(msg);
+    replace_controls(msg);
     env->log(env->log_user, level, msg);
 }
 
@@ -356,7 +363,7 @@ void heed_diag_vadd(heed_diag *diag, heed_status status, const heed_srcpos *pos,
         diag->status = status;
         diag->line = pos ? pos->line : 0;
         diag->column = pos ? pos->column : 0;
-        copy_str(diag->file, sizeof diag->file, pos ? pos->file : NULL);
+        copy_str(diag->file, sizeof diag->file, file);
         copy_str(diag->node, sizeof diag->node, node);
         copy_str(diag->message, sizeof diag->message, msg);
     }

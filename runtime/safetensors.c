@@ -55,13 +55,20 @@ static size_t dtype_size(const char *dt)
 static heed_status read_all(const heed_env *env, const char *path, unsigned char **out,
                             size_t *size, heed_diag *diag)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
+    /* without O_NONBLOCK, opening a FIFO no one writes to would wait for
+     * ever; it is refused below like any file that is not a regular one */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
         return st_fail(diag, HEED_ERR_IO, path, "cannot open the file: %s", strerror(errno));
     struct stat sb;
-    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        fclose(f);
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        close(fd);
         return st_fail(diag, HEED_ERR_IO, path, "not a regular file");
+    }
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        close(fd);
+        return st_fail(diag, HEED_ERR_IO, path, "cannot open the file: %s", strerror(errno));
     }
     if ((size_t)sb.st_size > ST_MAX_FILE) {
         fclose(f);

@@ -139,6 +139,28 @@ len=$(printf '%s' "$header" | wc -c)
 } >in.safetensors
 expect 0 "heed run" "$heed" run calc.yaml --inputs in.safetensors --out out1.safetensors
 expect 0 "heed run again" "$heed" run calc.yaml --inputs in.safetensors --out out2.safetensors
+# a weights file's text reaches the terminal without its control characters
+# (here a hash that would set the terminal's title, in a warning)
+cat >aff.yaml <<'EOF'
+heed: 1
+inputs: {x: [B, 4]}
+nodes:
+  a: {op: Affine, in: x, units: 1}
+EOF
+header='{"__metadata__":{"heed.hash":"\u001b]0;owned\u0007"},"a.weight":{"dtype":"F32","shape":[1,4],"data_offsets":[0,16]},"a.bias":{"dtype":"F32","shape":[1],"data_offsets":[16,20]}}'
+while [ $(($(printf '%s' "$header" | wc -c) % 8)) -ne 0 ]; do header="$header "; done
+{
+    printf "\\$(printf '%03o' "$(printf '%s' "$header" | wc -c)")\\000\\000\\000\\000\\000\\000\\000"
+    printf '%s' "$header"
+    head -c 20 /dev/zero
+} >hostile.safetensors
+expect 0 "weights with a hostile hash" "$heed" run aff.yaml --weights hostile.safetensors --inputs in.safetensors --out aff-out.safetensors
+contains err.txt "(hash ?]0;owned?," "weights with a hostile hash"
+if grep -q "$(printf '\033')" err.txt; then fail "a control character of a weights file reached stderr"; fi
+# a FIFO no one writes to is refused, not waited on for ever
+mkfifo fifo.safetensors
+expect 1 "heed run --inputs FIFO" timeout 20 "$heed" run calc.yaml --inputs fifo.safetensors --out o.safetensors
+contains err.txt "fifo.safetensors: error: not a regular file" "heed run --inputs FIFO"
 cp calc.yaml calc-kept.yaml
 expect 2 "run --out over the model" "$heed" run calc-kept.yaml --inputs in.safetensors --out calc-kept.yaml
 contains err.txt "would overwrite calc-kept.yaml" "run --out over the model"
