@@ -96,6 +96,13 @@ heed_status heed_weights_set_train_config(heed_weights *w, const heed_train_conf
     if (!(cfg->lr > 0.0f) || !isfinite(cfg->lr) || cfg->clip < 0.0f || !isfinite(cfg->clip) ||
         !(cfg->label_smoothing >= 0.0f && cfg->label_smoothing <= 0.99f))
         return HEED_ERR_ARGUMENT;
+    /* a configuration a checkpoint could not hold would be saved with it and
+     * then refused on loading: it is refused here, by the same reading */
+    char text[1024];
+    hw_config_format(cfg, text, sizeof text);
+    heed_train_config back = *cfg;
+    if (!hw_config_parse(text, &back))
+        return HEED_ERR_ARGUMENT;
     bool reset = cfg->optimizer != w->train.optimizer;
     w->train = *cfg;
     if (reset && w->opt1) {

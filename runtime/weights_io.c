@@ -3,6 +3,7 @@
  * with the vocabularies and the graph hash in the metadata. Loading matches
  * tensors by name and shape and reports every mismatch at once.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -171,8 +172,10 @@ heed_status heed_weights_save_checkpoint(const heed_weights *w, const heed_train
     if (!w || !ts || !path)
         return heed_fail(diag, HEED_ERR_ARGUMENT, "heed_weights_save_checkpoint: NULL argument");
     /* what heed_weights_load accepts back: a checkpoint it would refuse
-     * must not replace a good one */
-    if (ts->epoch < 0 || ts->batch < 0 || ts->runs < 0 || ts->rows < 0 || ts->loss_batches < 0 ||
+     * must not replace a good one (loading takes counts to 2^52, so a run
+     * resumed from any loadable file can count on and still save) */
+    if (w->steps > ((int64_t)1 << 53) || ts->epoch < 0 || ts->batch < 0 || ts->runs < 0 ||
+        ts->rows < 0 || ts->loss_batches < 0 ||
         ts->epoch > ((int64_t)1 << 53) || ts->batch > ((int64_t)1 << 53) ||
         ts->runs > ((int64_t)1 << 53) || ts->rows > ((int64_t)1 << 53) ||
         ts->loss_batches > ((int64_t)1 << 53) ||
@@ -196,7 +199,8 @@ heed_status heed_weights_train_state(const heed_weights *w, heed_train_state *ou
 }
 
 /* A checkpoint's count (steps, epoch, batch, runs): digits only, at most
- * 2^53, so that counting on from it cannot overflow; absent is 0. */
+ * 2^52, so that counting on from it stays within the 2^53 a save accepts
+ * (a double's whole numbers) and cannot overflow; absent is 0. */
 static bool meta_count(const char *s, int64_t *out)
 {
     *out = 0;
@@ -206,7 +210,7 @@ static bool meta_count(const char *s, int64_t *out)
         return false;
     unsigned long long v = strtoull(s, NULL, 10);
     *out = (int64_t)v;
-    return v <= (1ULL << 53);
+    return v <= (1ULL << 52);
 }
 
 /* A checkpoint's optimizer state and training state, when the file has them. */
@@ -248,22 +252,33 @@ static heed_status load_training(heed_weights *w, const st_file *f, heed_diag *d
     const char *loss_batches = st_meta(f, "heed.train.loss_batches");
     const char *history = st_meta(f, "heed.train.history");
     char *end = NULL;
+    errno = 0;
     w->state.seed = seed ? strtoull(seed, &end, 10) : 0;
-    bool seed_ok = !seed || (*seed && !*end && seed[0] != '-');
-    w->state.lr = lr ? strtof(lr, NULL) : w->train.lr;
-    char *sum_end = NULL;
-    w->state.loss_sum = loss_sum ? strtod(loss_sum, &sum_end) : 0.0;
-    bool sum_ok = !loss_sum || (*loss_sum && !*sum_end && isfinite(w->state.loss_sum));
-    if (!meta_count(steps, &w->steps) || !meta_count(epoch, &w->state.epoch) ||
-        !meta_count(batch, &w->state.batch) || !meta_count(runs, &w->state.runs) || !seed_ok ||
-        !meta_count(rows, &w->state.rows) || !sum_ok ||
-        !meta_count(loss_batches, &w->state.loss_batches) ||
-        !(w->state.lr > 0) || !isfinite(w->state.lr) ||
-        (config && !hw_config_parse(config, &w->train)) ||
-        (history && !history_valid(history))) {
+    bool seed_ok = !seed || (*seed && !*end && seed[0] != '-' && errno == 0);
+    end = NULL;
+    w->state.lr = lr ? strtof(lr, &end) : w->train.lr;
+    bool lr_ok = (!lr || (*lr && !*end)) && w->state.lr > 0 && isfinite(w->state.lr);
+    end = NULL;
+    w->state.loss_sum = loss_sum ? strtod(loss_sum, &end) : 0.0;
+    bool sum_ok = !loss_sum || (*loss_sum && !*end && isfinite(w->state.loss_sum));
+    /* the first field that is not valid, named */
+    const char *bad =
+        !meta_count(steps, &w->steps)                          ? "heed.train.steps"
+        : !meta_count(epoch, &w->state.epoch)                  ? "heed.train.epoch"
+        : !meta_count(batch, &w->state.batch)                  ? "heed.train.batch"
+        : !meta_count(runs, &w->state.runs)                    ? "heed.train.runs"
+        : !meta_count(rows, &w->state.rows)                    ? "heed.train.rows"
+        : !meta_count(loss_batches, &w->state.loss_batches)    ? "heed.train.loss_batches"
+        : !seed_ok                                             ? "heed.train.seed"
+        : !lr_ok                                               ? "heed.train.lr"
+        : !sum_ok                                              ? "heed.train.loss_sum"
+        : config && !hw_config_parse(config, &w->train)        ? "heed.train.config"
+        : history && !history_valid(history)                   ? "heed.train.history"
+                                                               : NULL;
+    if (bad) {
         heed_srcpos pos = {f->path, NULL, 0, 0};
-        heed_diag_add(diag, HEED_ERR_WEIGHTS, &pos, NULL, "the checkpoint's training state is "
-                                                          "not valid");
+        heed_diag_add(diag, HEED_ERR_WEIGHTS, &pos, NULL,
+                      "the checkpoint's training state is not valid: %s", bad);
         return HEED_ERR_WEIGHTS;
     }
     /* the file's bytes go with it: the history lives in the weights' pool */

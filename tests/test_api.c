@@ -308,6 +308,12 @@ static void checkpoint_resumes_exactly(void **state)
     heed_weights_free(w);
 
     assert_int_equal(heed_weights_new(m, v, NULL, 0, 3, &w, &d), HEED_OK);
+    /* configurations a checkpoint could not hold are refused when set */
+    heed_train_config zero_batch = tc, negative_decay = tc;
+    zero_batch.batch = 0;
+    negative_decay.weight_decay = -0.1f;
+    assert_int_equal(heed_weights_set_train_config(w, &zero_batch), HEED_ERR_ARGUMENT);
+    assert_int_equal(heed_weights_set_train_config(w, &negative_decay), HEED_ERR_ARGUMENT);
     assert_int_equal(heed_weights_set_train_config(w, &tc), HEED_OK);
     train_steps(w, ds, 0, 2, part);
     /* a state heed_weights_load would refuse is not written over the file */
@@ -348,6 +354,21 @@ static void checkpoint_resumes_exactly(void **state)
     heed_weights_free(w2);
     assert_int_equal(heed_weights_load(m, ckpt, 0, &w2, &d), HEED_OK);
     assert_int_equal(heed_weights_train_state(w2, &back), HEED_ERR_STATE);
+    /* counts load up to 2^52, leaving room to count on and save again;
+     * past it the field is named */
+    ts.runs = (int64_t)1 << 52;
+    assert_int_equal(heed_weights_save_checkpoint(w2, &ts, ckpt, &d), HEED_OK);
+    heed_weights_free(w2);
+    assert_int_equal(heed_weights_load(m, ckpt, 0, &w2, &d), HEED_OK);
+    assert_int_equal(heed_weights_train_state(w2, &back), HEED_OK);
+    assert_true(back.runs == ((int64_t)1 << 52));
+    back.runs += 1000;
+    assert_int_equal(heed_weights_save_checkpoint(w2, &back, ckpt, &d), HEED_OK);
+    heed_weights_free(w2);
+    assert_int_equal(heed_weights_load(m, ckpt, 0, &w2, &d), HEED_ERR_WEIGHTS);
+    assert_non_null(strstr(d.text, "the checkpoint's training state is not valid: "
+                                   "heed.train.runs"));
+    assert_int_equal(heed_weights_load(m, ckpt, HEED_LOAD_WEIGHTS_ONLY, &w2, &d), HEED_OK);
     heed_weights_free(w2);
     heed_dataset_free(ds);
     heed_vocab_free(v);
