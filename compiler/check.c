@@ -242,6 +242,10 @@ int hm_attr_index(const heed_op *op, const char *name)
 static int add_sym(checker *ck, const char *name, hm_sym_kind kind, const hy_node *at)
 {
     heed_model *m = ck->m;
+    /* said, then kept: its uses are not reported as unbound too */
+    if (strlen(name) > HEED_MAX_DIM_NAME)
+        err(ck, NULL, at, "dim name '%.32s...' is longer than %d bytes", name,
+            HEED_MAX_DIM_NAME);
     if (!heed_grow(&m->env, (void **)&m->syms, &ck->cap_syms, (size_t)m->n_syms + 1,
                    sizeof *m->syms)) {
         nomem(ck);
@@ -724,6 +728,11 @@ static void check_inputs(checker *ck, const hy_node *inputs)
             err(ck, NULL, k, "input name '%s' is not a name", scalar(k) ? scalar(k) : "?");
             continue;
         }
+        if (strlen(k->str) > HEED_MAX_VALUE_NAME) {
+            err(ck, NULL, k, "input name '%.32s...' is longer than %d bytes", k->str,
+                HEED_MAX_VALUE_NAME);
+            continue;
+        }
         hm_input *in = &m->inputs[m->n_inputs];
         memset(in, 0, sizeof *in);
         in->name = hm_strdup(m, k->str);
@@ -920,9 +929,17 @@ static const char *resolve_ref(checker *ck, const scope *sc, const char *ref)
     return ref;
 }
 
+static void add_failed(checker *ck, const char *name);
+
 static hm_node *new_node(checker *ck, const char *name, const heed_op *op, const hy_node *at)
 {
     heed_model *m = ck->m;
+    if (strlen(name) > HEED_MAX_VALUE_NAME) {
+        err(ck, NULL, at, "node name '%.32s...' is longer than %d bytes%s", name,
+            HEED_MAX_VALUE_NAME, strchr(name, '.') ? " (with its blocks' prefixes)" : "");
+        add_failed(ck, name);
+        return NULL;
+    }
     if (m->n_nodes >= HEED_MAX_NODES) {
         if (m->n_nodes == HEED_MAX_NODES) {
             /* a limit, not a mistake in the language: HEED_ERR_LIMIT like the others */
@@ -1196,6 +1213,13 @@ static void expand_block(checker *ck, const scope *sc, const char *local, const 
         add_failed(ck, full);
         return;
     }
+    if (strlen(full) > HEED_MAX_VALUE_NAME) {
+        err(ck, NULL, key, "node name '%.32s...' is longer than %d bytes%s", full,
+            HEED_MAX_VALUE_NAME,
+            strchr(full, '.') ? " (with its blocks' prefixes)" : "");
+        add_failed(ck, full);
+        return;
+    }
     const hy_node *def = find_block(ck, hy_get(inst, "block"), full);
     if (!def || def->kind != HY_MAP) {
         add_failed(ck, full); /* reported; its users are not again */
@@ -1306,7 +1330,7 @@ static void expand_block(checker *ck, const scope *sc, const char *local, const 
         /* past the node limit (reported once) nothing more is built */
         if (stopped(ck))
             return;
-        char buf[256];
+        char buf[HEED_MAX_VALUE_NAME + 32]; /* full is at most HEED_MAX_VALUE_NAME */
         if (rep)
             snprintf(buf, sizeof buf, "%s.%lld.", full, (long long)r);
         else

@@ -18,6 +18,10 @@
 #define HEED_MAX_BLOCK_DEPTH 8
 #define HEED_MAX_REPEAT 256
 #define HEED_MAX_DIM_VALUE ((int64_t)1 << 31)
+/* Names as files and messages carry them: a dim's in weights metadata and
+ * --dim, a value's (with its block prefixes) in tensor names and plans. */
+#define HEED_MAX_DIM_NAME 63
+#define HEED_MAX_VALUE_NAME 255
 
 typedef enum hm_sym_kind {
     HM_SYM_FIXED,   /* a number in dims: */

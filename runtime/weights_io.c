@@ -41,7 +41,7 @@ static heed_status save(const heed_weights *w, const heed_train_state *ts, const
     const char *mk[META_MAX], *mv[META_MAX];
     char *owned[META_MAX];
     int n_meta = 0, n_owned = 0;
-    char hash[32], keys[META_MAX][96], nums[9][32], config[512];
+    char hash[32], keys[META_MAX][HEED_MAX_DIM_NAME + 16], nums[9][32], config[512];
     heed_status st = HEED_OK;
     if (!e || !shapes || (opt && !names)) {
         st = heed_fail(diag, HEED_ERR_NOMEM, "out of memory saving weights");
@@ -314,7 +314,7 @@ static heed_status load_tokens(const heed_model *m, const st_file *f, heed_vocab
                                heed_diag *diag)
 {
     const char *p = st_meta(f, "heed.tokens");
-    char name[64], mode[16], why[256];
+    char name[HEED_MAX_VALUE_NAME + 1], mode[16], why[256];
     while (p && *p && meta_pair(&p, name, sizeof name, mode, sizeof mode)) {
         int k = hv_field(m, name);
         bool same = k >= 0 && !strcmp(mode, hv_tokens_name(m->fields[k].tokens));
@@ -343,7 +343,7 @@ static heed_status load_vocab(const heed_model *m, const st_file *f, heed_vocab 
     if (!v)
         return heed_fail(diag, HEED_ERR_NOMEM, "out of memory");
     for (int k = 0; k < m->n_vocabs; k++) {
-        char key[128];
+        char key[HEED_MAX_DIM_NAME + 16];
         snprintf(key, sizeof key, "heed.vocab.%s", vocab_dim_name(m, k));
         const char *json = st_meta(f, key);
         heed_status st;

@@ -475,6 +475,68 @@ static void nan_and_inf_attributes(void **state)
     assert_int_equal(d.count, 6);
 }
 
+/* Names have limits the files they go into keep: a dim name 63 bytes (weights
+ * metadata, --dim), a value name 255 (with its blocks' prefixes). At the
+ * limits a model trains, saves and loads back with its vocabulary and the
+ * field's tokenisation; past them it is refused at the name. */
+static void name_lengths(void **state)
+{
+    (void)state;
+    char dim[65], field[257], yaml[2048];
+    memset(dim, 'V', sizeof dim - 1);
+    dim[63] = '\0';
+    memset(field, 'f', sizeof field - 1);
+    field[255] = '\0';
+    snprintf(yaml, sizeof yaml,
+             "heed: 1\ninputs: {%s: [B, S], y: [B]}\n"
+             "data:\n  %s: {column: 0, tokens: chars, vocab: %s}\n"
+             "  y: {column: 1, tokens: label, vocab: C}\n"
+             "nodes:\n  e: {op: Embedding, in: %s, vocab: %s, dim: 4}\n"
+             "  p: {op: MeanPool, in: e}\n  logits: {op: Affine, in: p, units: C}\n"
+             "loss: {op: CrossEntropy, logits: logits, target: y}\n",
+             field, field, dim, field, dim);
+    char tsv[128], path[128];
+    tmp_path("names.tsv", tsv, sizeof tsv);
+    tmp_path("names.safetensors", path, sizeof path);
+    write_bytes(tsv, "ab\tx\nba\ty\ncd\tz\n", 15);
+    heed_model *m = tu_model("names.yaml", yaml);
+    heed_vocab *v;
+    heed_weights *w, *back;
+    heed_diag d;
+    heed_field_tokens words = {field, "words"};
+    assert_int_equal(heed_vocab_build_tokens(m, tsv, &words, 1, &v, &d), HEED_OK);
+    assert_int_equal(heed_weights_new(m, v, NULL, 0, 1, &w, &d), HEED_OK);
+    assert_int_equal(heed_weights_save(w, path, &d), HEED_OK);
+    if (heed_weights_load(m, path, 0, &back, &d) != HEED_OK)
+        fail_msg("%s", d.text);
+    assert_int_equal(heed_vocab_size(heed_weights_vocab(back), field),
+                     heed_vocab_size(heed_weights_vocab(w), field));
+    assert_string_equal(heed_vocab_tokens(heed_weights_vocab(back), field), "words");
+    heed_weights_free(back);
+    heed_weights_free(w);
+    heed_vocab_free(v);
+    heed_model_free(m);
+    /* one byte more, each */
+    snprintf(yaml, sizeof yaml,
+             "heed: 1\ndims: {%sW: 3}\ninputs: {x: [B, 4]}\nnodes:\n  %sg: {op: Tanh, in: x}\n",
+             dim, field);
+    assert_int_equal(load_check("long.yaml", yaml, strlen(yaml), NULL, NULL, 0, &d),
+                     HEED_ERR_MODEL);
+    assert_non_null(strstr(d.text, "long.yaml:2:8: error: dim name 'VVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVV"
+                                   "...' is longer than 63 bytes"));
+    assert_non_null(strstr(d.text, "long.yaml:5:3: error: node name 'ffffffffffffffffffffffffffffffff"
+                                   "...' is longer than 255 bytes"));
+    assert_int_equal(d.count, 2);
+    /* a block's prefixes count: 200 + 1 + 100 bytes */
+    snprintf(yaml, sizeof yaml,
+             "heed: 1\ninputs: {x: [B, 4]}\nblocks:\n  b:\n    inputs: [h]\n    nodes:\n"
+             "      %.100s: {op: Tanh, in: h}\nnodes:\n  %.200s: {block: b, in: x}\n",
+             field, field);
+    assert_int_equal(load_check("prefix.yaml", yaml, strlen(yaml), NULL, NULL, 0, &d),
+                     HEED_ERR_MODEL);
+    assert_non_null(strstr(d.text, "is longer than 255 bytes (with its blocks' prefixes)"));
+}
+
 /* Invalid UTF-8 is found by libyaml's reader, which gives a byte offset; the
  * position must still be the offending byte's line and column. */
 static void invalid_utf8_in_yaml(void **state)
@@ -1305,6 +1367,7 @@ int main(void)
         cmocka_unit_test(dim_product_overflow),
         cmocka_unit_test(zero_and_negative_dims),
         cmocka_unit_test(nan_and_inf_attributes),
+        cmocka_unit_test(name_lengths),
         cmocka_unit_test(invalid_utf8_in_yaml),
         cmocka_unit_test(empty_model_file),
         cmocka_unit_test(binary_junk_model),
