@@ -380,6 +380,27 @@ static heed_status load_vocab(const heed_model *m, const st_file *f, heed_vocab 
     return HEED_OK;
 }
 
+/* The model could not be sized as file `f` says (its heed.dims, its
+ * vocabularies): the errors, which point into the model file, follow a
+ * first one naming the weights file that brought the sizes. */
+static heed_status sizes_refused(const heed_model *m, const st_file *f, bool own_dims,
+                                 heed_diag *diag)
+{
+    if (!diag)
+        return HEED_ERR_WEIGHTS;
+    heed_diag why = *diag;
+    heed_diag_clear(diag);
+    const char *dims = st_meta(f, "heed.dims");
+    heed_srcpos pos = {f->path, NULL, 0, 0};
+    heed_diag_add(diag, HEED_ERR_WEIGHTS, &pos, NULL,
+                  "model '%s' cannot be sized as this file says (%s%s%s%s):", m->name,
+                  own_dims ? "the dims given" : "heed.dims '", own_dims ? "" : dims ? dims : "",
+                  own_dims ? "" : "'", m->n_vocabs ? " and its vocabularies" : "");
+    size_t len = strlen(diag->text);
+    snprintf(diag->text + len, sizeof diag->text - len, "%s", why.text);
+    return HEED_ERR_WEIGHTS;
+}
+
 /* "E=16,H=256" from the metadata into dims the model knows (others ignored:
  * a mismatch then shows as mismatched tensors). */
 static size_t parse_dims(const heed_model *m, const char *text, heed_dim *dims,
@@ -488,6 +509,8 @@ static heed_status load_weights(const heed_model *m, const char *path, unsigned 
     st = hw_create(m, vocab, dims, n_dims, cap, &w, diag);
     heed_vocab_free(vocab);
     if (st != HEED_OK) {
+        if (st != HEED_ERR_NOMEM)
+            st = sizes_refused(m, f, own_dims, diag);
         st_free(f);
         return st;
     }

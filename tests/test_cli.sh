@@ -251,6 +251,14 @@ expect 2 "average onto an input" "$heed" average "$src/graphs/bahdanau_seq2seq.y
     spell.ep12.safetensors >/dev/null) || fail "heed average under umask 027"
 [ "$(stat -c %a perm.safetensors)" = 640 ] ||
     fail "perm.safetensors has mode $(stat -c %a perm.safetensors) under umask 027, not 640"
+# --keep-epochs would write spell.ep1.safetensors, the run's --init: refused
+cp spell.ep1.safetensors init-copy.safetensors
+expect 2 "--keep-epochs over --init" "$heed" train "$src/graphs/bahdanau_seq2seq.yaml" --data spell.tsv \
+    --epochs 1 --batch 16 --dim E=8 --dim H=32 --threads 1 --init spell.ep1.safetensors \
+    --out ./spell.safetensors --keep-epochs --quiet
+contains err.txt "--keep-epochs would write ./spell.ep1.safetensors over the input spell.ep1.safetensors" \
+    "--keep-epochs over --init"
+cmp -s spell.ep1.safetensors init-copy.safetensors || fail "--keep-epochs replaced the run's --init"
 # the same file under another name is the same input
 expect 2 "average onto ./input" "$heed" average "$src/graphs/bahdanau_seq2seq.yaml" --out \
     ./spell.ep2.safetensors spell.ep1.safetensors spell.ep2.safetensors

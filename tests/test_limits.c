@@ -710,6 +710,32 @@ static void weights_truncated(void **state)
     expect_weights_error(path, 0, "the file has 0 bytes");
 }
 
+/* Sizes read from a file's metadata that the model refuses: the error names
+ * the weights file first, then says where in the model the size went. */
+static void weights_sizes_refused(void **state)
+{
+    (void)state;
+    char path[128];
+    tmp_path("sizes.safetensors", path, sizeof path);
+    static const char model_u[] = "heed: 1\nname: u\ndims: {U: 3}\ninputs: {x: [B, T, 4]}\n"
+                                  "nodes:\n  h: {op: Affine, in: x, units: 3}\n"
+                                  "  r: {op: GRU, in: h, hidden: 3, layers: U}\n";
+    static const char header[] =
+        "{\"__metadata__\":{\"heed.dims\":\"U=300\"},"
+        "\"h.weight\":{\"dtype\":\"F32\",\"shape\":[3,4],\"data_offsets\":[0,48]},"
+        "\"h.bias\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[48,60]}}";
+    write_st(path, 0, header, 60);
+    heed_model *m = tu_model("u.yaml", model_u);
+    heed_weights *w = NULL;
+    heed_diag d;
+    assert_int_equal(heed_weights_load(m, path, 0, &w, &d), HEED_ERR_WEIGHTS);
+    expect_diag(&d, HEED_ERR_WEIGHTS, path, 0, 0,
+                "model 'u' cannot be sized as this file says (heed.dims 'U=300'):");
+    assert_non_null(strstr(d.text, "u.yaml:7:42: error: node 'r': 'layers' is U = 300"));
+    assert_null(w);
+    heed_model_free(m);
+}
+
 /* The header length says more than the file holds (or than any header may). */
 static void weights_header_length_too_large(void **state)
 {
@@ -1372,6 +1398,7 @@ int main(void)
         cmocka_unit_test(empty_model_file),
         cmocka_unit_test(binary_junk_model),
         cmocka_unit_test(weights_truncated),
+        cmocka_unit_test(weights_sizes_refused),
         cmocka_unit_test(weights_header_length_too_large),
         cmocka_unit_test(weights_offsets_lie),
         cmocka_unit_test(weights_overlap),

@@ -6,6 +6,7 @@
  * not stopped. On a terminal a one-line display shows progress; otherwise
  * plain log lines.
  */
+#include <ctype.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -233,16 +234,49 @@ static heed_status train_epoch(run *r, double *mean_loss, size_t *examples, heed
     return st;
 }
 
-/* --keep-epochs: the weights as epoch e left them, in OUT's name with ".epE"
- * before its extension (runs.safetensors -> runs.ep3.safetensors). */
-static heed_status keep_epoch(const run *r, long long e, heed_diag *d)
+/* --keep-epochs' file for epoch e: OUT's name with ".epE" before its
+ * extension (runs.safetensors -> runs.ep3.safetensors); false when too long. */
+static bool kept_name(const char *out, long long e, char *path, size_t cap)
 {
-    const char *out = r->a->out, *ext = ".safetensors";
+    const char *ext = ".safetensors";
     size_t n = strlen(out), x = strlen(ext);
     size_t stem = n >= x && !strcmp(out + n - x, ext) ? n - x : n;
+    return snprintf(path, cap, "%.*s.ep%lld%s", (int)stem, out, e, ext) < (int)cap;
+}
+
+/* The epoch a path names as a kept file ("x.ep3.safetensors": 3), or 0. */
+static long long kept_epoch_of(const char *path)
+{
+    const char *ext = ".safetensors", *ep = NULL;
+    size_t n = strlen(path), x = strlen(ext);
+    if (n < x || strcmp(path + n - x, ext))
+        return 0;
+    for (const char *p = strstr(path, ".ep"); p; p = strstr(p + 1, ".ep"))
+        ep = p;
+    if (!ep || ep + 3 >= path + n - x)
+        return 0;
+    long long e = 0;
+    for (const char *c = ep + 3; c < path + n - x; c++) {
+        if (!isdigit((unsigned char)*c) || e > 100000000)
+            return 0;
+        e = 10 * e + (*c - '0');
+    }
+    return e;
+}
+
+/* --keep-epochs: the weights as epoch e left them. An input of the run in
+ * that name (found before training too) is not written over. */
+static heed_status keep_epoch(const run *r, long long e, heed_diag *d)
+{
+    const train_args *a = r->a;
     char path[4096];
-    if (snprintf(path, sizeof path, "%.*s.ep%lld%s", (int)stem, out, e, ext) >= (int)sizeof path)
-        return cli_fail(d, HEED_ERR_IO, "the path %s is too long", out);
+    if (!kept_name(a->out, e, path, sizeof path))
+        return cli_fail(d, HEED_ERR_IO, "the path %s is too long", a->out);
+    const char *in[] = {a->model, a->data, a->valid, a->init, a->resume};
+    const char *same = cli_same_file(path, in, CLI_COUNT(in));
+    if (same)
+        return cli_fail(d, HEED_ERR_IO, "--keep-epochs would write %s over the input %s", path,
+                        same);
     return heed_weights_save(r->w, path, d);
 }
 
@@ -537,6 +571,15 @@ static int check_outputs(const cli_opts *o, const train_args *a)
             fprintf(stderr, "heed train: error: %s %s: %s\n", name[i], out[i], why);
             return CLI_USER_ERROR;
         }
+    }
+    /* --keep-epochs writes OUT.epE.safetensors: an input of such a name
+     * would be replaced at epoch E */
+    for (int i = 0; a->keep_epochs && a->out && i < CLI_COUNT(in); i++) {
+        long long e = in[i] ? kept_epoch_of(in[i]) : 0;
+        char kept[4096];
+        if (e > 0 && kept_name(a->out, e, kept, sizeof kept) && cli_same_file(kept, &in[i], 1))
+            return cli_usage_error(o, "--keep-epochs would write %s over the input %s", kept,
+                                   in[i]);
     }
     return CLI_OK;
 }
