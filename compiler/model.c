@@ -125,12 +125,20 @@ heed_status heed_plan_new(const heed_model *m, const heed_dim *dims, size_t n_di
     hp_options opt = {.mode = mode, .step_input = -1};
     st = hp_build(m, vals, &opt, out, diag);
     heed_dealloc(&m->env, vals);
+    if (st == HEED_OK && (st = hp_check_param_sizes(*out, diag)) != HEED_OK) {
+        heed_plan_free(*out);
+        *out = NULL;
+    }
     return st;
 }
 
 heed_status heed_model_check(const heed_model *m, const heed_dim *dims, size_t n_dims,
                              heed_diag *diag)
 {
+    if (!m) {
+        heed_diag_clear(diag);
+        return heed_fail(diag, HEED_ERR_ARGUMENT, "heed_model_check: model is NULL");
+    }
     heed_plan *p = NULL;
     heed_status st = heed_plan_new(m, dims, n_dims,
                                    m && m->loss_node >= 0 ? HEED_MODE_TRAIN : HEED_MODE_INFER,

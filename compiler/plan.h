@@ -113,6 +113,11 @@ struct heed_plan {
 heed_status hp_build(const heed_model *m, const int64_t *dims, const hp_options *opt,
                      heed_plan **out, heed_diag *diag);
 
+/* Refuses a plan whose parameter sizes follow a run-time dim (a weight
+ * sized by an input's run-time last axis): built again with each run-time
+ * dim one larger, the parameters must stay as they are. */
+heed_status hp_check_param_sizes(const heed_plan *p, heed_diag *diag);
+
 /* Passes (called by hp_build in this order). */
 heed_status hp_infer_shapes(heed_plan *p, heed_diag *diag);
 heed_status hp_autodiff(heed_plan *p, heed_diag *diag);

@@ -642,6 +642,53 @@ heed_status hp_build(const heed_model *m, const int64_t *dims, const hp_options 
     return HEED_OK;
 }
 
+heed_status hp_check_param_sizes(const heed_plan *p, heed_diag *diag)
+{
+    const heed_model *m = p->m;
+    const heed_env *env = &m->env;
+    int64_t *vals = heed_alloc(env, sizeof *vals * (size_t)(m->n_syms + 1));
+    if (!vals)
+        return heed_fail(diag, HEED_ERR_NOMEM, "out of memory checking parameter sizes");
+    heed_status st = HEED_OK;
+    hp_options opt = {.mode = HEED_MODE_INFER, .step_input = -1};
+    for (int s = 0; s < m->n_syms && st == HEED_OK; s++) {
+        if (m->syms[s].kind != HM_SYM_RUNTIME || p->dimval[s] <= 0)
+            continue;
+        memcpy(vals, p->dimval, sizeof *vals * (size_t)m->n_syms);
+        vals[s] = p->dimval[s] + 1;
+        heed_plan *q;
+        heed_diag scratch;
+        heed_diag_clear(&scratch);
+        /* a binding this model cannot take (say S must equal T) shows nothing */
+        heed_status built = hp_build(m, vals, &opt, &q, &scratch);
+        if (built == HEED_ERR_NOMEM)
+            st = heed_fail(diag, HEED_ERR_NOMEM, "out of memory checking parameter sizes");
+        if (built != HEED_OK)
+            continue;
+        for (int i = 0; i < p->n_params && i < q->n_params && st == HEED_OK; i++) {
+            if (p->params[i].numel == q->params[i].numel)
+                continue;
+            const hm_node *mn = &m->nodes[p->params[i].node];
+            heed_srcpos pos = hm_pos(m, mn->at);
+            char a[160], b[160];
+            const char *dim = m->syms[s].name;
+            heed_diag_add(diag, HEED_ERR_SHAPE, &pos, mn->name,
+                          "node '%s': parameter '%s' is %s with %s=%lld but %s with %s=%lld: "
+                          "its size follows the run-time dim %s (an input's last axis?), and "
+                          "parameters must have fixed sizes",
+                          mn->name, p->params[i].name,
+                          hp_shape_text(m, &p->params[i].shape, a, sizeof a), dim,
+                          (long long)p->dimval[s],
+                          hp_shape_text(m, &q->params[i].shape, b, sizeof b), dim,
+                          (long long)vals[s], dim);
+            st = HEED_ERR_SHAPE;
+        }
+        heed_plan_free(q);
+    }
+    heed_dealloc(env, vals);
+    return st;
+}
+
 void heed_plan_free(heed_plan *p)
 {
     if (!p)

@@ -49,6 +49,8 @@ heed_status hw_create(const heed_model *m, const heed_vocab *vocab, const heed_d
     hp_options opt = {.mode = HEED_MODE_INFER, .step_input = -1};
     heed_plan *p;
     heed_status st = hp_build(m, w->dimval, &opt, &p, diag);
+    if (st == HEED_OK && (st = hp_check_param_sizes(p, diag)) != HEED_OK)
+        heed_plan_free(p);
     if (st != HEED_OK) {
         heed_weights_free(w);
         return st;

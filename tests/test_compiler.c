@@ -197,6 +197,21 @@ static void shape_mismatch(void **state)
                      "has [B,S,256]; inputs are concatenated on the last axis, so all other dims "
                      "must agree",
                      NULL);
+    /* a weight sized by a run-time last axis would change with each batch:
+     * refused by the checker and by heed_weights_new, which sized it at the
+     * default 16 before */
+    static const char runtime_width[] = "heed: 1\ninputs: {x: [B, S]}\nnodes:\n"
+                                        "  p: {op: Affine, in: x, units: 3}\n";
+    tu_expect_errors("width.yaml", runtime_width,
+                     "width.yaml:4:3: error: node 'p': parameter 'p.weight' is [3,16] with S=16 "
+                     "but [3,17] with S=17: its size follows the run-time dim S",
+                     NULL);
+    heed_model *m = tu_model("width.yaml", runtime_width);
+    heed_weights *w = NULL;
+    heed_diag d;
+    assert_int_equal(heed_weights_new(m, NULL, NULL, 0, 1, &w, &d), HEED_ERR_SHAPE);
+    assert_null(w);
+    heed_model_free(m);
 }
 
 static void five_mistakes_in_one_run(void **state)

@@ -285,8 +285,8 @@ static void decode_values_kept_only_for_decoding(void **state)
         "  enc: {op: GRU, in: se, hidden: 8}\n"
         "  dec: {op: GRU, in: te, hidden: 8}\n"
         "  ctx: {op: Attention, query: dec, keys: enc, score: dot}\n"
-        "  ws:  {op: Affine, in: ctx.weights, units: 8}\n"
-        "  logits: {op: Affine, in: [ctx, ws], units: 7}\n"
+        "  ws:  {op: Mul, in: [ctx.weights, ctx.weights]}\n"
+        "  logits: {op: Affine, in: ctx, units: 7}\n"
         "loss: {op: CrossEntropy, logits: logits, target: tgt, shift: 1}\n";
     char with[2048];
     snprintf(with, sizeof with, "%sdecode: {attention: ctx.weights}\n", body);
