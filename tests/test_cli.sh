@@ -476,9 +476,15 @@ for bad in "heed.train.steps 18446744073709551615" "heed.train.steps 90071992547
     set_meta words.safetensors $bad >damaged.safetensors
     expect 1 "checkpoint with $bad" "$heed" train "$src/graphs/bahdanau_seq2seq.yaml" \
         --data spell.tsv --resume damaged.safetensors --epochs 13 --quiet
-    contains err.txt "damaged.safetensors: error: the checkpoint's training state is not valid" \
+    contains err.txt "damaged.safetensors: error: the checkpoint's training state is not valid: ${bad%% *}" \
         "checkpoint with $bad"
 done
+# commands that only use the weights read them whatever the training state
+printf 'abc\ta b c\n' >one.tsv
+expect 0 "eval of a checkpoint with a damaged state" "$heed" eval "$src/graphs/bahdanau_seq2seq.yaml" \
+    --weights damaged.safetensors --data one.tsv
+expect 0 "infer with a checkpoint with a damaged state" "$heed" infer "$src/graphs/bahdanau_seq2seq.yaml" \
+    --weights damaged.safetensors abc
 # other data (fewer rows) under a checkpoint is refused, even at an epoch's end
 expect 1 "resume on other data" "$heed" train "$src/graphs/bahdanau_seq2seq.yaml" \
     --data spell1.tsv --resume words.safetensors --epochs 13 --quiet

@@ -456,7 +456,7 @@ static int run_eval(const eval_args *a)
         return rc;
     }
     /* the library reads the data first: its checks cover the file */
-    if (heed_weights_load(m, a->weights, 0, &w, &d) != HEED_OK ||
+    if (heed_weights_load(m, a->weights, HEED_LOAD_WEIGHTS_ONLY, &w, &d) != HEED_OK ||
         heed_session_new(w, HEED_MODE_INFER, &s, &d) != HEED_OK ||
         heed_dataset_load(m, heed_weights_vocab(w), a->data, &ds, &d) != HEED_OK)
         rc = cli_report(&d);

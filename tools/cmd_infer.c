@@ -212,7 +212,7 @@ static int run_infer(const infer_args *a)
         heed_model_free(m);
         return rc;
     }
-    if (heed_weights_load(m, a->weights, 0, &w, &d) != HEED_OK) {
+    if (heed_weights_load(m, a->weights, HEED_LOAD_WEIGHTS_ONLY, &w, &d) != HEED_OK) {
         rc = cli_report(&d);
     } else if (heed_session_new(w, HEED_MODE_INFER, &s, &d) != HEED_OK) {
         rc = cli_report(&d);

@@ -118,7 +118,7 @@ int cmd_run(int argc, char **argv)
         return CLI_USER_ERROR;
     heed_weights *w;
     heed_diag d;
-    heed_status st = weights ? heed_weights_load(m, weights, 0, &w, &d)
+    heed_status st = weights ? heed_weights_load(m, weights, HEED_LOAD_WEIGHTS_ONLY, &w, &d)
                              : heed_weights_new(m, NULL, o.dims, (size_t)o.n_dims,
                                                 (uint64_t)seed, &w, &d);
     int rc = st == HEED_OK ? run_graph(m, w, in, out) : cli_report(&d);
