@@ -239,15 +239,23 @@ char *hv_to_json(const heed_vocab *vocab, int k)
 }
 
 heed_status hv_from_json(heed_vocab *vocab, int k, const char *json, heed_diag *diag,
-                         const char *file)
+                         const char *file, const char *key)
 {
     json_error_t err;
     json_t *arr = json_loads(json, 0, &err);
     heed_srcpos pos = {file, NULL, 0, 0};
-    if (!json_is_array(arr) || json_array_size(arr) < 4 || json_array_size(arr) > (1u << 24)) {
+    if (!json_is_array(arr) || json_array_size(arr) > (1u << 24)) {
         json_decref(arr);
         heed_diag_add(diag, HEED_ERR_WEIGHTS, &pos, NULL,
-                      "vocabulary %d in the metadata is not a JSON list of tokens", k);
+                      "metadata %s is not a JSON list of at most 2^24 tokens", key);
+        return HEED_ERR_WEIGHTS;
+    }
+    if (json_array_size(arr) < 4) {
+        heed_diag_add(diag, HEED_ERR_WEIGHTS, &pos, NULL,
+                      "metadata %s has %zu tokens; a vocabulary starts with the 4 reserved "
+                      "ones (<pad>, <unk>, <bos>, <eos>)",
+                      key, json_array_size(arr));
+        json_decref(arr);
         return HEED_ERR_WEIGHTS;
     }
     for (size_t i = 0; i < json_array_size(arr); i++) {
@@ -260,7 +268,9 @@ heed_status hv_from_json(heed_vocab *vocab, int k, const char *json, heed_diag *
         if (id != (int)i) {
             json_decref(arr);
             heed_diag_add(diag, HEED_ERR_WEIGHTS, &pos, NULL,
-                          "vocabulary %d: entry %zu is missing, repeated or not text", k, i);
+                          "metadata %s: token %zu is missing, repeated, not text or not the "
+                          "reserved one in its place",
+                          key, i);
             return HEED_ERR_WEIGHTS;
         }
     }

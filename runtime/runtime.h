@@ -54,7 +54,7 @@ heed_vocab *hv_copy(const heed_vocab *src, const heed_model *m);
 char *hv_to_json(const heed_vocab *vocab, int k);
 /* Reads one vocabulary from its JSON array. */
 heed_status hv_from_json(heed_vocab *vocab, int k, const char *json, heed_diag *diag,
-                         const char *file);
+                         const char *file, const char *key);
 
 /* ------------------------------------------------------------ weights */
 

@@ -140,7 +140,11 @@ static heed_status parse_tensor(st_file *f, const char *name, json_t *obj, st_te
                        "(truncated file or a header that lies?)",
                        name, (long long)begin, (long long)end, data_size);
     size_t bytes;
-    if (!heed_mul_ok(numel, esize, &bytes) || bytes != (size_t)(end - begin))
+    if (!heed_mul_ok(numel, esize, &bytes))
+        return st_fail(diag, HEED_ERR_WEIGHTS, path,
+                       "tensor '%s': its shape and dtype need more bytes than a file can hold",
+                       name);
+    if (bytes != (size_t)(end - begin))
         return st_fail(diag, HEED_ERR_WEIGHTS, path,
                        "tensor '%s': its shape and dtype need %zu bytes but its offsets span "
                        "%lld",
@@ -191,11 +195,15 @@ static heed_status parse_header(st_file *f, heed_diag *diag)
     uint64_t hlen = 0;
     for (int i = 7; i >= 0; i--)
         hlen = hlen << 8 | f->bytes[i];
-    if (hlen > f->size - 8 || hlen > ST_MAX_HEADER)
+    if (hlen > f->size - 8)
         return st_fail(diag, HEED_ERR_WEIGHTS, path,
                        "the header length says %llu bytes but only %zu follow (truncated file, "
                        "or not a safetensors file)",
                        (unsigned long long)hlen, f->size - 8);
+    if (hlen > ST_MAX_HEADER)
+        return st_fail(diag, HEED_ERR_LIMIT, path,
+                       "the header is %llu bytes long, more than the limit of %zu",
+                       (unsigned long long)hlen, (size_t)ST_MAX_HEADER);
     f->data_start = 8 + (size_t)hlen;
     json_error_t jerr;
     json_t *root = json_loadb((const char *)f->bytes + 8, (size_t)hlen, JSON_REJECT_DUPLICATES,
@@ -204,9 +212,16 @@ static heed_status parse_header(st_file *f, heed_diag *diag)
         return st_fail(diag, HEED_ERR_WEIGHTS, path, "the header is not valid JSON: %s at byte %d",
                        jerr.text, jerr.position + 8);
     heed_status st = HEED_OK;
-    if (!json_is_object(root) || json_object_size(root) > ST_MAX_TENSORS) {
+    if (!json_is_object(root)) {
         json_decref(root);
         return st_fail(diag, HEED_ERR_WEIGHTS, path, "the header is not a JSON object of tensors");
+    }
+    size_t n_tensors = json_object_size(root) - (json_object_get(root, "__metadata__") ? 1 : 0);
+    if (n_tensors > ST_MAX_TENSORS) {
+        json_decref(root);
+        return st_fail(diag, HEED_ERR_LIMIT, path, "the file has %zu tensors, more than the limit "
+                                                   "of %d",
+                        n_tensors, ST_MAX_TENSORS);
     }
     f->t = heed_zalloc(f->env, json_object_size(root) + 1, sizeof *f->t);
     if (!f->t) {

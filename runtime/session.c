@@ -231,16 +231,16 @@ static heed_status bind_from_inputs(heed_session *s, heed_diag *diag)
                 if (got != in->lit[d])
                     st = heed_fail(diag, HEED_ERR_SHAPE,
                                    "input '%s': dim %d is %lld but the model fixes it at %lld",
-                                   in->name, d, (long long)got, (long long)in->lit[d]);
+                                   in->name, d + 1, (long long)got, (long long)in->lit[d]);
             } else if (m->syms[sym].kind == HM_SYM_FIXED && s->dims[sym] != got) {
                 st = heed_fail(diag, HEED_ERR_SHAPE,
                                "input '%s': dim %d (%s) is %lld but the model fixes %s = %lld",
-                               in->name, d, m->syms[sym].name, (long long)got, m->syms[sym].name,
+                               in->name, d + 1, m->syms[sym].name, (long long)got, m->syms[sym].name,
                                (long long)s->dims[sym]);
             } else if (from[sym] >= 0 && s->dims[sym] != got) {
                 st = heed_fail(diag, HEED_ERR_SHAPE,
                                "input '%s': dim %d (%s) is %lld but input '%s' gives %s = %lld",
-                               in->name, d, m->syms[sym].name, (long long)got,
+                               in->name, d + 1, m->syms[sym].name, (long long)got,
                                m->inputs[from[sym]].name, m->syms[sym].name,
                                (long long)s->dims[sym]);
             } else {

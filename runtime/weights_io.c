@@ -364,7 +364,7 @@ static heed_status load_vocab(const heed_model *m, const st_file *f, heed_vocab 
                           vocab_dim_name(m, k), key);
             st = HEED_ERR_WEIGHTS;
         } else {
-            st = hv_from_json(v, k, json, diag, f->path);
+            st = hv_from_json(v, k, json, diag, f->path, key);
         }
         if (st != HEED_OK) {
             heed_vocab_free(v);
@@ -402,20 +402,29 @@ static heed_status sizes_refused(const heed_model *m, const st_file *f, bool own
 }
 
 /* "E=16,H=256" from the metadata into dims the model knows (others ignored:
- * a mismatch then shows as mismatched tensors). */
-static size_t parse_dims(const heed_model *m, const char *text, heed_dim *dims,
-                         char names[][64], size_t cap)
+ * a mismatch then shows as mismatched tensors). False when the text is not
+ * such a list: a count that is not a whole number from 1 to 2^31. */
+static bool parse_dims(const heed_model *m, const char *text, heed_dim *dims,
+                       char names[][64], size_t cap, size_t *n_out)
 {
     size_t n = 0;
     char value[32];
-    while (text && *text && n < cap && meta_pair(&text, names[n], 64, value, sizeof value)) {
-        long long v = strtoll(value, NULL, 10);
+    *n_out = 0;
+    while (text && *text && n < cap) {
+        if (!meta_pair(&text, names[n], 64, value, sizeof value))
+            return false;
+        char *end;
+        errno = 0;
+        long long v = strtoll(value, &end, 10);
+        if (!value[0] || *end || errno || v <= 0 || v > HEED_MAX_DIM_VALUE)
+            return false;
         int sym = hm_sym_find(m, names[n]);
         /* only fixed dims: vocabulary sizes come from the vocabularies */
-        if (sym >= 0 && m->syms[sym].kind == HM_SYM_FIXED && v > 0 && v <= HEED_MAX_DIM_VALUE)
+        if (sym >= 0 && m->syms[sym].kind == HM_SYM_FIXED)
             dims[n] = (heed_dim){names[n], v}, n++;
     }
-    return n;
+    *n_out = n;
+    return true;
 }
 
 static void shape_text(char *buf, size_t cap, int rank, const int64_t *d)
@@ -498,7 +507,17 @@ static heed_status load_weights(const heed_model *m, const char *path, unsigned 
     const heed_dim *dims = given;
     size_t n_dims = n_given;
     if (!own_dims) {
-        n_dims = parse_dims(m, st_meta(f, "heed.dims"), saved, names, 64);
+        const char *text = st_meta(f, "heed.dims");
+        if (!parse_dims(m, text, saved, names, 64, &n_dims)) {
+            heed_srcpos pos = {f->path, NULL, 0, 0};
+            heed_diag_add(diag, HEED_ERR_WEIGHTS, &pos, NULL,
+                          "metadata heed.dims '%.200s' is not a list of NAME=N (N from 1 to "
+                          "2^31)",
+                          text);
+            st_free(f);
+            heed_vocab_free(vocab);
+            return HEED_ERR_WEIGHTS;
+        }
         dims = saved;
     }
     /* a file's metadata cannot make us allocate more than it could fill

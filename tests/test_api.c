@@ -831,6 +831,7 @@ static void failed_forward_leaves_nothing_to_read(void **state)
     assert_int_equal(heed_session_forward(s, &d), HEED_OK);
     assert_int_equal(heed_session_set_input(s, "x", &wide, &d), HEED_OK);
     assert_int_equal(heed_session_forward(s, &d), HEED_ERR_SHAPE);
+    assert_non_null(strstr(d.text, "input 'x': dim 2 is 5 but the model fixes it at 4"));
     assert_int_equal(heed_session_backward(s, &d), HEED_ERR_STATE);
     /* and a pass that succeeds reads and runs backward as ever */
     assert_int_equal(heed_session_set_input(s, "x", &small, &d), HEED_OK);

@@ -733,7 +733,56 @@ static void weights_sizes_refused(void **state)
                 "model 'u' cannot be sized as this file says (heed.dims 'U=300'):");
     assert_non_null(strstr(d.text, "u.yaml:7:42: error: node 'r': 'layers' is U = 300"));
     assert_null(w);
+    /* a count that is not one is refused, not read as far as it goes */
+    const char *const bad[] = {"U=2abc", "U=0", "U=", "U"};
+    for (int i = 0; i < 4; i++) {
+        char text[512];
+        snprintf(text, sizeof text,
+                 "{\"__metadata__\":{\"heed.dims\":\"%s\"},"
+                 "\"h.weight\":{\"dtype\":\"F32\",\"shape\":[3,4],\"data_offsets\":[0,48]},"
+                 "\"h.bias\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[48,60]}}",
+                 bad[i]);
+        write_st(path, 0, text, 60);
+        assert_int_equal(heed_weights_load(m, path, 0, &w, &d), HEED_ERR_WEIGHTS);
+        char want[128];
+        snprintf(want, sizeof want, "metadata heed.dims '%s' is not a list of NAME=N", bad[i]);
+        expect_diag(&d, HEED_ERR_WEIGHTS, path, 0, 0, want);
+    }
     heed_model_free(m);
+}
+
+/* A vocabulary in the metadata that cannot be one: named by its key. */
+static void weights_vocabulary_refused(void **state)
+{
+    (void)state;
+    char path[128];
+    tmp_path("vocab.safetensors", path, sizeof path);
+    static const char model_v[] = "heed: 1\nname: v\ninputs: {w: [B, S]}\n"
+                                  "data:\n  w: {column: 0, tokens: chars, vocab: V}\n"
+                                  "nodes:\n  e: {op: Embedding, in: w, vocab: V, dim: 2}\n";
+    const struct {
+        const char *tokens, *message;
+    } cases[] = {
+        {"[\\\"<pad>\\\"]", "metadata heed.vocab.V has 1 tokens; a vocabulary starts with the 4 "
+                            "reserved ones"},
+        {"{}", "metadata heed.vocab.V is not a JSON list"},
+        {"[\\\"<pad>\\\",\\\"<unk>\\\",\\\"<bos>\\\",\\\"x\\\"]",
+         "metadata heed.vocab.V: token 3 is missing, repeated, not text or not the reserved one"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char header[512];
+        snprintf(header, sizeof header,
+                 "{\"__metadata__\":{\"heed.vocab.V\":\"%s\"},"
+                 "\"e.weight\":{\"dtype\":\"F32\",\"shape\":[4,2],\"data_offsets\":[0,32]}}",
+                 cases[i].tokens);
+        write_st(path, 0, header, 32);
+        heed_model *m = tu_model("v.yaml", model_v);
+        heed_weights *w = NULL;
+        heed_diag d;
+        assert_int_equal(heed_weights_load(m, path, 0, &w, &d), HEED_ERR_WEIGHTS);
+        expect_diag(&d, HEED_ERR_WEIGHTS, path, 0, 0, cases[i].message);
+        heed_model_free(m);
+    }
 }
 
 /* The header length says more than the file holds (or than any header may). */
@@ -785,6 +834,13 @@ static void weights_offsets_lie(void **state)
              "\"data_offsets\":[0,48]}," H_BIAS "}",
              60);
     expect_weights_error(path, 0, "tensor 'h.weight': dim 1 is invalid");
+    /* elements that fit, bytes that do not: said so, not a wrapped count */
+    write_st(path, 0,
+             "{\"h.weight\":{\"dtype\":\"F32\",\"shape\":[4611686018427387908],"
+             "\"data_offsets\":[0,48]}," H_BIAS "}",
+             60);
+    expect_weights_error(path, 0, "tensor 'h.weight': its shape and dtype need more bytes than a "
+                                  "file can hold");
 }
 
 /* A header its writer did not pad (older safetensors writers) leaves the
@@ -1399,6 +1455,7 @@ int main(void)
         cmocka_unit_test(binary_junk_model),
         cmocka_unit_test(weights_truncated),
         cmocka_unit_test(weights_sizes_refused),
+        cmocka_unit_test(weights_vocabulary_refused),
         cmocka_unit_test(weights_header_length_too_large),
         cmocka_unit_test(weights_offsets_lie),
         cmocka_unit_test(weights_overlap),
