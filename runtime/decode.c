@@ -646,7 +646,9 @@ heed_status hd_decode(heed_session *s, const char *const *texts, size_t n,
         return heed_fail(diag, HEED_ERR_STATE, "decoding needs a session made with "
                                                "HEED_MODE_INFER");
     if (o && (o->beam < 0 || o->beam > 32))
-        return heed_fail(diag, HEED_ERR_ARGUMENT, "beam width %d is outside 1..32", o->beam);
+        return heed_fail(diag, HEED_ERR_ARGUMENT, "beam width %d is outside 0..32 (0 and 1: "
+                                                  "greedy)",
+                         o->beam);
     /* the bounds of decode: max_length in the language */
     if (o && (o->max_length < 0 || o->max_length > 4096 || o->min_length < 0 ||
               o->min_length > 4096))

@@ -86,6 +86,12 @@ contains err.txt "did you mean '--dim'?" "unknown option"
 expect 2 "misspelt last train option" "$heed" train "$src/graphs/bahdanau_seq2seq.yaml" --keep-epoch
 contains err.txt "did you mean '--keep-epochs'?" "misspelt last train option"
 expect 2 "bad --dim" "$heed" check "$src/graphs/bahdanau_seq2seq.yaml" --dim E
+# a dim the model has not is a usage error, its did-you-mean by case first
+expect 2 "unknown --dim" "$heed" inspect "$src/graphs/char_classifier.yaml" --dim h=3
+contains err.txt "--dim h: model 'char_classifier' has no dim 'h'; did you mean 'H'?" "unknown --dim"
+printf 'heed: 1\ninputs: {x: [B, 1]}\nnodes:\n  a: {op: Affine, in: x, units: 1, bias: false}\n' >one-node.yaml
+expect 0 "check of one node" "$heed" check one-node.yaml
+contains out.txt "ok: model 'model', 1 node, 1 parameter" "check of one node"
 # values are whole numbers: not empty, not padded; a flag takes no value
 expect 2 "--dim with a space" "$heed" check "$src/graphs/bahdanau_seq2seq.yaml" --dim "E= 3"
 expect 2 "empty --seed" "$heed" gradcheck "$src/graphs/char_classifier.yaml" --seed=

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -171,6 +172,9 @@ const char *cli_closest(const char *word, const char *const *names, int n)
     const char *best = NULL;
     int best_d = 3; /* at most two edits away, or a prefix */
     for (int i = 0; i < n; i++) {
+        /* the same name in another case (h for H) beats any other edit */
+        if (!strcasecmp(names[i], word))
+            return names[i];
         size_t lw = strlen(word);
         int d = lw >= 2 && strncmp(names[i], word, lw) == 0 ? 1 : edit_distance(word, names[i]);
         if (d < best_d)
@@ -244,6 +248,37 @@ heed_status cli_load_model(const char *path, int threads, heed_model **out)
     if (st != HEED_OK)
         cli_report(&d);
     return st;
+}
+
+int cli_load_model_dims(const char *cmd, const char *path, int threads, const heed_dim *dims,
+                        int n_dims, heed_model **out)
+{
+    if (cli_load_model(path, threads, out) != HEED_OK)
+        return CLI_USER_ERROR;
+    /* a --dim the model has not is a mistake on the command line, not in
+     * the file: a usage error with the model's dims to choose from */
+    size_t n = heed_model_dim_count(*out);
+    const char *names[256];
+    int k = 0;
+    for (size_t i = 0; i < n && k < 256; i++)
+        names[k++] = heed_model_dim_name(*out, i);
+    for (int i = 0; i < n_dims; i++) {
+        bool known = false;
+        for (int j = 0; j < k && !known; j++)
+            known = !strcmp(dims[i].name, names[j]);
+        if (known)
+            continue;
+        const char *best = cli_closest(dims[i].name, names, k);
+        const cli_cmd *c = cli_command(cmd);
+        fprintf(stderr, "heed %s: error: --dim %s: model '%s' has no dim '%s'%s%s%s\nusage: %s\n",
+                cmd, dims[i].name, heed_model_name(*out), dims[i].name,
+                best ? "; did you mean '" : "", best ? best : "", best ? "'?" : "",
+                c ? c->usage : cmd);
+        heed_model_free(*out);
+        *out = NULL;
+        return CLI_USAGE;
+    }
+    return CLI_OK;
 }
 
 const char *cli_bytes(size_t n, char *buf, size_t cap)

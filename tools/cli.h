@@ -86,6 +86,10 @@ void cli_log(void *user, heed_log_level level, const char *msg);
 void cli_options(heed_options *o, int threads);
 
 heed_status cli_load_model(const char *path, int threads, heed_model **out);
+/* cli_load_model, then refuses a --dim the model does not have (with a
+ * did-you-mean). CLI_OK, CLI_USER_ERROR (the file) or CLI_USAGE (a dim). */
+int cli_load_model_dims(const char *cmd, const char *path, int threads, const heed_dim *dims,
+                        int n_dims, heed_model **out);
 
 /* Formats a byte count as "12.3 MiB". */
 const char *cli_bytes(size_t n, char *buf, size_t cap);

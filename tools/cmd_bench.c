@@ -325,8 +325,10 @@ static void print_json_head(const bench_args *a, const bench_result *r, const he
 static int run_bench(bench_args *a)
 {
     heed_model *m;
-    if (cli_load_model(a->model, a->threads, &m) != HEED_OK)
-        return CLI_USER_ERROR;
+    int loaded =
+        cli_load_model_dims("bench", a->model, a->threads, a->dims, (int)a->n_dims, &m);
+    if (loaded != CLI_OK)
+        return loaded;
     heed_diag d;
     bench_result r = {0};
     heed_weights *w = NULL;

@@ -18,8 +18,9 @@ int cmd_check(int argc, char **argv)
     if (o.n_positional != 1)
         return cli_usage_error(&o, "give one model file");
     heed_model *m;
-    if (cli_load_model(o.positional[0], 0, &m) != HEED_OK)
-        return CLI_USER_ERROR;
+    int rc = cli_load_model_dims("check", o.positional[0], 0, o.dims, o.n_dims, &m);
+    if (rc != CLI_OK)
+        return rc;
     heed_diag d;
     heed_status st = heed_model_check(m, o.dims, (size_t)o.n_dims, &d);
     if (st != HEED_OK) {
@@ -34,8 +35,9 @@ int cmd_check(int argc, char **argv)
             heed_plan_node_info(p, i, &info);
             params += (size_t)info.params;
         }
-        printf("%s: ok: model '%s', %zu nodes, %zu parameters\n", o.positional[0],
-               heed_model_name(m), heed_plan_node_count(p), params);
+        size_t nodes = heed_plan_node_count(p);
+        printf("%s: ok: model '%s', %zu node%s, %zu parameter%s\n", o.positional[0],
+               heed_model_name(m), nodes, nodes == 1 ? "" : "s", params, params == 1 ? "" : "s");
         heed_plan_free(p);
     }
     heed_model_free(m);

@@ -135,8 +135,9 @@ int cmd_gradcheck(int argc, char **argv)
     if (o.failed || o.n_positional != 1)
         return o.failed ? CLI_USAGE : cli_usage_error(&o, "give one model file");
     heed_model *m;
-    if (cli_load_model(o.positional[0], 0, &m) != HEED_OK)
-        return CLI_USER_ERROR;
+    int loaded = cli_load_model_dims("gradcheck", o.positional[0], 0, o.dims, o.n_dims, &m);
+    if (loaded != CLI_OK)
+        return loaded;
     gopt.dims = o.dims;
     gopt.n_dims = (size_t)o.n_dims;
     double worst = 0;

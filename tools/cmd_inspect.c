@@ -131,8 +131,9 @@ int cmd_inspect(int argc, char **argv)
         return CLI_USER_ERROR;
     }
     heed_model *m;
-    if (cli_load_model(o.positional[0], 0, &m) != HEED_OK)
-        return CLI_USER_ERROR;
+    int loaded = cli_load_model_dims("inspect", o.positional[0], 0, o.dims, o.n_dims, &m);
+    if (loaded != CLI_OK)
+        return loaded;
     heed_plan *p;
     heed_diag d;
     heed_train_config tc;

@@ -114,8 +114,9 @@ int cmd_run(int argc, char **argv)
                                    "those %s was saved with",
                                weights);
     heed_model *m;
-    if (cli_load_model(o.positional[0], threads, &m) != HEED_OK)
-        return CLI_USER_ERROR;
+    int loaded = cli_load_model_dims("run", o.positional[0], threads, o.dims, o.n_dims, &m);
+    if (loaded != CLI_OK)
+        return loaded;
     heed_weights *w;
     heed_diag d;
     heed_status st = weights ? heed_weights_load(m, weights, HEED_LOAD_WEIGHTS_ONLY, &w, &d)

@@ -474,8 +474,10 @@ static void configure(const train_args *a, run *r)
 static int run_training(train_args *a)
 {
     run r = {.a = a, .start = now()};
-    if (cli_load_model(a->model, a->threads, &r.m) != HEED_OK)
-        return CLI_USER_ERROR;
+    int loaded =
+        cli_load_model_dims("train", a->model, a->threads, a->dims, (int)a->n_dims, &r.m);
+    if (loaded != CLI_OK)
+        return loaded;
     heed_diag d;
     heed_vocab *v = NULL;
     heed_dataset *train = NULL, *valid = NULL;
