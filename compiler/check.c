@@ -65,6 +65,8 @@ static void err(checker *ck, const char *node, const hy_node *at, const char *fm
  * same error in another copy of a block) are not said but count as work:
  * past MAX_ECHOES of them, or past the instance limit, checking stops too. */
 #define MAX_ERRORS 20
+/* "; did you mean 'x'?" for a name of the longest kind */
+#define SUGGEST_CAP (HEED_MAX_VALUE_NAME + 32)
 #define MAX_ECHOES 4096
 
 static bool stopped(const checker *ck)
@@ -285,7 +287,7 @@ typedef bool (*factor_fn)(void *user, const char *name, int64_t lit);
 
 static bool each_factor(const char *text, factor_fn fn, void *user)
 {
-    char buf[128];
+    char buf[8 * (HEED_MAX_DIM_NAME + 4)]; /* a product of eight dims of the longest names */
     size_t n = strlen(text);
     if (n == 0 || n >= sizeof buf)
         return false;
@@ -403,7 +405,7 @@ static bool check_factor(void *user, const char *name, int64_t lit)
         return true;
     size_t n;
     const char **names = sym_names(d->ck, &n);
-    char sug[96];
+    char sug[SUGGEST_CAP];
     err(d->ck, d->node, d->at, "%s%s%sunbound dim '%s'%s", d->node ? "node '" : "",
         d->node ? d->node : "", d->node ? "': " : "", name,
         names ? suggest(d->ck, sug, sizeof sug, name, names, n) : "");
@@ -518,7 +520,7 @@ static bool check_value(checker *ck, const char *node, const char *key, const he
         for (size_t i = 0; s && i < n; i++)
             if (strcmp(s, opts[i]) == 0)
                 return true;
-        char sug[96];
+        char sug[SUGGEST_CAP];
         err(ck, node, v, "%s%s%s'%s' must be one of %s, not '%s'%s", WHO, key, a->choices,
             s ? s : hy_kind_name(v->kind), s ? suggest(ck, sug, sizeof sug, s, opts, n) : "");
         return false;
@@ -600,7 +602,7 @@ static void check_section(checker *ck, const char *what, const hy_node *map,
             if (strcmp(k, names[j]) == 0)
                 idx = j;
         if (idx < 0) {
-            char sug[96];
+            char sug[SUGGEST_CAP];
             err(ck, NULL, hy_key(map, i), "unknown key '%s' in %s%s", k ? k : "?", what,
                 k ? suggest(ck, sug, sizeof sug, k, names, (size_t)n) : "");
             note_list(ck, "known keys", names, (size_t)n);
@@ -805,7 +807,7 @@ static void check_data(checker *ck, const hy_node *data)
             size_t n = 0;
             for (int j = 0; j < m->n_inputs && n < 64; j++)
                 names[n++] = m->inputs[j].name;
-            char sug[96];
+            char sug[SUGGEST_CAP];
             err(ck, NULL, k, "data field '%s' is not a model input%s", name ? name : "?",
                 name ? suggest(ck, sug, sizeof sug, name, names, n) : "");
             continue;
@@ -914,7 +916,7 @@ static const hy_node *substitute_at(const scope *sc, const hy_node *v, const sco
 static const char *resolve_ref(checker *ck, const scope *sc, const char *ref)
 {
     for (; sc && sc->locals; sc = sc->parent) {
-        char base[128];
+        char base[HEED_MAX_VALUE_NAME + 1];
         size_t n = strcspn(ref, ".");
         if (n >= sizeof base)
             return ref;
@@ -998,7 +1000,7 @@ static void unknown_attr(checker *ck, const char *full, const heed_op *op, const
     for (int j = 0; j < n_flat; j++)
         if (flat[j].parent == parent)
             names[n++] = flat[j].a->name;
-    char sug[96];
+    char sug[SUGGEST_CAP];
     const char *key = scalar(k) ? scalar(k) : "?";
     err(ck, full, k, "node '%s': %s has no attribute '%s%s'%s", full, op->name, prefix, key,
         suggest(ck, sug, sizeof sug, key, names, n));
@@ -1041,7 +1043,7 @@ static void add_op_node(checker *ck, const scope *sc, const char *local, const h
     }
     const heed_op *op = heed_op_find(opv->str);
     if (!op) {
-        char sug[96];
+        char sug[SUGGEST_CAP];
         err(ck, full, opv, "node '%s': unknown op '%s'%s", full, opv->str,
             suggest(ck, sug, sizeof sug, opv->str, heed_op_names, HEED_OP_COUNT));
         note_list(ck, "ops", heed_op_names, HEED_OP_COUNT);
@@ -1188,7 +1190,7 @@ static const hy_node *find_block(checker *ck, const hy_node *name_node, const ch
          i++)
         if (scalar(hy_key(ck->blocks, i)))
             names[n++] = hy_key(ck->blocks, i)->str;
-    char sug[96];
+    char sug[SUGGEST_CAP];
     err(ck, full, name_node, "node '%s': unknown block '%s'%s", full, name ? name : "?",
         name ? suggest(ck, sug, sizeof sug, name, names, n) : "");
     return NULL;
@@ -1263,7 +1265,7 @@ static void expand_block(checker *ck, const scope *sc, const char *local, const 
         for (size_t j = 0; k && j < n_allowed; j++)
             ok |= strcmp(k, allowed[j]) == 0;
         if (!ok) {
-            char sug[96];
+            char sug[SUGGEST_CAP];
             err(ck, full, hy_key(inst, i), "node '%s': block %s has no input or parameter '%s'%s",
                 full, hy_get(inst, "block")->str, k ? k : "?",
                 k ? suggest(ck, sug, sizeof sug, k, allowed + 1, n_allowed - 1) : "");
@@ -1419,7 +1421,7 @@ static void check_block_defs(checker *ck, const hy_node *blocks)
             for (int q = 0; key && q < 5; q++)
                 ok |= strcmp(key, names[q]) == 0;
             if (!ok) {
-                char sug[96];
+                char sug[SUGGEST_CAP];
                 err(ck, NULL, hy_key(def, j), "unknown key '%s' in block '%s'%s", key ? key : "?",
                     k->str, key ? suggest(ck, sug, sizeof sug, key, names, 5) : "");
             }
@@ -1540,7 +1542,7 @@ static void resolve_refs(checker *ck)
             snprintf(base, sizeof base, "undefined %s in %s", nd->refs[i].name, nd->name);
             if (echoes(ck, nd->refs[i].at, nd->name, base))
                 continue;
-            char sug[96];
+            char sug[SUGGEST_CAP];
             size_t n_names =
                 local_names(ck, nd->name, &nd->refs[i], names, (size_t)m->n_values);
             err(ck, nd->name, nd->refs[i].at, "node '%s': input '%s' is not defined%s", nd->name,
@@ -1623,55 +1625,124 @@ static void infer_dtypes(checker *ck)
     each_port_ref(ck, float_port);
 }
 
-/* Every cycle among the stuck nodes (indeg > 0 after Kahn's algorithm), each
- * once: from each stuck node not yet walked, walk back along stuck
- * producers until a node repeats (a new cycle, reported) or an earlier walk
- * is met (a cycle reported already, or a node behind it). `walk` is
- * scratch of n_nodes ints. */
-static void report_cycles(checker *ck, const int *indeg, int *walk)
+/* The stuck node p that node u reads through its j-th input, or -1. */
+static int stuck_producer(const heed_model *m, const int *indeg, int u, int j)
+{
+    int v = m->nodes[u].in[j];
+    int p = v >= 0 ? m->values[v].node : -1;
+    return p >= 0 && indeg[p] > 0 ? p : -1;
+}
+
+/* Tarjan's strongly connected components over the stuck nodes, edges from a
+ * node to the nodes it reads: comp[u] numbers u's component. Depth is at
+ * most the node count (HEED_MAX_NODES). */
+typedef struct scc_state {
+    const heed_model *m;
+    const int *indeg;
+    int *index, *low, *stack, *comp;
+    bool *on_stack;
+    int next_index, top, n_comp;
+} scc_state;
+
+static void scc_visit(scc_state *t, int u)
+{
+    t->index[u] = t->low[u] = t->next_index++;
+    t->stack[t->top++] = u;
+    t->on_stack[u] = true;
+    for (int j = 0; j < t->m->nodes[u].n_in; j++) {
+        int p = stuck_producer(t->m, t->indeg, u, j);
+        if (p < 0)
+            continue;
+        if (t->index[p] < 0) {
+            scc_visit(t, p);
+            if (t->low[p] < t->low[u])
+                t->low[u] = t->low[p];
+        } else if (t->on_stack[p] && t->index[p] < t->low[u]) {
+            t->low[u] = t->index[p];
+        }
+    }
+    if (t->low[u] != t->index[u])
+        return;
+    int w;
+    do {
+        w = t->stack[--t->top];
+        t->on_stack[w] = false;
+        t->comp[w] = t->n_comp;
+    } while (w != u);
+    t->n_comp++;
+}
+
+/* Reports one cycle of the component holding `first`: walking back along
+ * producers inside the component from its first node always comes round. */
+static void report_cycle_in(checker *ck, const int *indeg, const int *comp, int *pos, int first)
+{
+    const heed_model *m = ck->m;
+    int path[HEED_MAX_NODES], len = 0, u = first;
+    while (pos[u] < 0 && len < HEED_MAX_NODES) {
+        pos[u] = len;
+        path[len++] = u;
+        int next = -1;
+        for (int j = 0; j < m->nodes[u].n_in && next < 0; j++) {
+            int p = stuck_producer(m, indeg, u, j);
+            if (p >= 0 && comp[p] == comp[u])
+                next = p;
+        }
+        if (next < 0)
+            return; /* not reached: a component of a cycle has an edge inside */
+        u = next;
+    }
+    char buf[600];
+    heed_sbuf sb;
+    heed_sbuf_init(&sb, buf, sizeof buf);
+    for (int i = len - 1; i >= pos[u]; i--)
+        heed_sbuf_printf(&sb, "%s -> ", m->nodes[path[i]].name);
+    heed_sbuf_printf(&sb, "%s", m->nodes[path[len - 1]].name);
+    const hm_node *at = &m->nodes[path[len - 1]];
+    err(ck, at->name, at->at, "the graph has a cycle: %s", buf);
+}
+
+/* Every cycle among the stuck nodes (indeg > 0 after Kahn's algorithm), one
+ * report per strongly connected component that holds one (two nodes or
+ * more, or a node reading itself); nodes merely behind a cycle form
+ * components of their own and are not reported. */
+static void report_cycles(checker *ck, const int *indeg)
 {
     heed_model *m = ck->m;
     int n = m->n_nodes;
-    /* walk[u]: -1 not walked, else the number of the walk that reached it */
-    memset(walk, -1, sizeof *walk * (size_t)n);
-    int path[HEED_MAX_NODES];
-    for (int first = 0, walks = 0; first < n; first++) {
-        if (indeg[first] == 0 || walk[first] >= 0)
-            continue;
-        int u = first, len = 0;
-        while (u >= 0 && walk[u] < 0 && len < HEED_MAX_NODES) {
-            walk[u] = walks;
-            path[len++] = u;
-            /* a producer no earlier walk reached first: a second cycle
-             * behind a reported one is found too */
-            int next = -1, fresh = -1;
-            for (int j = 0; j < m->nodes[u].n_in && fresh < 0; j++) {
-                int v = m->nodes[u].in[j];
-                int p = v >= 0 ? m->values[v].node : -1;
-                if (p < 0 || indeg[p] == 0)
-                    continue;
-                if (next < 0)
-                    next = p;
-                if (walk[p] < 0 || walk[p] == walks)
-                    fresh = p;
-            }
-            u = fresh >= 0 ? fresh : next;
-        }
-        walks++;
-        if (u < 0 || walk[u] != walks - 1)
-            continue; /* met an earlier walk: its cycle was reported */
-        int start = 0;
-        while (path[start] != u)
-            start++;
-        char buf[600];
-        heed_sbuf sb;
-        heed_sbuf_init(&sb, buf, sizeof buf);
-        for (int i = len - 1; i >= start; i--)
-            heed_sbuf_printf(&sb, "%s -> ", m->nodes[path[i]].name);
-        heed_sbuf_printf(&sb, "%s", m->nodes[path[len - 1]].name);
-        const hm_node *at = &m->nodes[path[len - 1]];
-        err(ck, at->name, at->at, "the graph has a cycle: %s", buf);
+    int *ints = heed_zalloc(&m->env, 5 * (size_t)n, sizeof *ints);
+    bool *on_stack = heed_zalloc(&m->env, (size_t)n, sizeof *on_stack);
+    if (!ints || !on_stack) {
+        nomem(ck);
+        heed_dealloc(&m->env, ints);
+        heed_dealloc(&m->env, on_stack);
+        return;
     }
+    scc_state t = {m, indeg, ints, ints + n, ints + 2 * n, ints + 3 * n, on_stack, 0, 0, 0};
+    int *pos = ints + 4 * n, *size = ints + n; /* low[] is free again after the search */
+    for (int u = 0; u < n; u++)
+        t.index[u] = -1;
+    for (int u = 0; u < n; u++)
+        if (indeg[u] > 0 && t.index[u] < 0)
+            scc_visit(&t, u);
+    for (int c = 0; c < n; c++)
+        size[c] = 0;
+    for (int u = 0; u < n; u++)
+        if (indeg[u] > 0)
+            size[t.comp[u]]++;
+    for (int u = 0; u < n; u++)
+        pos[u] = -1;
+    for (int u = 0; u < n; u++) {
+        if (indeg[u] == 0 || size[t.comp[u]] == 0)
+            continue;
+        bool self = false;
+        for (int j = 0; j < m->nodes[u].n_in; j++)
+            self |= stuck_producer(m, indeg, u, j) == u;
+        if (size[t.comp[u]] > 1 || self)
+            report_cycle_in(ck, indeg, t.comp, pos, u);
+        size[t.comp[u]] = 0; /* its first node has spoken for it */
+    }
+    heed_dealloc(&m->env, ints);
+    heed_dealloc(&m->env, on_stack);
 }
 
 /* Kahn's algorithm; what is left over lies on or behind a cycle. With
@@ -1712,7 +1783,7 @@ static void topo_sort(checker *ck, bool reorder)
     }
     if (tail < n || !reorder) {
         if (tail < n)
-            report_cycles(ck, indeg, pos);
+            report_cycles(ck, indeg);
         goto done;
     }
     for (int i = 0; i < n; i++) {
@@ -1771,7 +1842,7 @@ static void check_outputs(checker *ck, const hy_node *outputs)
         if (v < 0 && scalar(e) && of_failed_node(ck, e->str))
             continue; /* its node was refused and said so */
         if (v < 0) {
-            char sug[96] = "";
+            char sug[SUGGEST_CAP] = "";
             err(ck, NULL, e, "output '%s' is not a value of the model%s",
                 scalar(e) ? e->str : "?",
                 scalar(e) ? suggest_value(ck, sug, sizeof sug, e->str) : "");
@@ -1954,7 +2025,7 @@ static void check_top(checker *ck, const hy_node *root)
         for (size_t j = 0; k && j < N_TOP_KEYS; j++)
             ok |= strcmp(k, top_keys[j]) == 0;
         if (!ok) {
-            char sug[96];
+            char sug[SUGGEST_CAP];
             err(ck, NULL, hy_key(root, i), "unknown top-level key '%s'%s", k ? k : "?",
                 k ? suggest(ck, sug, sizeof sug, k, top_keys, N_TOP_KEYS) : "");
             note_list(ck, "top-level keys", top_keys, N_TOP_KEYS);

@@ -152,6 +152,16 @@ static void cycle(void **state)
     assert_non_null(strstr(d.text, "cycles.yaml:5:3: error: the graph has a cycle: c -> d -> b -> c"));
     assert_non_null(strstr(d.text, "cycles.yaml:9:3: error: the graph has a cycle: g -> f -> g"));
     assert_non_null(strstr(d.text, "cycles.yaml:10:3: error: the graph has a cycle: h -> h"));
+    /* a cycle whose first node also reads another cycle */
+    assert_int_not_equal(tu_check("cycles2.yaml",
+                                  "heed: 1\ninputs: {x: [B, 4]}\nnodes:\n"
+                                  "  a: {op: Add, in: [y, b]}\n  b: {op: Tanh, in: a}\n"
+                                  "  y: {op: Tanh, in: y}\n",
+                                  &d),
+                         HEED_OK);
+    assert_int_equal(d.count, 2);
+    assert_non_null(strstr(d.text, "the graph has a cycle: b -> a -> b"));
+    assert_non_null(strstr(d.text, "the graph has a cycle: y -> y"));
     /* beside other mistakes, not after them */
     tu_expect_errors("both.yaml",
                      "heed: 1\ninputs: {x: [B, 4]}\nnodes:\n  a: {op: Tanh, in: [x, x]}\n"
