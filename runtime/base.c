@@ -1,9 +1,12 @@
 /* base.c - environment, checked allocation, logging, diagnostics helpers. */
 #include "base.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <omp.h>
 
@@ -192,6 +195,23 @@ void heed_pool_free(const heed_env *env, void *pool)
 
 static void replace_controls(char *s);
 static void drop_partial_char(char *s);
+
+FILE *heed_fopen_read(const char *path)
+{
+    /* open() without O_NONBLOCK waits for a FIFO's writer; reading blocks
+     * again once the flag is cleared, as a file's reader expects */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    int flags = fcntl(fd, F_GETFL);
+    FILE *f = flags >= 0 && fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) == 0 ? fdopen(fd, "rb") : NULL;
+    if (!f) {
+        int why = errno;
+        close(fd);
+        errno = why;
+    }
+    return f;
+}
 
 void heed_log(const heed_env *env, heed_log_level level, const char *fmt, ...)
 {

@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include "heed.h"
@@ -36,6 +37,10 @@ void *heed_realloc(const heed_env *env, void *ptr, size_t size);
 void heed_dealloc(const heed_env *env, void *ptr);
 char *heed_strdup(const heed_env *env, const char *s);
 char *heed_strndup(const heed_env *env, const char *s, size_t n);
+
+/* fopen(path, "rb") that does not wait on a FIFO no one writes to (it then
+ * reads as empty); pipes with a writer read as ever. NULL with errno set. */
+FILE *heed_fopen_read(const char *path);
 
 /* 64-byte aligned allocation for tensor memory (arena, parameters). */
 void *heed_alloc_aligned(const heed_env *env, size_t size);

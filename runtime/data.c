@@ -304,7 +304,7 @@ typedef heed_status (*line_fn)(void *user, char **cols, int n_cols, int line);
 static heed_status read_tsv(const heed_env *env, const char *path, line_fn fn, void *user,
                             heed_diag *diag)
 {
-    FILE *f = fopen(path, "rb");
+    FILE *f = heed_fopen_read(path);
     if (!f)
         return heed_fail(diag, HEED_ERR_IO, "cannot open %s: %s", path, strerror(errno));
     char *line = NULL;

@@ -21,8 +21,8 @@ heed_status heed_session_accuracy(heed_session *s, heed_accuracy *acc, heed_diag
     if (!s->have_forward)
         return heed_fail(diag, HEED_ERR_STATE,
                          "accuracy reads the last forward pass, and there is none to read: no "
-                         "forward pass yet, or a backward pass (or training step) used its "
-                         "buffers since");
+                         "forward pass yet, the last one failed, or a backward pass (or "
+                         "training step) used its buffers since");
     const hm_node *ce = &m->nodes[m->loss_node];
     const hp_value *lv = &s->plan->values[ce->in[0]], *tv = &s->plan->values[ce->in[1]];
     const float *logits = hs_value_ptr(s, ce->in[0], false);

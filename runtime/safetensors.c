@@ -126,7 +126,7 @@ static heed_status parse_tensor(st_file *f, const char *name, json_t *obj, st_te
             return st_fail(diag, HEED_ERR_WEIGHTS, path,
                            "tensor '%s': dim %d is invalid (not a whole number from 0 on, or "
                            "too large)",
-                           name, d);
+                           name, d + 1);
         t->shape[d] = v;
     }
     json_t *b = json_array_get(offs, 0), *e = json_array_get(offs, 1);

@@ -3,6 +3,7 @@
  * with the vocabularies and the graph hash in the metadata. Loading matches
  * tensors by name and shape and reports every mismatch at once.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -42,6 +43,7 @@ static heed_status save(const heed_weights *w, const heed_train_state *ts, const
     char *owned[META_MAX];
     int n_meta = 0, n_owned = 0;
     char hash[32], keys[META_MAX][HEED_MAX_DIM_NAME + 16], nums[9][32], config[512];
+    char *dims = NULL, *tokens = NULL; /* heed.dims and heed.tokens, sized by the model */
     heed_status st = HEED_OK;
     if (!e || !shapes || (opt && !names)) {
         st = heed_fail(diag, HEED_ERR_NOMEM, "out of memory saving weights");
@@ -73,9 +75,16 @@ static heed_status save(const heed_weights *w, const heed_train_state *ts, const
     snprintf(hash, sizeof hash, "%016" PRIx64, m->hash);
     /* the fixed dims these weights were made with (they may differ from the
      * model's defaults, given with --dim) */
-    char dims[1024];
+    size_t dims_cap = (size_t)m->n_syms * (HEED_MAX_DIM_NAME + 24) + 1;
+    size_t tokens_cap = (size_t)m->n_fields * (HEED_MAX_VALUE_NAME + 8) + 1;
+    dims = heed_alloc(env, dims_cap);
+    tokens = heed_alloc(env, tokens_cap);
+    if (!dims || !tokens) {
+        st = heed_fail(diag, HEED_ERR_NOMEM, "out of memory saving weights");
+        goto done;
+    }
     heed_sbuf db;
-    heed_sbuf_init(&db, dims, sizeof dims);
+    heed_sbuf_init(&db, dims, dims_cap);
     for (int i = 0; i < m->n_syms; i++)
         if (m->syms[i].kind == HM_SYM_FIXED)
             heed_sbuf_printf(&db, "%s%s=%lld", db.len ? "," : "", m->syms[i].name,
@@ -83,8 +92,7 @@ static heed_status save(const heed_weights *w, const heed_train_state *ts, const
     mk[n_meta] = "heed.dims";
     mv[n_meta++] = dims;
     /* how each field was tokenised, which the vocabularies only make sense with */
-    char tokens[1024];
-    heed_sbuf_init(&db, tokens, sizeof tokens);
+    heed_sbuf_init(&db, tokens, tokens_cap);
     for (int f = 0; w->vocab && f < m->n_fields; f++)
         heed_sbuf_printf(&db, "%s%s=%s", db.len ? "," : "", m->fields[f].input,
                          hv_tokens_name(w->vocab->tokens[f]));
@@ -134,6 +142,8 @@ static heed_status save(const heed_weights *w, const heed_train_state *ts, const
     }
     st = st_write(env, path, e, (int)n, mk, mv, n_meta, diag);
 done:
+    heed_dealloc(env, dims);
+    heed_dealloc(env, tokens);
     for (int i = 0; i < n_owned; i++)
         heed_dealloc(env, owned[i]);
     for (int i = 0; names && i < 2 * w->n_params; i++)
@@ -172,8 +182,7 @@ heed_status heed_weights_save_checkpoint(const heed_weights *w, const heed_train
     if (!w || !ts || !path)
         return heed_fail(diag, HEED_ERR_ARGUMENT, "heed_weights_save_checkpoint: NULL argument");
     /* what heed_weights_load accepts back: a checkpoint it would refuse
-     * must not replace a good one (loading takes counts to 2^52, so a run
-     * resumed from any loadable file can count on and still save) */
+     * must not replace a good one */
     if (w->steps > ((int64_t)1 << 53) || ts->epoch < 0 || ts->batch < 0 || ts->runs < 0 ||
         ts->rows < 0 || ts->loss_batches < 0 ||
         ts->epoch > ((int64_t)1 << 53) || ts->batch > ((int64_t)1 << 53) ||
@@ -199,8 +208,8 @@ heed_status heed_weights_train_state(const heed_weights *w, heed_train_state *ou
 }
 
 /* A checkpoint's count (steps, epoch, batch, runs): digits only, at most
- * 2^52, so that counting on from it stays within the 2^53 a save accepts
- * (a double's whole numbers) and cannot overflow; absent is 0. */
+ * 2^53 (a double's whole numbers), as a save accepts, so counting on from it
+ * cannot overflow; absent is 0. */
 static bool meta_count(const char *s, int64_t *out)
 {
     *out = 0;
@@ -210,7 +219,7 @@ static bool meta_count(const char *s, int64_t *out)
         return false;
     unsigned long long v = strtoull(s, NULL, 10);
     *out = (int64_t)v;
-    return v <= (1ULL << 52);
+    return v <= (1ULL << 53);
 }
 
 /* A checkpoint's optimizer state and training state, when the file has them. */
@@ -254,13 +263,16 @@ static heed_status load_training(heed_weights *w, const st_file *f, heed_diag *d
     char *end = NULL;
     errno = 0;
     w->state.seed = seed ? strtoull(seed, &end, 10) : 0;
-    bool seed_ok = !seed || (*seed && !*end && seed[0] != '-' && errno == 0);
+    /* strtoull and strtof skip leading spaces and take a sign: digits only */
+    bool seed_ok = !seed || (isdigit((unsigned char)seed[0]) && !*end && errno == 0);
     end = NULL;
     w->state.lr = lr ? strtof(lr, &end) : w->train.lr;
-    bool lr_ok = (!lr || (*lr && !*end)) && w->state.lr > 0 && isfinite(w->state.lr);
+    bool lr_ok = (!lr || (*lr && !isspace((unsigned char)*lr) && !*end)) && w->state.lr > 0 &&
+                 isfinite(w->state.lr);
     end = NULL;
     w->state.loss_sum = loss_sum ? strtod(loss_sum, &end) : 0.0;
-    bool sum_ok = !loss_sum || (*loss_sum && !*end && isfinite(w->state.loss_sum));
+    bool sum_ok = !loss_sum || (*loss_sum && !isspace((unsigned char)*loss_sum) && !*end &&
+                                isfinite(w->state.loss_sum));
     /* the first field that is not valid, named */
     const char *bad =
         !meta_count(steps, &w->steps)                          ? "heed.train.steps"
@@ -402,26 +414,32 @@ static heed_status sizes_refused(const heed_model *m, const st_file *f, bool own
 }
 
 /* "E=16,H=256" from the metadata into dims the model knows (others ignored:
- * a mismatch then shows as mismatched tensors). False when the text is not
- * such a list: a count that is not a whole number from 1 to 2^31. */
-static bool parse_dims(const heed_model *m, const char *text, heed_dim *dims,
-                       char names[][64], size_t cap, size_t *n_out)
+ * a mismatch then shows as mismatched tensors), their names pointing into
+ * `text`, which is split in place. False when the text is not such a list: a
+ * count that is not a whole number from 1 to 2^31. `dims` has room for the
+ * model's dims. */
+static bool parse_dims(const heed_model *m, char *text, heed_dim *dims, size_t *n_out)
 {
     size_t n = 0;
-    char value[32];
     *n_out = 0;
-    while (text && *text && n < cap) {
-        if (!meta_pair(&text, names[n], 64, value, sizeof value))
+    for (char *item = text; item && *item;) {
+        char *comma = strchr(item, ','), *eq = strchr(item, '=');
+        if (comma)
+            *comma = '\0';
+        if (!eq || (comma && eq > comma) || eq == item)
             return false;
+        *eq = '\0';
         char *end;
         errno = 0;
-        long long v = strtoll(value, &end, 10);
-        if (!value[0] || *end || errno || v <= 0 || v > HEED_MAX_DIM_VALUE)
+        long long v = strtoll(eq + 1, &end, 10);
+        if (!eq[1] || isspace((unsigned char)eq[1]) || *end || errno || v <= 0 ||
+            v > HEED_MAX_DIM_VALUE)
             return false;
-        int sym = hm_sym_find(m, names[n]);
-        /* only fixed dims: vocabulary sizes come from the vocabularies */
-        if (sym >= 0 && m->syms[sym].kind == HM_SYM_FIXED)
-            dims[n] = (heed_dim){names[n], v}, n++;
+        int sym = hm_sym_find(m, item);
+        /* only fixed dims, each once: vocabulary sizes come from the vocabularies */
+        if (sym >= 0 && m->syms[sym].kind == HM_SYM_FIXED && n < (size_t)m->n_syms)
+            dims[n++] = (heed_dim){item, v};
+        item = comma ? comma + 1 : NULL;
     }
     *n_out = n;
     return true;
@@ -502,22 +520,33 @@ static heed_status load_weights(const heed_model *m, const char *path, unsigned 
         st_free(f);
         return st;
     }
-    heed_dim saved[64];
-    char names[64][64];
     const heed_dim *dims = given;
     size_t n_dims = n_given;
+    heed_dim *saved = NULL;
+    char *copy = NULL; /* heed.dims, split in place: the saved dims' names */
     if (!own_dims) {
         const char *text = st_meta(f, "heed.dims");
-        if (!parse_dims(m, text, saved, names, 64, &n_dims)) {
+        saved = heed_zalloc(&m->env, (size_t)m->n_syms + 1, sizeof *saved);
+        copy = text ? heed_strdup(&m->env, text) : NULL;
+        if (!saved || (text && !copy)) {
+            st = heed_fail(diag, HEED_ERR_NOMEM, "out of memory reading %s", path);
+        } else if (copy && !parse_dims(m, copy, saved, &n_dims)) {
             heed_srcpos pos = {f->path, NULL, 0, 0};
             heed_diag_add(diag, HEED_ERR_WEIGHTS, &pos, NULL,
                           "metadata heed.dims '%.200s' is not a list of NAME=N (N from 1 to "
                           "2^31)",
                           text);
+            st = HEED_ERR_WEIGHTS;
+        }
+        if (st != HEED_OK) {
+            heed_dealloc(&m->env, saved);
+            heed_dealloc(&m->env, copy);
             st_free(f);
             heed_vocab_free(vocab);
-            return HEED_ERR_WEIGHTS;
+            return st;
         }
+        if (!copy)
+            n_dims = 0;
         dims = saved;
     }
     /* a file's metadata cannot make us allocate more than it could fill
@@ -527,9 +556,16 @@ static heed_status load_weights(const heed_model *m, const char *path, unsigned 
     heed_weights *w;
     st = hw_create(m, vocab, dims, n_dims, cap, &w, diag);
     heed_vocab_free(vocab);
+    heed_dealloc(&m->env, saved);
+    heed_dealloc(&m->env, copy);
     if (st != HEED_OK) {
-        if (st != HEED_ERR_NOMEM)
+        /* the file's sizes are to blame only if the model's own ones work */
+        heed_weights *own = NULL;
+        heed_diag scratch;
+        heed_diag_clear(&scratch);
+        if (st != HEED_ERR_NOMEM && hw_create(m, NULL, NULL, 0, 0, &own, &scratch) == HEED_OK)
             st = sizes_refused(m, f, own_dims, diag);
+        heed_weights_free(own);
         st_free(f);
         return st;
     }

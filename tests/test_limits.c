@@ -516,6 +516,39 @@ static void name_lengths(void **state)
     heed_weights_free(w);
     heed_vocab_free(v);
     heed_model_free(m);
+    /* many dims of the longest names: heed.dims holds them all (it was cut
+     * at 1 KiB, and the dims past the cut were lost) */
+    static char many[16384];
+    int len = snprintf(many, sizeof many, "heed: 1\ndims: {");
+    for (int i = 0; i < 20; i++)
+        len += snprintf(many + len, sizeof many - (size_t)len, "%s%.61s%02d: %d", i ? ", " : "",
+                        dim, i, i + 1);
+    len += snprintf(many + len, sizeof many - (size_t)len,
+                    "}\ninputs: {x: [B, 4]}\nnodes:\n  a: {op: Affine, in: x, units: %.61s19}\n",
+                    dim);
+    m = tu_model("many.yaml", many);
+    /* made at a size other than the model's, which only heed.dims tells */
+    char last[80];
+    snprintf(last, sizeof last, "%.61s19", dim);
+    heed_dim other = {last, 7};
+    assert_int_equal(heed_weights_new(m, NULL, &other, 1, 1, &w, &d), HEED_OK);
+    assert_int_equal(heed_weights_save(w, path, &d), HEED_OK);
+    if (heed_weights_load(m, path, 0, &back, &d) != HEED_OK)
+        fail_msg("%s", d.text);
+    heed_weights_free(back);
+    heed_weights_free(w);
+    heed_model_free(m);
+    /* long names inside a block: a node read by another, and an input */
+    char node[141];
+    memset(node, 'n', sizeof node - 1);
+    node[140] = '\0';
+    snprintf(yaml, sizeof yaml,
+             "heed: 1\ninputs: {x: [B, 4]}\nblocks:\n  b:\n    inputs: [%.150s]\n"
+             "    nodes:\n      %s: {op: Tanh, in: %.150s}\n      o: {op: Tanh, in: %s}\n"
+             "nodes:\n  s: {block: b, in: x}\n",
+             field, node, field, node);
+    if (load_check("inblock.yaml", yaml, strlen(yaml), NULL, NULL, 0, &d) != HEED_OK)
+        fail_msg("%s", d.text);
     /* one byte more, each */
     snprintf(yaml, sizeof yaml,
              "heed: 1\ndims: {%sW: 3}\ninputs: {x: [B, 4]}\nnodes:\n  %sg: {op: Tanh, in: x}\n",
@@ -733,6 +766,13 @@ static void weights_sizes_refused(void **state)
                 "model 'u' cannot be sized as this file says (heed.dims 'U=300'):");
     assert_non_null(strstr(d.text, "u.yaml:7:42: error: node 'r': 'layers' is U = 300"));
     assert_null(w);
+    /* a model that cannot be sized at any dims is the model's fault, not
+     * the file's: its own error, not one naming the weights file */
+    heed_model *wide = tu_model("wide_s.yaml", "heed: 1\ninputs: {x: [B, S]}\nnodes:\n"
+                                               "  h: {op: Affine, in: x, units: 3}\n");
+    assert_int_equal(heed_weights_load(wide, path, 0, &w, &d), HEED_ERR_SHAPE);
+    assert_string_equal(d.file, "wide_s.yaml");
+    heed_model_free(wide);
     /* a count that is not one is refused, not read as far as it goes */
     const char *const bad[] = {"U=2abc", "U=0", "U=", "U"};
     for (int i = 0; i < 4; i++) {
@@ -828,12 +868,13 @@ static void weights_offsets_lie(void **state)
         write_st(path, 0, header, 60);
         expect_weights_error(path, 0, cases[i].message);
     }
-    /* a shape whose product overflows is refused before any size is computed */
+    /* a shape whose product overflows is refused before any size is computed
+     * (at its second dim, counting from 1 as every message does) */
     write_st(path, 0,
              "{\"h.weight\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296,16],"
              "\"data_offsets\":[0,48]}," H_BIAS "}",
              60);
-    expect_weights_error(path, 0, "tensor 'h.weight': dim 1 is invalid");
+    expect_weights_error(path, 0, "tensor 'h.weight': dim 2 is invalid");
     /* elements that fit, bytes that do not: said so, not a wrapped count */
     write_st(path, 0,
              "{\"h.weight\":{\"dtype\":\"F32\",\"shape\":[4611686018427387908],"
