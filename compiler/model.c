@@ -15,7 +15,7 @@ int heed_version_number(void) { return HEED_VERSION_NUMBER; }
 static heed_status read_file(const heed_env *env, const char *path, size_t limit, char **out,
                              size_t *len, heed_diag *diag)
 {
-    FILE *f = fopen(path, "rb");
+    FILE *f = heed_fopen_read(path);
     if (!f)
         return heed_fail(diag, HEED_ERR_IO, "cannot open %s: %s", path, strerror(errno));
     char *buf = NULL;

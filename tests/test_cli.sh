@@ -92,6 +92,10 @@ contains err.txt "--dim h: model 'char_classifier' has no dim 'h'; did you mean 
 printf 'heed: 1\ninputs: {x: [B, 1]}\nnodes:\n  a: {op: Affine, in: x, units: 1, bias: false}\n' >one-node.yaml
 expect 0 "check of one node" "$heed" check one-node.yaml
 contains out.txt "ok: model 'model', 1 node, 1 parameter" "check of one node"
+# a vocabulary's size comes from its tokens: weights made at another would
+# not load with that vocabulary again
+expect 2 "train --dim of a vocabulary" "$heed" train "$src/graphs/char_classifier.yaml" --data none.tsv --dim V=100
+contains err.txt "--dim V: V is a vocabulary's size" "train --dim of a vocabulary"
 # values are whole numbers: not empty, not padded; a flag takes no value
 expect 2 "--dim with a space" "$heed" check "$src/graphs/bahdanau_seq2seq.yaml" --dim "E= 3"
 expect 2 "empty --seed" "$heed" gradcheck "$src/graphs/char_classifier.yaml" --seed=
@@ -167,6 +171,13 @@ if grep -q "$(printf '\033')" err.txt; then fail "a control character of a weigh
 mkfifo fifo.safetensors
 expect 1 "heed run --inputs FIFO" timeout 20 "$heed" run calc.yaml --inputs fifo.safetensors --out o.safetensors
 contains err.txt "fifo.safetensors: error: not a regular file" "heed run --inputs FIFO"
+# a model or data FIFO reads as empty; a pipe with a writer reads as ever
+mkfifo fifo.yaml fifo.tsv
+expect 1 "heed check FIFO" timeout 20 "$heed" check fifo.yaml
+contains err.txt "fifo.yaml: error: the model file is empty" "heed check FIFO"
+expect 1 "heed train --data FIFO" timeout 20 "$heed" train "$src/graphs/char_classifier.yaml" --data fifo.tsv --quiet
+contains err.txt "fifo.tsv has no rows with text" "heed train --data FIFO"
+expect 0 "heed check from a pipe" sh -c "cat calc.yaml | '$heed' check /dev/stdin"
 cp calc.yaml calc-kept.yaml
 expect 2 "run --out over the model" "$heed" run calc-kept.yaml --inputs in.safetensors --out calc-kept.yaml
 contains err.txt "would overwrite calc-kept.yaml" "run --out over the model"
@@ -485,6 +496,23 @@ for bad in "heed.train.steps 18446744073709551615" "heed.train.steps 90071992547
     contains err.txt "damaged.safetensors: error: the checkpoint's training state is not valid: ${bad%% *}" \
         "checkpoint with $bad"
 done
+# a learning rate decayed past the smallest float stays at it: the run ends
+# and its checkpoint resumes (a rate of 0 was refused and left unset)
+printf 'abc\ten\nxyz\tfr\nabd\ten\n' >decay.tsv
+expect 0 "lr decayed to nothing" "$heed" train "$src/graphs/char_classifier.yaml" --data decay.tsv \
+    --lr 1e-9 --lr-decay 1e-6 --epochs 9 --out decay.safetensors --quiet
+expect 0 "resume after the decay" "$heed" train "$src/graphs/char_classifier.yaml" --data decay.tsv \
+    --resume decay.safetensors --epochs 10 --quiet
+# a count that loads but leaves no room to count on is refused before training
+for near in "heed.train.steps 9007199254740992" "heed.train.runs 4503599627370497"; do
+    # shellcheck disable=SC2086
+    set_meta words.safetensors $near >near.safetensors
+    cp near.safetensors near-before.safetensors
+    expect 1 "checkpoint with $near" "$heed" train "$src/graphs/bahdanau_seq2seq.yaml" \
+        --data spell.tsv --resume near.safetensors --epochs 13 --quiet
+    contains err.txt "near.safetensors: its step, run or row counts are past 2^52" "checkpoint with $near"
+    cmp -s near.safetensors near-before.safetensors || fail "a refused resume changed its checkpoint"
+done
 # commands that only use the weights read them whatever the training state
 printf 'abc\ta b c\n' >one.tsv
 expect 0 "eval of a checkpoint with a damaged state" "$heed" eval "$src/graphs/bahdanau_seq2seq.yaml" \
@@ -568,6 +596,8 @@ expect 0 "gradcheck" "$heed" gradcheck "$g" --dim E=4 --dim H=6 --dim B=2 --dim 
 grep -qE '^worst relative error [0-9.e+-]+ \(tolerance 0\.05[;)].*: pass$' out.txt ||
     fail "gradcheck verdict: $(cat out.txt)"
 expect 2 "inspect --json --dot -" "$heed" inspect "$g" --json --dot -
+expect 0 "inspect --dot -" "$heed" inspect "$g" --dot -
+[ "$(head -c 8 out.txt)" = "digraph " ] || fail "inspect --dot - printed more than the graph: $(head -c 80 out.txt)"
 printf 'heed: 1\nname: "say \\"hi\\" \\\\ bye"\ninputs: {x: [B, 4]}\nnodes:\n  t: {op: Tanh, in: x}\n' >quoted-name.yaml
 expect 0 "inspect --dot of a quoted name" "$heed" inspect quoted-name.yaml --dot quoted.dot
 [ "$(head -n 1 quoted.dot)" = 'digraph "say \"hi\" \\ bye" {' ] ||

@@ -258,11 +258,18 @@ int cli_load_model_dims(const char *cmd, const char *path, int threads, const he
     /* a --dim the model has not is a mistake on the command line, not in
      * the file: a usage error with the model's dims to choose from */
     size_t n = heed_model_dim_count(*out);
-    const char *names[256];
+    const char **names = malloc(sizeof *names * (n + 1));
+    if (!names) {
+        fprintf(stderr, "heed %s: error: out of memory\n", cmd);
+        heed_model_free(*out);
+        *out = NULL;
+        return CLI_USER_ERROR;
+    }
     int k = 0;
-    for (size_t i = 0; i < n && k < 256; i++)
+    for (size_t i = 0; i < n; i++)
         names[k++] = heed_model_dim_name(*out, i);
-    for (int i = 0; i < n_dims; i++) {
+    int rc = CLI_OK;
+    for (int i = 0; i < n_dims && rc == CLI_OK; i++) {
         bool known = false;
         for (int j = 0; j < k && !known; j++)
             known = !strcmp(dims[i].name, names[j]);
@@ -274,11 +281,14 @@ int cli_load_model_dims(const char *cmd, const char *path, int threads, const he
                 cmd, dims[i].name, heed_model_name(*out), dims[i].name,
                 best ? "; did you mean '" : "", best ? best : "", best ? "'?" : "",
                 c ? c->usage : cmd);
+        rc = CLI_USAGE;
+    }
+    free(names);
+    if (rc != CLI_OK) {
         heed_model_free(*out);
         *out = NULL;
-        return CLI_USAGE;
     }
-    return CLI_OK;
+    return rc;
 }
 
 const char *cli_bytes(size_t n, char *buf, size_t cap)

@@ -6,6 +6,7 @@
  * GFLOP/s and the sgemm GFLOP/s measured on this machine, so efficiency is a
  * ratio; --json for machines.
  */
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -409,7 +410,11 @@ int cmd_bench(int argc, char **argv)
             const char *v = cli_value(&o);
             int used = 0;
             /* the steps' bound is the language's for decode: max_length */
-            if (v && (sscanf(v, "%d:%d%n", &a.decode_batch, &a.decode_steps, &used) != 2 ||
+            const char *colon = v ? strchr(v, ':') : NULL;
+            /* sscanf would skip spaces before each number */
+            if (v && (!isdigit((unsigned char)v[0]) || !colon ||
+                      !isdigit((unsigned char)colon[1]) ||
+                      sscanf(v, "%d:%d%n", &a.decode_batch, &a.decode_steps, &used) != 2 ||
                       v[used] || a.decode_batch < 1 || a.decode_batch > (1 << 20) ||
                       a.decode_steps < 1 || a.decode_steps > 4096))
                 return cli_usage_error(&o, "--decode takes BATCH:STEPS with BATCH from 1 to "

@@ -150,9 +150,11 @@ int cmd_inspect(int argc, char **argv)
         heed_model_free(m);
         return cli_report(&d);
     }
+    /* --dot - is the graph alone on stdout, for a pipe into dot */
+    bool dot_stdout = dot && !strcmp(dot, "-");
     if (json) {
         print_json(m, p, training);
-    } else {
+    } else if (!dot_stdout) {
         print_dims(m, p, stdout);
         print_table(m, p, training);
     }

@@ -7,6 +7,7 @@
  * plain log lines.
  */
 #include <ctype.h>
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -317,7 +318,14 @@ static heed_status end_epoch(run *r, curves *cv, double train_loss, size_t examp
     r->pos.loss_sum = 0.0;
     r->pos.loss_batches = 0;
     r->tc.lr *= r->tc.lr_decay;
-    heed_weights_set_train_config(r->w, &r->tc);
+    /* decayed past the smallest float the rate would be 0, which neither
+     * the optimizer nor a checkpoint takes: it stays at the smallest */
+    if (!(r->tc.lr > 0.0f))
+        r->tc.lr = FLT_TRUE_MIN;
+    if (heed_weights_set_train_config(r->w, &r->tc) != HEED_OK)
+        return cli_fail(d, HEED_ERR_ARGUMENT, "the training configuration is not valid after "
+                                              "epoch %lld",
+                        e);
     st = checkpoint(r, d);
     return st == HEED_OK && a->keep_epochs ? keep_epoch(r, e, d) : st;
 }
@@ -416,6 +424,16 @@ static heed_status make_weights(const train_args *a, run *r, heed_vocab **v, hee
                            "%s holds weights but no training state: it was not written by heed "
                            "train, so it cannot be resumed",
                            a->resume);
+        /* a checkpoint takes counts to 2^53: one past 2^52 could not count
+         * on through the run and be saved again, and the run would be lost */
+        const int64_t room = (int64_t)1 << 52;
+        if (st == HEED_OK &&
+            (heed_weights_steps(r->w) > room || r->pos.runs > room || r->pos.rows > room ||
+             r->pos.epoch > room || r->pos.batch > room || r->pos.loss_batches > room))
+            st = cli_fail(d, HEED_ERR_WEIGHTS,
+                           "%s: its step, run or row counts are past 2^52, too near the 2^53 a "
+                           "checkpoint holds to train on",
+                           a->resume);
         return st == HEED_OK ? same_tokens(a, a->resume, heed_weights_vocab(r->w), d) : st;
     }
     if (a->init) {
@@ -429,7 +447,16 @@ static heed_status make_weights(const train_args *a, run *r, heed_vocab **v, hee
     /* a target that never holds a label or token trains a model that can
      * only answer <unk> */
     const char *target = heed_model_target_field(r->m);
-    if (st == HEED_OK && target && heed_vocab_size(*v, target) <= 4)
+    bool any_token = false;
+    for (size_t i = 0; st == HEED_OK && i < heed_model_input_count(r->m); i++) {
+        heed_tensor in;
+        heed_model_input(r->m, i, &in);
+        any_token |= heed_vocab_size(*v, in.name) > 4;
+    }
+    if (st == HEED_OK && !any_token)
+        st = cli_fail(d, HEED_ERR_DATA, "%s has no rows with text: there is nothing to learn",
+                      a->data);
+    else if (st == HEED_OK && target && heed_vocab_size(*v, target) <= 4)
         st = cli_fail(d, HEED_ERR_DATA,
                       "%s: the target column (field '%s', column %d) is empty in every row: "
                       "there is nothing to learn",
@@ -441,7 +468,7 @@ static heed_status make_weights(const train_args *a, run *r, heed_vocab **v, hee
 
 /* The run's settings: the model's train: section with the options on top, or
  * on --resume the checkpoint's own (only --epochs may extend the run). */
-static void configure(const train_args *a, run *r)
+static bool configure(const train_args *a, run *r)
 {
     if (a->resume) {
         heed_weights_train_config(r->w, &r->tc);
@@ -462,13 +489,35 @@ static void configure(const train_args *a, run *r)
     }
     if (a->epochs > 0)
         r->tc.epochs = a->epochs;
-    heed_weights_set_train_config(r->w, &r->tc);
+    if (heed_weights_set_train_config(r->w, &r->tc) != HEED_OK) {
+        fprintf(stderr, "heed train: error: the training configuration is not valid (lr %g, "
+                        "batch %d, epochs %d)\n",
+                (double)r->tc.lr, r->tc.batch, r->tc.epochs);
+        return false;
+    }
     heed_session_seed(r->s, r->pos.seed);
     heed_session_set_runs(r->s, r->pos.runs);
     heed_session_check_numerics(r->s, a->check_numerics);
     r->batch = (size_t)r->tc.batch;
     r->n = heed_dataset_size(r->train);
     r->steps = (r->n + r->batch - 1) / r->batch;
+    return true;
+}
+
+/* A --dim naming a vocabulary dim: the vocabulary, from the data or the
+ * --init file, sizes it, and weights made at another size could not be
+ * loaded with that vocabulary again. NULL when there is none. */
+static const char *vocab_dim_given(const train_args *a, const heed_model *m)
+{
+    for (size_t i = 0; i < heed_model_input_count(m); i++) {
+        heed_tensor in;
+        heed_model_input(m, i, &in);
+        const char *vocab = heed_model_field_vocab(m, in.name);
+        for (size_t k = 0; vocab && k < a->n_dims; k++)
+            if (!strcmp(a->dims[k].name, vocab))
+                return vocab;
+    }
+    return NULL;
 }
 
 static int run_training(train_args *a)
@@ -478,6 +527,14 @@ static int run_training(train_args *a)
         cli_load_model_dims("train", a->model, a->threads, a->dims, (int)a->n_dims, &r.m);
     if (loaded != CLI_OK)
         return loaded;
+    const char *vocab_dim = vocab_dim_given(a, r.m);
+    if (vocab_dim) {
+        fprintf(stderr, "heed train: error: --dim %s: %s is a vocabulary's size, set by the "
+                        "tokens of the data (or of --init's vocabulary)\nusage: %s\n",
+                vocab_dim, vocab_dim, cli_command("train")->usage);
+        heed_model_free(r.m);
+        return CLI_USAGE;
+    }
     heed_diag d;
     heed_vocab *v = NULL;
     heed_dataset *train = NULL, *valid = NULL;
@@ -501,10 +558,11 @@ static int run_training(train_args *a)
     if (rc == CLI_OK) {
         r.train = train;
         r.valid = valid;
-        configure(a, &r);
         /* other data would go on under the checkpoint's vocabularies and
          * order; a position past an epoch's end would train nothing */
-        if (a->resume && r.pos.rows > 0 && (size_t)r.pos.rows != r.n)
+        if (!configure(a, &r))
+            rc = CLI_USER_ERROR;
+        else if (a->resume && r.pos.rows > 0 && (size_t)r.pos.rows != r.n)
             rc = (fprintf(stderr,
                           "heed train: error: %s was trained on %lld rows, but %s has %zu: "
                           "resume on the data it was trained on\n",

@@ -31,7 +31,8 @@ static const cli_cmd commands[] = {
      "  --infer             the inference plan (default: the training plan when the model\n"
      "                      has a loss)\n"
      "  --json              the same as JSON\n"
-     "  --dot FILE          write the graph in Graphviz dot format\n",
+     "  --dot FILE          write the graph in Graphviz dot format ('-': to stdout, in\n"
+     "                      place of the table)\n",
      cmd_inspect},
     {"gradcheck", "backward against finite differences, per node",
      "heed gradcheck MODEL.yaml [--dim NAME=N ...] [--samples N] [--tol X] [--step H] "

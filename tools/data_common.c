@@ -6,6 +6,7 @@
 #include "datasets.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -257,7 +258,16 @@ data_status data_sample_unique(const data_request *rq, const char *name, data_ma
 data_status data_read_file(const char *path, const char *package, char **text, size_t *len,
                            data_error *err)
 {
-    FILE *f = fopen(path, "rb");
+    /* as the library reads its files: a FIFO no one writes to reads as
+     * empty rather than waiting for ever */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    int flags = fd >= 0 ? fcntl(fd, F_GETFL) : -1;
+    FILE *f = flags >= 0 && fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) == 0 ? fdopen(fd, "rb") : NULL;
+    if (!f && fd >= 0) {
+        int why = errno;
+        close(fd);
+        errno = why;
+    }
     if (!f)
         return data_fail(err, DATA_ERR_SOURCE, "cannot read %s: %s%s%s%s", path, strerror(errno),
                          package ? " (Debian's package " : "", package ? package : "",

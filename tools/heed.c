@@ -26,11 +26,15 @@ int main(int argc, char **argv)
     }
     const char *name = argv[1];
     /* heed help COMMAND is heed COMMAND --help */
-    if (!strcmp(name, "help") && argc > 2 && cli_command(argv[2])) {
-        cli_help(stdout, cli_command(argv[2]));
-        return CLI_OK;
+    if (!strcmp(name, "help") && argc > 2) {
+        if (cli_command(argv[2])) {
+            cli_help(stdout, cli_command(argv[2]));
+            return CLI_OK;
+        }
+        name = argv[2]; /* not a command: said below, with a did-you-mean */
     }
-    if (!strcmp(name, "--help") || !strcmp(name, "-h") || !strcmp(name, "help")) {
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
+        (!strcmp(argv[1], "help") && argc == 2)) {
         usage(stdout);
         return CLI_OK;
     }
