@@ -1691,12 +1691,21 @@ static void report_cycle_in(checker *ck, const int *indeg, const int *comp, int 
             return; /* not reached: a component of a cycle has an edge inside */
         u = next;
     }
-    char buf[600];
+    /* whole names only: a long cycle is cut after the names that fit, then
+     * "... -> " and the node it closes on */
+    char buf[800];
     heed_sbuf sb;
     heed_sbuf_init(&sb, buf, sizeof buf);
-    for (int i = len - 1; i >= pos[u]; i--)
-        heed_sbuf_printf(&sb, "%s -> ", m->nodes[path[i]].name);
-    heed_sbuf_printf(&sb, "%s", m->nodes[path[len - 1]].name);
+    const char *last = m->nodes[path[len - 1]].name;
+    for (int i = len - 1; i >= pos[u]; i--) {
+        const char *name = m->nodes[path[i]].name;
+        if (sb.len + strlen(name) + strlen(last) + 16 > sizeof buf) {
+            heed_sbuf_printf(&sb, "... -> ");
+            break;
+        }
+        heed_sbuf_printf(&sb, "%s -> ", name);
+    }
+    heed_sbuf_printf(&sb, "%s", last);
     const hm_node *at = &m->nodes[path[len - 1]];
     err(ck, at->name, at->at, "the graph has a cycle: %s", buf);
 }

@@ -137,7 +137,7 @@ static void cycle(void **state)
                      "  b: {op: Tanh, in: a}\n"
                      "  c: {op: Add, in: [b, x]}\n",
                      "cycle.yaml:5:3: error: the graph has a cycle: b -> c -> a -> b", NULL);
-    /* every cycle, each once: a second one behind the first (f reads e,
+    /* each cycle's component once: a second one behind the first (f reads e,
      * which the first cycle feeds) and one on its own */
     heed_diag d;
     assert_int_not_equal(tu_check("cycles.yaml",
