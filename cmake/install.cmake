@@ -110,7 +110,19 @@ foreach(dir LIBDIR INCLUDEDIR)
 endforeach()
 set(HEED_PC_PREFIX "@HEED_PC_PREFIX@") # kept for the second pass
 configure_file(${PROJECT_SOURCE_DIR}/cmake/heed.pc.in ${PROJECT_BINARY_DIR}/heed.pc.in @ONLY)
+# With a relative LIBDIR the prefix is found from heed.pc's own place
+# (${pcfiledir}, LIBDIR/pkgconfig), so an installed tree may be moved, as the
+# CMake package may; an absolute LIBDIR keeps the install prefix.
+if(IS_ABSOLUTE "${CMAKE_INSTALL_LIBDIR}")
+  set(HEED_PC_PREFIX_AT_INSTALL "\${CMAKE_INSTALL_PREFIX}")
+else()
+  string(REGEX MATCHALL "[^/]+" _heed_pc_parts "${CMAKE_INSTALL_LIBDIR}/pkgconfig")
+  set(HEED_PC_PREFIX_AT_INSTALL "\\\${pcfiledir}") # a literal ${pcfiledir} in heed.pc
+  foreach(_part IN LISTS _heed_pc_parts)
+    string(APPEND HEED_PC_PREFIX_AT_INSTALL "/..")
+  endforeach()
+endif()
 install(CODE "
-  set(HEED_PC_PREFIX \"\${CMAKE_INSTALL_PREFIX}\")
+  set(HEED_PC_PREFIX \"${HEED_PC_PREFIX_AT_INSTALL}\")
   configure_file(\"${PROJECT_BINARY_DIR}/heed.pc.in\" \"${PROJECT_BINARY_DIR}/heed.pc\" @ONLY)")
 install(FILES ${PROJECT_BINARY_DIR}/heed.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

@@ -451,12 +451,13 @@ static bool same_letter(int a, int b)
  * over the first 64 bytes of each word. */
 int heed_edit_distance(const char *a, const char *b)
 {
+    /* names are at most 255 bytes (HEED_MAX_VALUE_NAME): all of them count */
     size_t la = strlen(a), lb = strlen(b);
-    if (la > 64)
-        la = 64;
-    if (lb > 64)
-        lb = 64;
-    int rows[3][65]; /* rows i-2, i-1 and i, by i % 3 */
+    if (la > 256)
+        la = 256;
+    if (lb > 256)
+        lb = 256;
+    int rows[3][257]; /* rows i-2, i-1 and i, by i % 3 */
     for (size_t j = 0; j <= lb; j++)
         rows[0][j] = (int)j;
     for (size_t i = 1; i <= la; i++) {

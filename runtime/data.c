@@ -480,7 +480,7 @@ static heed_status choose_tokens(const heed_model *m, const heed_field_tokens *t
 {
     for (size_t i = 0; i < n; i++) {
         int f = tokens[i].field && tokens[i].tokens ? hv_field(m, tokens[i].field) : -2;
-        char why[256];
+        char why[HEED_MAX_VALUE_NAME + 256]; /* quotes a field's name */
         if (f == -2)
             return heed_fail(diag, HEED_ERR_ARGUMENT, "heed_vocab_build_tokens: entry %zu has a "
                                                       "NULL field or tokens", i);

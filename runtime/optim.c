@@ -3,6 +3,8 @@
  * weight decay, as AdamW), over the whole parameter buffer at once.
  */
 #include <float.h>
+#include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,9 +39,22 @@ void hw_config_format(const heed_train_config *c, char *buf, size_t cap)
              (double)c->lr_decay, (double)c->label_smoothing);
 }
 
+/* How hw_config_format writes a number: a digit first (no sign, space or
+ * "inf"), decimal (no hex float). Anything else is not ours. */
+bool hw_plain_number(const char *s)
+{
+    return s && isdigit((unsigned char)s[0]) && !strpbrk(s, "xX");
+}
+
 static bool config_value(heed_train_config *c, const char *key, const char *val)
 {
     char *end;
+    static const char *const numbers[] = {"lr",     "momentum", "beta1", "beta2",
+                                          "eps",    "weight_decay", "clip", "batch",
+                                          "epochs", "seed",     "lr_decay", "label_smoothing"};
+    for (size_t i = 0; i < sizeof numbers / sizeof numbers[0]; i++)
+        if (!strcmp(key, numbers[i]) && !hw_plain_number(val))
+            return false;
     if (!strcmp(key, "optimizer")) {
         c->optimizer = !strcmp(val, "sgd") ? HEED_OPT_SGD : HEED_OPT_ADAM;
         return !strcmp(val, "sgd") || !strcmp(val, "adam");
@@ -52,8 +67,9 @@ static bool config_value(heed_train_config *c, const char *key, const char *val)
         return true;
     }
     if (!strcmp(key, "seed")) {
+        errno = 0;
         c->seed = strtoull(val, &end, 10);
-        return !*end;
+        return !*end && errno == 0;
     }
     static const char *const names[] = {"lr",   "momentum", "beta1",   "beta2",
                                         "eps",  "weight_decay", "clip", "lr_decay",

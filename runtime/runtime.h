@@ -82,6 +82,8 @@ struct heed_weights {
  * back; parsing overrides only the keys present (false when one is bad). */
 void hw_config_format(const heed_train_config *c, char *buf, size_t cap);
 bool hw_config_parse(const char *text, heed_train_config *c);
+/* A number as heed writes it in metadata: a digit first, decimal. */
+bool hw_plain_number(const char *s);
 /* Makes sure gradients (and optimizer state) exist. */
 heed_status hw_ensure_grad(heed_weights *w, heed_diag *diag);
 /* Initialises every parameter from its initialiser and `seed`. */

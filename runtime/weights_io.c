@@ -267,11 +267,11 @@ static heed_status load_training(heed_weights *w, const st_file *f, heed_diag *d
     bool seed_ok = !seed || (isdigit((unsigned char)seed[0]) && !*end && errno == 0);
     end = NULL;
     w->state.lr = lr ? strtof(lr, &end) : w->train.lr;
-    bool lr_ok = (!lr || (*lr && !isspace((unsigned char)*lr) && !*end)) && w->state.lr > 0 &&
+    bool lr_ok = (!lr || (hw_plain_number(lr) && !*end)) && w->state.lr > 0 &&
                  isfinite(w->state.lr);
     end = NULL;
     w->state.loss_sum = loss_sum ? strtod(loss_sum, &end) : 0.0;
-    bool sum_ok = !loss_sum || (*loss_sum && !isspace((unsigned char)*loss_sum) && !*end &&
+    bool sum_ok = !loss_sum || (hw_plain_number(loss_sum) && !*end &&
                                 isfinite(w->state.loss_sum));
     /* the first field that is not valid, named */
     const char *bad =
@@ -326,7 +326,7 @@ static heed_status load_tokens(const heed_model *m, const st_file *f, heed_vocab
                                heed_diag *diag)
 {
     const char *p = st_meta(f, "heed.tokens");
-    char name[HEED_MAX_VALUE_NAME + 1], mode[16], why[256];
+    char name[HEED_MAX_VALUE_NAME + 1], mode[16], why[HEED_MAX_VALUE_NAME + 256];
     while (p && *p && meta_pair(&p, name, sizeof name, mode, sizeof mode)) {
         int k = hv_field(m, name);
         bool same = k >= 0 && !strcmp(mode, hv_tokens_name(m->fields[k].tokens));
@@ -392,6 +392,26 @@ static heed_status load_vocab(const heed_model *m, const st_file *f, heed_vocab 
     return HEED_OK;
 }
 
+/* Whether the model compiles at its own dims (defaults for the rest): a
+ * plan only, nothing the size of its parameters is allocated. */
+static bool model_sizes_work(const heed_model *m)
+{
+    heed_diag scratch;
+    heed_diag_clear(&scratch);
+    int64_t *vals;
+    if (hp_bind_dims(m, NULL, 0, true, &vals, &scratch) != HEED_OK)
+        return false;
+    hp_options opt = {.mode = HEED_MODE_INFER, .step_input = -1};
+    heed_plan *p;
+    bool ok = hp_build(m, vals, &opt, &p, &scratch) == HEED_OK;
+    if (ok) {
+        ok = hp_check_param_sizes(p, &scratch) == HEED_OK;
+        heed_plan_free(p);
+    }
+    heed_dealloc(&m->env, vals);
+    return ok;
+}
+
 /* The model could not be sized as file `f` says (its heed.dims, its
  * vocabularies): the errors, which point into the model file, follow a
  * first one naming the weights file that brought the sizes. */
@@ -404,10 +424,17 @@ static heed_status sizes_refused(const heed_model *m, const st_file *f, bool own
     heed_diag_clear(diag);
     const char *dims = st_meta(f, "heed.dims");
     heed_srcpos pos = {f->path, NULL, 0, 0};
-    heed_diag_add(diag, HEED_ERR_WEIGHTS, &pos, NULL,
-                  "model '%s' cannot be sized as this file says (%s%s%s%s):", m->name,
-                  own_dims ? "the dims given" : "heed.dims '", own_dims ? "" : dims ? dims : "",
-                  own_dims ? "" : "'", m->n_vocabs ? " and its vocabularies" : "");
+    if (own_dims)
+        /* the caller's dims (the model's and --dim): the file may have been
+         * saved at others, which it names */
+        heed_diag_add(diag, HEED_ERR_WEIGHTS, &pos, NULL,
+                      "model '%s' at the dims given does not fit this file%s%s%s:", m->name,
+                      dims ? " (saved with heed.dims '" : "", dims ? dims : "",
+                      dims ? "'; give those dims to load it)" : "");
+    else
+        heed_diag_add(diag, HEED_ERR_WEIGHTS, &pos, NULL,
+                      "model '%s' cannot be sized as this file says (heed.dims '%s'%s):",
+                      m->name, dims ? dims : "", m->n_vocabs ? " and its vocabularies" : "");
     size_t len = strlen(diag->text);
     snprintf(diag->text + len, sizeof diag->text - len, "%s", why.text);
     return HEED_ERR_WEIGHTS;
@@ -436,7 +463,11 @@ static bool parse_dims(const heed_model *m, char *text, heed_dim *dims, size_t *
             v > HEED_MAX_DIM_VALUE)
             return false;
         int sym = hm_sym_find(m, item);
-        /* only fixed dims, each once: vocabulary sizes come from the vocabularies */
+        /* only fixed dims: vocabulary sizes come from the vocabularies; a
+         * dim given twice is not a list heed writes */
+        for (size_t k = 0; k < n; k++)
+            if (!strcmp(dims[k].name, item))
+                return false;
         if (sym >= 0 && m->syms[sym].kind == HM_SYM_FIXED && n < (size_t)m->n_syms)
             dims[n++] = (heed_dim){item, v};
         item = comma ? comma + 1 : NULL;
@@ -560,12 +591,8 @@ static heed_status load_weights(const heed_model *m, const char *path, unsigned 
     heed_dealloc(&m->env, copy);
     if (st != HEED_OK) {
         /* the file's sizes are to blame only if the model's own ones work */
-        heed_weights *own = NULL;
-        heed_diag scratch;
-        heed_diag_clear(&scratch);
-        if (st != HEED_ERR_NOMEM && hw_create(m, NULL, NULL, 0, 0, &own, &scratch) == HEED_OK)
+        if (st != HEED_ERR_NOMEM && model_sizes_work(m))
             st = sizes_refused(m, f, own_dims, diag);
-        heed_weights_free(own);
         st_free(f);
         return st;
     }
@@ -576,14 +603,18 @@ static heed_status load_weights(const heed_model *m, const char *path, unsigned 
     bool exact = r.missing == 0 && r.unexpected == 0 && r.mismatched == 0;
     if (!exact && (!(flags & HEED_LOAD_PARTIAL) || r.matched == 0)) {
         heed_srcpos pos = {path, NULL, 0, 0};
+        const char *file_dims = st_meta(f, "heed.dims");
+        bool other_dims = own_dims && file_dims && r.mismatched;
         heed_diag_add(diag, HEED_ERR_WEIGHTS, &pos, NULL,
                       "the file does not match model '%s': %d matched, %d missing, %d "
-                      "unexpected, %d mismatched%s",
+                      "unexpected, %d mismatched%s%s%s%s",
                       m->name, r.matched, r.missing, r.unexpected, r.mismatched,
                       r.matched && !(flags & HEED_LOAD_PARTIAL)
-                          ? " (load a partial match explicitly with HEED_LOAD_PARTIAL / "
-                            "--partial)"
-                          : "");
+                          ? " (a partial match loads only when asked for: HEED_LOAD_PARTIAL, "
+                            "heed train --init --partial)"
+                          : "",
+                      other_dims ? "; it was saved with heed.dims '" : "",
+                      other_dims ? file_dims : "", other_dims ? "'" : "");
         if (diag) {
             /* the list of tensors follows the message */
             size_t len = strlen(diag->text);

@@ -52,8 +52,19 @@ libdir=$(dirname "$(dirname "$pc")")
 export PKG_CONFIG_PATH="$libdir/pkgconfig"
 flags=$(pkg-config --cflags --libs heed) || { fail "pkg-config --cflags --libs heed"; exit 1; }
 static=$(pkg-config --static --cflags --libs heed) || fail "pkg-config --static heed"
-case " $flags " in *" -I$PREFIX/include "*"-L$libdir "*"-lheed "*) ;;
+# the directories heed.pc names (found from its own place: ${pcfiledir})
+inc=$(pkg-config --variable=includedir heed)
+lib=$(pkg-config --variable=libdir heed)
+[ "$(cd "$inc" && pwd -P)" = "$(cd "$PREFIX/include" && pwd -P)" ] &&
+    [ "$(cd "$lib" && pwd -P)" = "$(cd "$libdir" && pwd -P)" ] ||
+    fail "heed.pc names $inc and $lib, not $PREFIX/include and $libdir"
+case " $flags " in *" -I$inc "*"-L$lib "*"-lheed "*) ;;
     *) fail "pkg-config --cflags --libs heed gave '$flags'" ;; esac
+# an installed tree moved elsewhere: heed.pc names the new place
+cp -a "$PREFIX" "$TMP/moved"
+moved=$(PKG_CONFIG_PATH="$TMP/moved/${libdir#"$PREFIX"/}/pkgconfig" pkg-config --variable=includedir heed)
+[ "$(cd "$moved" && pwd -P)" = "$(cd "$TMP/moved/include" && pwd -P)" ] ||
+    fail "a moved installation's heed.pc names $moved"
 for want in -lheed -lyaml -ljansson -lopenblas -fopenmp; do
     case " $static " in *" $want "*) ;; *) fail "pkg-config --static lacks $want: $static" ;; esac
 done

@@ -1081,7 +1081,8 @@ static void weights_partial_match(void **state)
     assert_int_equal(heed_weights_load(b, path, 0, &w, &d), HEED_ERR_WEIGHTS);
     expect_diag(&d, HEED_ERR_WEIGHTS, path, 0, 0,
                 "the file does not match model 'b': 2 matched, 2 missing, 2 unexpected, 2 "
-                "mismatched (load a partial match explicitly with HEED_LOAD_PARTIAL / --partial)");
+                "mismatched (a partial match loads only when asked for: HEED_LOAD_PARTIAL, "
+                "heed train --init --partial)");
     const char *notes[] = {"= note: missing: p.weight", "= note: missing: p.bias",
                            "= note: unexpected: q.weight", "= note: unexpected: q.bias",
                            "= note: mismatched: o.weight is F32 [2,3] in the file, the model "
