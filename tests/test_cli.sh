@@ -99,13 +99,21 @@ contains err.txt "--dim V: V is a vocabulary's size" "train --dim of a vocabular
 # values are whole numbers: not empty, not padded; a flag takes no value
 expect 2 "--dim with a space" "$heed" check "$src/graphs/bahdanau_seq2seq.yaml" --dim "E= 3"
 expect 2 "empty --seed" "$heed" gradcheck "$src/graphs/char_classifier.yaml" --seed=
-contains err.txt "'' is not an integer" "empty --seed"
+contains err.txt "--seed takes an integer from 1 to 4294967295, not ''" "empty --seed"
 expect 2 "flag with a value" "$heed" inspect "$src/graphs/char_classifier.yaml" --json=no
 contains err.txt "option --json takes no value, not 'no'" "flag with a value"
 expect 2 "misspelt top-level option" "$heed" --verison
 contains err.txt "unknown option '--verison'; did you mean '--version'?" "misspelt top-level option"
 expect 0 "help COMMAND" "$heed" help check
 contains out.txt "usage: heed check MODEL.yaml" "help COMMAND"
+expect 2 "help of a misspelt command" "$heed" help chek
+contains err.txt "unknown command 'chek'; did you mean 'check'?" "help of a misspelt command"
+for h in --help -h help; do expect 0 "help $h" "$heed" help "$h"; done
+# BATCH:STEPS as digits: no spaces, no overflow into a small number
+for d in " 2: 3" "4294967298:3" "2:3x"; do
+    expect 2 "bench --decode '$d'" "$heed" bench "$src/graphs/bahdanau_seq2seq.yaml" --decode "$d"
+done
+expect 2 "bench --decode of a classifier" "$heed" bench "$src/graphs/char_classifier.yaml" --decode 2:3
 # after '--' every word is a text, --help included
 expect 1 "--help after --" "$heed" infer "$src/graphs/char_classifier.yaml" --weights none.safetensors -- --help
 expect 2 "missing value" "$heed" train "$src/graphs/bahdanau_seq2seq.yaml" --data
@@ -176,13 +184,19 @@ mkfifo fifo.yaml fifo.tsv
 expect 1 "heed check FIFO" timeout 20 "$heed" check fifo.yaml
 contains err.txt "fifo.yaml: error: the model file is empty" "heed check FIFO"
 expect 1 "heed train --data FIFO" timeout 20 "$heed" train "$src/graphs/char_classifier.yaml" --data fifo.tsv --quiet
-contains err.txt "fifo.tsv has no rows with text" "heed train --data FIFO"
+contains err.txt "fifo.tsv is not a regular file: a data file is read more than once" "heed train --data FIFO"
+: >empty.tsv
+expect 1 "heed train on an empty file" "$heed" train "$src/graphs/char_classifier.yaml" --data empty.tsv --quiet
+contains err.txt "empty.tsv has no rows with text" "heed train on an empty file"
 expect 0 "heed check from a pipe" sh -c "cat calc.yaml | '$heed' check /dev/stdin"
 cp calc.yaml calc-kept.yaml
 expect 2 "run --out over the model" "$heed" run calc-kept.yaml --inputs in.safetensors --out calc-kept.yaml
 contains err.txt "would overwrite calc-kept.yaml" "run --out over the model"
 cmp -s calc.yaml calc-kept.yaml || fail "run --out replaced the model file"
 expect 2 "run --out over the weights" "$heed" run calc.yaml --weights out1.safetensors --inputs in.safetensors --out out1.safetensors
+cp in.safetensors in-kept.safetensors
+expect 2 "run --out over --inputs" "$heed" run calc.yaml --inputs in-kept.safetensors --out ./in-kept.safetensors
+cmp -s in.safetensors in-kept.safetensors || fail "run --out replaced its --inputs"
 cmp -s out1.safetensors out2.safetensors || fail "heed run wrote different bytes for the same input"
 
 # values of tensor NAME in a safetensors file, one per line
@@ -261,6 +275,10 @@ contains err.txt "small.safetensors does not match spell.ep12.safetensors" "aver
 contains err.txt "its parameter 2 is 'enc.weight_ih_l0' [48, 8], not 'enc.weight_ih_l0' [96, 8]" \
     "average of other dims"
 [ ! -f bad.safetensors ] || fail "a refused average wrote its output"
+# --init at other dims than the file's says which the file has
+expect 1 "train --init at other dims" "$heed" train "$src/graphs/bahdanau_seq2seq.yaml" --data spell.tsv \
+    --epochs 1 --batch 16 --dim E=8 --dim H=32 --threads 1 --init small.safetensors --out other.safetensors --quiet
+contains err.txt "saved with heed.dims 'E=8,H=16,L=1'" "train --init at other dims"
 expect 2 "average onto an input" "$heed" average "$src/graphs/bahdanau_seq2seq.yaml" --out \
     spell.ep1.safetensors spell.ep1.safetensors spell.ep2.safetensors
 # written files get 0666 less the umask, as any program's would
@@ -488,7 +506,9 @@ set_meta() {
         print pack("Q<", length $h), $h, substr($d, 8 + $n)' "$@"
 }
 for bad in "heed.train.steps 18446744073709551615" "heed.train.steps 9007199254740993" \
-    "heed.train.epoch 1x" "heed.train.runs -3"; do
+    "heed.train.epoch 1x" "heed.train.runs -3" "heed.train.lr +0.003" "heed.train.loss_sum -5" \
+    "heed.train.seed 99999999999999999999999" "heed.train.config seed=-1" \
+    "heed.train.config lr=0x1p-8"; do
     # shellcheck disable=SC2086
     set_meta words.safetensors $bad >damaged.safetensors
     expect 1 "checkpoint with $bad" "$heed" train "$src/graphs/bahdanau_seq2seq.yaml" \

@@ -85,7 +85,8 @@ long cli_long(cli_opts *o, long lo, long hi)
     long x = strtol(v, &end, 10);
     /* strtol takes "" as 0 and skips leading spaces */
     if (errno || end == v || *end || isspace((unsigned char)v[0]) || x < lo || x > hi) {
-        cli_usage_error(o, "'%s' is not an integer from %ld to %ld", v, lo, hi);
+        cli_usage_error(o, "%s takes an integer from %ld to %ld, not '%s'",
+                        o->opt ? o->opt : "the option", lo, hi, v);
         return 0;
     }
     return x;
@@ -352,6 +353,18 @@ const char *cli_same_file(const char *path, const char *const *others, int n)
             return others[i];
     }
     return NULL;
+}
+
+bool cli_data_file(const char *cmd, const char *path)
+{
+    struct stat st;
+    if (!path || stat(path, &st) != 0 || S_ISREG(st.st_mode) || S_ISDIR(st.st_mode))
+        return true; /* missing or a directory: the library's error names it */
+    fprintf(stderr, "heed %s: error: %s is not a regular file: a data file is read more "
+                    "than once (its vocabulary, then its rows), so a pipe or FIFO cannot be "
+                    "one\n",
+            cmd, path);
+    return false;
 }
 
 bool cli_writable(const char *path, bool beside, char *buf, size_t cap)

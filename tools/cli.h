@@ -104,6 +104,10 @@ char *cli_vocab_text(const heed_vocab *v, const char *field, const int32_t *ids,
  * so ./x and x agree; the same string if neither exists yet). NULLs in
  * others are skipped. Returns the one it matches, or NULL. */
 const char *cli_same_file(const char *path, const char *const *others, int n);
+/* Whether path, a data file, can be read the times the commands read one
+ * (its vocabulary, then its rows): a regular file or one that does not
+ * exist (the library says so). Otherwise says why and returns false. */
+bool cli_data_file(const char *cmd, const char *path);
 /* Whether a file can be written at path, if not why in buf: not a
  * directory; an existing file writable (as fopen "w" writes it) unless
  * `beside` (written through a temporary file beside it, then renamed),

@@ -36,7 +36,7 @@ static int average(const heed_model *m, char **paths, int n, const char *out)
     if (rc == CLI_OK && heed_weights_save(acc, out, &d) != HEED_OK)
         rc = cli_report(&d);
     if (rc == CLI_OK)
-        printf("%s: the mean of %d weights files\n", out, n);
+        printf("%s: the mean of %d weights file%s\n", out, n, n == 1 ? "" : "s");
     heed_weights_free(acc);
     return rc;
 }

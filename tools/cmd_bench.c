@@ -330,6 +330,13 @@ static int run_bench(bench_args *a)
         cli_load_model_dims("bench", a->model, a->threads, a->dims, (int)a->n_dims, &m);
     if (loaded != CLI_OK)
         return loaded;
+    if (a->decode_batch > 0 && heed_model_task(m) != HEED_TASK_SEQ2SEQ) {
+        /* a usage error, as --beam and --attention are for infer and eval */
+        fprintf(stderr, "heed bench: error: --decode is for seq2seq models; '%s' is not one\n",
+                heed_model_name(m));
+        heed_model_free(m);
+        return CLI_USAGE;
+    }
     heed_diag d;
     bench_result r = {0};
     heed_weights *w = NULL;
@@ -408,15 +415,16 @@ int cmd_bench(int argc, char **argv)
             a.json = true;
         else if (!strcmp(opt, "--decode")) {
             const char *v = cli_value(&o);
-            int used = 0;
-            /* the steps' bound is the language's for decode: max_length */
-            const char *colon = v ? strchr(v, ':') : NULL;
-            /* sscanf would skip spaces before each number */
-            if (v && (!isdigit((unsigned char)v[0]) || !colon ||
-                      !isdigit((unsigned char)colon[1]) ||
-                      sscanf(v, "%d:%d%n", &a.decode_batch, &a.decode_steps, &used) != 2 ||
-                      v[used] || a.decode_batch < 1 || a.decode_batch > (1 << 20) ||
-                      a.decode_steps < 1 || a.decode_steps > 4096))
+            /* digits, a colon, digits; the steps' bound is the language's
+             * for decode: max_length */
+            char *colon = NULL, *end = NULL;
+            long batch = v && isdigit((unsigned char)v[0]) ? strtol(v, &colon, 10) : 0;
+            long steps = colon && *colon == ':' && isdigit((unsigned char)colon[1])
+                             ? strtol(colon + 1, &end, 10)
+                             : 0;
+            a.decode_batch = (int)(batch > 0 && batch <= (1 << 20) ? batch : 0);
+            a.decode_steps = (int)(steps > 0 && steps <= 4096 ? steps : 0);
+            if (v && (!end || *end || !a.decode_batch || !a.decode_steps))
                 return cli_usage_error(&o, "--decode takes BATCH:STEPS with BATCH from 1 to "
                                            "1048576 and STEPS from 1 to 4096, e.g. 128:11; "
                                            "not '%s'",

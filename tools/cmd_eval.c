@@ -428,9 +428,9 @@ static int eval_classify(const eval_args *a, const heed_model *m, heed_session *
             printf("%s on %s: %zu rows\n  accuracy %.2f%%\n", heed_model_name(m), a->data, r->n,
                    acc);
             if (unknown)
-                printf("  %zu rows have a label the model does not know (counted as wrong, not "
+                printf("  %zu row%s a label the model does not know (counted as wrong, not "
                        "in the table)\n",
-                       unknown);
+                       unknown, unknown == 1 ? " has" : "s have");
             confusion_text(v, field, V, conf);
         }
     }
@@ -511,5 +511,5 @@ int cmd_eval(int argc, char **argv)
     if (o.n_positional != 1 || !a.weights || !a.data)
         return cli_usage_error(&o, "give a model file, --weights and --data");
     a.model = o.positional[0];
-    return run_eval(&a);
+    return cli_data_file("eval", a.data) ? run_eval(&a) : CLI_USER_ERROR;
 }

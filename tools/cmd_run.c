@@ -104,8 +104,9 @@ int cmd_run(int argc, char **argv)
         return CLI_USAGE;
     if (o.n_positional != 1 || !in || !out)
         return cli_usage_error(&o, "give a model file, --inputs and --out");
-    /* --out may be --inputs (read whole before it is written), not the model */
-    const char *kept[] = {o.positional[0], weights};
+    /* an output over an input would lose the input: refused as other
+     * commands refuse theirs */
+    const char *kept[] = {o.positional[0], weights, in};
     const char *same = cli_same_file(out, kept, CLI_COUNT(kept));
     if (same)
         return cli_usage_error(&o, "--out %s would overwrite %s", out, same);

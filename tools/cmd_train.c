@@ -11,6 +11,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "cli.h"
@@ -293,7 +294,10 @@ static heed_status end_epoch(run *r, curves *cv, double train_loss, size_t examp
     double seq = vr.acc.sequences ? 100.0 * vr.acc.sequences_correct / vr.acc.sequences : NAN;
     long long e = (long long)r->pos.epoch + 1;
     printf("epoch %lld/%d  train loss %.4f", e, r->tc.epochs, train_loss);
-    if (r->vs)
+    /* a classifier's rows are one token each: one accuracy says it */
+    if (r->vs && heed_model_task(r->m) == HEED_TASK_CLASSIFY)
+        printf("  valid loss %.4f  acc %.2f%%", vr.loss, seq);
+    else if (r->vs)
         printf("  valid loss %.4f  token acc %.2f%%  sequence acc %.2f%%", vr.loss, tok, seq);
     printf("  (%.1f s, %.0f ex/s)\n", secs, (double)examples / secs);
     fflush(stdout);
@@ -504,6 +508,48 @@ static bool configure(const train_args *a, run *r)
     return true;
 }
 
+/* Keeps, of the CSV log at path, its header and the rows whose first
+ * column is at most `last` (a step or an epoch), rewriting it when rows go.
+ * A log that does not exist, or is not a regular file, is left alone. */
+static bool cut_log(const char *path, long long last)
+{
+    struct stat st;
+    if (!path || stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+        return true;
+    FILE *f = fopen(path, "r");
+    char *kept = NULL, *line = NULL;
+    size_t kept_len = 0, cap = 0;
+    bool cut = false, ok = f != NULL;
+    FILE *mem = ok ? open_memstream(&kept, &kept_len) : NULL;
+    ok = ok && mem;
+    ssize_t got;
+    while (ok && (got = getline(&line, &cap, f)) > 0) {
+        char *end;
+        long long key = strtoll(line, &end, 10);
+        bool row = isdigit((unsigned char)line[0]) && *end == ',';
+        /* a line the kill cut short goes too: the next row would join it */
+        if ((row && key > last) || line[got - 1] != '\n')
+            cut = true;
+        else
+            ok = fputs(line, mem) >= 0;
+    }
+    free(line);
+    if (f)
+        fclose(f);
+    if (mem)
+        ok = fclose(mem) == 0 && ok;
+    if (ok && cut) {
+        FILE *w = fopen(path, "w");
+        ok = w && fwrite(kept, 1, kept_len, w) == kept_len;
+        ok = w && fclose(w) == 0 && ok;
+    }
+    if (!ok)
+        fprintf(stderr, "heed train: error: cannot rewrite %s to the checkpoint's position\n",
+                path);
+    free(kept);
+    return ok;
+}
+
 /* A --dim naming a vocabulary dim: the vocabulary, from the data or the
  * --init file, sizes it, and weights made at another size could not be
  * loaded with that vocabulary again. NULL when there is none. */
@@ -548,7 +594,12 @@ static int run_training(train_args *a)
         (!a->valid || (st = heed_dataset_load(r.m, vocab, a->valid, &valid, &d)) == HEED_OK) &&
         (st = heed_session_new(r.w, HEED_MODE_TRAIN, &r.s, &d)) == HEED_OK && valid)
         st = heed_session_new(r.w, HEED_MODE_INFER, &r.vs, &d);
-    if (st != HEED_OK)
+    /* rows a killed run logged past its checkpoint are done again: cut
+     * them, so each step and epoch is logged once */
+    if (st == HEED_OK && a->resume &&
+        (!cut_log(a->step_log, heed_weights_steps(r.w)) || !cut_log(a->log, r.pos.epoch)))
+        rc = CLI_USER_ERROR;
+    else if (st != HEED_OK)
         rc = cli_report(&d);
     else if (a->log && !(r.log = fopen(a->log, a->resume ? "a" : "w")))
         rc = (fprintf(stderr, "heed train: error: cannot write %s\n", a->log), CLI_USER_ERROR);
@@ -588,9 +639,11 @@ static int run_training(train_args *a)
                    heed_model_name(r.m), a->resume, (long long)r.pos.epoch + 1,
                    (long long)r.pos.batch, (long long)heed_weights_steps(r.w));
         else
-            printf("training '%s' on %zu examples (%s)%s%s, %d epochs\n", heed_model_name(r.m),
-                   heed_dataset_size(train), a->data, valid ? ", validating on " : "",
-                   valid ? a->valid : "", r.tc.epochs);
+            printf("training '%s' on %zu example%s (%s)%s%s, %d epoch%s\n",
+                   heed_model_name(r.m), heed_dataset_size(train),
+                   heed_dataset_size(train) == 1 ? "" : "s", a->data,
+                   valid ? ", validating on " : "", valid ? a->valid : "", r.tc.epochs,
+                   r.tc.epochs == 1 ? "" : "s");
         rc = train_loop(&r);
     }
     if (r.log)
@@ -736,5 +789,7 @@ int cmd_train(int argc, char **argv)
         a.out = out;
     }
     int rc = check_outputs(&o, &a);
+    if (rc == CLI_OK && (!cli_data_file("train", a.data) || !cli_data_file("train", a.valid)))
+        rc = CLI_USER_ERROR;
     return rc != CLI_OK ? rc : run_training(&a);
 }

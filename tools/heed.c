@@ -20,21 +20,29 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+    /* a line as soon as it is written, also into a file or pipe: a run
+     * killed to be resumed keeps the lines it printed */
+    setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc < 2) {
         usage(stderr);
         return CLI_USAGE;
     }
     const char *name = argv[1];
-    /* heed help COMMAND is heed COMMAND --help */
+    bool help = !strcmp(name, "--help") || !strcmp(name, "-h") || !strcmp(name, "help");
+    /* heed help COMMAND is heed COMMAND --help; heed help WORD that is not
+     * one is said below, with a did-you-mean */
     if (!strcmp(name, "help") && argc > 2) {
-        if (cli_command(argv[2])) {
-            cli_help(stdout, cli_command(argv[2]));
+        const char *what = argv[2];
+        if (cli_command(what)) {
+            cli_help(stdout, cli_command(what));
             return CLI_OK;
         }
-        name = argv[2]; /* not a command: said below, with a did-you-mean */
+        if (strcmp(what, "--help") && strcmp(what, "-h") && strcmp(what, "help")) {
+            name = what;
+            help = false;
+        }
     }
-    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
-        (!strcmp(argv[1], "help") && argc == 2)) {
+    if (help) {
         usage(stdout);
         return CLI_OK;
     }
