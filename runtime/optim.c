@@ -40,10 +40,15 @@ void hw_config_format(const heed_train_config *c, char *buf, size_t cap)
 }
 
 /* How hw_config_format writes a number: a digit first (no sign, space or
- * "inf"), decimal (no hex float). Anything else is not ours. */
+ * "inf"), decimal (no hex float); "-0" too, which %.9g writes for a
+ * negative zero the language and options take. Anything else is not ours. */
 bool hw_plain_number(const char *s)
 {
-    return s && isdigit((unsigned char)s[0]) && !strpbrk(s, "xX");
+    if (!s || strpbrk(s, "xX"))
+        return false;
+    if (s[0] == '-' && isdigit((unsigned char)s[1]))
+        return strtod(s, NULL) == 0.0;
+    return isdigit((unsigned char)s[0]);
 }
 
 static bool config_value(heed_train_config *c, const char *key, const char *val)

@@ -523,6 +523,11 @@ expect 0 "lr decayed to nothing" "$heed" train "$src/graphs/char_classifier.yaml
     --lr 1e-9 --lr-decay 1e-6 --epochs 9 --out decay.safetensors --quiet
 expect 0 "resume after the decay" "$heed" train "$src/graphs/char_classifier.yaml" --data decay.tsv \
     --resume decay.safetensors --epochs 10 --quiet
+# a negative zero the options take is written as -0 and read back
+expect 0 "train with -0 settings" "$heed" train "$src/graphs/char_classifier.yaml" --data decay.tsv \
+    --label-smoothing -0 --clip -0 --epochs 1 --out zero.safetensors --quiet
+expect 0 "resume with -0 settings" "$heed" train "$src/graphs/char_classifier.yaml" --data decay.tsv \
+    --resume zero.safetensors --epochs 2 --quiet
 # a count that loads but leaves no room to count on is refused before training
 for near in "heed.train.steps 9007199254740992" "heed.train.runs 4503599627370497"; do
     # shellcheck disable=SC2086
@@ -539,11 +544,15 @@ expect 0 "eval of a checkpoint with a damaged state" "$heed" eval "$src/graphs/b
     --weights damaged.safetensors --data one.tsv
 expect 0 "infer with a checkpoint with a damaged state" "$heed" infer "$src/graphs/bahdanau_seq2seq.yaml" \
     --weights damaged.safetensors abc
-# other data (fewer rows) under a checkpoint is refused, even at an epoch's end
+# other data (fewer rows) under a checkpoint is refused, even at an epoch's end,
+# and the refused resume leaves its logs whole (rows past the checkpoint too)
+printf 'step,loss\n1,0.5\n99999,0.1\n' >kept-steps.csv
+cp kept-steps.csv kept-steps-before.csv
 expect 1 "resume on other data" "$heed" train "$src/graphs/bahdanau_seq2seq.yaml" \
-    --data spell1.tsv --resume words.safetensors --epochs 13 --quiet
+    --data spell1.tsv --resume words.safetensors --epochs 13 --quiet --step-log kept-steps.csv
 contains err.txt "words.safetensors was trained on" "resume on other data"
 contains err.txt "but spell1.tsv has" "resume on other data"
+cmp -s kept-steps.csv kept-steps-before.csv || fail "a refused resume changed its step log"
 set_meta words.safetensors heed.train.batch 99999 >damaged.safetensors
 expect 1 "checkpoint past an epoch" "$heed" train "$src/graphs/bahdanau_seq2seq.yaml" \
     --data spell.tsv --resume damaged.safetensors --epochs 13 --quiet

@@ -361,8 +361,8 @@ bool cli_data_file(const char *cmd, const char *path)
     if (!path || stat(path, &st) != 0 || S_ISREG(st.st_mode) || S_ISDIR(st.st_mode))
         return true; /* missing or a directory: the library's error names it */
     fprintf(stderr, "heed %s: error: %s is not a regular file: a data file is read more "
-                    "than once (its vocabulary, then its rows), so a pipe or FIFO cannot be "
-                    "one\n",
+                    "than once (its vocabulary, then its rows), so a pipe, FIFO or device "
+                    "cannot be one\n",
             cmd, path);
     return false;
 }

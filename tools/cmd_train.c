@@ -7,12 +7,15 @@
  * plain log lines.
  */
 #include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "svg.h"
@@ -508,45 +511,58 @@ static bool configure(const train_args *a, run *r)
     return true;
 }
 
-/* Keeps, of the CSV log at path, its header and the rows whose first
- * column is at most `last` (a step or an epoch), rewriting it when rows go.
- * A log that does not exist, or is not a regular file, is left alone. */
+/* Whether the open file f is the terminal's or a redirect's: stdout or
+ * stderr reached through /dev/stdout, /dev/fd/N or /proc/self/fd/N. */
+static bool is_own_output(const struct stat *st)
+{
+    for (int fd = 1; fd <= 2; fd++) {
+        struct stat out;
+        if (fstat(fd, &out) == 0 && out.st_dev == st->st_dev && out.st_ino == st->st_ino)
+            return true;
+    }
+    return false;
+}
+
+/* Cuts the CSV log at path back to the checkpoint: the file ends before its
+ * first row whose first column (a step or an epoch) is past `last`, or
+ * before a last line a kill left without its newline. heed writes the rows
+ * in order, so the cut is a tail, made with ftruncate: nothing is rewritten
+ * and a failure leaves the log as it was. A log that does not exist, is not
+ * a regular file, cannot be read, or is this process's own stdout or stderr
+ * is left alone (appended to as before). */
 static bool cut_log(const char *path, long long last)
 {
+    int fd = path ? open(path, O_RDWR | O_CLOEXEC) : -1;
     struct stat st;
-    if (!path || stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || is_own_output(&st)) {
+        if (fd >= 0)
+            close(fd);
         return true;
-    FILE *f = fopen(path, "r");
-    char *kept = NULL, *line = NULL;
-    size_t kept_len = 0, cap = 0;
-    bool cut = false, ok = f != NULL;
-    FILE *mem = ok ? open_memstream(&kept, &kept_len) : NULL;
-    ok = ok && mem;
+    }
+    FILE *f = fdopen(fd, "r");
+    if (!f) {
+        close(fd);
+        return true;
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    off_t keep = 0;
+    bool cut = false;
     ssize_t got;
-    while (ok && (got = getline(&line, &cap, f)) > 0) {
+    while (!cut && (got = getline(&line, &cap, f)) > 0) {
         char *end;
         long long key = strtoll(line, &end, 10);
         bool row = isdigit((unsigned char)line[0]) && *end == ',';
-        /* a line the kill cut short goes too: the next row would join it */
-        if ((row && key > last) || line[got - 1] != '\n')
-            cut = true;
-        else
-            ok = fputs(line, mem) >= 0;
+        cut = (row && key > last) || line[got - 1] != '\n';
+        if (!cut)
+            keep += got;
     }
     free(line);
-    if (f)
-        fclose(f);
-    if (mem)
-        ok = fclose(mem) == 0 && ok;
-    if (ok && cut) {
-        FILE *w = fopen(path, "w");
-        ok = w && fwrite(kept, 1, kept_len, w) == kept_len;
-        ok = w && fclose(w) == 0 && ok;
-    }
+    bool ok = !cut || ftruncate(fd, keep) == 0;
+    fclose(f);
     if (!ok)
-        fprintf(stderr, "heed train: error: cannot rewrite %s to the checkpoint's position\n",
-                path);
-    free(kept);
+        fprintf(stderr, "heed train: error: cannot cut %s back to the checkpoint: %s\n", path,
+                strerror(errno));
     return ok;
 }
 
@@ -594,12 +610,7 @@ static int run_training(train_args *a)
         (!a->valid || (st = heed_dataset_load(r.m, vocab, a->valid, &valid, &d)) == HEED_OK) &&
         (st = heed_session_new(r.w, HEED_MODE_TRAIN, &r.s, &d)) == HEED_OK && valid)
         st = heed_session_new(r.w, HEED_MODE_INFER, &r.vs, &d);
-    /* rows a killed run logged past its checkpoint are done again: cut
-     * them, so each step and epoch is logged once */
-    if (st == HEED_OK && a->resume &&
-        (!cut_log(a->step_log, heed_weights_steps(r.w)) || !cut_log(a->log, r.pos.epoch)))
-        rc = CLI_USER_ERROR;
-    else if (st != HEED_OK)
+    if (st != HEED_OK)
         rc = cli_report(&d);
     else if (a->log && !(r.log = fopen(a->log, a->resume ? "a" : "w")))
         rc = (fprintf(stderr, "heed train: error: cannot write %s\n", a->log), CLI_USER_ERROR);
@@ -626,6 +637,14 @@ static int run_training(train_args *a)
                           a->resume, (long long)r.pos.batch, a->data, r.steps, r.batch),
                   CLI_USER_ERROR);
     }
+    /* a run resumed in place does again the steps and epochs logged past
+     * its checkpoint: its logs are cut back so each is logged once (after
+     * every refusal above, so a refused resume leaves them whole; a fork to
+     * another --out keeps the logs it shares as they are) */
+    const char *resumed[] = {a->resume};
+    if (rc == CLI_OK && a->resume && cli_same_file(a->out, resumed, 1) &&
+        (!cut_log(a->step_log, heed_weights_steps(r.w)) || !cut_log(a->log, r.pos.epoch)))
+        rc = CLI_USER_ERROR;
     if (rc == CLI_OK) {
         /* the header starts a new log, and a resumed one that is empty (a
          * run killed before its first epoch ended) or not a file (a pipe) */

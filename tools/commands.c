@@ -137,8 +137,8 @@ static const cli_cmd commands[] = {
      "                      the smallest float stays there)\n"
      "  --dim NAME=N        bind a dimension (repeatable); not a vocabulary's, which its\n"
      "                      tokens size\n" THREADS_HELP
-     "  --resume CKPT       continue a run from its checkpoint (its logs are cut back to\n"
-     "                      it, so no step or epoch is logged twice)\n"
+     "  --resume CKPT       continue a run from its checkpoint (resumed in place, its\n"
+     "                      logs are cut back to it: no step or epoch is logged twice)\n"
      "  --init FILE         start from these weights (not their optimizer state), at the\n"
      "                      model's dims and --dim, not the ones FILE was saved with\n"
      "  --partial           with --init, accept a file that matches the model only in part:\n"
