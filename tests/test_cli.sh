@@ -253,6 +253,38 @@ for want in '"exact_match":66.6667' '"wer":33.3333' '"token_error_rate":6.6667' 
     contains out.txt "$want" "heed eval metrics"
 done
 
+# a tagger (a label per token: a CrossEntropy loss without shift) neither
+# decodes nor classifies: eval scores its tokens teacher-forced. It learns
+# each character's case exactly, so its own rows score 100% and the same
+# rows with every tag flipped 0%
+cat >tagger.yaml <<'EOF'
+heed: 1
+inputs: {x: [B, S], y: [B, S]}
+data:
+  x: {column: 0, tokens: chars, vocab: V}
+  y: {column: 1, tokens: chars, vocab: C}
+nodes:
+  e: {op: Embedding, in: x, vocab: V, dim: 8}
+  logits: {op: Affine, in: e, units: C}
+loss: {op: CrossEntropy, logits: logits, target: y}
+train: {lr: 0.05, batch: 8, epochs: 30}
+EOF
+for w in ab aB Ab AB abc ABC aBc AbC cab CAB cAB Cab bca BCA bcA; do
+    printf '%s\t%s\n' "$w" "$(printf '%s' "$w" | tr 'abcABC' 'llluuu')"
+done >tags.tsv
+awk -F'\t' -v OFS='\t' '{ t = $2; gsub(/l/, "X", t); gsub(/u/, "l", t); gsub(/X/, "u", t); print $1, t }' \
+    tags.tsv >flipped.tsv
+expect 0 "train a tagger" "$heed" train tagger.yaml --data tags.tsv --threads 1 --out tagger.safetensors --quiet
+tokens=$(cut -f1 tags.tsv | tr -d '\n' | wc -c)
+expect 0 "eval a tagger" "$heed" eval tagger.yaml --weights tagger.safetensors --data tags.tsv --json
+contains out.txt "\"rows\":15,\"tokens\":$tokens,\"token_accuracy\":100.0000,\"row_accuracy\":100.0000" \
+    "eval a tagger"
+expect 0 "eval a tagger on flipped tags" "$heed" eval tagger.yaml --weights tagger.safetensors \
+    --data flipped.tsv --json
+contains out.txt "\"token_accuracy\":0.0000,\"row_accuracy\":0.0000" "eval a tagger on flipped tags"
+expect 2 "eval --beam of a tagger" "$heed" eval tagger.yaml --weights tagger.safetensors --data tags.tsv --beam 2
+contains err.txt "'model' does not decode" "eval --beam of a tagger"
+
 # ------------------------------------------------------------ heed average
 # --keep-epochs left one weights file per epoch; the mean of the last with
 # itself is the last (x/2 + x/2 = x exactly) and scores as the run's weights do

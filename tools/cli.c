@@ -194,10 +194,12 @@ int cli_unknown_option(const cli_opts *o, const char *opt, const char *const *kn
 
 int cli_decoding_only(const char *cmd, const heed_model *m, const char *opt)
 {
-    if (!opt || heed_model_task(m) != HEED_TASK_CLASSIFY)
+    heed_task task = heed_model_task(m);
+    if (!opt || task == HEED_TASK_SEQ2SEQ)
         return CLI_OK;
-    fprintf(stderr, "heed %s: error: %s is for seq2seq models; '%s' is a classifier\n", cmd, opt,
-            heed_model_name(m));
+    fprintf(stderr, "heed %s: error: %s is for seq2seq models; '%s' %s\n", cmd, opt,
+            heed_model_name(m),
+            task == HEED_TASK_CLASSIFY ? "is a classifier" : "does not decode");
     return CLI_USAGE;
 }
 

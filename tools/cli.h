@@ -73,8 +73,9 @@ int cli_unknown_option(const cli_opts *o, const char *opt, const char *const *kn
 #define CLI_COUNT(array) ((int)(sizeof(array) / sizeof((array)[0])))
 
 /* Refuses option `opt` (a decoding option such as --beam, or NULL for none)
- * for a classifier, which neither decodes nor draws a map: said, not
- * ignored. Returns CLI_USAGE after saying so, else CLI_OK. */
+ * for a model that does not decode (a classifier, a tagger), which has no
+ * beam nor map: said, not ignored. Returns CLI_USAGE after saying so, else
+ * CLI_OK. */
 int cli_decoding_only(const char *cmd, const heed_model *m, const char *opt);
 /* Prints a failed call's diagnostics to stderr; returns the exit code. */
 int cli_report(const heed_diag *d);

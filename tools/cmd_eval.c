@@ -337,6 +337,41 @@ static int eval_seq2seq(const eval_args *a, const heed_model *m, heed_session *s
     return CLI_OK;
 }
 
+/* A model that neither decodes nor classifies, with a CrossEntropy loss (a
+ * tagger: a label per token): its teacher-forced token accuracy, and the
+ * rows all of whose tokens are right. */
+static int eval_tokens(const eval_args *a, const heed_model *m, heed_session *s,
+                       const heed_dataset *ds, size_t n)
+{
+    heed_accuracy acc;
+    heed_diag d;
+    heed_status st = teacher_forced(s, ds, n, &acc, &d);
+    if (st == HEED_ERR_UNSUPPORTED) {
+        fprintf(stderr, "heed eval: error: model '%s' neither decodes nor classifies, and has no "
+                        "CrossEntropy loss to score its tokens by\n",
+                heed_model_name(m));
+        return CLI_USER_ERROR;
+    }
+    if (st != HEED_OK)
+        return cli_report(&d);
+    double tok = acc.tokens ? 100.0 * (double)acc.tokens_correct / (double)acc.tokens : NAN;
+    double seq = acc.sequences ? 100.0 * (double)acc.sequences_correct / (double)acc.sequences
+                               : NAN;
+    char tt[32], st2[32];
+    if (a->json) {
+        json_head(m, a->data);
+        printf(",\"rows\":%zu,\"tokens\":%lld,\"token_accuracy\":%s,\"row_accuracy\":%s}\n", n,
+               (long long)acc.tokens, json_rate(tok, tt, sizeof tt),
+               json_rate(seq, st2, sizeof st2));
+        return CLI_OK;
+    }
+    printf("%s on %s: %zu rows, %lld tokens scored (teacher-forced)\n", heed_model_name(m),
+           a->data, n, (long long)acc.tokens);
+    printf("  token accuracy                 %8s\n", text_rate(tok, tt, sizeof tt));
+    printf("  rows with every token right    %8s\n", text_rate(seq, st2, sizeof st2));
+    return CLI_OK;
+}
+
 /* A label's name in a new string ("" when out of memory). */
 static char *label_name(const heed_vocab *v, const char *field, int32_t id)
 {
@@ -469,9 +504,7 @@ static int run_eval(const eval_args *a)
     else if (heed_model_task(m) == HEED_TASK_CLASSIFY)
         rc = eval_classify(a, m, s, heed_weights_vocab(w), &r);
     else
-        rc = (fprintf(stderr, "heed eval: error: model '%s' neither decodes nor classifies\n",
-                      heed_model_name(m)),
-              CLI_USER_ERROR);
+        rc = eval_tokens(a, m, s, ds, r.n);
     free_rows(&r);
     heed_dataset_free(ds);
     heed_session_free(s);

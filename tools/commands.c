@@ -73,11 +73,13 @@ static const cli_cmd commands[] = {
      "hold spaces, the symbol error rate over space-separated symbols (PER for g2p's\n"
      "phonemes), plus the teacher-forced token accuracy. A classifier reports accuracy\n"
      "and the confusion matrix (rows whose label the model does not know are counted\n"
-     "wrong and reported apart).\n"
+     "wrong and reported apart). Another model with a CrossEntropy loss (a tagger: a\n"
+     "label per token) reports its teacher-forced token accuracy and the rows with\n"
+     "every token right.\n"
      "\n"
      "  --weights FILE      trained weights\n"
      "  --data FILE         TSV rows in the model's data: layout\n"
-     "  --beam K            beam width (default 1: greedy)\n"
+     "  --beam K            beam width, 1 to 32 (default 1: greedy)\n"
      "  --alpha A           length normalisation of beam scores, score / length^A (default 0)\n"
      "  --limit N           only the first N rows\n" THREADS_HELP
      "  --json              one JSON object instead of text\n",
