@@ -651,6 +651,44 @@ typedef struct load_ctx {
     int32_t *scratch;
 } load_ctx;
 
+/* The run-time dim a field's tokens fill (its input's second axis, S of
+ * [B, S]), or -1 (a label, or a fixed length). */
+static int length_sym(const heed_model *m, const hm_field *fd)
+{
+    for (int i = 0; i < m->n_inputs; i++) {
+        const hm_input *in = &m->inputs[i];
+        if (!strcmp(in->name, fd->input))
+            return in->rank >= 2 && in->sym[1] >= 0 && m->syms[in->sym[1]].kind == HM_SYM_RUNTIME
+                       ? in->sym[1]
+                       : -1;
+    }
+    return -1;
+}
+
+/* Fields whose inputs share a run-time length (a tagger's words and tags,
+ * both [B, S]) must give a row the same number of tokens: padded to the
+ * batch's longest, a shorter one would be read at positions it has not,
+ * or refused at the next forward pass with no row named. */
+static heed_status same_lengths(const heed_model *m, const hd_row *r, const char *path, int line,
+                                heed_diag *diag)
+{
+    for (int f = 0; f < m->n_fields; f++) {
+        int sf = length_sym(m, &m->fields[f]);
+        for (int g = 0; sf >= 0 && g < f; g++) {
+            if (length_sym(m, &m->fields[g]) != sf || r->len[f] == r->len[g])
+                continue;
+            heed_srcpos pos = {path, NULL, line, 1};
+            heed_diag_add(diag, HEED_ERR_DATA, &pos, NULL,
+                          "field '%s' has %d tokens but field '%s' has %d: both fill the dim "
+                          "%s, so each row gives them the same length",
+                          m->fields[f].input, r->len[f], m->fields[g].input, r->len[g],
+                          m->syms[sf].name);
+            return HEED_ERR_DATA;
+        }
+    }
+    return HEED_OK;
+}
+
 static heed_status load_line(void *user, char **cols, int n_cols, int line)
 {
     load_ctx *c = user;
@@ -680,6 +718,9 @@ static heed_status load_line(void *user, char **cols, int n_cols, int line)
         memcpy(r->ids[f], c->scratch, n * sizeof(int32_t));
         r->len[f] = (int)n;
     }
+    heed_status same = same_lengths(m, r, c->path, line, c->diag);
+    if (same != HEED_OK)
+        return same;
     r->cols = heed_pool_alloc(ds->env, &ds->pool, sizeof(char *) * (size_t)n_cols);
     if (!r->cols)
         return heed_fail(c->diag, HEED_ERR_NOMEM, "out of memory loading %s", c->path);

@@ -271,7 +271,8 @@ static heed_status load_training(heed_weights *w, const st_file *f, heed_diag *d
                  isfinite(w->state.lr);
     end = NULL;
     w->state.loss_sum = loss_sum ? strtod(loss_sum, &end) : 0.0;
-    bool sum_ok = !loss_sum || (hw_plain_number(loss_sum) && !*end &&
+    /* a loss (a Sum of a graph's values) may be negative, and so its sum */
+    bool sum_ok = !loss_sum || (hw_plain_number(loss_sum + (loss_sum[0] == '-')) && !*end &&
                                 isfinite(w->state.loss_sum));
     /* the first field that is not valid, named */
     const char *bad =

@@ -354,6 +354,13 @@ static void checkpoint_resumes_exactly(void **state)
     heed_weights_free(w2);
     assert_int_equal(heed_weights_load(m, ckpt, 0, &w2, &d), HEED_OK);
     assert_int_equal(heed_weights_train_state(w2, &back), HEED_ERR_STATE);
+    /* a loss (a Sum) may be negative, and so its running sum */
+    ts.loss_sum = -2.5;
+    assert_int_equal(heed_weights_save_checkpoint(w2, &ts, ckpt, &d), HEED_OK);
+    heed_weights_free(w2);
+    assert_int_equal(heed_weights_load(m, ckpt, 0, &w2, &d), HEED_OK);
+    assert_int_equal(heed_weights_train_state(w2, &back), HEED_OK);
+    assert_true(back.loss_sum == -2.5);
     /* save and load agree on the counts' bound, 2^53 */
     ts.runs = (int64_t)1 << 53;
     assert_int_equal(heed_weights_save_checkpoint(w2, &ts, ckpt, &d), HEED_OK);

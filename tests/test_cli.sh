@@ -96,6 +96,10 @@ contains out.txt "ok: model 'model', 1 node, 1 parameter" "check of one node"
 # not load with that vocabulary again
 expect 2 "train --dim of a vocabulary" "$heed" train "$src/graphs/char_classifier.yaml" --data none.tsv --dim V=100
 contains err.txt "--dim V: V is a vocabulary's size" "train --dim of a vocabulary"
+# two outputs that do not exist yet, spelled apart, are still one file
+expect 2 "train --out ./X --log X" "$heed" train "$src/graphs/char_classifier.yaml" --data none.tsv \
+    --out ./same-new.safetensors --log same-new.safetensors
+contains err.txt "--log same-new.safetensors would overwrite ./same-new.safetensors" "train --out ./X --log X"
 # values are whole numbers: not empty, not padded; a flag takes no value
 expect 2 "--dim with a space" "$heed" check "$src/graphs/bahdanau_seq2seq.yaml" --dim "E= 3"
 expect 2 "empty --seed" "$heed" gradcheck "$src/graphs/char_classifier.yaml" --seed=
@@ -284,6 +288,12 @@ expect 0 "eval a tagger on flipped tags" "$heed" eval tagger.yaml --weights tagg
 contains out.txt "\"token_accuracy\":0.0000,\"row_accuracy\":0.0000" "eval a tagger on flipped tags"
 expect 2 "eval --beam of a tagger" "$heed" eval tagger.yaml --weights tagger.safetensors --data tags.tsv --beam 2
 contains err.txt "'model' does not decode" "eval --beam of a tagger"
+# a row whose tags are fewer than its characters is refused at its line (it
+# was padded to its batch's longest row and scored where it had no tags)
+printf 'abc\tlll\nab\tl\n' >short-tags.tsv
+expect 1 "eval of a row with too few tags" "$heed" eval tagger.yaml --weights tagger.safetensors --data short-tags.tsv
+contains err.txt "short-tags.tsv:2:1: error: field 'y' has 1 tokens but field 'x' has 2: both fill the dim S" \
+    "eval of a row with too few tags"
 
 # ------------------------------------------------------------ heed average
 # --keep-epochs left one weights file per epoch; the mean of the last with
@@ -538,7 +548,7 @@ set_meta() {
         print pack("Q<", length $h), $h, substr($d, 8 + $n)' "$@"
 }
 for bad in "heed.train.steps 18446744073709551615" "heed.train.steps 9007199254740993" \
-    "heed.train.epoch 1x" "heed.train.runs -3" "heed.train.lr +0.003" "heed.train.loss_sum -5" \
+    "heed.train.epoch 1x" "heed.train.runs -3" "heed.train.lr +0.003" "heed.train.loss_sum +5" \
     "heed.train.seed 99999999999999999999999" "heed.train.config seed=-1" \
     "heed.train.config lr=0x1p-8"; do
     # shellcheck disable=SC2086

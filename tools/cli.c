@@ -343,6 +343,24 @@ char *cli_vocab_text(const heed_vocab *v, const char *field, const int32_t *ids,
     }
 }
 
+/* Whether two paths, neither of which exists yet, would name one file: the
+ * same name in the same directory (by device and inode, so ./x and x agree),
+ * or, when a directory does not exist either, the same string. */
+static bool same_new_file(const char *p, const char *q)
+{
+    const char *np = strrchr(p, '/'), *nq = strrchr(q, '/');
+    const char *bp = np ? np + 1 : p, *bq = nq ? nq + 1 : q;
+    if (strcmp(bp, bq))
+        return false;
+    char dp[4096], dq[4096];
+    snprintf(dp, sizeof dp, "%.*s", np ? (int)(np - p) + 1 : 1, np ? p : ".");
+    snprintf(dq, sizeof dq, "%.*s", nq ? (int)(nq - q) + 1 : 1, nq ? q : ".");
+    struct stat a, b;
+    if (stat(dp, &a) == 0 && stat(dq, &b) == 0)
+        return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+    return !strcmp(p, q);
+}
+
 const char *cli_same_file(const char *path, const char *const *others, int n)
 {
     struct stat a, b;
@@ -351,7 +369,7 @@ const char *cli_same_file(const char *path, const char *const *others, int n)
         if (!others[i])
             continue;
         if (exists ? stat(others[i], &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino
-                   : !strcmp(path, others[i]))
+                   : stat(others[i], &b) != 0 && same_new_file(path, others[i]))
             return others[i];
     }
     return NULL;
