@@ -591,10 +591,12 @@ expect 0 "infer with a checkpoint with a damaged state" "$heed" infer "$src/grap
 printf 'step,loss\n1,0.5\n99999,0.1\n' >kept-steps.csv
 cp kept-steps.csv kept-steps-before.csv
 expect 1 "resume on other data" "$heed" train "$src/graphs/bahdanau_seq2seq.yaml" \
-    --data spell1.tsv --resume words.safetensors --epochs 13 --quiet --step-log kept-steps.csv
+    --data spell1.tsv --resume words.safetensors --epochs 13 --quiet --step-log kept-steps.csv \
+    --log refused-new.csv
 contains err.txt "words.safetensors was trained on" "resume on other data"
 contains err.txt "but spell1.tsv has" "resume on other data"
 cmp -s kept-steps.csv kept-steps-before.csv || fail "a refused resume changed its step log"
+[ ! -e refused-new.csv ] || fail "a refused resume created its --log"
 set_meta words.safetensors heed.train.batch 99999 >damaged.safetensors
 expect 1 "checkpoint past an epoch" "$heed" train "$src/graphs/bahdanau_seq2seq.yaml" \
     --data spell.tsv --resume damaged.safetensors --epochs 13 --quiet

@@ -612,11 +612,6 @@ static int run_training(train_args *a)
         st = heed_session_new(r.w, HEED_MODE_INFER, &r.vs, &d);
     if (st != HEED_OK)
         rc = cli_report(&d);
-    else if (a->log && !(r.log = fopen(a->log, a->resume ? "a" : "w")))
-        rc = (fprintf(stderr, "heed train: error: cannot write %s\n", a->log), CLI_USER_ERROR);
-    else if (a->step_log && !(r.step_log = fopen(a->step_log, a->resume ? "a" : "w")))
-        rc = (fprintf(stderr, "heed train: error: cannot write %s\n", a->step_log),
-              CLI_USER_ERROR);
     if (rc == CLI_OK) {
         r.train = train;
         r.valid = valid;
@@ -645,6 +640,13 @@ static int run_training(train_args *a)
     if (rc == CLI_OK && a->resume && cli_same_file(a->out, resumed, 1) &&
         (!cut_log(a->step_log, heed_weights_steps(r.w)) || !cut_log(a->log, r.pos.epoch)))
         rc = CLI_USER_ERROR;
+    /* opened once the run is sure to go on: a refused one leaves no file */
+    if (rc == CLI_OK && a->log && !(r.log = fopen(a->log, a->resume ? "a" : "w")))
+        rc = (fprintf(stderr, "heed train: error: cannot write %s\n", a->log), CLI_USER_ERROR);
+    else if (rc == CLI_OK && a->step_log &&
+             !(r.step_log = fopen(a->step_log, a->resume ? "a" : "w")))
+        rc = (fprintf(stderr, "heed train: error: cannot write %s\n", a->step_log),
+              CLI_USER_ERROR);
     if (rc == CLI_OK) {
         /* the header starts a new log, and a resumed one that is empty (a
          * run killed before its first epoch ended) or not a file (a pipe) */
