@@ -42,7 +42,7 @@ static const heed_attr attrs[] = {
     {.name = "units", .kind = HEED_A_DIM, .def = "",
      .doc = "additive: width of the projections (default: Dq)"},
     {.name = "lengths", .kind = HEED_A_INPUT, .def = "", .ids = true,
-     .doc = "key lengths [B], each from 0 to S (default: from the pad ids the keys came from)"},
+     .doc = "key lengths [B], each from 0 to Tk (default: from the pad ids the keys came from)"},
     {0}};
 
 static const char *const outputs[] = {"out", "weights", "scores", NULL};
@@ -311,7 +311,8 @@ static void attention_backward(heed_exec *x)
 const heed_op heed_op_attention = {
     .name = "Attention",
     .doc = "Each query attends to the (unpadded) keys: dot, general, additive (Bahdanau) or "
-           "scaled_dot scores, masked softmax, weighted sum of the values.",
+           "scaled_dot scores, masked softmax, weighted sum of the values. .scores are the raw "
+           "scores, padding unmasked; a row with no keys has zero weights and context.",
     .shapes = "query [B,Tq,Dq], keys [B,Tk,Dk], values [B,Tk,Dv] -> [B,Tq,Dv]; .weights and "
               ".scores [B,Tq,Tk]",
     .attrs = attrs,

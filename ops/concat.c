@@ -107,7 +107,9 @@ static void concat_backward(heed_exec *x)
 
 const heed_op heed_op_concat = {
     .name = "Concat",
-    .doc = "Joins tensors along an axis (the last by default).",
+    .doc = "Joins tensors along an axis (the last by default). Along the last axis the output "
+           "keeps the first input's lengths (from pad ids); along another it has none, so a "
+           "MeanPool or Attention after it counts every position.",
     .shapes = "in [.., A_k, ..] each -> [.., sum A_k, ..]",
     .attrs = attrs,
     .outputs = outputs,

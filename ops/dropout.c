@@ -64,7 +64,8 @@ static void dropout_backward(heed_exec *x)
 
 const heed_op heed_op_dropout = {
     .name = "Dropout",
-    .doc = "Randomly zeroes elements in training (seeded, reproducible); identity otherwise.",
+    .doc = "Randomly zeroes elements in training and scales the rest by 1/(1-p), so the "
+           "expectation is kept (seeded, reproducible); identity otherwise.",
     .shapes = "in [..] -> [..]",
     .attrs = attrs,
     .outputs = outputs,

@@ -79,7 +79,9 @@ static void meanpool_backward(heed_exec *x)
 
 const heed_op heed_op_meanpool = {
     .name = "MeanPool",
-    .doc = "Mean over the time axis, counting only each sequence's valid steps.",
+    .doc = "Mean over the time axis, counting only each sequence's valid steps: those its "
+           "input's pad ids leave (it has no lengths: attribute; a float input, or one whose "
+           "lengths were lost, counts every step).",
     .shapes = "in [B,T,E] -> [B,E]",
     .attrs = attrs,
     .outputs = outputs,

@@ -455,7 +455,8 @@ static void mha_backward(heed_exec *x)
 const heed_op heed_op_mha = {
     .name = "MultiHeadAttention",
     .doc = "Multi-head scaled dot-product attention (nn.MultiheadAttention, batch_first) with "
-           "key padding and causal masks.",
+           "key padding and causal masks. A row with no keys attends nothing: its weights are "
+           "zero and its output out_proj's bias (PyTorch gives NaN there).",
     .shapes = "query [B,L,E], key [B,S,kdim], value [B,S,vdim] -> [B,L,E]; .weights [B,L,S] "
               "or [B,heads,L,S]",
     .attrs = attrs,

@@ -67,7 +67,8 @@ static void mse_backward(heed_exec *x)
 
 const heed_op heed_op_mse = {
     .name = "MSE",
-    .doc = "Mean squared error against a float target (a loss).",
+    .doc = "Mean squared error against a float target (a loss), over every element: padded "
+           "positions count too.",
     .shapes = "in [..], target [..] -> [1]",
     .attrs = attrs,
     .outputs = outputs,

@@ -142,7 +142,10 @@ static void posenc_backward(heed_exec *x)
 
 const heed_op heed_op_posenc = {
     .name = "PositionalEncoding",
-    .doc = "Adds sinusoidal or learned position encodings to a sequence.",
+    .doc = "Adds sinusoidal or learned position encodings to a sequence. Sinusoids are "
+           "interleaved: pe[t, 2i] = sin(t / 10000^(2i/E)), pe[t, 2i+1] = cos(t / "
+           "10000^(2i/E)); padded steps get them too. A learned table's max_len bounds the "
+           "padded length T.",
     .shapes = "in [B,T,E] -> [B,T,E]; learned: weight [max_len, E]",
     .attrs = attrs,
     .outputs = outputs,

@@ -199,7 +199,8 @@ static const heed_attr rnn_attrs[] = {
     {.name = "layers", .kind = HEED_A_DIM, .def = "1", .lo = 1, .hi = RNN_MAX_LAYERS,
      .doc = "stacked layers (a number or a dim, so --dim can set it)"},
     {.name = "bidirectional", .kind = HEED_A_BOOL, .def = "false",
-     .doc = "a second layer reads the sequence backwards; outputs are concatenated"},
+     .doc = "a second direction in each layer reads the sequence backwards (the _reverse "
+             "parameters); outputs are concatenated"},
     {.name = "dropout", .kind = HEED_A_FLOAT, .def = "0", .lo = 0, .hi = 0.95,
      .doc = "dropout between layers, in training"},
     {.name = "bias", .kind = HEED_A_BOOL, .def = "true", .doc = "bias_ih and bias_hh"},
@@ -229,7 +230,8 @@ static const heed_attr gated_attrs[] = {
     {.name = "layers", .kind = HEED_A_DIM, .def = "1", .lo = 1, .hi = RNN_MAX_LAYERS,
      .doc = "stacked layers (a number or a dim, so --dim can set it)"},
     {.name = "bidirectional", .kind = HEED_A_BOOL, .def = "false",
-     .doc = "a second layer reads the sequence backwards; outputs are concatenated"},
+     .doc = "a second direction in each layer reads the sequence backwards (the _reverse "
+             "parameters); outputs are concatenated"},
     {.name = "dropout", .kind = HEED_A_FLOAT, .def = "0", .lo = 0, .hi = 0.95,
      .doc = "dropout between layers, in training"},
     {.name = "bias", .kind = HEED_A_BOOL, .def = "true", .doc = "bias_ih and bias_hh"},
@@ -1458,11 +1460,11 @@ static void rnn_backward(heed_exec *x)
     }
 }
 
-#define RNN_OP(sym, NAME, DOC, ATTRS, OUTS, INFER)                                               \
+#define RNN_OP(sym, NAME, DOC, SHAPES, ATTRS, OUTS, INFER)                                       \
     const heed_op sym = {                                                                       \
         .name = NAME,                                                                           \
         .doc = DOC,                                                                             \
-        .shapes = "in [B,T,In] -> [B,T,D*H]; .state [B,L*D*H]",                                 \
+        .shapes = SHAPES,                                                                       \
         .attrs = ATTRS,                                                                         \
         .outputs = OUTS,                                                                        \
         .cfg_size = sizeof(rnn_cfg),                                                            \
@@ -1472,13 +1474,25 @@ static void rnn_backward(heed_exec *x)
         .backward = rnn_backward,                                                               \
     }
 
-RNN_OP(heed_op_rnn, "RNN", "Elman RNN, h' = tanh(W_ih x + b_ih + W_hh h + b_hh) (nn.RNN).",
-       rnn_attrs, rnn_outputs, rnn_infer);
+/* what the three share: the state's layout, and lengths */
+#define RNN_DOC_COMMON                                                                           \
+    " A state holds each layer's last hidden state, layer by layer and in each layer the "      \
+    "forward direction first (h_n.permute(1, 0, 2) of PyTorch, flattened). Padded steps give "  \
+    "zeros and the state is taken at each row's last real step. Explicit `lengths:` apply to "   \
+    "this node only; its outputs carry the lengths of the pad ids its input came from, if any."
+#define RNN_SHAPES "in [B,T,In] -> [B,T,D*H]; .state [B,L*D*H]"
+
+RNN_OP(heed_op_rnn, "RNN",
+       "Elman RNN, h' = tanh(W_ih x + b_ih + W_hh h + b_hh) (nn.RNN)." RNN_DOC_COMMON,
+       RNN_SHAPES, rnn_attrs, rnn_outputs, rnn_infer);
 RNN_OP(heed_op_gru, "GRU",
        "Gated recurrent unit with gates r, z, n (nn.GRU); with attention, .context [B,T,Dm] "
-       "and .weights [B,T,S] of every step.",
-       gated_attrs, gru_outputs, gru_infer);
+       "and .weights [B,T,S] of every step (a row with no memory attends nothing: zero "
+       "context)." RNN_DOC_COMMON,
+       RNN_SHAPES, gated_attrs, gru_outputs, gru_infer);
 RNN_OP(heed_op_lstm, "LSTM",
-       "Long short-term memory with gates i, f, g, o (nn.LSTM); .state is [h | c], .h and .c "
-       "each [B,L*D*H]; with attention, .context and .weights as for GRU.",
-       gated_attrs, lstm_outputs, lstm_infer);
+       "Long short-term memory with gates i, f, g, o (nn.LSTM); .state is [h | c], all h then "
+       "all c, .h and .c each [B,L*D*H]; with attention, .context and .weights as for "
+       "GRU." RNN_DOC_COMMON,
+       "in [B,T,In] -> [B,T,D*H]; .state [B,2*L*D*H]; .h, .c [B,L*D*H]", gated_attrs,
+       lstm_outputs, lstm_infer);
