@@ -393,24 +393,16 @@ static heed_status load_vocab(const heed_model *m, const st_file *f, heed_vocab 
     return HEED_OK;
 }
 
-/* Whether the model compiles at its own dims (defaults for the rest): a
- * plan only, nothing the size of its parameters is allocated. */
+/* Whether the model compiles at its own dims (defaults for the rest), as
+ * heed_plan_new does: a plan only, nothing the size of its parameters. */
 static bool model_sizes_work(const heed_model *m)
 {
     heed_diag scratch;
-    heed_diag_clear(&scratch);
-    int64_t *vals;
-    if (hp_bind_dims(m, NULL, 0, true, &vals, &scratch) != HEED_OK)
-        return false;
-    hp_options opt = {.mode = HEED_MODE_INFER, .step_input = -1};
     heed_plan *p;
-    bool ok = hp_build(m, vals, &opt, &p, &scratch) == HEED_OK;
-    if (ok) {
-        ok = hp_check_param_sizes(p, &scratch) == HEED_OK;
-        heed_plan_free(p);
-    }
-    heed_dealloc(&m->env, vals);
-    return ok;
+    if (heed_plan_new(m, NULL, 0, HEED_MODE_INFER, &p, &scratch) != HEED_OK)
+        return false;
+    heed_plan_free(p);
+    return true;
 }
 
 /* The model could not be sized as file `f` says (its heed.dims, its
