@@ -67,6 +67,15 @@ static void c_free(void *user, void *ptr)
     }
 }
 
+/* Options whose allocator is the counting one over c, on one thread. */
+static void counting_options(heed_options *o, heed_allocator *a, counting *c)
+{
+    *a = (heed_allocator){c_alloc, c_realloc, c_free, c};
+    heed_options_init(o);
+    o->allocator = a;
+    o->threads = 1;
+}
+
 /* Makes a file from the template `path` (mkstemp's XXXXXX, filled in)
  * holding `text`. */
 static void write_temp(char *path, const char *text)
@@ -163,11 +172,9 @@ static void every_allocation_may_fail(void **state)
     write_temp(f.tsv, "abc\tcba\nbca\tacb\ncab\tbac\naa\taa\n");
     snprintf(f.weights, sizeof f.weights, "%s.safetensors", f.tsv);
     counting c = {0};
-    heed_allocator a = {c_alloc, c_realloc, c_free, &c};
+    heed_allocator a;
     heed_options o;
-    heed_options_init(&o);
-    o.allocator = &a;
-    o.threads = 1;
+    counting_options(&o, &a, &c);
     /* a full run counts the allocations */
     assert_int_equal(scenario(&o, &f), HEED_OK);
     long total = c.calls;
@@ -794,11 +801,9 @@ static void failed_forward_leaves_nothing_to_read(void **state)
 {
     (void)state;
     counting c = {0};
-    heed_allocator a = {c_alloc, c_realloc, c_free, &c};
+    heed_allocator a;
     heed_options o;
-    heed_options_init(&o);
-    o.allocator = &a;
-    o.threads = 1;
+    counting_options(&o, &a, &c);
     static const char yaml[] = "heed: 1\ninputs: {x: [B, 4]}\nnodes:\n"
                                "  h: {op: Affine, in: x, units: 3}\n  t: {op: Tanh, in: h}\n"
                                "loss: {op: Sum, in: t}\n";

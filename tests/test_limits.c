@@ -555,10 +555,12 @@ static void name_lengths(void **state)
              dim, field);
     assert_int_equal(load_check("long.yaml", yaml, strlen(yaml), NULL, NULL, 0, &d),
                      HEED_ERR_MODEL);
-    assert_non_null(strstr(d.text, "long.yaml:2:8: error: dim name 'VVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVV"
-                                   "...' is longer than 63 bytes"));
-    assert_non_null(strstr(d.text, "long.yaml:5:3: error: node name 'ffffffffffffffffffffffffffffffff"
-                                   "...' is longer than 255 bytes"));
+    assert_non_null(strstr(d.text, "long.yaml:2:8: error: dim name "
+                                   "'VVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVV...' is longer than 63 "
+                                   "bytes"));
+    assert_non_null(strstr(d.text, "long.yaml:5:3: error: node name "
+                                   "'ffffffffffffffffffffffffffffffff...' is longer than 255 "
+                                   "bytes"));
     assert_int_equal(d.count, 2);
     /* a block's prefixes count: 200 + 1 + 100 bytes */
     snprintf(yaml, sizeof yaml,
@@ -743,6 +745,17 @@ static void weights_truncated(void **state)
     expect_weights_error(path, 0, "the file has 0 bytes");
 }
 
+/* model_h's two tensors with heed.dims `dims` in the metadata. */
+static void write_h_dims(const char *path, const char *dims)
+{
+    char header[512];
+    snprintf(header, sizeof header,
+             "{\"__metadata__\":{\"heed.dims\":\"%s\"},"
+             "\"h.weight\":{\"dtype\":\"F32\",\"shape\":[3,4],\"data_offsets\":[0,48]}," H_BIAS "}",
+             dims);
+    write_st(path, 0, header, 60);
+}
+
 /* Sizes read from a file's metadata that the model refuses: the error names
  * the weights file first, then says where in the model the size went. */
 static void weights_sizes_refused(void **state)
@@ -753,11 +766,7 @@ static void weights_sizes_refused(void **state)
     static const char model_u[] = "heed: 1\nname: u\ndims: {U: 3}\ninputs: {x: [B, T, 4]}\n"
                                   "nodes:\n  h: {op: Affine, in: x, units: 3}\n"
                                   "  r: {op: GRU, in: h, hidden: 3, layers: U}\n";
-    static const char header[] =
-        "{\"__metadata__\":{\"heed.dims\":\"U=300\"},"
-        "\"h.weight\":{\"dtype\":\"F32\",\"shape\":[3,4],\"data_offsets\":[0,48]},"
-        "\"h.bias\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[48,60]}}";
-    write_st(path, 0, header, 60);
+    write_h_dims(path, "U=300");
     heed_model *m = tu_model("u.yaml", model_u);
     heed_weights *w = NULL;
     heed_diag d;
@@ -776,13 +785,7 @@ static void weights_sizes_refused(void **state)
     /* a count that is not one is refused, not read as far as it goes */
     const char *const bad[] = {"U=2abc", "U=0", "U=", "U"};
     for (int i = 0; i < 4; i++) {
-        char text[512];
-        snprintf(text, sizeof text,
-                 "{\"__metadata__\":{\"heed.dims\":\"%s\"},"
-                 "\"h.weight\":{\"dtype\":\"F32\",\"shape\":[3,4],\"data_offsets\":[0,48]},"
-                 "\"h.bias\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[48,60]}}",
-                 bad[i]);
-        write_st(path, 0, text, 60);
+        write_h_dims(path, bad[i]);
         assert_int_equal(heed_weights_load(m, path, 0, &w, &d), HEED_ERR_WEIGHTS);
         char want[128];
         snprintf(want, sizeof want, "metadata heed.dims '%s' is not a list of NAME=N", bad[i]);
