@@ -729,6 +729,8 @@ expect 0 "bench --no-train --json" "$heed" bench "$g" $small --no-train --json
 contains out.txt '"profile_of":"forward","profile":[{"node":"emb","op":"Embedding"' \
     "bench --json profile"
 contains out.txt '"node":"layers.1.ff2","op":"Affine"' "bench --json profile nodes"
+# timings not taken are null, not -1 (a number a script would average in)
+contains out.txt '"train_ms":null,"decode_ms":null,' "bench --json skipped timings"
 
 if [ "$failures" -gt 0 ]; then
     echo "$failures failure(s)" >&2

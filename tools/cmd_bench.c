@@ -299,6 +299,14 @@ static void print_text(const bench_args *a, const bench_result *r, const heed_mo
            (double)r->rss_kb / 1024.0);
 }
 
+static void json_ms(const char *key, bool taken, double ms)
+{
+    if (taken)
+        printf("\"%s\":%.4f,", key, ms);
+    else
+        printf("\"%s\":null,", key);
+}
+
 static void print_json_head(const bench_args *a, const bench_result *r, const heed_model *m)
 {
     printf("{\"model\":");
@@ -312,10 +320,13 @@ static void print_json_head(const bench_args *a, const bench_result *r, const he
            "\"products\":\"%s\",\"sgemm_gflops\":%.2f},",
            r->blas.config, r->blas.core, r->blas.threading, r->blas.products,
            r->blas.sgemm_gflops);
-    printf("\"compile_ms\":%.4f,\"forward_ms\":%.4f,\"train_ms\":%.4f,\"decode_ms\":%.4f,"
-           "\"flops_forward\":%.0f,\"flops_backward\":%.0f,\"peak_rss_kb\":%ld,",
-           r->compile_ms, a->forward ? r->forward_ms : -1.0, a->train ? r->train_ms : -1.0,
-           a->decode_batch > 0 ? r->decode_ms : -1.0, r->flops_fwd, r->flops_bwd, r->rss_kb);
+    /* a timing that was not taken is null, not a number a script could sum */
+    printf("\"compile_ms\":%.4f,", r->compile_ms);
+    json_ms("forward_ms", a->forward, r->forward_ms);
+    json_ms("train_ms", a->train, r->train_ms);
+    json_ms("decode_ms", a->decode_batch > 0, r->decode_ms);
+    printf("\"flops_forward\":%.0f,\"flops_backward\":%.0f,\"peak_rss_kb\":%ld,",
+           r->flops_fwd, r->flops_bwd, r->rss_kb);
     const heed_memory_info *mi = a->train ? &r->mem_train : &r->mem_infer;
     printf("\"memory\":{\"arena\":%zu,\"naive\":%zu,\"lower_bound\":%zu},", mi->arena,
            mi->naive, mi->lower_bound);
