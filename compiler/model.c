@@ -299,9 +299,20 @@ heed_task heed_model_task(const heed_model *m)
         return HEED_TASK_OTHER;
     if (m->decode_input >= 0 && m->decode_logits >= 0)
         return HEED_TASK_SEQ2SEQ;
-    const hm_value *target = &m->values[m->nodes[m->loss_node].in[1]];
-    if (target->node < 0 && m->inputs[target->port].rank == 1)
+    const hm_node *ce = &m->nodes[m->loss_node];
+    const hm_value *target = &m->values[ce->in[1]];
+    if (target->node >= 0)
+        return HEED_TASK_OTHER;
+    if (m->inputs[target->port].rank == 1)
         return HEED_TASK_CLASSIFY;
+    /* a label per source position: an unshifted [B, S] target from the data */
+    int shift_attr = hm_attr_index(ce->op, "shift");
+    int64_t shift = 0;
+    if (shift_attr >= 0 && ce->attr[shift_attr])
+        hy_int(ce->attr[shift_attr], &shift);
+    if (m->inputs[target->port].rank == 2 && shift == 0 &&
+        heed_model_field_column(m, m->inputs[target->port].name) >= 0)
+        return HEED_TASK_TAG;
     return HEED_TASK_OTHER;
 }
 

@@ -503,8 +503,14 @@ HEED_API heed_status heed_session_accuracy(heed_session *session, heed_accuracy 
 
 /* What a model does, from its loss: seq2seq (a CrossEntropy loss with shift 1
  * on an input fed back when decoding), classification (a CrossEntropy loss
- * on a [B] label input), or other. */
-typedef enum heed_task { HEED_TASK_OTHER, HEED_TASK_SEQ2SEQ, HEED_TASK_CLASSIFY } heed_task;
+ * on a [B] label field), tagging (a CrossEntropy loss without shift on a
+ * [B, S] label field: a label per source token), or other. */
+typedef enum heed_task {
+    HEED_TASK_OTHER,
+    HEED_TASK_SEQ2SEQ,
+    HEED_TASK_CLASSIFY,
+    HEED_TASK_TAG
+} heed_task;
 HEED_API heed_task heed_model_task(const heed_model *model);
 /* The data field (input name) the loss's target comes from, or NULL. */
 HEED_API const char *heed_model_target_field(const heed_model *model);
@@ -581,12 +587,23 @@ HEED_API heed_status heed_dataset_feed(const heed_dataset *dataset, const size_t
 HEED_API heed_status heed_session_feed_texts(heed_session *session, const char *const *texts,
                                              size_t n, heed_diag *diag);
 
+typedef struct heed_decode_result heed_decode_result;
+
 /* For a classification model: the most likely label id of each text and its
  * probability (probs may be NULL). Label ids read with heed_vocab_decode on
  * heed_model_target_field. */
 HEED_API heed_status heed_session_classify(heed_session *session, const char *const *texts,
                                            size_t n, int32_t *labels, float *probs,
                                            heed_diag *diag);
+
+/* For a tagging model (HEED_TASK_TAG): the most likely label of each token of
+ * each text, in a result read as heed_decode's is. Entry i's tokens are the
+ * label ids of text i's tokens (its <bos>, <eos> and padding left out), its
+ * score their summed log-probability, its source the text's ids; it has no
+ * attention. heed_decode_text writes the labels as a text of the label
+ * field. */
+HEED_API heed_status heed_session_tag(heed_session *session, const char *const *texts,
+                                      size_t n, heed_decode_result **out, heed_diag *diag);
 
 /* ---------------------------------------------------------------- decoding */
 
@@ -608,8 +625,6 @@ typedef struct heed_decoded {
     size_t source_length;
     int32_t *source;    /* the source ids the attention columns refer to */
 } heed_decoded;
-
-typedef struct heed_decode_result heed_decode_result;
 
 /*
  * Decodes each source text with the seq2seq model of the session's weights: the

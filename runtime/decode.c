@@ -97,10 +97,7 @@ static void log_softmax(float *x, int64_t n)
 
 static void *pool_copy(dec *d, const void *src, size_t bytes)
 {
-    void *p = heed_pool_alloc(d->res->env, &d->res->pool, bytes ? bytes : 1);
-    if (p && bytes)
-        memcpy(p, src, bytes);
-    return p;
+    return hd_result_copy(d->res, src, bytes);
 }
 
 /* Feeds the current tokens and runs one step; logp gets log-probabilities,
@@ -618,6 +615,37 @@ static heed_status check_steppable(const heed_model *m, int *steps, heed_diag *d
     return st;
 }
 
+heed_decode_result *hd_result_new(const heed_session *s, size_t n, const char *target)
+{
+    heed_decode_result *res = heed_zalloc(s->env, 1, sizeof *res);
+    if (!res)
+        return NULL;
+    res->env = s->env;
+    res->m = s->m;
+    res->vocab = s->w->vocab;
+    res->target = target;
+    res->n = n;
+    res->items = heed_zalloc(s->env, n + 1, sizeof *res->items);
+    if (!res->items) {
+        heed_dealloc(s->env, res);
+        return NULL;
+    }
+    return res;
+}
+
+heed_decoded *hd_result_item(heed_decode_result *r, size_t i)
+{
+    return &r->items[i];
+}
+
+void *hd_result_copy(heed_decode_result *r, const void *src, size_t bytes)
+{
+    void *p = heed_pool_alloc(r->env, &r->pool, bytes ? bytes : 1);
+    if (p && bytes)
+        memcpy(p, src, bytes);
+    return p;
+}
+
 heed_status heed_decode(heed_session *s, const char *const *texts, size_t n,
                         const heed_decode_options *o, heed_decode_result **out, heed_diag *diag)
 {
@@ -662,16 +690,10 @@ heed_status hd_decode(heed_session *s, const char *const *texts, size_t n,
     for (int f = 0; f < m->n_fields; f++)
         if (!strcmp(m->fields[f].input, m->inputs[m->decode_input].name))
             tf = f;
-    heed_decode_result *res = heed_zalloc(s->env, 1, sizeof *res);
+    heed_decode_result *res = hd_result_new(s, n, tf >= 0 ? m->fields[tf].input : NULL);
     if (!res)
         return heed_fail(diag, HEED_ERR_NOMEM, "out of memory");
-    res->env = s->env;
-    res->m = m;
-    res->vocab = s->w->vocab;
-    res->target = tf >= 0 ? m->fields[tf].input : NULL;
-    res->n = n;
-    res->items = heed_zalloc(s->env, n + 1, sizeof *res->items);
-    heed_status st = res->items ? HEED_OK : heed_fail(diag, HEED_ERR_NOMEM, "out of memory");
+    heed_status st = HEED_OK;
     /* once for all steps: each step's forward then finds the mode set */
     heed_fpmode fm = heed_fpmode_enter(s->threads);
     for (size_t i = 0, k; i < n && st == HEED_OK; i += k) {

@@ -1,7 +1,8 @@
 /*
- * metrics.c - teacher-forced accuracy from the last forward pass of a model
- * whose loss is CrossEntropy: the argmax of each logits row against its
- * (shifted, non-pad) target.
+ * metrics.c - what the argmax of a CrossEntropy loss's logits says: the
+ * teacher-forced accuracy of the last forward pass (each row against its
+ * shifted, non-pad target), a classifier's label per text and a tagger's
+ * label per token.
  */
 #include <math.h>
 #include <string.h>
@@ -33,16 +34,19 @@ heed_status heed_session_accuracy(heed_session *s, heed_accuracy *acc, heed_diag
         hy_int(ce->attr[shift_attr], &shift);
     int64_t V = lv->shape.d[lv->shape.rank - 1].v;
     int64_t B = tv->shape.d[0].v, T = tv->shape.rank == 2 ? tv->shape.d[1].v : 1;
-    /* a classifier's labels start after the reserved ids, as in
-     * heed_session_classify (and so heed eval): its accuracy never counts a
-     * reserved id as the prediction */
-    int64_t first = heed_model_task(m) == HEED_TASK_CLASSIFY && 4 < V ? 4 : 0;
+    /* a classifier's or tagger's labels start after the reserved ids, as in
+     * heed_session_classify and heed_session_tag: its accuracy never counts
+     * a reserved id as the prediction, and a tagger's <bos> and <eos>
+     * positions, which heed_session_tag does not label, are not scored */
+    heed_task task = heed_model_task(m);
+    bool tag = task == HEED_TASK_TAG;
+    int64_t first = (task == HEED_TASK_CLASSIFY || tag) && 4 < V ? 4 : 0;
     for (int64_t b = 0; b < B; b++) {
         bool all = true, any = false;
         for (int64_t t = 0; t < T; t++) {
             int64_t ts = t + shift;
             int32_t y = ts < T ? target[b * T + ts] : 0;
-            if (y == HEED_PAD_ID)
+            if (y == HEED_PAD_ID || (tag && (y == HEED_BOS_ID || y == HEED_EOS_ID)))
                 continue;
             const float *row = logits + (b * T + t) * V;
             int64_t best = first;
@@ -121,4 +125,101 @@ heed_status heed_session_classify(heed_session *s, const char *const *texts, siz
         st = classify_chunk(s, texts + i, k, i, labels + i, probs ? probs + i : NULL, diag);
     }
     return st;
+}
+
+/* Entry i of a tagging result: the labels of the row's own tokens (its
+ * <bos>, <eos> and padding left out) from its `width` rows of V logits. */
+static heed_status tag_row(heed_decode_result *res, size_t i, const int32_t *ids,
+                           const float *lg, size_t width, int64_t V, int32_t *scratch)
+{
+    size_t len = 0;
+    double score = 0.0;
+    for (size_t t = 0; t < width; t++) {
+        if (ids[t] == HEED_PAD_ID || ids[t] == HEED_BOS_ID || ids[t] == HEED_EOS_ID)
+            continue;
+        const float *row = lg + t * (size_t)V;
+        int64_t best = 4 < V ? 4 : 0; /* labels start after the reserved ids */
+        for (int64_t j = best; j < V; j++)
+            if (row[j] > row[best])
+                best = j;
+        double sum = 0.0;
+        for (int64_t j = 0; j < V; j++)
+            sum += exp((double)(row[j] - row[best]));
+        score -= log(sum);
+        scratch[len++] = (int32_t)best;
+    }
+    heed_decoded *out = hd_result_item(res, i);
+    out->tokens = hd_result_copy(res, scratch, len * sizeof *scratch);
+    out->source = hd_result_copy(res, ids, width * sizeof *ids);
+    out->length = len;
+    out->source_length = width;
+    out->score = (float)score;
+    return out->tokens && out->source ? HEED_OK : HEED_ERR_NOMEM;
+}
+
+/* Tags of n texts, one forward pass: texts[0] is the caller's text `first`. */
+static heed_status tag_chunk(heed_session *s, heed_decode_result *res, const char *const *texts,
+                             size_t n, size_t first, heed_diag *diag)
+{
+    const hm_node *ce = &s->m->nodes[s->m->loss_node];
+    const char *label = s->m->inputs[s->m->values[ce->in[1]].port].name;
+    int32_t *ids = NULL, *dummy = NULL;
+    size_t width = 0;
+    heed_status st = hd_feed_texts(s, texts, n, first, 1, &ids, &width, diag);
+    /* the label input is not read from texts: any valid ids will do */
+    if (st == HEED_OK && !(dummy = heed_zalloc(s->env, n * width + 1, sizeof *dummy)))
+        st = heed_fail(diag, HEED_ERR_NOMEM, "out of memory");
+    if (st == HEED_OK) {
+        heed_tensor t = {label, HEED_I32, 2, {(int64_t)n, (int64_t)width, 0, 0}, dummy};
+        st = heed_session_set_input(s, label, &t, diag);
+    }
+    if (st == HEED_OK)
+        st = heed_session_forward(s, diag);
+    const hp_value *lv = &s->plan->values[ce->in[0]];
+    int64_t V = st == HEED_OK ? lv->shape.d[lv->shape.rank - 1].v : 0;
+    if (st == HEED_OK && (lv->shape.rank < 2 || lv->numel != n * width * (size_t)V))
+        st = heed_fail(diag, HEED_ERR_MODEL,
+                       "model '%s' does not tag: its logits '%s' hold %lld values in rows of "
+                       "%lld, not a row of label scores for each of the %zu x %zu source "
+                       "positions",
+                       s->m->name, s->m->values[ce->in[0]].name, (long long)lv->numel,
+                       (long long)V, n, width);
+    const float *lg = st == HEED_OK ? hs_value_ptr(s, ce->in[0], false) : NULL;
+    for (size_t i = 0; i < n && st == HEED_OK; i++) {
+        st = tag_row(res, first + i, ids + i * width, lg + i * width * (size_t)V, width, V,
+                     dummy);
+        if (st != HEED_OK)
+            heed_fail(diag, st, "out of memory");
+    }
+    heed_dealloc(s->env, ids);
+    heed_dealloc(s->env, dummy);
+    return st;
+}
+
+heed_status heed_session_tag(heed_session *s, const char *const *texts, size_t n,
+                             heed_decode_result **out, heed_diag *diag)
+{
+    heed_diag_clear(diag);
+    if (!s || !texts || !out || n == 0)
+        return heed_fail(diag, HEED_ERR_ARGUMENT, "heed_session_tag: bad argument");
+    *out = NULL;
+    if (heed_model_task(s->m) != HEED_TASK_TAG)
+        return heed_fail(diag, HEED_ERR_UNSUPPORTED,
+                         "model '%s' does not tag: its loss is not a CrossEntropy without shift "
+                         "on a [B, S] label field",
+                         s->m->name);
+    heed_decode_result *res = hd_result_new(s, n, heed_model_target_field(s->m));
+    if (!res)
+        return heed_fail(diag, HEED_ERR_NOMEM, "out of memory");
+    heed_status st = HEED_OK;
+    for (size_t i = 0, k; i < n && st == HEED_OK; i += k) {
+        k = hd_text_batch(texts + i, n - i);
+        st = tag_chunk(s, res, texts + i, k, i, diag);
+    }
+    if (st != HEED_OK) {
+        heed_decode_result_free(res);
+        return st;
+    }
+    *out = res;
+    return HEED_OK;
 }

@@ -233,6 +233,12 @@ heed_status hd_feed_texts(heed_session *s, const char *const *texts, size_t n, s
  * best_live) can no longer beat, whatever it still writes. */
 bool hd_beam_may_stop(const float *fin, int n_fin, int k, bool live, float best_live,
                       float alpha, int max_len);
+/* An empty result of n entries whose texts decode with field `target`
+ * (heed_decode, heed_session_tag); NULL when out of memory. */
+heed_decode_result *hd_result_new(const heed_session *s, size_t n, const char *target);
+heed_decoded *hd_result_item(heed_decode_result *r, size_t i);
+/* `bytes` of src copied into memory the result owns; NULL when out of memory. */
+void *hd_result_copy(heed_decode_result *r, const void *src, size_t bytes);
 /* heed_decode, with the beam-search code forced even for width 1 (tests
  * compare it with greedy decoding). */
 heed_status hd_decode(heed_session *s, const char *const *texts, size_t n,

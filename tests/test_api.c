@@ -602,6 +602,142 @@ static void classifier_accuracy_skips_reserved_ids(void **state)
     unlink(tsv);
 }
 
+static const char *tagger_yaml =
+    "heed: 1\n"
+    "name: case\n"
+    "dims: {E: 8}\n"
+    "inputs: {x: [B, S], y: [B, S]}\n"
+    "data:\n"
+    "  x: {column: 0, tokens: chars, vocab: V, bos: true, eos: true}\n"
+    "  y: {column: 1, tokens: chars, vocab: C, bos: true, eos: true}\n"
+    "nodes:\n"
+    "  emb: {op: Embedding, in: x, vocab: V, dim: E}\n"
+    "  logits: {op: Affine, in: emb, units: C}\n"
+    "loss: {op: CrossEntropy, logits: logits, target: y}\n";
+
+/* The id of one character of the tagger's fields (which add <bos>, <eos>). */
+static int32_t one_id(const heed_vocab *v, const char *field, const char *text)
+{
+    int32_t ids[3] = {-1, -1, -1};
+    size_t n = 0;
+    heed_diag d;
+    assert_int_equal(heed_vocab_encode(v, field, text, ids, 3, &n, &d), HEED_OK);
+    assert_int_equal(n, 3);
+    assert_int_equal(ids[0], HEED_BOS_ID);
+    return ids[1];
+}
+
+/* A tagger labels each token of a text: with weights set by hand (each
+ * character's embedding one-hot, the Affine mapping lower case and <unk> to
+ * 'l' or 'u' with a logit of 5), the labels, their log-probability and the
+ * kept source ids are known; <bos>, <eos> and padding get no label. */
+static void tagger_labels_each_token(void **state)
+{
+    (void)state;
+    char tsv[] = "/tmp/heed_api_tag_XXXXXX";
+    write_temp(tsv, "abA\tllu\nBa\tul\n");
+    heed_model *m = tu_model("case.yaml", tagger_yaml);
+    heed_model *cls = tu_model("cls.yaml", classifier_yaml);
+    assert_int_equal(heed_model_task(m), HEED_TASK_TAG);
+    assert_int_equal(heed_model_task(cls), HEED_TASK_CLASSIFY);
+    heed_vocab *v;
+    heed_weights *w;
+    heed_session *s;
+    heed_diag d;
+    assert_int_equal(heed_vocab_build(m, tsv, &v, &d), HEED_OK);
+    assert_int_equal(heed_vocab_size(v, "x"), 8);
+    assert_int_equal(heed_vocab_size(v, "y"), 6);
+    assert_int_equal(heed_weights_new(m, v, NULL, 0, 1, &w, &d), HEED_OK);
+    heed_tensor et, wt, bt;
+    assert_int_equal(heed_weights_find(w, "emb.weight", &et), HEED_OK);
+    assert_int_equal(heed_weights_find(w, "logits.weight", &wt), HEED_OK);
+    assert_int_equal(heed_weights_find(w, "logits.bias", &bt), HEED_OK);
+    float *emb = et.data, *aff = wt.data;
+    memset(emb, 0, 64 * sizeof *emb);
+    memset(aff, 0, 48 * sizeof *aff);
+    memset(bt.data, 0, 6 * sizeof(float));
+    for (int i = 0; i < 8; i++)
+        emb[i * 8 + i] = 1.0f;
+    int32_t l = one_id(v, "y", "l"), u = one_id(v, "y", "u");
+    /* logits.weight is [C, E]: row = label, column = character id */
+    aff[l * 8 + one_id(v, "x", "a")] = 5.0f;
+    aff[l * 8 + one_id(v, "x", "b")] = 5.0f;
+    aff[u * 8 + one_id(v, "x", "A")] = 5.0f;
+    aff[u * 8 + one_id(v, "x", "B")] = 5.0f;
+    aff[u * 8 + HEED_UNK_ID] = 5.0f;
+    /* a reserved label scoring highest is not answered: <unk> at 'b' */
+    aff[HEED_UNK_ID * 8 + one_id(v, "x", "b")] = 9.0f;
+    assert_int_equal(heed_session_new(w, HEED_MODE_INFER, &s, &d), HEED_OK);
+    const char *texts[] = {"aBc", "", "ba"};
+    heed_decode_result *r = NULL;
+    assert_int_equal(heed_session_tag(s, texts, 3, &r, &d), HEED_OK);
+    assert_int_equal(heed_decode_count(r), 3);
+    static const char *want[] = {"luu", "", "ll"};
+    static const size_t lengths[] = {3, 0, 2};
+    /* each label's probability: e^5 / (e^5 + 5 e^0); for 'b', whose <unk>
+     * label scores 9, e^5 / (e^9 + e^5 + 4 e^0) */
+    double logp = 5.0 - log(exp(5.0) + 5.0), logp_b = 5.0 - log(exp(9.0) + exp(5.0) + 4.0);
+    const double scores[] = {3 * logp, 0.0, logp_b + logp};
+    for (size_t i = 0; i < 3; i++) {
+        const heed_decoded *e = heed_decode_get(r, i);
+        char text[16];
+        assert_int_equal(heed_decode_text(r, i, text, sizeof text), HEED_OK);
+        assert_string_equal(text, want[i]);
+        assert_int_equal(e->length, lengths[i]);
+        assert_null(e->attention);
+        assert_float_equal(e->score, scores[i], 1e-5);
+        /* the batch's width: "aBc" with <bos> and <eos> */
+        assert_int_equal(e->source_length, 5);
+        assert_int_equal(e->source[0], HEED_BOS_ID);
+    }
+    const heed_decoded *first = heed_decode_get(r, 0);
+    assert_int_equal(first->tokens[0], l);
+    assert_int_equal(first->tokens[1], u);
+    assert_int_equal(first->source[1], one_id(v, "x", "a"));
+    assert_int_equal(first->source[3], HEED_UNK_ID);
+    assert_int_equal(first->source[4], HEED_EOS_ID);
+    heed_decode_result_free(r);
+    /* teacher-forced accuracy scores the same tokens: the 5 characters of
+     * the two rows, all right, not their <bos> and <eos> (whose rows argmax
+     * to <pad> here) */
+    heed_dataset *ds;
+    assert_int_equal(heed_dataset_load(m, v, tsv, &ds, &d), HEED_OK);
+    size_t rows[2] = {0, 1};
+    assert_int_equal(heed_dataset_feed(ds, rows, 2, s, &d), HEED_OK);
+    assert_int_equal(heed_session_forward(s, &d), HEED_OK);
+    heed_accuracy acc;
+    assert_int_equal(heed_session_accuracy(s, &acc, &d), HEED_OK);
+    assert_int_equal(acc.tokens, 5);
+    assert_int_equal(acc.tokens_correct, 5);
+    assert_int_equal(acc.sequences, 2);
+    assert_int_equal(acc.sequences_correct, 2);
+    heed_dataset_free(ds);
+    /* not a tagger; no texts */
+    heed_weights *cw;
+    heed_session *cs;
+    heed_vocab *cv;
+    char ctsv[] = "/tmp/heed_api_tagc_XXXXXX";
+    write_temp(ctsv, "abc\tde\nxyz\ten\n");
+    assert_int_equal(heed_vocab_build(cls, ctsv, &cv, &d), HEED_OK);
+    assert_int_equal(heed_weights_new(cls, cv, NULL, 0, 1, &cw, &d), HEED_OK);
+    assert_int_equal(heed_session_new(cw, HEED_MODE_INFER, &cs, &d), HEED_OK);
+    r = (heed_decode_result *)1;
+    assert_int_equal(heed_session_tag(cs, texts, 3, &r, &d), HEED_ERR_UNSUPPORTED);
+    assert_null(r);
+    assert_non_null(strstr(d.message, "model 'cls' does not tag"));
+    assert_int_equal(heed_session_tag(s, texts, 0, &r, &d), HEED_ERR_ARGUMENT);
+    heed_session_free(cs);
+    heed_weights_free(cw);
+    heed_vocab_free(cv);
+    heed_session_free(s);
+    heed_weights_free(w);
+    heed_vocab_free(v);
+    heed_model_free(cls);
+    heed_model_free(m);
+    unlink(tsv);
+    unlink(ctsv);
+}
+
 /* heed_weights_load takes the dims a file was saved with; load_dims the
  * model's with the given ones on top, matching what still fits. */
 static void loading_at_the_models_dims(void **state)
@@ -925,6 +1061,7 @@ int main(void)
         cmocka_unit_test(vocabularies_of_another_model),
         cmocka_unit_test(saving_when_jansson_runs_out),
         cmocka_unit_test(classifier_accuracy_skips_reserved_ids),
+        cmocka_unit_test(tagger_labels_each_token),
         cmocka_unit_test(loading_at_the_models_dims),
         cmocka_unit_test(decoding_options_in_range),
         cmocka_unit_test(failed_forward_leaves_nothing_to_read),

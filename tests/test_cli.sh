@@ -288,6 +288,16 @@ expect 0 "eval a tagger on flipped tags" "$heed" eval tagger.yaml --weights tagg
 contains out.txt "\"token_accuracy\":0.0000,\"row_accuracy\":0.0000" "eval a tagger on flipped tags"
 expect 2 "eval --beam of a tagger" "$heed" eval tagger.yaml --weights tagger.safetensors --data tags.tsv --beam 2
 contains err.txt "'model' does not decode" "eval --beam of a tagger"
+# infer labels each character of texts it never saw whole (the tagger has no
+# context, so each character's case is learnt exactly); an empty line has no
+# labels; --beam is for seq2seq models
+expect 0 "infer a tagger" "$heed" infer tagger.yaml --weights tagger.safetensors bAc CCab
+[ "$(cat out.txt)" = "$(printf 'lul\nuull')" ] || fail "infer a tagger: $(cat out.txt)"
+printf 'cBa\n\nA\n' | "$heed" infer tagger.yaml --weights tagger.safetensors >out.txt 2>err.txt ||
+    fail "infer a tagger from stdin: $(cat err.txt)"
+[ "$(cat out.txt)" = "$(printf 'lul\n\nu')" ] || fail "infer a tagger from stdin: $(cat out.txt)"
+expect 2 "infer --beam of a tagger" "$heed" infer tagger.yaml --weights tagger.safetensors --beam 2 ab
+contains err.txt "'model' does not decode" "infer --beam of a tagger"
 # a row whose tags are fewer than its characters is refused at its line (it
 # was padded to its batch's longest row and scored where it had no tags)
 printf 'abc\tlll\nab\tl\n' >short-tags.tsv

@@ -1,7 +1,8 @@
 /*
  * heed infer: runs a trained model on texts given as arguments or read from
  * stdin (one per line): a seq2seq model decodes (greedy, or beam search with
- * --beam), a classifier prints the label and its probability. --attention
+ * --beam), a classifier prints the label and its probability, a tagger the
+ * label of each token. --attention
  * FILE.svg draws each text's attention weights (source across, output down);
  * --attention - prints them shaded in the terminal.
  */
@@ -145,6 +146,24 @@ static int show_attention(const infer_args *a, const heed_model *m, const heed_v
     return rc;
 }
 
+/* Each entry's tokens (decoded, or a tagger's labels) as a text of the
+ * target field, one line each. */
+static int print_results(const heed_model *m, const heed_vocab *v, const heed_decode_result *r)
+{
+    const char *tgt = heed_model_target_field(m);
+    for (size_t i = 0; i < heed_decode_count(r); i++) {
+        const heed_decoded *dd = heed_decode_get(r, i);
+        char *out = cli_vocab_text(v, tgt, dd->tokens, dd->length);
+        if (!out) {
+            fprintf(stderr, "heed infer: error: out of memory writing output %zu\n", i + 1);
+            return CLI_USER_ERROR;
+        }
+        printf("%s\n", out);
+        free(out);
+    }
+    return CLI_OK;
+}
+
 static int run_seq2seq(const infer_args *a, const heed_model *m, heed_session *s,
                        const heed_vocab *v)
 {
@@ -154,19 +173,21 @@ static int run_seq2seq(const infer_args *a, const heed_model *m, heed_session *s
     heed_diag d;
     if (heed_decode(s, a->texts, a->n, &o, &r, &d) != HEED_OK)
         return cli_report(&d);
-    const char *tgt = heed_model_target_field(m);
-    for (size_t i = 0; i < heed_decode_count(r); i++) {
-        const heed_decoded *dd = heed_decode_get(r, i);
-        char *out = cli_vocab_text(v, tgt, dd->tokens, dd->length);
-        if (!out) {
-            fprintf(stderr, "heed infer: error: out of memory writing output %zu\n", i + 1);
-            heed_decode_result_free(r);
-            return CLI_USER_ERROR;
-        }
-        printf("%s\n", out);
-        free(out);
-    }
-    int rc = a->attention ? show_attention(a, m, v, r) : CLI_OK;
+    int rc = print_results(m, v, r);
+    if (rc == CLI_OK && a->attention)
+        rc = show_attention(a, m, v, r);
+    heed_decode_result_free(r);
+    return rc;
+}
+
+static int run_tag(const infer_args *a, const heed_model *m, heed_session *s,
+                   const heed_vocab *v)
+{
+    heed_decode_result *r;
+    heed_diag d;
+    if (heed_session_tag(s, a->texts, a->n, &r, &d) != HEED_OK)
+        return cli_report(&d);
+    int rc = print_results(m, v, r);
     heed_decode_result_free(r);
     return rc;
 }
@@ -223,8 +244,10 @@ static int run_infer(const infer_args *a)
             rc = run_seq2seq(a, m, s, v);
         else if (task == HEED_TASK_CLASSIFY)
             rc = run_classify(a, m, s, v);
+        else if (task == HEED_TASK_TAG)
+            rc = run_tag(a, m, s, v);
         else {
-            fprintf(stderr, "heed infer: error: model '%s' neither decodes nor classifies "
+            fprintf(stderr, "heed infer: error: model '%s' neither decodes, classifies nor tags "
                             "(use heed run for other graphs)\n",
                     heed_model_name(m));
             rc = CLI_USER_ERROR;

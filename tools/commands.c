@@ -84,12 +84,13 @@ static const cli_cmd commands[] = {
      "  --limit N           only the first N rows\n" THREADS_HELP
      "  --json              one JSON object instead of text\n",
      cmd_eval},
-    {"infer", "decode or classify texts; draw attention maps",
+    {"infer", "decode, classify or tag texts; draw attention maps",
      "heed infer MODEL.yaml --weights W.safetensors [--beam K] [--alpha A] [--attention "
      "FILE.svg|-] [--threads N] [TEXT ...]",
-     "Decodes (seq2seq) or classifies each TEXT, one result per line (a classifier's:\n"
-     "the label, a tab and its probability); without TEXT, reads one text per line from\n"
-     "stdin (blank lines too: output line i answers input line i).\n"
+     "Decodes (seq2seq), classifies or tags each TEXT, one result per line (a\n"
+     "classifier's: the label, a tab and its probability; a tagger's: the label of each\n"
+     "token, written as its label field's text); without TEXT, reads one text per line\n"
+     "from stdin (blank lines too: output line i answers input line i).\n"
      "\n"
      "  --weights FILE      trained weights\n"
      "  --beam K            beam width, 1 to 32 (default 1: greedy)\n"
