@@ -175,9 +175,10 @@ static heed_status tag_chunk(heed_session *s, heed_decode_result *res, const cha
     }
     if (st == HEED_OK)
         st = heed_session_forward(s, diag);
-    const hp_value *lv = &s->plan->values[ce->in[0]];
-    int64_t V = st == HEED_OK ? lv->shape.d[lv->shape.rank - 1].v : 0;
-    if (st == HEED_OK && (lv->shape.rank < 2 || lv->numel != n * width * (size_t)V))
+    /* the plan is there only after a forward pass that ran */
+    const hp_value *lv = st == HEED_OK ? &s->plan->values[ce->in[0]] : NULL;
+    int64_t V = lv ? lv->shape.d[lv->shape.rank - 1].v : 0;
+    if (lv && (lv->shape.rank < 2 || lv->numel != n * width * (size_t)V))
         st = heed_fail(diag, HEED_ERR_MODEL,
                        "model '%s' does not tag: its logits '%s' hold %lld values in rows of "
                        "%lld, not a row of label scores for each of the %zu x %zu source "

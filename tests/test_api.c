@@ -738,6 +738,64 @@ static void tagger_labels_each_token(void **state)
     unlink(ctsv);
 }
 
+/* Tagging with every allocation of a run failing in turn: each failure is
+ * HEED_ERR_NOMEM, with the diagnostic saying so, and nothing leaks. */
+static heed_status tag_scenario(const heed_options *o, const char *tsv)
+{
+    heed_model *m = NULL;
+    heed_vocab *v = NULL;
+    heed_weights *w = NULL;
+    heed_session *s = NULL;
+    heed_decode_result *r = NULL;
+    heed_diag d;
+    const char *texts[3] = {"abA", "", "bB"};
+    heed_status st = heed_model_load_string(tagger_yaml, strlen(tagger_yaml), "case.yaml", o, &m,
+                                            &d);
+    if (st == HEED_OK)
+        st = heed_vocab_build(m, tsv, &v, &d);
+    if (st == HEED_OK)
+        st = heed_weights_new(m, v, NULL, 0, 1, &w, &d);
+    if (st == HEED_OK)
+        st = heed_session_new(w, HEED_MODE_INFER, &s, &d);
+    if (st == HEED_OK)
+        st = heed_session_tag(s, texts, 3, &r, &d);
+    if (st == HEED_OK && (heed_decode_count(r) != 3 || heed_decode_get(r, 0)->length != 3))
+        fail_msg("tagging gave %zu entries", heed_decode_count(r));
+    if (st != HEED_OK && (d.status != st || r))
+        fail_msg("status %d but the diagnostic says %d (%s), result %p", st, d.status, d.message,
+                 (void *)r);
+    heed_decode_result_free(r);
+    heed_session_free(s);
+    heed_weights_free(w);
+    heed_vocab_free(v);
+    heed_model_free(m);
+    return st;
+}
+
+static void tagging_when_allocations_fail(void **state)
+{
+    (void)state;
+    char tsv[] = "/tmp/heed_api_tagm_XXXXXX";
+    write_temp(tsv, "abA\tllu\nBa\tul\n");
+    counting c = {0};
+    heed_allocator a;
+    heed_options o;
+    counting_options(&o, &a, &c);
+    assert_int_equal(tag_scenario(&o, tsv), HEED_OK);
+    long total = c.calls;
+    assert_int_equal(c.live, 0);
+    assert_true(total > 20);
+    for (long n = 1; n <= total; n++) {
+        c = (counting){.fail_at = n};
+        heed_status st = tag_scenario(&o, tsv);
+        if (c.failed && st != HEED_ERR_NOMEM)
+            fail_msg("allocation %ld failed and tagging reported status %d", n, st);
+        if (c.live != 0)
+            fail_msg("allocation %ld failed: %ld blocks leaked", n, c.live);
+    }
+    unlink(tsv);
+}
+
 /* heed_weights_load takes the dims a file was saved with; load_dims the
  * model's with the given ones on top, matching what still fits. */
 static void loading_at_the_models_dims(void **state)
@@ -1062,6 +1120,7 @@ int main(void)
         cmocka_unit_test(saving_when_jansson_runs_out),
         cmocka_unit_test(classifier_accuracy_skips_reserved_ids),
         cmocka_unit_test(tagger_labels_each_token),
+        cmocka_unit_test(tagging_when_allocations_fail),
         cmocka_unit_test(loading_at_the_models_dims),
         cmocka_unit_test(decoding_options_in_range),
         cmocka_unit_test(failed_forward_leaves_nothing_to_read),
