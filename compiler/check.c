@@ -812,6 +812,11 @@ static void check_data(checker *ck, const hy_node *data)
                 name ? suggest(ck, sug, sizeof sug, name, names, n) : "");
             continue;
         }
+        if (i == HEED_MAX_FIELDS) {
+            err(ck, NULL, k, "a model reads at most %d data fields; '%s' is the %dth",
+                HEED_MAX_FIELDS, name, HEED_MAX_FIELDS + 1);
+            break;
+        }
         const hy_node *f[8];
         int before = ck->errors;
         check_section(ck, "a data field", v, field_schema, f);

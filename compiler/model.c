@@ -293,6 +293,29 @@ const char *heed_model_dim_name(const heed_model *m, size_t i)
     return m && i < (size_t)m->n_syms ? m->syms[i].name : NULL;
 }
 
+int hm_tag_field(const heed_model *m)
+{
+    if (!m || m->loss_node < 0)
+        return -1;
+    const hm_value *target = &m->values[m->nodes[m->loss_node].in[1]];
+    if (target->node >= 0)
+        return -1;
+    const hm_input *t = &m->inputs[target->port];
+    for (int f = 0; t->rank == 2 && f < m->n_fields; f++) {
+        const hm_input *in = NULL;
+        for (int i = 0; i < m->n_inputs && !in; i++)
+            if (!strcmp(m->inputs[i].name, m->fields[f].input))
+                in = &m->inputs[i];
+        if (!in || in == t || in->rank != 2 || m->fields[f].tokens == HM_TOK_LABEL)
+            continue;
+        bool same = in->sym[1] >= 0 ? in->sym[1] == t->sym[1]
+                                    : t->sym[1] < 0 && in->lit[1] == t->lit[1];
+        if (same)
+            return f;
+    }
+    return -1;
+}
+
 heed_task heed_model_task(const heed_model *m)
 {
     if (!m || m->loss_node < 0 || m->nodes[m->loss_node].op != &heed_op_cross_entropy)
@@ -310,8 +333,8 @@ heed_task heed_model_task(const heed_model *m)
     int64_t shift = 0;
     if (shift_attr >= 0 && ce->attr[shift_attr])
         hy_int(ce->attr[shift_attr], &shift);
-    if (m->inputs[target->port].rank == 2 && shift == 0 &&
-        heed_model_field_column(m, m->inputs[target->port].name) >= 0)
+    if (shift == 0 && heed_model_field_column(m, m->inputs[target->port].name) >= 0 &&
+        hm_tag_field(m) >= 0)
         return HEED_TASK_TAG;
     return HEED_TASK_OTHER;
 }

@@ -22,6 +22,8 @@
  * --dim, a value's (with its block prefixes) in tensor names and plans. */
 #define HEED_MAX_DIM_NAME 63
 #define HEED_MAX_VALUE_NAME 255
+/* Data fields a model reads (a dataset row keeps each one's ids). */
+#define HEED_MAX_FIELDS 8
 
 typedef enum hm_sym_kind {
     HM_SYM_FIXED,   /* a number in dims: */
@@ -130,6 +132,10 @@ int hm_sym_find(const heed_model *m, const char *name);
 int hm_value_find(const heed_model *m, const char *name);
 /* Index of a schema attribute of the node's op, or -1. */
 int hm_attr_index(const heed_op *op, const char *name);
+/* The data field a tagger's labels align with: the first field, other than
+ * the loss's [B, S] target, whose [B, S] input has the target's length S;
+ * -1 when there is none (the model does not tag). */
+int hm_tag_field(const heed_model *m);
 heed_srcpos hm_pos(const heed_model *m, const hy_node *at);
 
 /* Evaluates a DIM expression ("256", "H", "2*H") under dim values `vals`

@@ -504,7 +504,8 @@ HEED_API heed_status heed_session_accuracy(heed_session *session, heed_accuracy 
 /* What a model does, from its loss: seq2seq (a CrossEntropy loss with shift 1
  * on an input fed back when decoding), classification (a CrossEntropy loss
  * on a [B] label field), tagging (a CrossEntropy loss without shift on a
- * [B, S] label field: a label per source token), or other. */
+ * [B, S] label field, another field filling a [B, S] input of the same S: a
+ * label per token of it), or other. */
 typedef enum heed_task {
     HEED_TASK_OTHER,
     HEED_TASK_SEQ2SEQ,
@@ -598,9 +599,9 @@ HEED_API heed_status heed_session_classify(heed_session *session, const char *co
 
 /* For a tagging model (HEED_TASK_TAG): the most likely label of each token of
  * each text, in a result read as heed_decode's is. Entry i's tokens are the
- * label ids of text i's tokens (its <bos>, <eos> and padding left out), its
- * score their summed log-probability, its source the text's ids; it has no
- * attention. heed_decode_text writes the labels as a text of the label
+ * label ids of text i's tokens in the source field the labels align with
+ * (its <bos>, <eos> and padding left out), its score their summed
+ * log-probability, its source that field's ids; it has no attention. heed_decode_text writes the labels as a text of the label
  * field. */
 HEED_API heed_status heed_session_tag(heed_session *session, const char *const *texts,
                                       size_t n, heed_decode_result **out, heed_diag *diag);

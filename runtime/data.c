@@ -739,8 +739,9 @@ heed_status heed_dataset_load(const heed_model *m, const heed_vocab *vocab, cons
     if (!m || !vocab || !path || !out)
         return heed_fail(diag, HEED_ERR_ARGUMENT, "heed_dataset_load: NULL argument");
     *out = NULL;
-    if (m->n_fields > 8)
-        return heed_fail(diag, HEED_ERR_MODEL, "a model may read at most 8 data fields");
+    if (m->n_fields > HEED_MAX_FIELDS) /* the checker refuses such a model */
+        return heed_fail(diag, HEED_ERR_MODEL, "a model may read at most %d data fields",
+                         HEED_MAX_FIELDS);
     if (!hv_fits(vocab, m))
         return heed_fail(diag, HEED_ERR_ARGUMENT,
                          "heed_dataset_load: the vocabularies were built for model '%s', whose "
@@ -964,7 +965,9 @@ static heed_status text_ids(const heed_session *s, const hm_field *fd, const cha
     const char *start, *suf = ordinal_suffix(number);
     size_t len;
     *count = 0;
-    if (!text || !tsv_column(text, fd->column, &start, &len))
+    if (!text)
+        return heed_fail(diag, HEED_ERR_DATA, "the %zu%s text is NULL", number, suf);
+    if (!tsv_column(text, fd->column, &start, &len))
         return heed_fail(diag, HEED_ERR_DATA, "the %zu%s text has no column %d for field '%s'",
                          number, suf, fd->column, fd->input);
     char *col = heed_strndup(s->env, start, len);
@@ -1038,7 +1041,8 @@ size_t hd_text_batch(const char *const *texts, size_t n)
 }
 
 heed_status hd_feed_texts(heed_session *s, const char *const *texts, size_t n, size_t first,
-                          size_t repeat, int32_t **ids, size_t *width, heed_diag *diag)
+                          size_t repeat, int ids_field, int32_t **ids, size_t *width,
+                          heed_diag *diag)
 {
     const heed_model *m = s->m;
     if (!s->w->vocab)
@@ -1048,8 +1052,9 @@ heed_status hd_feed_texts(heed_session *s, const char *const *texts, size_t n, s
     for (int f = 0; f < m->n_fields; f++) {
         if (!hd_is_source(m, f))
             continue;
+        bool wanted = ids_field >= 0 ? f == ids_field : !any;
         heed_status st = feed_field(s, &m->fields[f], texts, n, first, repeat,
-                                    any ? NULL : ids, width, diag);
+                                    wanted ? ids : NULL, width, diag);
         if (st != HEED_OK)
             return st;
         any = true;
@@ -1066,5 +1071,5 @@ heed_status heed_session_feed_texts(heed_session *s, const char *const *texts, s
     heed_diag_clear(diag);
     if (!s || (!texts && n) || n == 0)
         return heed_fail(diag, HEED_ERR_ARGUMENT, "heed_session_feed_texts: bad argument");
-    return hd_feed_texts(s, texts, n, 0, 1, NULL, NULL, diag);
+    return hd_feed_texts(s, texts, n, 0, 1, -1, NULL, NULL, diag);
 }

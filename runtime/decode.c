@@ -471,7 +471,8 @@ static heed_status decode_chunk(heed_session *s, heed_decode_result *res,
     d.alpha = o ? o->length_alpha : 0.0f;
     d.want_att = o && o->attention;
     size_t width = 0;
-    heed_status st = hd_feed_texts(s, texts + first, n, first, (size_t)k, &d.src_ids, &width, diag);
+    heed_status st =
+        hd_feed_texts(s, texts + first, n, first, (size_t)k, -1, &d.src_ids, &width, diag);
     if (st != HEED_OK)
         return st;
     hs_step_mode(s, m->decode_input);
@@ -657,9 +658,10 @@ heed_status hd_decode(heed_session *s, const char *const *texts, size_t n,
                       heed_diag *diag)
 {
     heed_diag_clear(diag);
+    if (out)
+        *out = NULL;
     if (!s || !out || (!texts && n))
         return heed_fail(diag, HEED_ERR_ARGUMENT, "heed_decode: NULL argument");
-    *out = NULL;
     const heed_model *m = s->m;
     if (m->decode_input < 0 || m->decode_logits < 0)
         return heed_fail(diag, HEED_ERR_UNSUPPORTED,

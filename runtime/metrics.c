@@ -36,17 +36,27 @@ heed_status heed_session_accuracy(heed_session *s, heed_accuracy *acc, heed_diag
     int64_t B = tv->shape.d[0].v, T = tv->shape.rank == 2 ? tv->shape.d[1].v : 1;
     /* a classifier's or tagger's labels start after the reserved ids, as in
      * heed_session_classify and heed_session_tag: its accuracy never counts
-     * a reserved id as the prediction, and a tagger's <bos> and <eos>
-     * positions, which heed_session_tag does not label, are not scored */
+     * a reserved id as the prediction; a tagger's positions are those
+     * heed_session_tag labels, where its source field holds a token (not
+     * <bos>, <eos> or padding) */
     heed_task task = heed_model_task(m);
-    bool tag = task == HEED_TASK_TAG;
-    int64_t first = (task == HEED_TASK_CLASSIFY || tag) && 4 < V ? 4 : 0;
+    const int32_t *src = NULL;
+    if (task == HEED_TASK_TAG) {
+        const char *field = m->fields[hm_tag_field(m)].input;
+        /* the session's copy: the arena's may hold later values by now */
+        for (int i = 0; i < m->n_inputs && !src; i++)
+            if (!strcmp(m->inputs[i].name, field))
+                src = s->inputs[i].data;
+    }
+    int64_t first = (task == HEED_TASK_CLASSIFY || src) && 4 < V ? 4 : 0;
     for (int64_t b = 0; b < B; b++) {
         bool all = true, any = false;
         for (int64_t t = 0; t < T; t++) {
             int64_t ts = t + shift;
             int32_t y = ts < T ? target[b * T + ts] : 0;
-            if (y == HEED_PAD_ID || (tag && (y == HEED_BOS_ID || y == HEED_EOS_ID)))
+            int32_t x = src ? src[b * T + t] : 0;
+            if (y == HEED_PAD_ID ||
+                (src && (x == HEED_PAD_ID || x == HEED_BOS_ID || x == HEED_EOS_ID)))
                 continue;
             const float *row = logits + (b * T + t) * V;
             int64_t best = first;
@@ -83,7 +93,7 @@ static heed_status classify_chunk(heed_session *s, const char *const *texts, siz
     heed_status st = heed_session_set_input(s, label, &t, diag);
     heed_dealloc(s->env, dummy);
     if (st == HEED_OK)
-        st = hd_feed_texts(s, texts, n, first, 1, NULL, NULL, diag);
+        st = hd_feed_texts(s, texts, n, first, 1, -1, NULL, NULL, diag);
     if (st == HEED_OK)
         st = heed_session_forward(s, diag);
     if (st != HEED_OK)
@@ -165,7 +175,8 @@ static heed_status tag_chunk(heed_session *s, heed_decode_result *res, const cha
     const char *label = s->m->inputs[s->m->values[ce->in[1]].port].name;
     int32_t *ids = NULL, *dummy = NULL;
     size_t width = 0;
-    heed_status st = hd_feed_texts(s, texts, n, first, 1, &ids, &width, diag);
+    heed_status st = hd_feed_texts(s, texts, n, first, 1, hm_tag_field(s->m), &ids, &width,
+                                   diag);
     /* the label input is not read from texts: any valid ids will do */
     if (st == HEED_OK && !(dummy = heed_zalloc(s->env, n * width + 1, sizeof *dummy)))
         st = heed_fail(diag, HEED_ERR_NOMEM, "out of memory");
@@ -201,9 +212,10 @@ heed_status heed_session_tag(heed_session *s, const char *const *texts, size_t n
                              heed_decode_result **out, heed_diag *diag)
 {
     heed_diag_clear(diag);
+    if (out)
+        *out = NULL;
     if (!s || !texts || !out || n == 0)
         return heed_fail(diag, HEED_ERR_ARGUMENT, "heed_session_tag: bad argument");
-    *out = NULL;
     if (heed_model_task(s->m) != HEED_TASK_TAG)
         return heed_fail(diag, HEED_ERR_UNSUPPORTED,
                          "model '%s' does not tag: its loss is not a CrossEntropy without shift "

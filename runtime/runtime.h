@@ -222,11 +222,12 @@ size_t hd_text_batch(const char *const *texts, size_t n);
 
 /* Feeds texts (TSV rows) to the source fields, each text repeated `repeat`
  * times (beam search); texts[0] is the caller's text `first` (counted from 0),
- * for the messages; the lengths of the first source field's rows go to
- * `lengths` (may be NULL) and the ids of that field to `ids` (may be NULL,
- * caller frees with the env allocator), with its padded width in *width. */
+ * for the messages. The ids of field `ids_field` (-1: the first source
+ * field) go to `ids` (may be NULL, caller frees with the env allocator),
+ * with its padded width in *width. */
 heed_status hd_feed_texts(heed_session *s, const char *const *texts, size_t n, size_t first,
-                          size_t repeat, int32_t **ids, size_t *width, heed_diag *diag);
+                          size_t repeat, int ids_field, int32_t **ids, size_t *width,
+                          heed_diag *diag);
 
 /* Whether beam search may stop for a source: no live hypothesis, or k
  * finished ones (normalised scores `fin`) that the best live one (raw score
@@ -248,8 +249,8 @@ heed_status hd_decode(heed_session *s, const char *const *texts, size_t n,
 /* ------------------------------------------------------------ datasets */
 
 typedef struct hd_row {
-    int32_t *ids[8]; /* per field */
-    int len[8];
+    int32_t *ids[HEED_MAX_FIELDS]; /* per field */
+    int len[HEED_MAX_FIELDS];
     char **cols;     /* the row's columns as read */
     int n_cols;
 } hd_row;

@@ -725,7 +725,16 @@ static void tagger_labels_each_token(void **state)
     assert_int_equal(heed_session_tag(cs, texts, 3, &r, &d), HEED_ERR_UNSUPPORTED);
     assert_null(r);
     assert_non_null(strstr(d.message, "model 'cls' does not tag"));
+    r = (heed_decode_result *)1;
     assert_int_equal(heed_session_tag(s, texts, 0, &r, &d), HEED_ERR_ARGUMENT);
+    assert_null(r); /* *out is NULL after any error */
+    r = (heed_decode_result *)1;
+    assert_int_equal(heed_session_tag(NULL, texts, 1, &r, &d), HEED_ERR_ARGUMENT);
+    assert_null(r);
+    const char *with_null[] = {"ab", NULL};
+    assert_int_equal(heed_session_tag(s, with_null, 2, &r, &d), HEED_ERR_DATA);
+    assert_string_equal(d.message, "the 2nd text is NULL");
+    assert_null(r);
     heed_session_free(cs);
     heed_weights_free(cw);
     heed_vocab_free(cv);

@@ -690,6 +690,20 @@ static void silent_mistakes_refused(void **state)
                      "float.yaml:4:3: error: input 'x' is declared dtype: float, but data field "
                      "'x' fills it with token ids",
                      NULL);
+    /* a dataset row keeps 8 fields' ids: a ninth was refused only when
+     * training read the data */
+    tu_expect_errors("fields.yaml",
+                     "heed: 1\ninputs: {a: [B, S], b: [B, S], c: [B, S], d: [B, S], e: [B, S],\n"
+                     "         f: [B, S], g: [B, S], h: [B, S], i: [B, S]}\n"
+                     "data:\n  a: {column: 0, vocab: V}\n  b: {column: 1, vocab: V}\n"
+                     "  c: {column: 2, vocab: V}\n  d: {column: 3, vocab: V}\n"
+                     "  e: {column: 4, vocab: V}\n  f: {column: 5, vocab: V}\n"
+                     "  g: {column: 6, vocab: V}\n  h: {column: 7, vocab: V}\n"
+                     "  i: {column: 8, vocab: V}\n"
+                     "nodes:\n  x: {op: Embedding, in: a, vocab: V, dim: 4}\n",
+                     "fields.yaml:13:3: error: a model reads at most 8 data fields; 'i' is the "
+                     "9th",
+                     NULL);
     tu_expect_errors("inboth.yaml",
                      "heed: 1\ninputs: {x: [B, 4], y: [B, 4]}\nblocks:\n"
                      "  l:\n    inputs: [h]\n    nodes:\n      o: {op: Tanh, in: h}\n"

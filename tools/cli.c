@@ -203,6 +203,14 @@ int cli_decoding_only(const char *cmd, const heed_model *m, const char *opt)
     return CLI_USAGE;
 }
 
+size_t cli_drop_bom(char *line, size_t len)
+{
+    if (len < 3 || memcmp(line, "\xef\xbb\xbf", 3))
+        return len;
+    memmove(line, line + 3, len - 2); /* the terminating NUL too */
+    return len - 3;
+}
+
 int cli_report(const heed_diag *d)
 {
     if (d->text[0])

@@ -41,7 +41,10 @@ static bool read_rows(const char *path, size_t limit, tsv_rows *r)
     bool ok = true;
     r->n = 0;
     r->line = NULL;
-    while (ok && (!limit || r->n < limit) && (got = getline(&line, &len, f)) >= 0) {
+    for (bool first = true; ok && (!limit || r->n < limit) && (got = getline(&line, &len, f)) >= 0;
+         first = false) {
+        if (first)
+            got = (ssize_t)cli_drop_bom(line, (size_t)got);
         while (got > 0 && (line[got - 1] == '\n' || line[got - 1] == '\r'))
             line[--got] = '\0';
         if (got == 0)

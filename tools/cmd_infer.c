@@ -270,6 +270,8 @@ static char **read_lines(size_t *n, size_t *bad_line)
     *n = 0;
     *bad_line = 0;
     while (out && (got = getline(&line, &len, stdin)) >= 0) {
+        if (*n == 0)
+            got = (ssize_t)cli_drop_bom(line, (size_t)got);
         while (got > 0 && (line[got - 1] == '\n' || line[got - 1] == '\r'))
             line[--got] = '\0';
         if (strlen(line) != (size_t)got)
