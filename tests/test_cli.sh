@@ -262,6 +262,13 @@ printf '\357\273\277' | cat - scored.tsv >scored-bom.tsv
 expect 0 "heed eval after a byte-order mark" "$heed" eval "$src/graphs/bahdanau_seq2seq.yaml" \
     --weights spell.safetensors --data scored-bom.tsv --json
 contains out.txt '"exact_match":66.6667' "heed eval after a byte-order mark"
+# a further reference the model's tokens cannot read is named at its line,
+# not scored as an empty reference
+printf 'abc\ta b c\n\nbca\tb c a\tb \377\n' >bad-ref.tsv
+expect 1 "heed eval of an unreadable reference" "$heed" eval "$src/graphs/bahdanau_seq2seq.yaml" \
+    --weights spell.safetensors --data bad-ref.tsv
+contains err.txt "bad-ref.tsv:3: error: reference column 2 (counted from 0): the text is not valid" \
+    "heed eval of an unreadable reference"
 
 # a tagger (a label per token: a CrossEntropy loss without shift) neither
 # decodes nor classifies: eval scores its tokens teacher-forced. It learns
@@ -562,6 +569,30 @@ expect 0 "infer --attention of a form feed" "$heed" infer "$src/graphs/bahdanau_
     --weights spell.safetensors --attention ff.svg "$(printf 'a\014bc')"
 ! grep -q "$(printf '\014')" ff.svg || fail "a form feed went into the SVG as it was"
 contains ff.svg "a$(printf '\342\220\214')bc" "infer --attention of a form feed"
+# U+FFFF (valid UTF-8, not an XML character) and invalid bytes in a column
+# the decoding does not read (the title shows the whole text) are drawn as
+# U+FFFD, so the file stays XML; the terminal map draws an escape sequence's
+# control characters as pictures instead of sending them to the terminal
+expect 0 "infer --attention of non-XML characters" "$heed" infer \
+    "$src/graphs/bahdanau_seq2seq.yaml" --weights spell.safetensors --attention nx.svg \
+    "$(printf 'a\357\277\277b')" "$(printf 'ab\tc\377\376')"
+! grep -q "$(printf '\357\277\277')" nx.svg || fail "U+FFFF went into the SVG"
+! grep -q "$(printf '\377')" nx.svg || fail "invalid UTF-8 went into the SVG"
+contains nx.svg "a$(printf '\357\277\275')b" "infer --attention of U+FFFF"
+contains nx.svg "c$(printf '\357\277\275\357\277\275')" "infer --attention of invalid UTF-8"
+expect 0 "infer --attention - of an escape sequence" "$heed" infer \
+    "$src/graphs/bahdanau_seq2seq.yaml" --weights spell.safetensors --attention - \
+    "$(printf 'a\033]0;x\007b')"
+! grep -q "$(printf '\033')" out.txt || fail "infer --attention - printed an escape character"
+contains out.txt "a$(printf '\342\220\233')]0;x$(printf '\342\220\207')b" \
+    "infer --attention - of an escape sequence"
+# a drawing that could not be written all the way (a full disk) is an error
+expect 1 "infer --attention onto a full disk" "$heed" infer "$src/graphs/bahdanau_seq2seq.yaml" \
+    --weights spell.safetensors --attention /dev/full abc
+contains err.txt "cannot write /dev/full" "infer --attention onto a full disk"
+expect 1 "inspect --dot onto a full disk" "$heed" inspect "$src/graphs/bahdanau_seq2seq.yaml" \
+    --dot /dev/full
+contains err.txt "cannot write /dev/full" "inspect --dot onto a full disk"
 # a bad text is named by its place among all of them, counting from 1
 awk 'BEGIN { for (i = 1; i < 300; i++) print "abc"; printf "a\377c\n" }' >bad300.txt
 "$heed" infer "$src/graphs/bahdanau_seq2seq.yaml" --weights spell.safetensors <bad300.txt \

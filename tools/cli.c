@@ -203,6 +203,12 @@ int cli_decoding_only(const char *cmd, const heed_model *m, const char *opt)
     return CLI_USAGE;
 }
 
+bool cli_close_written(FILE *f)
+{
+    bool ok = !ferror(f);
+    return fclose(f) == 0 && ok;
+}
+
 size_t cli_drop_bom(char *line, size_t len)
 {
     if (len < 3 || memcmp(line, "\xef\xbb\xbf", 3))

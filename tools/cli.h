@@ -79,6 +79,10 @@ int cli_unknown_option(const cli_opts *o, const char *opt, const char *const *kn
 int cli_decoding_only(const char *cmd, const heed_model *m, const char *opt);
 /* Prints a failed call's diagnostics to stderr; returns the exit code. */
 int cli_report(const heed_diag *d);
+/* Closes a file the command wrote directly (a drawing, a graph): false when
+ * a write failed, at the last flush too (a full disk), so the command does
+ * not say it was written. */
+bool cli_close_written(FILE *f);
 /* Removes a UTF-8 byte-order mark from the start of a file's first line
  * (the library's TSV reader skips it too); returns the line's new length. */
 size_t cli_drop_bom(char *line, size_t len);

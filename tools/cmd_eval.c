@@ -23,6 +23,7 @@ typedef struct eval_args {
 
 typedef struct tsv_rows {
     char **line;
+    size_t *number; /* each one's line in the file, from 1 */
     size_t n;
 } tsv_rows;
 
@@ -35,14 +36,16 @@ static bool read_rows(const char *path, size_t limit, tsv_rows *r)
         fprintf(stderr, "heed eval: error: cannot open %s\n", path);
         return false;
     }
-    size_t cap = 0, len = 0;
+    size_t cap = 0, len = 0, number = 0;
     char *line = NULL;
     ssize_t got;
     bool ok = true;
     r->n = 0;
     r->line = NULL;
+    r->number = NULL;
     for (bool first = true; ok && (!limit || r->n < limit) && (got = getline(&line, &len, f)) >= 0;
          first = false) {
+        number++;
         if (first)
             got = (ssize_t)cli_drop_bom(line, (size_t)got);
         while (got > 0 && (line[got - 1] == '\n' || line[got - 1] == '\r'))
@@ -52,11 +55,13 @@ static bool read_rows(const char *path, size_t limit, tsv_rows *r)
         if (r->n == cap) {
             cap = cap ? cap * 2 : 1024;
             char **p = realloc(r->line, cap * sizeof *p);
-            ok = p != NULL;
             r->line = p ? p : r->line;
+            size_t *q = realloc(r->number, cap * sizeof *q);
+            r->number = q ? q : r->number;
+            ok = p && q;
         }
         if (ok && (r->line[r->n] = strdup(line)) != NULL)
-            r->n++;
+            r->number[r->n++] = number;
         else
             ok = false;
     }
@@ -72,6 +77,7 @@ static void free_rows(tsv_rows *r)
     for (size_t i = 0; i < r->n; i++)
         free(r->line[i]);
     free(r->line);
+    free(r->number);
 }
 
 /* Column c of a TSV line as a new string, whole however long; NULL when
@@ -283,16 +289,47 @@ static const char *text_rate(double x, char *buf, size_t cap)
     return buf;
 }
 
+/* Every reference (the target's column and those after it) can be read in
+ * the target's tokens: the library checked the model's own columns, not
+ * the further references, and one it could not encode would score as an
+ * empty reference. Found before any row is decoded. */
+static bool references_readable(const eval_args *a, const heed_vocab *v, const char *field,
+                                int col, const tsv_rows *r)
+{
+    for (size_t i = 0; i < r->n; i++) {
+        bool oom = false;
+        char *ref;
+        for (int c = col; !oom && (ref = column(r->line[i], c, &oom)); c++) {
+            heed_diag d;
+            size_t want = 0;
+            heed_status st = heed_vocab_encode(v, field, ref, NULL, 0, &want, &d);
+            free(ref);
+            if (st != HEED_OK) {
+                fprintf(stderr, "%s:%zu: error: reference column %d (counted from 0): %s\n",
+                        a->data, r->number[i], c, d.message);
+                return false;
+            }
+        }
+        if (oom) {
+            fprintf(stderr, "heed eval: error: out of memory reading %s\n", a->data);
+            return false;
+        }
+    }
+    return true;
+}
+
 static int eval_seq2seq(const eval_args *a, const heed_model *m, heed_session *s,
                         const heed_vocab *v, const heed_dataset *ds, const tsv_rows *r)
 {
+    const char *field = heed_model_target_field(m);
+    int col = heed_model_field_column(m, field);
+    if (!references_readable(a, v, field, col, r))
+        return CLI_USER_ERROR;
     heed_decode_options o = {.beam = a->beam, .length_alpha = (float)a->alpha};
     heed_decode_result *res;
     heed_diag d;
     if (heed_decode(s, (const char *const *)r->line, r->n, &o, &res, &d) != HEED_OK)
         return cli_report(&d);
-    const char *field = heed_model_target_field(m);
-    int col = heed_model_field_column(m, field);
     s2s_metrics mt = {0};
     bool scored = true;
     for (size_t i = 0; scored && i < r->n; i++)

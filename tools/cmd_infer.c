@@ -131,12 +131,12 @@ static int show_attention(const infer_args *a, const heed_model *m, const heed_v
             text_heatmap(stdout, &maps[i]);
     } else {
         FILE *f = fopen(a->attention, "w");
-        if (!f) {
+        if (f)
+            svg_heatmaps(f, maps, (int)n);
+        if (!f || !cli_close_written(f)) {
             fprintf(stderr, "heed infer: error: cannot write %s\n", a->attention);
             rc = CLI_USER_ERROR;
         } else {
-            svg_heatmaps(f, maps, (int)n);
-            fclose(f);
             fprintf(stderr, "wrote the attention map%s to %s\n", n > 1 ? "s" : "", a->attention);
         }
     }

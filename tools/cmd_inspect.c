@@ -161,12 +161,13 @@ int cmd_inspect(int argc, char **argv)
     int rc = CLI_OK;
     if (dot) {
         FILE *f = strcmp(dot, "-") ? fopen(dot, "w") : stdout;
-        if (!f || heed_plan_write_dot(p, write_file, f) != HEED_OK) {
+        bool ok = f && heed_plan_write_dot(p, write_file, f) == HEED_OK;
+        if (f && f != stdout)
+            ok = cli_close_written(f) && ok;
+        if (!ok) {
             fprintf(stderr, "heed inspect: error: cannot write %s\n", dot);
             rc = CLI_USER_ERROR;
         }
-        if (f && f != stdout)
-            fclose(f);
     }
     heed_plan_free(p);
     heed_model_free(m);

@@ -124,7 +124,8 @@ static void write_plot(const train_args *a, const heed_model *m, const curves *c
     snprintf(title, sizeof title, "heed train %s", heed_model_name(m));
     svg_curves(f, title, c->epoch, c->n, loss, a->valid ? 2 : 1, "loss", a->valid ? acc : NULL,
                2, "accuracy (teacher-forced)");
-    fclose(f);
+    if (!cli_close_written(f))
+        fprintf(stderr, "heed train: warning: cannot write %s\n", a->plot);
 }
 
 /* Each finished epoch's curve values, "E,train,valid,tok,seq" per line, go

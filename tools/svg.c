@@ -5,27 +5,61 @@
 #include <stdbool.h>
 #include <string.h>
 
-/* XML-escaped text; tokens show spaces as a visible glyph, titles do not.
- * Control characters, which XML 1.0 does not allow even as references,
- * are drawn as their Unicode control pictures (U+2400 + c). */
+/* The code point of the UTF-8 sequence at s and its length in *len; -1
+ * (with *len 1) for a byte that starts no valid sequence: a stray
+ * continuation, an overlong form, a surrogate or past U+10FFFF. */
+static long utf8_point(const unsigned char *s, int *len)
+{
+    int n = s[0] < 0x80 ? 1 : s[0] >= 0xc2 && s[0] < 0xe0 ? 2 : s[0] >= 0xe0 && s[0] < 0xf0 ? 3
+                         : s[0] >= 0xf0 && s[0] < 0xf5 ? 4 : 0;
+    *len = 1;
+    if (n == 0)
+        return -1;
+    long c = n == 1 ? s[0] : s[0] & (0x7f >> n);
+    for (int i = 1; i < n; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return -1;
+        c = c << 6 | (s[i] & 0x3f);
+    }
+    static const long least[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (c < least[n] || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+        return -1;
+    *len = n;
+    return c;
+}
+
+/* Text a model or its user wrote, made safe for an XML file (xml) or a
+ * terminal: control characters, which XML 1.0 does not allow even as
+ * references and which a terminal would obey, are drawn as their Unicode
+ * control pictures (U+2400 + c, DEL as U+2421); invalid UTF-8, the
+ * noncharacters U+FFFE and U+FFFF (not XML characters) and the C1 controls
+ * (which some terminals obey) as U+FFFD. Tokens show a space as a visible
+ * glyph, titles do not. */
+static void safe_text(FILE *f, const char *text, bool xml, bool token)
+{
+    const unsigned char *s = (const unsigned char *)text;
+    while (*s) {
+        int len;
+        long c = utf8_point(s, &len);
+        if (xml && (c == '<' || c == '>' || c == '&' || c == '"'))
+            fputs(c == '<' ? "&lt;" : c == '>' ? "&gt;" : c == '&' ? "&amp;" : "&quot;", f);
+        else if (c == ' ')
+            fputs(token ? "\xe2\x90\xa3" : " ", f);
+        else if (c >= 0 && c < 0x20)
+            fprintf(f, "\xe2\x90%c", (char)(0x80 + c));
+        else if (c == 0x7f)
+            fputs("\xe2\x90\xa1", f);
+        else if (c < 0 || (c >= 0x80 && c < 0xa0) || c == 0xfffe || c == 0xffff)
+            fputs("\xef\xbf\xbd", f);
+        else
+            fwrite(s, 1, (size_t)len, f);
+        s += len;
+    }
+}
+
 static void xml_text(FILE *f, const char *s, bool token)
 {
-    for (; *s; s++) {
-        switch (*s) {
-        case '<': fputs("&lt;", f); break;
-        case '>': fputs("&gt;", f); break;
-        case '&': fputs("&amp;", f); break;
-        case '"': fputs("&quot;", f); break;
-        case ' ':
-            fputs(token ? "\xe2\x90\xa3" : " ", f); /* a visible space in tokens */
-            break;
-        default:
-            if ((unsigned char)*s < 0x20)
-                fprintf(f, "\xe2\x90%c", (char)(0x80 + *s));
-            else
-                fputc(*s, f);
-        }
-    }
+    safe_text(f, s, true, token);
 }
 
 /* White to dark blue. */
@@ -110,16 +144,18 @@ static int display_width(const char *s)
  * character and an ellipsis, which keeps the grid aligned. */
 static void column_label(FILE *f, const char *tok)
 {
-    const char *t = !strcmp(tok, " ") ? "\xe2\x90\xa3" : !strcmp(tok, "<unk>") ? "?" : tok;
+    const char *t = !strcmp(tok, "<unk>") ? "?" : tok;
     int w = display_width(t);
     if (w > 2) {
-        size_t first = 1;
-        while (t[first] && ((unsigned char)t[first] & 0xc0) == 0x80)
-            first++;
-        fprintf(f, "%.*s\xe2\x80\xa6", (int)first, t);
+        int first;
+        utf8_point((const unsigned char *)t, &first);
+        char one[5] = {0};
+        memcpy(one, t, (size_t)first);
+        safe_text(f, one, false, true);
+        fputs("\xe2\x80\xa6", f);
         return;
     }
-    fputs(t, f);
+    safe_text(f, t, false, true);
     for (; w < 2; w++)
         fputc(' ', f);
 }
@@ -128,12 +164,16 @@ void text_heatmap(FILE *f, const heatmap *m)
 {
     static const char *const shades[] = {"  ", "\xe2\x96\x91\xe2\x96\x91", "\xe2\x96\x92\xe2\x96\x92",
                                          "\xe2\x96\x93\xe2\x96\x93", "\xe2\x96\x88\xe2\x96\x88"};
-    fprintf(f, "%s\n%8s ", m->title, "");
+    safe_text(f, m->title, false, false);
+    fprintf(f, "\n%8s ", "");
     for (int c = 0; c < m->n_cols; c++)
         column_label(f, m->cols[c]);
     fprintf(f, "\n");
     for (int r = 0; r < m->n_rows; r++) {
-        fprintf(f, "%8s ", m->rows[r]);
+        for (int w = display_width(m->rows[r]); w < 8; w++)
+            fputc(' ', f);
+        safe_text(f, m->rows[r], false, false);
+        fputc(' ', f);
         for (int c = 0; c < m->n_cols; c++) {
             float w = m->w[r * m->n_cols + c];
             int level = w < 0.05f ? 0 : w < 0.25f ? 1 : w < 0.5f ? 2 : w < 0.75f ? 3 : 4;
