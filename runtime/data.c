@@ -728,6 +728,7 @@ static heed_status load_line(void *user, char **cols, int n_cols, int line)
         if (!(r->cols[k] = heed_pool_strdup(ds->env, &ds->pool, cols[k])))
             return heed_fail(c->diag, HEED_ERR_NOMEM, "out of memory loading %s", c->path);
     r->n_cols = n_cols;
+    r->line = line;
     ds->n++;
     return HEED_OK;
 }
@@ -757,7 +758,9 @@ heed_status heed_dataset_load(const heed_model *m, const heed_vocab *vocab, cons
     ds->m = m;
     ds->env = &m->env;
     load_ctx c = {ds, vocab, path, diag, scratch};
-    heed_status st = read_tsv(&m->env, path, load_line, &c, diag);
+    ds->path = heed_pool_strdup(ds->env, &ds->pool, path);
+    heed_status st = ds->path ? read_tsv(&m->env, path, load_line, &c, diag)
+                              : heed_fail(diag, HEED_ERR_NOMEM, "out of memory");
     heed_dealloc(&m->env, scratch);
     if (st == HEED_OK && ds->n == 0) {
         heed_srcpos pos = {path, NULL, 0, 0};
@@ -794,6 +797,40 @@ const char *heed_dataset_text(const heed_dataset *ds, size_t row, int column)
     return ds->rows[row].cols[column];
 }
 
+/* The length a field's rows are padded to when its input fixes it (a number,
+ * or a dim of dims: as the weights bind it, --dim included), else 0: each
+ * batch's longest row. A row padded only to its batch's longest would make
+ * the batch's shape depend on which rows it holds. */
+static int64_t fixed_length(const heed_session *s, const hm_field *fd)
+{
+    const heed_model *m = s->m;
+    for (int i = 0; fd->tokens != HM_TOK_LABEL && i < m->n_inputs; i++) {
+        const hm_input *in = &m->inputs[i];
+        if (strcmp(in->name, fd->input) || in->rank != 2)
+            continue;
+        if (in->sym[1] < 0)
+            return in->lit[1];
+        return m->syms[in->sym[1]].kind == HM_SYM_FIXED ? s->w->dimval[in->sym[1]] : 0;
+    }
+    return 0;
+}
+
+/* The fixed length for messages: "L = 4", or "its length at 4" when the
+ * shape gives the number itself. */
+static const char *fixed_text(const heed_model *m, const hm_field *fd, int64_t fixed, char *buf,
+                              size_t cap)
+{
+    const char *dim = NULL;
+    for (int i = 0; i < m->n_inputs && !dim; i++)
+        if (!strcmp(m->inputs[i].name, fd->input) && m->inputs[i].sym[1] >= 0)
+            dim = m->syms[m->inputs[i].sym[1]].name;
+    if (dim)
+        snprintf(buf, cap, "%s = %lld", dim, (long long)fixed);
+    else
+        snprintf(buf, cap, "its length at %lld", (long long)fixed);
+    return buf;
+}
+
 heed_status heed_dataset_feed(const heed_dataset *ds, const size_t *rows, size_t n,
                               heed_session *s, heed_diag *diag)
 {
@@ -804,13 +841,25 @@ heed_status heed_dataset_feed(const heed_dataset *ds, const size_t *rows, size_t
     for (int f = 0; f < m->n_fields; f++) {
         const hm_field *fd = &m->fields[f];
         size_t T = 1;
+        int64_t fixed = s->m == m ? fixed_length(s, fd) : 0;
         for (size_t i = 0; i < n; i++) {
             if (rows[i] >= ds->n)
                 return heed_fail(diag, HEED_ERR_ARGUMENT, "row %zu is past the end (%zu rows)",
                                  rows[i], ds->n);
-            if ((size_t)ds->rows[rows[i]].len[f] > T)
-                T = (size_t)ds->rows[rows[i]].len[f];
+            const hd_row *r = &ds->rows[rows[i]];
+            if (fixed > 0 && r->len[f] > fixed) {
+                char buf[HEED_MAX_DIM_NAME + 32];
+                heed_srcpos pos = {ds->path, NULL, r->line, 1};
+                heed_diag_add(diag, HEED_ERR_DATA, &pos, NULL,
+                              "field '%s' has %d tokens, but input '%s' fixes %s", fd->input,
+                              r->len[f], fd->input, fixed_text(m, fd, fixed, buf, sizeof buf));
+                return HEED_ERR_DATA;
+            }
+            if ((size_t)r->len[f] > T)
+                T = (size_t)r->len[f];
         }
+        if (fixed > 0)
+            T = (size_t)fixed;
         bool label = fd->tokens == HM_TOK_LABEL;
         if (label)
             T = 1;
@@ -997,13 +1046,24 @@ static heed_status feed_field(heed_session *s, const hm_field *fd, const char *c
     size_t T = 1, cap = DATA_MAX_TOKENS + 2, count;
     int32_t *scratch = heed_alloc(env, cap * sizeof *scratch);
     heed_status st = scratch ? HEED_OK : heed_fail(diag, HEED_ERR_NOMEM, "out of memory");
+    int64_t fixed = fixed_length(s, fd);
     for (size_t i = 0; i < n && st == HEED_OK; i++) {
         st = text_ids(s, fd, texts[i], first + i + 1, scratch, cap, &count, diag);
+        if (st == HEED_OK && fixed > 0 && count > (size_t)fixed) {
+            char buf[HEED_MAX_DIM_NAME + 32];
+            size_t k = first + i + 1;
+            st = heed_fail(diag, HEED_ERR_DATA,
+                           "the %zu%s text has %zu tokens for field '%s', but input '%s' fixes %s",
+                           k, ordinal_suffix(k), count, fd->input, fd->input,
+                           fixed_text(s->m, fd, fixed, buf, sizeof buf));
+        }
         if (count > T)
             T = count;
     }
     if (label)
         T = 1;
+    else if (fixed > 0)
+        T = (size_t)fixed;
     int32_t *buf = st == HEED_OK ? heed_zalloc(env, n * repeat * T + 1, sizeof *buf) : NULL;
     if (st == HEED_OK && !buf)
         st = heed_fail(diag, HEED_ERR_NOMEM, "out of memory");

@@ -582,9 +582,35 @@ static int table_positions(const hm_node *nd)
  * current token alone and decode wrongly without a word. Refuses it. A
  * learned position table on the fed-back sequence bounds how many steps
  * can run: *steps gets its size (INT_MAX: no bound). */
+/* The fed-back input grows a step at a time, so no other input may share
+ * its length (a tagger-like [B, S] source and [B, S] target with shift: 1):
+ * every step would bind that length to 1 against the source's. */
+static heed_status check_own_length(const heed_model *m, heed_diag *diag)
+{
+    const hm_input *fed = &m->inputs[m->decode_input];
+    for (int i = 0; fed->rank >= 2 && fed->sym[1] >= 0 && i < m->n_inputs; i++) {
+        const hm_input *in = &m->inputs[i];
+        for (int a = 0; i != m->decode_input && a < in->rank; a++) {
+            if (in->sym[a] != fed->sym[1])
+                continue;
+            heed_srcpos pos = hm_pos(m, fed->at);
+            heed_diag_add(diag, HEED_ERR_UNSUPPORTED, &pos, NULL,
+                          "model '%s' cannot decode: its fed-back input '%s' shares its length "
+                          "%s with input '%s', and decoding feeds it one step at a time (give "
+                          "it a length of its own, e.g. [B, T])",
+                          m->name, fed->name, m->syms[fed->sym[1]].name, in->name);
+            return HEED_ERR_UNSUPPORTED;
+        }
+    }
+    return HEED_OK;
+}
+
 static heed_status check_steppable(const heed_model *m, int *steps, heed_diag *diag)
 {
     *steps = INT_MAX;
+    heed_status own = check_own_length(m, diag);
+    if (own != HEED_OK)
+        return own;
     bool *stepped = heed_zalloc(&m->env, (size_t)m->n_values + 1, sizeof *stepped);
     if (!stepped)
         return heed_fail(diag, HEED_ERR_NOMEM, "out of memory");

@@ -253,6 +253,7 @@ typedef struct hd_row {
     int len[HEED_MAX_FIELDS];
     char **cols;     /* the row's columns as read */
     int n_cols;
+    int line;        /* in the file, from 1 */
 } hd_row;
 
 struct heed_dataset {
@@ -261,6 +262,7 @@ struct heed_dataset {
     void *pool;
     hd_row *rows;
     size_t n, cap;
+    char *path;      /* the file read, for messages */
 };
 
 #endif /* HEED_RUNTIME_H */

@@ -256,6 +256,35 @@ for want in '"exact_match":66.6667' '"wer":33.3333' '"token_error_rate":6.6667' 
     '"symbol_error_rate":11.1111'; do
     contains out.txt "$want" "heed eval metrics"
 done
+# a field filling an input of fixed length is padded to it, whatever its
+# batch holds (with batch 1 a short row was fed at its own length and
+# refused against L = 4); a longer row or text is refused, named
+cat >fixed.yaml <<'EOF'
+heed: 1
+dims: {L: 4}
+inputs: {x: [B, L], c: [B]}
+data:
+  x: {column: 0, tokens: chars, vocab: V}
+  c: {column: 1, tokens: label, vocab: C}
+nodes:
+  e: {op: Embedding, in: x, vocab: V, dim: 8}
+  p: {op: MeanPool, in: e}
+  logits: {op: Affine, in: p, units: C}
+loss: {op: CrossEntropy, logits: logits, target: c}
+train: {lr: 0.05, batch: 1, epochs: 2}
+EOF
+printf 'abcd\tx\nab\ty\n' >fixed.tsv
+expect 0 "train at a fixed length" "$heed" train fixed.yaml --data fixed.tsv --threads 1 \
+    --out fixed.safetensors --quiet
+expect 0 "infer at a fixed length" "$heed" infer fixed.yaml --weights fixed.safetensors ab
+expect 1 "infer past a fixed length" "$heed" infer fixed.yaml --weights fixed.safetensors ab abcde
+contains err.txt "the 2nd text has 5 tokens for field 'x', but input 'x' fixes L = 4" \
+    "infer past a fixed length"
+printf 'abcd\tx\nabcdef\ty\n' >fixed-long.tsv
+expect 1 "train past a fixed length" "$heed" train fixed.yaml --data fixed-long.tsv --threads 1 \
+    --out fixed.safetensors --quiet
+contains err.txt "fixed-long.tsv:2:1: error: field 'x' has 6 tokens, but input 'x' fixes L = 4" \
+    "train past a fixed length"
 # a UTF-8 byte-order mark before the first row is not data, for eval's own
 # reading of the rows as for the library's (row 1 decoded with an <unk>)
 printf '\357\273\277' | cat - scored.tsv >scored-bom.tsv
@@ -314,6 +343,14 @@ printf '\357\273\277aB\n' | "$heed" infer tagger.yaml --weights tagger.safetenso
 [ "$(cat out.txt)" = "lu" ] || fail "infer a tagger after a byte-order mark: $(cat out.txt)"
 expect 2 "infer --beam of a tagger" "$heed" infer tagger.yaml --weights tagger.safetensors --beam 2 ab
 contains err.txt "'model' does not decode" "infer --beam of a tagger"
+# the same model with shift: 1 feeds y back, but y shares x's length S: it
+# cannot decode, and says why (each step bound S to 1 against x's length)
+sed 's/target: y}/target: y, shift: 1}/' tagger.yaml >shifted.yaml
+expect 0 "train a shifted tagger" "$heed" train shifted.yaml --data tags.tsv --threads 1 \
+    --epochs 1 --out shifted.safetensors --quiet
+expect 1 "infer a shifted tagger" "$heed" infer shifted.yaml --weights shifted.safetensors ab
+contains err.txt "shifted.yaml:2:21: error: model 'model' cannot decode: its fed-back input 'y' \
+shares its length S with input 'x'" "infer a shifted tagger"
 # a tagger with a second source field labels the field of its labels' length:
 # a case label given per row first (it was fed the label's width, refused,
 # then read through a plan that was never made), and a context of characters
