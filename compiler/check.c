@@ -1321,13 +1321,17 @@ static void expand_block(checker *ck, const scope *sc, const char *local, const 
             add_failed(ck, full);
             return;
         }
-        if (!b || !is_ref(scalar(b))) {
-            err(ck, full, b ? b : key, "node '%s': block input '%s' needs a value", full,
+        /* an enclosing block's parameter passes that block's value on, as
+         * it does for attributes */
+        const scope *where = sc;
+        const hy_node *v = b ? substitute_at(sc, b, &where) : NULL;
+        if (!v || !is_ref(scalar(v))) {
+            err(ck, full, v ? v : key, "node '%s': block input '%s' needs a value", full,
                 inputs->kids[i]->str);
             add_failed(ck, full);
             return;
         }
-        inner.in_bound[i] = resolve_ref(ck, sc, b->str);
+        inner.in_bound[i] = resolve_ref(ck, where, v->str);
     }
     const char *out_local = scalar(output) ? output->str : scalar(hy_key(nodes, nodes->n - 1));
     if (!out_local)

@@ -658,6 +658,32 @@ static void block_parameters_from_the_caller(void **state)
     tu_run_free(&r);
 }
 
+/* A block input given as a parameter of the enclosing block takes the
+ * value that block's instance gave (or its default), as attributes do. */
+static void block_inputs_passed_on(void **state)
+{
+    (void)state;
+    const char *yaml = "heed: 1\ninputs: {x: [B, S, 8], y: [B, S, 6]}\nblocks:\n"
+                       "  inner:\n    inputs: [h]\n    params: {u: 4}\n"
+                       "    nodes:\n      p: {op: Affine, in: h, units: u}\n"
+                       "  outer:\n    inputs: [h]\n    params: {src: h, w: 5}\n"
+                       "    nodes:\n      i1: {block: inner, in: src, u: w}\n"
+                       "nodes:\n  o: {block: outer, in: x, src: y}\n"
+                       "  d: {block: outer, in: x}\n  t: {op: Add, in: [o, d]}\n";
+    heed_model *m = tu_model("passon.yaml", yaml);
+    heed_weights *w;
+    heed_diag d;
+    assert_int_equal(heed_weights_new(m, NULL, NULL, 0, 1, &w, &d), HEED_OK);
+    heed_tensor t;
+    assert_int_equal(heed_weights_find(w, "o.i1.p.weight", &t), HEED_OK);
+    assert_int_equal(t.shape[0], 5);
+    assert_int_equal(t.shape[1], 6); /* src: y */
+    assert_int_equal(heed_weights_find(w, "d.i1.p.weight", &t), HEED_OK);
+    assert_int_equal(t.shape[1], 8); /* the default: outer's own input h, here x */
+    heed_weights_free(w);
+    heed_model_free(m);
+}
+
 /* Models that would do something other than what they say: sizes from a
  * run-time dim (in a product, or as a layer count), a label field with bos,
  * a float input filled with ids, an output listed that is never made, a
@@ -816,6 +842,7 @@ int main(void)
         cmocka_unit_test(silent_mistakes_refused),
         cmocka_unit_test(yaml_merge_keys_and_columns),
         cmocka_unit_test(block_parameters_from_the_caller),
+        cmocka_unit_test(block_inputs_passed_on),
         cmocka_unit_test(hash_ignores_comments_and_order),
         cmocka_unit_test(secondary_outputs),
     };
