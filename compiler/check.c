@@ -27,6 +27,7 @@ struct scope {
     int n_inputs;
     const char *in_names[MAX_BLOCK_INPUTS];
     const char *in_bound[MAX_BLOCK_INPUTS]; /* full value names */
+    const hm_ref *in_via[MAX_BLOCK_INPUTS]; /* where the instance gave each (or NULL) */
     int depth;
 };
 
@@ -917,9 +918,13 @@ static const hy_node *substitute_at(const scope *sc, const hy_node *v, const sco
     return v;
 }
 
-/* The full value name a reference written inside `sc` stands for. */
-static const char *resolve_ref(checker *ck, const scope *sc, const char *ref)
+/* The full value name a reference written inside `sc` stands for. *via
+ * receives, for a reference through a block's input, where the instance
+ * gave the input its value: a mistake in that value is the instance's. */
+static const char *resolve_ref(checker *ck, const scope *sc, const char *ref,
+                               const hm_ref **via)
 {
+    *via = NULL;
     for (; sc && sc->locals; sc = sc->parent) {
         char base[HEED_MAX_VALUE_NAME + 1];
         size_t n = strcspn(ref, ".");
@@ -928,8 +933,10 @@ static const char *resolve_ref(checker *ck, const scope *sc, const char *ref)
         memcpy(base, ref, n);
         base[n] = '\0';
         for (int i = 0; i < sc->n_inputs; i++)
-            if (strcmp(base, sc->in_names[i]) == 0)
+            if (strcmp(base, sc->in_names[i]) == 0) {
+                *via = sc->in_via[i];
                 return cat(ck, sc->in_bound[i], ref + n);
+            }
         if (hy_get(sc->locals, base))
             return cat(ck, sc->prefix, ref);
     }
@@ -977,9 +984,18 @@ static hm_node *new_node(checker *ck, const char *name, const heed_op *op, const
     return nd;
 }
 
-static void add_ref(checker *ck, hm_node *nd, int flat_index, const char *name,
-                    const hy_node *at, const scope *sc, hm_ref *refs, int *n_refs)
+/* The reference value name `v`, written inside `sc` for node `who`, makes. */
+static hm_ref make_ref(checker *ck, const scope *sc, const hy_node *v, const char *who)
 {
+    hm_ref r = {.at = v, .block = sc->block, .prefix = sc->prefix, .who = who};
+    r.name = resolve_ref(ck, sc, v->str, &r.via);
+    return r;
+}
+
+static void add_ref(checker *ck, hm_node *nd, int flat_index, hm_ref ref, hm_ref *refs,
+                    int *n_refs)
+{
+    const hy_node *at = ref.at;
     if (*n_refs >= HEED_MAX_INPUTS) {
         err(ck, nd->name, at, "node '%s' has more than %d inputs", nd->name, HEED_MAX_INPUTS);
         return;
@@ -991,10 +1007,7 @@ static void add_ref(checker *ck, hm_node *nd, int flat_index, const char *name,
     if (nd->port_first[flat_index] < 0)
         nd->port_first[flat_index] = *n_refs;
     nd->port_count[flat_index]++;
-    refs[*n_refs].name = name;
-    refs[*n_refs].at = at;
-    refs[*n_refs].block = sc ? sc->block : NULL;
-    (*n_refs)++;
+    refs[(*n_refs)++] = ref;
 }
 
 static void unknown_attr(checker *ck, const char *full, const heed_op *op, const char *prefix,
@@ -1140,12 +1153,12 @@ static void add_op_node(checker *ck, const scope *sc, const char *local, const h
                         flat[j].name);
                     continue;
                 }
-                add_ref(ck, nd, j, resolve_ref(ck, at, el->str), el, at, refs, &n_refs);
+                add_ref(ck, nd, j, make_ref(ck, at, el, full), refs, &n_refs);
                 if (full_before)
                     break;
             }
         } else {
-            add_ref(ck, nd, j, resolve_ref(ck, where, v->str), v, where, refs, &n_refs);
+            add_ref(ck, nd, j, make_ref(ck, where, v, full), refs, &n_refs);
         }
     }
     nd->n_in = n_refs;
@@ -1331,7 +1344,14 @@ static void expand_block(checker *ck, const scope *sc, const char *local, const 
             add_failed(ck, full);
             return;
         }
-        inner.in_bound[i] = resolve_ref(ck, where, v->str);
+        hm_ref *given = heed_pool_alloc(&ck->m->env, &ck->m->pool, sizeof *given);
+        if (!given) {
+            nomem(ck);
+            return;
+        }
+        *given = make_ref(ck, where, v, full);
+        inner.in_bound[i] = given->name;
+        inner.in_via[i] = given;
     }
     const char *out_local = scalar(output) ? output->str : scalar(hy_key(nodes, nodes->n - 1));
     if (!out_local)
@@ -1349,8 +1369,10 @@ static void expand_block(checker *ck, const scope *sc, const char *local, const 
         inner.prefix = cat(ck, buf, "");
         if (!inner.prefix)
             return;
-        if (r > 0 && n_in > 0)
+        if (r > 0 && n_in > 0) {
             inner.in_bound[0] = last; /* each repetition feeds the next */
+            inner.in_via[0] = NULL;
+        }
         add_nodes(ck, &inner, nodes);
         last = cat(ck, inner.prefix, out_local);
         if (!last)
@@ -1502,19 +1524,18 @@ static const char *suggest_value(checker *ck, char *buf, size_t cap, const char 
     return buf;
 }
 
-/* The candidates for a did-you-mean at node `node` for reference `ref`: the
- * values' full names (names[0..n) on entry), then, for a node inside a
- * block instance, the names of the values of that instance as its nodes
- * write them (proj for stack.0.proj) and the inputs of the block the
- * reference was written in, then the block instances' names. Returns the
- * count; names has room for MAX_BLOCK_INPUTS more than resolve_refs' own. */
-static size_t local_names(const checker *ck, const char *node, const hm_ref *ref,
-                          const char **names, size_t n)
+/* The candidates for a did-you-mean for reference `ref`: the values' full
+ * names (names[0..n) on entry), then, for one written inside a block
+ * instance, the names of the values of that instance as its nodes write
+ * them (proj for stack.0.proj) and the inputs of the block the reference
+ * was written in, then the block instances' names. Returns the count; names
+ * has room for MAX_BLOCK_INPUTS more than resolve_refs' own. */
+static size_t local_names(const checker *ck, const hm_ref *ref, const char **names, size_t n)
 {
-    const char *dot = strrchr(node, '.');
-    size_t plen = dot ? (size_t)(dot - node) + 1 : 0, k = n;
+    size_t plen = strlen(ref->prefix), k = n;
     for (size_t i = 0; plen && i < n; i++)
-        if (!strncmp(names[i], node, plen) && names[i][plen] && !strchr(names[i] + plen, '.'))
+        if (!strncmp(names[i], ref->prefix, plen) && names[i][plen] &&
+            !strchr(names[i] + plen, '.'))
             names[k++] = names[i] + plen;
     const hy_node *inputs = ref->block ? hy_get(ref->block, "inputs") : NULL;
     for (size_t i = 0; inputs && inputs->kind == HY_SEQ && i < inputs->n && i < MAX_BLOCK_INPUTS;
@@ -1524,6 +1545,26 @@ static size_t local_names(const checker *ck, const char *node, const hm_ref *ref
     for (size_t i = 0; i < ck->n_alias; i++)
         names[k++] = ck->aliases[i].name;
     return k;
+}
+
+/* Where a reference that names no value went wrong: for one through a
+ * block's input whose instance gave a value that is itself none, that
+ * instance (the outermost such, for inputs passed on). */
+static const hm_ref *ref_undefined_at(const heed_model *m, const hm_ref *r)
+{
+    while (r->via && r->via->name && hm_value_find(m, r->via->name) < 0)
+        r = r->via;
+    return r;
+}
+
+/* Where the value a reference reads was chosen: for a block's input, the
+ * (outermost) instance that gave it, as that is where another value could
+ * be written. */
+static const hm_ref *ref_chosen_at(const hm_ref *r)
+{
+    while (r->via && r->via->name && strcmp(r->via->name, r->name) == 0)
+        r = r->via;
+    return r;
 }
 
 static void resolve_refs(checker *ck)
@@ -1543,19 +1584,19 @@ static void resolve_refs(checker *ck)
         hm_node *nd = &m->nodes[n];
         for (int i = 0; i < nd->n_in; i++) {
             nd->in[i] = nd->refs[i].name ? hm_value_find(m, nd->refs[i].name) : -1;
-            if (nd->in[i] >= 0 || (nd->refs[i].name && of_failed_node(ck, nd->refs[i].name)))
+            if (nd->in[i] >= 0 || !nd->refs[i].name || of_failed_node(ck, nd->refs[i].name))
                 continue;
+            const hm_ref *r = ref_undefined_at(m, &nd->refs[i]);
             /* a block's copies repeat the reference: the did-you-mean search
              * (over every value) is made for the first only */
             char base[640];
-            snprintf(base, sizeof base, "undefined %s in %s", nd->refs[i].name, nd->name);
-            if (echoes(ck, nd->refs[i].at, nd->name, base))
+            snprintf(base, sizeof base, "undefined %s in %s", r->name, r->who);
+            if (echoes(ck, r->at, r->who, base))
                 continue;
             char sug[SUGGEST_CAP];
-            size_t n_names =
-                local_names(ck, nd->name, &nd->refs[i], names, (size_t)m->n_values);
-            err(ck, nd->name, nd->refs[i].at, "node '%s': input '%s' is not defined%s", nd->name,
-                nd->refs[i].name, suggest(ck, sug, sizeof sug, nd->refs[i].name, names, n_names));
+            size_t n_names = local_names(ck, r, names, (size_t)m->n_values);
+            err(ck, r->who, r->at, "node '%s': input '%s' is not defined%s", r->who, r->name,
+                suggest(ck, sug, sizeof sug, r->name, names, n_names));
         }
     }
     heed_dealloc(&m->env, names);
@@ -1590,14 +1631,14 @@ static void ids_port(checker *ck, hm_node *nd, const heed_flat_attr *port, int r
         return;
     const hm_value *val = &m->values[nd->in[r]];
     if (val->node >= 0) {
-        err(ck, nd->name, nd->refs[r].at,
+        err(ck, nd->name, ref_chosen_at(&nd->refs[r])->at,
             "node '%s': '%s' takes token ids, but '%s' is a float tensor made by node '%s'",
             nd->name, port->name, val->name, m->nodes[val->node].name);
         return;
     }
     hm_input *in = &m->inputs[val->port];
     if (in->dtype_given && in->dtype != HEED_I32) {
-        err(ck, nd->name, nd->refs[r].at,
+        err(ck, nd->name, ref_chosen_at(&nd->refs[r])->at,
             "node '%s': '%s' takes token ids, but input '%s' is declared float", nd->name,
             port->name, in->name);
         return;
@@ -1620,7 +1661,7 @@ static void float_port(checker *ck, hm_node *nd, const heed_flat_attr *port, int
     for (int f = 0; f < m->n_fields && !in->dtype_given; f++)
         if (!strcmp(m->fields[f].input, in->name))
             why = "a data field fills it";
-    err(ck, nd->name, nd->refs[r].at,
+    err(ck, nd->name, ref_chosen_at(&nd->refs[r])->at,
         "node '%s': '%s' reads floats, but input '%s' holds token ids (%s); an Embedding "
         "turns ids into vectors",
         nd->name, port->name, in->name, why);

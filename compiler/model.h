@@ -63,11 +63,15 @@ typedef struct hm_field {
 } hm_field;
 
 /* A reference to a value as written, before resolution. */
-typedef struct hm_ref {
+typedef struct hm_ref hm_ref;
+struct hm_ref {
     const char *name; /* full value name (pool memory of the model) */
     const hy_node *at;
     const hy_node *block; /* the block definition it was written in, or NULL */
-} hm_ref;
+    const char *prefix;   /* the name prefix of the nodes where it was written ("stack.0.") */
+    const char *who;      /* the node it was written for (an instance, for a block's input) */
+    const hm_ref *via;    /* through a block's input: the value its instance gave, or NULL */
+};
 
 typedef struct hm_node {
     char *name;

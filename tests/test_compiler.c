@@ -684,6 +684,52 @@ static void block_inputs_passed_on(void **state)
     heed_model_free(m);
 }
 
+/* A mistake in the value an instance gives a block's input is the
+ * instance's: said where that value was written, once per instance (not
+ * once per node of the block reading it), for an input passed on through
+ * an enclosing block at the outermost instance, and for a value of the wrong
+ * dtype too; a mistake the block makes with a good value stays in the block. */
+static void block_input_mistakes_at_the_instance(void **state)
+{
+    (void)state;
+    heed_diag d;
+    const char *yaml = "heed: 1\ninputs:\n  x: [B, S, 8]\nblocks:\n  layer:\n"
+                       "    inputs: [h]\n    nodes:\n      p: {op: Affine, in: h, units: 4}\n"
+                       "      q: {op: Add, in: [p, h]}\n"
+                       "nodes:\n  emb: {op: Tanh, in: x}\n"
+                       "  s: {block: layer, in: embb, repeat: 2}\n  t: {block: layer, in: embb}\n";
+    assert_int_not_equal(tu_check("inst.yaml", yaml, &d), HEED_OK);
+    assert_int_equal(d.count, 2);
+    assert_non_null(strstr(d.text, "inst.yaml:12:25: error: node 's': input 'embb' is not "
+                                   "defined; did you mean 'emb'?"));
+    assert_non_null(strstr(d.text, "inst.yaml:13:25: error: node 't': input 'embb' is not "
+                                   "defined; did you mean 'emb'?"));
+    tu_expect_errors("passed.yaml",
+                     "heed: 1\ninputs: {x: [B, S, 8], ids: [B, S]}\nblocks:\n"
+                     "  inner:\n    inputs: [h]\n    nodes:\n"
+                     "      p: {op: Affine, in: h, units: 4}\n      q: {op: Tanh, in: h.state}\n"
+                     "  outer:\n    inputs: [g]\n    params: {src: g, dflt: gg}\n"
+                     "    nodes:\n      i1: {block: inner, in: src}\n"
+                     "      i2: {block: inner, in: dflt}\n      i3: {block: inner, in: g}\n"
+                     "nodes:\n  o: {block: outer, in: x, src: xx}\n  o2: {block: outer, in: xy}\n",
+                     "passed.yaml:17:33: error: node 'o.i1': input 'xx' is not defined",
+                     "passed.yaml:11:28: error: node 'o.i2': input 'gg' is not defined",
+                     "passed.yaml:8:25: error: node 'o.i3.q': input 'x.state' is not defined",
+                     "passed.yaml:18:26: error: node 'o2': input 'xy' is not defined", NULL);
+    tu_expect_errors("dtype.yaml",
+                     "heed: 1\ninputs: {x: {shape: [B, S, 8], dtype: float}}\nblocks:\n"
+                     "  emb:\n    inputs: [t]\n    nodes:\n"
+                     "      e: {op: Embedding, in: t, vocab: 5, dim: 4}\n"
+                     "  wrap:\n    inputs: [u]\n    nodes:\n      w: {block: emb, in: u}\n"
+                     "nodes:\n  t1: {op: Tanh, in: x}\n  e1: {block: emb, in: t1}\n"
+                     "  e2: {block: wrap, in: x}\n",
+                     "dtype.yaml:14:24: error: node 'e1.e': 'in' takes token ids, but 't1' is a "
+                     "float tensor made by node 't1'",
+                     "dtype.yaml:15:25: error: node 'e2.w.e': 'in' takes token ids, but input "
+                     "'x' is declared float",
+                     NULL);
+}
+
 /* Models that would do something other than what they say: sizes from a
  * run-time dim (in a product, or as a layer count), a label field with bos,
  * a float input filled with ids, an output listed that is never made, a
@@ -843,6 +889,7 @@ int main(void)
         cmocka_unit_test(yaml_merge_keys_and_columns),
         cmocka_unit_test(block_parameters_from_the_caller),
         cmocka_unit_test(block_inputs_passed_on),
+        cmocka_unit_test(block_input_mistakes_at_the_instance),
         cmocka_unit_test(hash_ignores_comments_and_order),
         cmocka_unit_test(secondary_outputs),
     };
