@@ -314,11 +314,12 @@ static void mha_case(const char *path)
     if (self)
         snprintf(inputs, sizeof inputs, "q: [B, L, %d], klen: {shape: [B], dtype: ids}, r1: [B, L, %d], r2: %s", E, E,
                  "[B, L, L]");
-    else
+    else /* causal masking pairs query i with key i: the keys have the queries' length */
         snprintf(inputs, sizeof inputs,
-                 "q: [B, L, %d], k: [B, S, %d], v: [B, S, %d], klen: {shape: [B], dtype: ids}, "
-                 "r1: [B, L, %d], r2: %s",
-                 E, kdim, vdim, E, per_head ? "[B, H, L, S]" : "[B, L, S]");
+                 "q: [B, L, %d], k: [B, %s, %d], v: [B, %s, %d], klen: {shape: [B], dtype: ids}, "
+                 "r1: [B, L, %d], r2: [B, %sL, %s]",
+                 E, causal ? "L" : "S", kdim, causal ? "L" : "S", vdim, E, per_head ? "H, " : "",
+                 causal ? "L" : "S");
     if (!self)
         snprintf(kv, sizeof kv, ", key: k, value: v");
     snprintf(yaml, sizeof yaml,
@@ -332,11 +333,11 @@ static void mha_case(const char *path)
              mask ? ", key_lengths: klen" : "");
     if (per_head) {
         /* a fixed H dim for the per-head weights */
-        char *h = strstr(yaml, "[B, H, L, S]");
+        char *h = strstr(yaml, "[B, H, ");
         char buf[32];
-        snprintf(buf, sizeof buf, "[B, %d, L, S]", heads);
+        snprintf(buf, sizeof buf, "[B, %d, ", heads);
         char rest[1024];
-        snprintf(rest, sizeof rest, "%s", h + strlen("[B, H, L, S]"));
+        snprintf(rest, sizeof rest, "%s", h + strlen("[B, H, "));
         snprintf(h, sizeof yaml - (size_t)(h - yaml), "%s%s", buf, rest);
     }
     const char *values[] = {"mha", "mha.weights", NULL}, *names[] = {"out", "weights"};
