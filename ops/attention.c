@@ -89,7 +89,8 @@ static heed_status attention_infer(heed_infer *c)
     cfg->Dv = v->d[2].v;
     cfg->U = heed_attr_given(c, "units") ? heed_attr_dim(c, "units").v : cfg->Dq;
     cfg->scale = cfg->score == SCORE_SCALED ? 1.0f / sqrtf((float)cfg->Dk) : 1.0f;
-    if ((cfg->score == SCORE_DOT || cfg->score == SCORE_SCALED) && q->d[2].v != k->d[2].v)
+    /* as dims, not numbers: widths bound at run time may differ */
+    if ((cfg->score == SCORE_DOT || cfg->score == SCORE_SCALED) && !heed_dim_eq(q->d[2], k->d[2]))
         return heed_infer_fail(c, "keys have shape %s but query has %s; %s scores need equal "
                                   "widths (use score: general or additive)",
                                heed_shape_text(c, k, a, sizeof a), heed_shape_text(c, q, b, sizeof b),

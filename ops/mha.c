@@ -130,11 +130,15 @@ static heed_status mha_infer(heed_infer *c)
     cfg->causal = heed_attr_bool(c, "causal");
     cfg->dropout = (float)heed_attr_float(c, "dropout");
     cfg->per_head = heed_attr_choice(c, "weights") == 1;
-    if (cfg->causal && cfg->L != cfg->S)
-        return heed_infer_fail(c, "causal masking needs as many queries as keys, not %lld and "
-                                  "%lld",
-                               (long long)cfg->L, (long long)cfg->S);
-    char a[160];
+    char a[160], b[160];
+    /* compared as dims, not numbers: lengths bound by different inputs
+     * ([B,T,E] and [B,S,E]) may differ at run time though the check's
+     * default values agree */
+    if (cfg->causal && !heed_dim_eq(q->d[1], k->d[1]))
+        return heed_infer_fail(c, "causal masking needs as many queries as keys: key has shape "
+                                  "%s but query has %s",
+                               heed_shape_text(c, k, a, sizeof a),
+                               heed_shape_text(c, q, b, sizeof b));
     if (cfg->port_len >= 0) {
         const heed_shape *l = heed_in_shape(c, cfg->port_len);
         if (l->rank != 1 || !heed_dim_eq(l->d[0], q->d[0]))

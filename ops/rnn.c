@@ -387,7 +387,9 @@ static heed_status attention_infer(heed_infer *c, rnn_cfg *cfg, const heed_shape
     if (cfg->att_score != ATT_ADDITIVE)
         cfg->U = 0;
     cfg->att_scale = cfg->att_score == ATT_SCALED ? 1.0f / sqrtf((float)cfg->Dm) : 1.0f;
-    if ((cfg->att_score == ATT_DOT || cfg->att_score == ATT_SCALED) && cfg->Dm != cfg->H)
+    /* as dims, not numbers: a memory width bound at run time may differ */
+    bool dot = cfg->att_score == ATT_DOT || cfg->att_score == ATT_SCALED;
+    if (dot && !heed_dim_eq(m->d[2], heed_attr_dim(c, "hidden")))
         return heed_infer_fail(c, "attention memory has shape %s but the state has width %lld; "
                                   "dot scores need equal widths (use score: general or additive)",
                                heed_shape_text(c, m, a, sizeof a), (long long)cfg->H);

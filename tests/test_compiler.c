@@ -207,6 +207,24 @@ static void shape_mismatch(void **state)
                      "has [B,S,256]; inputs are concatenated on the last axis, so all other dims "
                      "must agree",
                      NULL);
+    /* lengths and widths bound by different inputs may differ at run time,
+     * even where the check's default values agree */
+    tu_expect_errors("runtime.yaml",
+                     "heed: 1\ndims: {E: 8}\n"
+                     "inputs: {x: [B, S], t: [B, T], k: [B, S, D], q: [B, T, F], y: [B, T, 8]}\n"
+                     "nodes:\n"
+                     "  emb: {op: Embedding, in: x, vocab: 10, dim: E}\n"
+                     "  temb: {op: Embedding, in: t, vocab: 10, dim: E}\n"
+                     "  mh: {op: MultiHeadAttention, query: temb, key: emb, causal: true}\n"
+                     "  a: {op: Attention, query: q, keys: k}\n"
+                     "  g: {op: GRU, in: y, hidden: 8, attention: {memory: k, score: dot}}\n",
+                     "runtime.yaml:7:3: error: node 'mh': causal masking needs as many queries "
+                     "as keys: key has shape [B,S,8] but query has [B,T,8]",
+                     "runtime.yaml:8:3: error: node 'a': keys have shape [B,S,D] but query has "
+                     "[B,T,F]; dot scores need equal widths",
+                     "runtime.yaml:9:3: error: node 'g': attention memory has shape [B,S,D] but "
+                     "the state has width 8; dot scores need equal widths",
+                     NULL);
     /* a weight sized by a run-time last axis would change with each batch:
      * refused by the checker and by heed_weights_new, which sized it at the
      * default 16 before */
