@@ -108,9 +108,8 @@ static void err(checker *ck, const char *node, const hy_node *at, const char *fm
 {
     if (ck->errors >= MAX_ERRORS) {
         if (ck->errors == MAX_ERRORS)
-            heed_diag_add(ck->diag, HEED_ERR_MODEL, NULL, NULL,
-                          "more than %d errors; the rest of the file was not checked",
-                          MAX_ERRORS);
+            heed_diag_close(ck->diag, "more than %d errors; the rest of the file was not checked",
+                            MAX_ERRORS);
         ck->errors++;
         return;
     }
@@ -124,10 +123,10 @@ static void err(checker *ck, const char *node, const hy_node *at, const char *fm
     ck->echo = echoes(ck, at, node, msg);
     if (ck->echo) {
         if (++ck->echoes == MAX_ECHOES + 1)
-            heed_diag_add(ck->diag, HEED_ERR_MODEL, NULL, NULL,
-                          "the errors above repeat in more than %d copies of blocks; the rest "
-                          "of the file was not checked",
-                          MAX_ECHOES);
+            heed_diag_close(ck->diag,
+                            "the errors above repeat in more than %d copies of blocks; the rest "
+                            "of the file was not checked",
+                            MAX_ECHOES);
         return;
     }
     heed_srcpos pos = hm_pos(ck->m, at);

@@ -363,16 +363,53 @@ static void show_source(heed_sbuf *s, const char *text, int line, int column)
     heed_sbuf_printf(s, "^\n");
 }
 
+/* The line that ends a text too full for the next entry or note: after it
+ * come only closing lines (heed_diag_close), so no note is ever shown
+ * under the wrong error. */
+#define DIAG_FULL_LINE "... (the text is full: later errors and notes are not shown)\n"
+/* Kept free by entries with a position and by notes: the full line and the
+ * longest closing line ("error: " and a message). */
+#define DIAG_RESERVE (sizeof DIAG_FULL_LINE + sizeof "error: \n" + 1024)
+
+/* Whether DIAG_FULL_LINE closed the text (closing lines may follow it). */
+static bool diag_full(const heed_diag *diag)
+{
+    for (const char *p = diag->text; (p = strstr(p, DIAG_FULL_LINE)); p++)
+        if (p == diag->text || p[-1] == '\n')
+            return true;
+    return false;
+}
+
+/* Appends `len` bytes of whole lines to the text when they fit with
+ * `reserve` bytes to spare; otherwise the text is full from here on. */
+static void diag_append(heed_diag *diag, const char *lines, size_t len, size_t reserve)
+{
+    if (diag_full(diag))
+        return;
+    size_t used = strlen(diag->text);
+    size_t room = sizeof diag->text - 1 - used;
+    if (len + reserve <= room)
+        memcpy(diag->text + used, lines, len + 1);
+    else if (sizeof DIAG_FULL_LINE - 1 <= room)
+        memcpy(diag->text + used, DIAG_FULL_LINE, sizeof DIAG_FULL_LINE);
+}
+
+/* A message, whole characters only, with no terminal escape in it. */
+static void vformat_line(char *msg, size_t cap, const char *fmt, va_list ap)
+{
+    vsnprintf(msg, cap, fmt, ap);
+    if (strlen(msg) == cap - 1)
+        drop_partial_char(msg);
+    replace_controls(msg);
+}
+
 void heed_diag_vadd(heed_diag *diag, heed_status status, const heed_srcpos *pos,
                     const char *node, const char *fmt, va_list ap)
 {
     if (!diag)
         return;
     char msg[1024], file[512];
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    if (strlen(msg) == sizeof msg - 1)
-        drop_partial_char(msg);
-    replace_controls(msg);
+    vformat_line(msg, sizeof msg, fmt, ap);
     /* a file or display name is the caller's: neither a terminal escape nor
      * a line break in it may forge a line of the text */
     copy_str(file, sizeof file, pos ? pos->file : NULL);
@@ -387,10 +424,10 @@ void heed_diag_vadd(heed_diag *diag, heed_status status, const heed_srcpos *pos,
         copy_str(diag->node, sizeof diag->node, node);
         copy_str(diag->message, sizeof diag->message, msg);
     }
-    diag->count++;
+    diag->count++; /* shown or not: the text may be full */
     /* Whole entries only: a message cut in the middle of its source line helps
      * nobody. Entries with a position leave the last part of the text free,
-     * so a closing line without one (such as "more than 20 errors") still fits. */
+     * so an error without one (such as "out of memory") still fits. */
     char entry[2048];
     heed_sbuf e = {entry, sizeof entry, 0, false};
     if (pos && pos->file && pos->line > 0)
@@ -401,11 +438,7 @@ void heed_diag_vadd(heed_diag *diag, heed_status status, const heed_srcpos *pos,
         heed_sbuf_printf(&e, "error: %s\n", msg);
     if (pos)
         show_source(&e, pos->text, pos->line, pos->column);
-    size_t used = strlen(diag->text);
-    size_t room = sizeof diag->text - 1 - used;
-    size_t reserve = pos ? sizeof "error: \n" + sizeof msg : 0; /* the longest such line */
-    if (e.len + reserve <= room)
-        memcpy(diag->text + used, entry, e.len + 1);
+    diag_append(diag, entry, e.len, pos ? DIAG_RESERVE : sizeof DIAG_FULL_LINE);
 }
 
 void heed_diag_add(heed_diag *diag, heed_status status, const heed_srcpos *pos,
@@ -430,14 +463,29 @@ void heed_diag_note(heed_diag *diag, const char *fmt, ...)
 {
     if (!diag)
         return;
-    heed_sbuf s = {diag->text, sizeof diag->text, strlen(diag->text), false};
-    char msg[1024];
+    char msg[1024], line[1100];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    vformat_line(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    replace_controls(msg);
-    heed_sbuf_printf(&s, "      = note: %s\n", msg);
+    int n = snprintf(line, sizeof line, "      = note: %s\n", msg);
+    diag_append(diag, line, (size_t)n, DIAG_RESERVE);
+}
+
+void heed_diag_close(heed_diag *diag, const char *fmt, ...)
+{
+    if (!diag)
+        return;
+    char msg[1024], line[1100];
+    va_list ap;
+    va_start(ap, fmt);
+    vformat_line(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    int n = snprintf(line, sizeof line, "error: %s\n", msg);
+    size_t used = strlen(diag->text);
+    /* the room entries and notes leave is for this line */
+    if ((size_t)n < sizeof diag->text - used)
+        memcpy(diag->text + used, line, (size_t)n + 1);
 }
 
 static bool same_letter(int a, int b)

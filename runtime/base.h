@@ -91,8 +91,14 @@ void heed_diag_vadd(heed_diag *diag, heed_status status, const heed_srcpos *pos,
 /* An error without a position: sets status and message, returns status. */
 heed_status heed_fail(heed_diag *diag, heed_status status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* Appends a note line (indented) to the diag text, e.g. a list of alternatives. */
+/* Appends a note line (indented) to the diag text, e.g. a list of alternatives.
+ * Whole or not at all: a note that does not fit ends the text, as does one
+ * whose error did not fit (no note shows under the wrong error). */
 void heed_diag_note(heed_diag *diag, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends a closing line such as "more than 20 errors; the rest was not
+ * checked": said after the errors, not one of them (`count` stays), and
+ * given the room the errors and notes leave free. */
+void heed_diag_close(heed_diag *diag, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* The closest of `n` candidates to `word` by edit distance, or NULL when none
  * is close enough to be a plausible typo. */

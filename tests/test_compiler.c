@@ -274,6 +274,55 @@ static void five_mistakes_in_one_run(void **state)
     assert_string_equal(d.node, "emb");
 }
 
+/* Past 20 errors the text still ends with the line saying so, and an error
+ * that no longer fits in the text takes its note with it: every note is
+ * under its own error. The count is of errors, not of that line. */
+static void long_error_lists(void **state)
+{
+    (void)state;
+    char yaml[8192];
+    size_t len = (size_t)snprintf(yaml, sizeof yaml,
+                                  "heed: 1\ndims: {H: 8}\ninputs: {x: [B, 4]}\nnodes:\n");
+    for (int i = 1; i <= 22; i++)
+        len += (size_t)snprintf(yaml + len, sizeof yaml - len,
+                                "  encoder_layer_%02d_projection: {op: Afine, in: x, units: H, "
+                                "activation: relu, bias: true}\n",
+                                i);
+    heed_diag d;
+    assert_int_not_equal(tu_check("over.yaml", yaml, &d), HEED_OK);
+    assert_int_equal(d.count, 20);
+    const char *end = "error: more than 20 errors; the rest of the file was not checked\n";
+    size_t n = strlen(d.text);
+    assert_true(n > strlen(end));
+    assert_string_equal(d.text + n - strlen(end), end);
+    assert_non_null(strstr(d.text, "... (the text is full: later errors and notes are not "
+                                   "shown)\n"));
+    /* a note follows its error's caret line or another note */
+    int errors = 0;
+    for (const char *p = strstr(d.text, "= note:"); p; p = strstr(p + 1, "= note:")) {
+        const char *line = p;
+        while (line > d.text && line[-1] != '\n')
+            line--;
+        assert_true(line > d.text);
+        const char *prev = line - 1;
+        while (prev > d.text && prev[-1] != '\n')
+            prev--;
+        assert_true(strstr(prev, "^\n") == line - 2 || strncmp(prev, "      = note:", 13) == 0);
+    }
+    for (const char *p = strstr(d.text, ": error: "); p; p = strstr(p + 1, ": error: "))
+        errors++;
+    assert_true(errors < 20); /* the rest did not fit in the text */
+    /* when everything fits, the count is the errors shown */
+    len = (size_t)snprintf(yaml, sizeof yaml, "heed: 1\ninputs: {x: [B, 4]}\nnodes:\n");
+    for (int i = 1; i <= 25; i++)
+        len += (size_t)snprintf(yaml + len, sizeof yaml - len, "  n%d: {op: Tanh, in: y%d}\n", i,
+                                i);
+    assert_int_not_equal(tu_check("many.yaml", yaml, &d), HEED_OK);
+    assert_int_equal(d.count, 20);
+    assert_null(strstr(d.text, "the text is full"));
+    assert_non_null(strstr(d.text, "many.yaml:23:23: error: node 'n20'"));
+}
+
 static void top_level_and_sections(void **state)
 {
     (void)state;
@@ -899,6 +948,7 @@ int main(void)
         cmocka_unit_test(unbound_dim),
         cmocka_unit_test(shape_mismatch),
         cmocka_unit_test(five_mistakes_in_one_run),
+        cmocka_unit_test(long_error_lists),
         cmocka_unit_test(top_level_and_sections),
         cmocka_unit_test(ids_and_floats),
         cmocka_unit_test(blocks_repeat),
