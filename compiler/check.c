@@ -1497,8 +1497,13 @@ static void resolve_aliases(checker *ck)
     for (size_t i = 0; i < ck->n_alias; i++) {
         alias *a = &ck->aliases[i];
         int v = hm_value_find(ck->m, a->target);
-        if (v < 0)
-            continue; /* the block's output node failed and was reported */
+        if (v < 0) {
+            /* the block's output node failed and was reported: the
+             * instance's users are not reported again, nor is its name
+             * offered for theirs */
+            add_failed(ck, a->name);
+            continue;
+        }
         if (hm_value_find(ck->m, a->name) >= 0) {
             err(ck, a->name, a->at, "'%s' is defined twice", a->name);
             continue;
@@ -1542,7 +1547,8 @@ static size_t local_names(const checker *ck, const hm_ref *ref, const char **nam
         if (scalar(inputs->kids[i]))
             names[k++] = inputs->kids[i]->str;
     for (size_t i = 0; i < ck->n_alias; i++)
-        names[k++] = ck->aliases[i].name;
+        if (hm_value_find(ck->m, ck->aliases[i].name) >= 0)
+            names[k++] = ck->aliases[i].name;
     return k;
 }
 

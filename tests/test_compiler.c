@@ -725,6 +725,37 @@ static void block_parameters_from_the_caller(void **state)
     tu_run_free(&r);
 }
 
+/* An instance whose output node was refused (an unknown op, a name too
+ * long with its prefix) is not reported again at its users, nor offered
+ * as a did-you-mean for theirs. */
+static void failed_block_output(void **state)
+{
+    (void)state;
+    heed_diag d;
+    assert_int_not_equal(tu_check("out.yaml",
+                                  "heed: 1\ninputs: {x: [B, 4]}\nblocks:\n"
+                                  "  blk:\n    inputs: [h]\n    nodes:\n"
+                                  "      p: {op: Tanhh, in: h}\n"
+                                  "nodes:\n  st: {block: blk, in: x}\n  o: {op: Tanh, in: st}\n"
+                                  "  u: {op: Tanh, in: su}\n",
+                                  &d),
+                         HEED_OK);
+    assert_int_equal(d.count, 2);
+    assert_non_null(strstr(d.text, "out.yaml:11:21: error: node 'u': input 'su' is not "
+                                   "defined\n"));
+    char yaml[1024], name[256];
+    memset(name, 'n', 254);
+    name[254] = '\0';
+    snprintf(yaml, sizeof yaml,
+             "heed: 1\ninputs: {x: [B, 4]}\nblocks:\n"
+             "  blk:\n    inputs: [h]\n    nodes:\n      p: {op: Tanh, in: h}\n"
+             "nodes:\n  %s: {block: blk, in: x}\n  o: {op: Tanh, in: %s}\n",
+             name, name);
+    assert_int_not_equal(tu_check("long.yaml", yaml, &d), HEED_OK);
+    assert_int_equal(d.count, 1);
+    assert_non_null(strstr(d.text, "is longer than 255 bytes (with its blocks' prefixes)"));
+}
+
 /* A block input given as a parameter of the enclosing block takes the
  * value that block's instance gave (or its default), as attributes do. */
 static void block_inputs_passed_on(void **state)
@@ -956,6 +987,7 @@ int main(void)
         cmocka_unit_test(silent_mistakes_refused),
         cmocka_unit_test(yaml_merge_keys_and_columns),
         cmocka_unit_test(block_parameters_from_the_caller),
+        cmocka_unit_test(failed_block_output),
         cmocka_unit_test(block_inputs_passed_on),
         cmocka_unit_test(block_input_mistakes_at_the_instance),
         cmocka_unit_test(hash_ignores_comments_and_order),
