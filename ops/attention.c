@@ -70,9 +70,13 @@ static heed_status attention_infer(heed_infer *c)
     cfg->port_len = heed_port(c, "lengths");
     const heed_shape *v = cfg->port_values >= 0 ? heed_in_shape(c, cfg->port_values) : k;
     char a[160], b[160];
-    if (q->rank != 3 || k->rank != 3 || v->rank != 3)
-        return heed_infer_fail(c, "query, keys and values must be [B,T,D]; got %s and %s",
-                               heed_shape_text(c, q, a, sizeof a), heed_shape_text(c, k, b, sizeof b));
+    if (q->rank != 3 || k->rank != 3 || v->rank != 3) {
+        /* the input at fault, not the others */
+        const heed_shape *bad = q->rank != 3 ? q : k->rank != 3 ? k : v;
+        return heed_infer_fail(c, "%s shape %s; query, keys and values must be [B,T,D]",
+                               bad == q ? "query has" : bad == k ? "keys have" : "values have",
+                               heed_shape_text(c, bad, a, sizeof a));
+    }
     if (!heed_dim_eq(q->d[0], k->d[0]))
         return heed_infer_fail(c, "keys have shape %s but query has %s; the batch must agree",
                                heed_shape_text(c, k, a, sizeof a), heed_shape_text(c, q, b, sizeof b));

@@ -59,9 +59,13 @@ static heed_status check_shapes(heed_infer *c, const heed_shape *q, const heed_s
                                 const heed_shape *v)
 {
     char a[160], b[160];
-    if (q->rank != 3 || k->rank != 3 || v->rank != 3)
-        return heed_infer_fail(c, "query, key and value must be [B,T,D]; query is %s",
-                               heed_shape_text(c, q, a, sizeof a));
+    if (q->rank != 3 || k->rank != 3 || v->rank != 3) {
+        /* the input at fault, not the others */
+        const heed_shape *bad = q->rank != 3 ? q : k->rank != 3 ? k : v;
+        return heed_infer_fail(c, "%s has shape %s; query, key and value must be [B,T,D]",
+                               bad == q ? "query" : bad == k ? "key" : "value",
+                               heed_shape_text(c, bad, a, sizeof a));
+    }
     if (!heed_dim_eq(q->d[0], k->d[0]) || !heed_dim_eq(k->d[0], v->d[0]))
         return heed_infer_fail(c, "key has shape %s but query has %s; the batch must agree",
                                heed_shape_text(c, k, a, sizeof a),

@@ -207,6 +207,19 @@ static void shape_mismatch(void **state)
                      "has [B,S,256]; inputs are concatenated on the last axis, so all other dims "
                      "must agree",
                      NULL);
+    /* a rank error names the input at fault with its shape */
+    tu_expect_errors("rank.yaml",
+                     "heed: 1\ndims: {E: 8}\ninputs: {x: [B, S], t: [B, T]}\nnodes:\n"
+                     "  emb: {op: Embedding, in: x, vocab: 10, dim: E}\n"
+                     "  temb: {op: Embedding, in: t, vocab: 10, dim: E}\n"
+                     "  pool: {op: MeanPool, in: emb}\n"
+                     "  att: {op: Attention, query: temb, keys: emb, values: pool}\n"
+                     "  mh: {op: MultiHeadAttention, query: emb, key: pool}\n",
+                     "rank.yaml:8:3: error: node 'att': values have shape [B,8]; query, keys and "
+                     "values must be [B,T,D]",
+                     "rank.yaml:9:3: error: node 'mh': key has shape [B,8]; query, key and value "
+                     "must be [B,T,D]",
+                     NULL);
     /* lengths and widths bound by different inputs may differ at run time,
      * even where the check's default values agree */
     tu_expect_errors("runtime.yaml",
