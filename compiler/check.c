@@ -390,8 +390,28 @@ bool hm_eval_dim(const heed_model *m, const char *text, const int64_t *vals, hee
     return true;
 }
 
+#define MAX_PARAM_NAMES 64
+
+/* The parameter names a plain value written inside `sc` may use (those of
+ * the blocks it is in): a misspelt one reads as an unknown dim or choice,
+ * so they are candidates for its did-you-mean. */
+static size_t param_names(const scope *sc, const hy_node *v, const char **names)
+{
+    size_t n = 0;
+    if (!v || v->kind != HY_SCALAR || !v->plain || !is_ident(v->str))
+        return 0; /* only a whole plain name is a parameter's */
+    for (; sc; sc = sc->parent)
+        for (size_t i = 0; sc->params && sc->params->kind == HY_MAP && i < sc->params->n &&
+                           n < MAX_PARAM_NAMES;
+             i++)
+            if (scalar(hy_key(sc->params, i)))
+                names[n++] = hy_key(sc->params, i)->str;
+    return n;
+}
+
 typedef struct dimcheck {
     checker *ck;
+    const scope *sc; /* where the value was written, or NULL outside nodes */
     const char *node;
     const hy_node *at;
     bool ok;
@@ -405,20 +425,27 @@ static bool check_factor(void *user, const char *name, int64_t lit)
         return true;
     size_t n;
     const char **names = sym_names(d->ck, &n);
+    const char *params[MAX_PARAM_NAMES];
+    size_t n_params = param_names(d->sc, d->at, params);
     char sug[SUGGEST_CAP];
+    if (names)
+        suggest(d->ck, sug, sizeof sug, name, names, n);
+    if (!names || !sug[0])
+        suggest(d->ck, sug, sizeof sug, name, params, n_params);
     err(d->ck, d->node, d->at, "%s%s%sunbound dim '%s'%s", d->node ? "node '" : "",
-        d->node ? d->node : "", d->node ? "': " : "", name,
-        names ? suggest(d->ck, sug, sizeof sug, name, names, n) : "");
+        d->node ? d->node : "", d->node ? "': " : "", name, sug);
     if (names && n)
         note_list(d->ck, "dims are bound in dims:, by input shapes or by data vocabularies", names,
                   n);
+    if (n_params)
+        note_list(d->ck, "parameters of the blocks it is in", params, n_params);
     d->ok = false;
     return true;
 }
 
 static void check_dim_names(checker *ck, const char *node, const hy_node *v)
 {
-    dimcheck d = {ck, node, v, true};
+    dimcheck d = {ck, NULL, node, v, true};
     each_factor(v->str, check_factor, &d);
 }
 
@@ -444,8 +471,10 @@ static const char *quoted(const hy_node *v)
                                                   : "";
 }
 
-static bool check_value(checker *ck, const char *node, const char *key, const heed_attr *a,
-                        const hy_node *v)
+/* Checks value `v` of attribute `a`, written inside scope `sc` (NULL
+ * outside nodes). */
+static bool check_value(checker *ck, const scope *sc, const char *node, const char *key,
+                        const heed_attr *a, const hy_node *v)
 {
     const char *ctx = node ? node : "";
     char sep[8] = "";
@@ -498,7 +527,7 @@ static bool check_value(checker *ck, const char *node, const char *key, const he
             }
             return int_in_range(ck, node, key, a, v, x);
         }
-        dimcheck d = {ck, node, v, true};
+        dimcheck d = {ck, sc, node, v, true};
         if (v->kind != HY_SCALAR || !each_factor(v->str, check_factor, &d)) {
             err(ck, node, v,
                 "%s%s%s'%s' must be a dim (a positive number, a dim name or a product such as "
@@ -511,7 +540,7 @@ static bool check_value(checker *ck, const char *node, const char *key, const he
     case HEED_A_CHOICE: {
         const char *s = scalar(v);
         char buf[256];
-        const char *opts[16];
+        const char *opts[16 + MAX_PARAM_NAMES];
         size_t n = 0;
         snprintf(buf, sizeof buf, "%s", a->choices);
         char *save = NULL;
@@ -520,6 +549,8 @@ static bool check_value(checker *ck, const char *node, const char *key, const he
         for (size_t i = 0; s && i < n; i++)
             if (strcmp(s, opts[i]) == 0)
                 return true;
+        /* a misspelt parameter name is as likely as a misspelt choice */
+        n += param_names(sc, v, opts + n);
         char sug[SUGGEST_CAP];
         err(ck, node, v, "%s%s%s'%s' must be one of %s, not '%s'%s", WHO, key, a->choices,
             s ? s : hy_kind_name(v->kind), s ? suggest(ck, sug, sizeof sug, s, opts, n) : "");
@@ -608,7 +639,7 @@ static void check_section(checker *ck, const char *what, const hy_node *map,
             note_list(ck, "known keys", names, (size_t)n);
             continue;
         }
-        if (check_value(ck, NULL, k, &attrs[idx], hy_val(map, i)))
+        if (check_value(ck, NULL, NULL, k, &attrs[idx], hy_val(map, i)))
             found[idx] = hy_val(map, i);
     }
     for (int j = 0; j < n; j++)
@@ -1104,7 +1135,7 @@ static void add_op_node(checker *ck, const scope *sc, const char *local, const h
             continue;
         }
         const hy_node *v = substitute_at(sc, hy_val(map, i), &where_of[idx]);
-        if (!check_value(ck, full, kname, flat[idx].a, v))
+        if (!check_value(ck, where_of[idx], full, kname, flat[idx].a, v))
             continue;
         nd->attr[idx] = v;
         if (flat[idx].a->kind != HEED_A_MAP)
@@ -1123,7 +1154,7 @@ static void add_op_node(checker *ck, const scope *sc, const char *local, const h
                 continue;
             }
             const hy_node *fv = substitute_at(sc, hy_val(v, f), &where_of[fidx]);
-            if (check_value(ck, full, flat[fidx].name, flat[fidx].a, fv))
+            if (check_value(ck, where_of[fidx], full, flat[fidx].name, flat[fidx].a, fv))
                 nd->attr[fidx] = fv;
         }
     }
@@ -1528,14 +1559,29 @@ static const char *suggest_value(checker *ck, char *buf, size_t cap, const char 
     return buf;
 }
 
-/* The candidates for a did-you-mean for reference `ref`: the values' full
- * names (names[0..n) on entry), then, for one written inside a block
- * instance, the names of the values of that instance as its nodes write
- * them (proj for stack.0.proj) and the inputs of the block the reference
- * was written in, then the block instances' names. Returns the count; names
- * has room for MAX_BLOCK_INPUTS more than resolve_refs' own. */
-static size_t local_names(const checker *ck, const hm_ref *ref, const char **names, size_t n)
+/* Whether value `name` is node `who`'s own: the node, one of its outputs,
+ * or for a block instance one of its nodes. Offered as its input, it would
+ * make a cycle. */
+static bool own_value(const char *name, const char *who)
 {
+    size_t n = strlen(who);
+    return !strncmp(name, who, n) && (name[n] == '\0' || name[n] == '.');
+}
+
+/* The candidates for a did-you-mean for reference `ref`: the values' full
+ * names, then, for one written inside a block instance, the names of the
+ * values of that instance as its nodes write them (proj for stack.0.proj)
+ * and the inputs of the block the reference was written in, then the block
+ * instances' names; none of them the reading node's own. Returns the
+ * count; names has room for twice the values, the block inputs and the
+ * instances. */
+static size_t local_names(const checker *ck, const hm_ref *ref, const char **names)
+{
+    const heed_model *m = ck->m;
+    size_t n = 0;
+    for (int i = 0; i < m->n_values; i++)
+        if (!own_value(m->values[i].name, ref->who))
+            names[n++] = m->values[i].name;
     size_t plen = strlen(ref->prefix), k = n;
     for (size_t i = 0; plen && i < n; i++)
         if (!strncmp(names[i], ref->prefix, plen) && names[i][plen] &&
@@ -1547,7 +1593,7 @@ static size_t local_names(const checker *ck, const hm_ref *ref, const char **nam
         if (scalar(inputs->kids[i]))
             names[k++] = inputs->kids[i]->str;
     for (size_t i = 0; i < ck->n_alias; i++)
-        if (hm_value_find(ck->m, ck->aliases[i].name) >= 0)
+        if (hm_value_find(m, ck->aliases[i].name) >= 0 && !own_value(ck->aliases[i].name, ref->who))
             names[k++] = ck->aliases[i].name;
     return k;
 }
@@ -1583,8 +1629,6 @@ static void resolve_refs(checker *ck)
         nomem(ck);
         return;
     }
-    for (int i = 0; i < m->n_values; i++)
-        names[i] = m->values[i].name;
     for (int n = 0; n < m->n_nodes; n++) {
         hm_node *nd = &m->nodes[n];
         for (int i = 0; i < nd->n_in; i++) {
@@ -1599,7 +1643,8 @@ static void resolve_refs(checker *ck)
             if (echoes(ck, r->at, r->who, base))
                 continue;
             char sug[SUGGEST_CAP];
-            size_t n_names = local_names(ck, r, names, (size_t)m->n_values);
+            /* past the limit the message is dropped: no candidates to gather */
+            size_t n_names = ck->errors < MAX_ERRORS ? local_names(ck, r, names) : 0;
             err(ck, r->who, r->at, "node '%s': input '%s' is not defined%s", r->who, r->name,
                 suggest(ck, sug, sizeof sug, r->name, names, n_names));
         }
@@ -1989,6 +2034,15 @@ static const heed_attr decode_schema[] = {
      .doc = "attention weights to show (default: the first kept value named *.weights)"},
     {0}};
 
+/* The index of the model input named `name`, or -1. */
+static int decode_input_find(const heed_model *m, const char *name)
+{
+    for (int i = 0; i < m->n_inputs; i++)
+        if (!strcmp(m->inputs[i].name, name))
+            return i;
+    return -1;
+}
+
 /* What decoding feeds back and reads: given in decode:, or derived from a
  * CrossEntropy loss with shift 1 on a model input. */
 static void check_decode(checker *ck, const hy_node *decode)
@@ -2013,20 +2067,23 @@ static void check_decode(checker *ck, const hy_node *decode)
             m->decode_logits = ce->in[0];
         }
     }
-    if (f[1]) {
-        m->decode_input = -1;
-        for (int i = 0; i < m->n_inputs; i++)
-            if (!strcmp(m->inputs[i].name, f[1]->str))
-                m->decode_input = i;
-        if (m->decode_input < 0)
-            err(ck, NULL, f[1], "decode input '%s' is not a model input", f[1]->str);
+    char sug[SUGGEST_CAP];
+    if (f[1] && (m->decode_input = decode_input_find(m, f[1]->str)) < 0) {
+        const char *names[64];
+        size_t n = 0;
+        for (int i = 0; i < m->n_inputs && n < 64; i++)
+            names[n++] = m->inputs[i].name;
+        err(ck, NULL, f[1], "decode input '%s' is not a model input%s", f[1]->str,
+            suggest(ck, sug, sizeof sug, f[1]->str, names, n));
     }
     if (f[2] && (m->decode_logits = hm_value_find(m, f[2]->str)) < 0 &&
         !of_failed_node(ck, f[2]->str))
-        err(ck, NULL, f[2], "decode logits '%s' is not a value of the model", f[2]->str);
+        err(ck, NULL, f[2], "decode logits '%s' is not a value of the model%s", f[2]->str,
+            suggest_value(ck, sug, sizeof sug, f[2]->str));
     if (f[3] && (m->decode_attention = hm_value_find(m, f[3]->str)) < 0 &&
         !of_failed_node(ck, f[3]->str))
-        err(ck, NULL, f[3], "decode attention '%s' is not a value of the model", f[3]->str);
+        err(ck, NULL, f[3], "decode attention '%s' is not a value of the model%s", f[3]->str,
+            suggest_value(ck, sug, sizeof sug, f[3]->str));
 }
 
 /* ------------------------------------------------------------ hash */

@@ -738,6 +738,52 @@ static void block_parameters_from_the_caller(void **state)
     tu_run_free(&r);
 }
 
+/* Did-you-mean never offers a node as its own input (a cycle), covers the
+ * names decode: gives, and a block's parameter names where a value inside
+ * the block names one. */
+static void suggestions(void **state)
+{
+    (void)state;
+    heed_diag d;
+    assert_int_not_equal(tu_check("self.yaml",
+                                  "heed: 1\ninputs: {x: [B, 4]}\nblocks:\n"
+                                  "  l:\n    inputs: [h]\n    nodes:\n"
+                                  "      o: {op: Tanh, in: h}\n"
+                                  "nodes:\n  hidden: {op: Tanh, in: hiden}\n"
+                                  "  stack: {block: l, in: stak}\n",
+                                  &d),
+                         HEED_OK);
+    assert_int_equal(d.count, 2);
+    assert_non_null(strstr(d.text, "self.yaml:9:26: error: node 'hidden': input 'hiden' is not "
+                                   "defined\n"));
+    assert_non_null(strstr(d.text, "self.yaml:10:25: error: node 'stack': input 'stak' is not "
+                                   "defined\n"));
+    tu_expect_errors("decode.yaml",
+                     "heed: 1\ninputs: {src: [B, S], tgt: [B, T]}\nnodes:\n"
+                     "  te: {op: Embedding, in: tgt, vocab: 10, dim: 8}\n"
+                     "  dec: {op: GRU, in: te, hidden: 8, attention: {memory: te}}\n"
+                     "  logits: {op: Affine, in: dec, units: 10}\n"
+                     "decode: {input: tgtt, logits: logit, attention: dec.weight}\n",
+                     "decode.yaml:7:17: error: decode input 'tgtt' is not a model input; did you "
+                     "mean 'tgt'?",
+                     "decode.yaml:7:31: error: decode logits 'logit' is not a value of the model; "
+                     "did you mean 'logits'?",
+                     "decode.yaml:7:49: error: decode attention 'dec.weight' is not a value of "
+                     "the model; did you mean 'dec.weights'?",
+                     NULL);
+    tu_expect_errors("param.yaml",
+                     "heed: 1\ninputs: {x: [B, S, 8]}\nblocks:\n  layer:\n    inputs: [h]\n"
+                     "    params: {units: 4, activation: relu}\n    nodes:\n"
+                     "      p: {op: Affine, in: h, units: unit, activation: activaton}\n"
+                     "nodes:\n  s: {block: layer, in: x}\n",
+                     "param.yaml:8:37: error: node 's.p': unbound dim 'unit'; did you mean "
+                     "'units'?",
+                     "= note: parameters of the blocks it is in: units, activation",
+                     "param.yaml:8:55: error: node 's.p': 'activation' must be one of "
+                     "none,tanh,sigmoid,relu, not 'activaton'; did you mean 'activation'?",
+                     NULL);
+}
+
 /* An instance whose output node was refused (an unknown op, a name too
  * long with its prefix) is not reported again at its users, nor offered
  * as a did-you-mean for theirs. */
@@ -1000,6 +1046,7 @@ int main(void)
         cmocka_unit_test(silent_mistakes_refused),
         cmocka_unit_test(yaml_merge_keys_and_columns),
         cmocka_unit_test(block_parameters_from_the_caller),
+        cmocka_unit_test(suggestions),
         cmocka_unit_test(failed_block_output),
         cmocka_unit_test(block_inputs_passed_on),
         cmocka_unit_test(block_input_mistakes_at_the_instance),
