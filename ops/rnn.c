@@ -346,10 +346,15 @@ static heed_status check_state(heed_infer *c, rnn_cfg *cfg, const heed_shape *x)
     int64_t w = s->rank == 2 ? s->d[1].v : -1;
     bool ok = s->rank == 2 && heed_dim_eq(s->d[0], x->d[0]) &&
               (w == ldh || (cfg->cell == CELL_LSTM && w == 2 * ldh));
-    if (!ok)
-        return heed_infer_fail(c, "state has shape %s but this node needs [%s,%lld]%s",
-                               heed_shape_text(c, s, a, sizeof a), "B", (long long)ldh,
-                               cfg->cell == CELL_LSTM ? " (h) or twice that (h and c)" : "");
+    if (!ok) {
+        /* the batch dim as the input names it, not a fixed "B" */
+        heed_shape want = heed_shape2(x->d[0], heed_lit(ldh));
+        char b[160];
+        return heed_infer_fail(c, "state has shape %s but this node needs %s%s",
+                               heed_shape_text(c, s, a, sizeof a),
+                               heed_shape_text(c, &want, b, sizeof b),
+                               cfg->cell == CELL_LSTM ? " (h) or twice that wide (h and c)" : "");
+    }
     cfg->state_width = w;
     return HEED_OK;
 }

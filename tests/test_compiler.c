@@ -738,6 +738,21 @@ static void block_parameters_from_the_caller(void **state)
     tu_run_free(&r);
 }
 
+/* Details of messages: a state's batch dim as its input names it. */
+static void message_details(void **state)
+{
+    (void)state;
+    tu_expect_errors("state.yaml",
+                     "heed: 1\ninputs: {x: [N, S, 8]}\nnodes:\n"
+                     "  g: {op: GRU, in: x, hidden: 4, state: x}\n"
+                     "  l: {op: LSTM, in: x, hidden: 4, state: x}\n",
+                     "state.yaml:4:3: error: node 'g': state has shape [N,S,8] but this node "
+                     "needs [N,4]\n",
+                     "state.yaml:5:3: error: node 'l': state has shape [N,S,8] but this node "
+                     "needs [N,4] (h) or twice that wide (h and c)\n",
+                     NULL);
+}
+
 /* Did-you-mean never offers a node as its own input (a cycle), covers the
  * names decode: gives, and a block's parameter names where a value inside
  * the block names one. */
@@ -1047,6 +1062,7 @@ int main(void)
         cmocka_unit_test(yaml_merge_keys_and_columns),
         cmocka_unit_test(block_parameters_from_the_caller),
         cmocka_unit_test(suggestions),
+        cmocka_unit_test(message_details),
         cmocka_unit_test(failed_block_output),
         cmocka_unit_test(block_inputs_passed_on),
         cmocka_unit_test(block_input_mistakes_at_the_instance),
