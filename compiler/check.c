@@ -815,6 +815,15 @@ static hm_input *find_input(heed_model *m, const char *name)
     return NULL;
 }
 
+/* A refused data field's vocabulary name is bound all the same: its uses
+ * are not reported again as unbound dims. */
+static void bind_refused_vocab(checker *ck, const hy_node *field)
+{
+    const char *vname = scalar(hy_get(field, "vocab"));
+    if (is_ident(vname) && hm_sym_find(ck->m, vname) < 0)
+        add_sym(ck, vname, HM_SYM_VOCAB, hy_get(field, "vocab"));
+}
+
 static void check_data(checker *ck, const hy_node *data)
 {
     heed_model *m = ck->m;
@@ -841,6 +850,7 @@ static void check_data(checker *ck, const hy_node *data)
             char sug[SUGGEST_CAP];
             err(ck, NULL, k, "data field '%s' is not a model input%s", name ? name : "?",
                 name ? suggest(ck, sug, sizeof sug, name, names, n) : "");
+            bind_refused_vocab(ck, v);
             continue;
         }
         if (i == HEED_MAX_FIELDS) {
@@ -851,8 +861,10 @@ static void check_data(checker *ck, const hy_node *data)
         const hy_node *f[8];
         int before = ck->errors;
         check_section(ck, "a data field", v, field_schema, f);
-        if (ck->errors != before)
+        if (ck->errors != before) {
+            bind_refused_vocab(ck, v);
             continue;
+        }
         hm_field *fd = &m->fields[m->n_fields];
         memset(fd, 0, sizeof *fd);
         fd->input = in->name;

@@ -738,6 +738,27 @@ static void block_parameters_from_the_caller(void **state)
     tu_run_free(&r);
 }
 
+/* One mistake, one error: a refused data field's vocabulary is not then
+ * an unbound dim. */
+static void said_once(void **state)
+{
+    (void)state;
+    heed_diag d;
+    assert_int_not_equal(tu_check("field.yaml",
+                                  "heed: 1\ninputs: {word: [B, S]}\n"
+                                  "data:\n  word: {column: 0, tokens: char, vocab: V}\n"
+                                  "  wrd: {column: 1, vocab: W}\n"
+                                  "nodes:\n  emb: {op: Embedding, in: word, vocab: V, dim: 4}\n"
+                                  "  e2: {op: Embedding, in: word, vocab: W, dim: 4}\n",
+                                  &d),
+                         HEED_OK);
+    assert_int_equal(d.count, 2);
+    assert_non_null(strstr(d.text, "field.yaml:4:29: error: 'tokens' must be one of "
+                                   "chars,words,label, not 'char'; did you mean 'chars'?"));
+    assert_non_null(strstr(d.text, "field.yaml:5:3: error: data field 'wrd' is not a model "
+                                   "input; did you mean 'word'?"));
+}
+
 /* Details of messages: a state's batch dim as its input names it. */
 static void message_details(void **state)
 {
@@ -1062,6 +1083,7 @@ int main(void)
         cmocka_unit_test(yaml_merge_keys_and_columns),
         cmocka_unit_test(block_parameters_from_the_caller),
         cmocka_unit_test(suggestions),
+        cmocka_unit_test(said_once),
         cmocka_unit_test(message_details),
         cmocka_unit_test(failed_block_output),
         cmocka_unit_test(block_inputs_passed_on),
