@@ -712,6 +712,17 @@ static const heed_attr input_schema[] = {
      .doc = "float: a float tensor; ids: token ids"},
     {0}};
 
+/* Whether key i of a mapping repeats an earlier key (already reported by the
+ * YAML loader as a duplicate key). */
+static bool repeated_key(const hy_node *map, size_t i)
+{
+    const char *k = scalar(hy_key(map, i));
+    for (size_t j = 0; k && j < i; j++)
+        if (scalar(hy_key(map, j)) && strcmp(k, hy_key(map, j)->str) == 0)
+            return true;
+    return false;
+}
+
 static void check_input_dim(checker *ck, hm_input *in, const hy_node *d)
 {
     int r = in->rank++;
@@ -757,6 +768,8 @@ static void check_inputs(checker *ck, const hy_node *inputs)
     }
     for (size_t i = 0; i < inputs->n; i++) {
         const hy_node *k = hy_key(inputs, i), *v = hy_val(inputs, i);
+        if (repeated_key(inputs, i))
+            continue;
         if (!is_ident(scalar(k))) {
             err(ck, NULL, k, "input name '%s' is not a name", scalar(k) ? scalar(k) : "?");
             continue;
@@ -1425,17 +1438,6 @@ static void expand_block(checker *ck, const scope *sc, const char *local, const 
             add_failed(ck, last);
     }
     add_alias(ck, full, last, key);
-}
-
-/* Whether key i of a mapping repeats an earlier key (already reported by the
- * YAML loader as a duplicate key). */
-static bool repeated_key(const hy_node *map, size_t i)
-{
-    const char *k = scalar(hy_key(map, i));
-    for (size_t j = 0; k && j < i; j++)
-        if (scalar(hy_key(map, j)) && strcmp(k, hy_key(map, j)->str) == 0)
-            return true;
-    return false;
 }
 
 static void add_nodes(checker *ck, const scope *sc, const hy_node *nodes)

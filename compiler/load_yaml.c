@@ -154,20 +154,32 @@ static int cmp_key(const void *pa, const void *pb)
     return a->line != b->line ? a->line - b->line : a->col - b->col;
 }
 
-/* libyaml accepts repeated keys; a model with two `lr:` silently using one is a trap. */
-static bool check_duplicate_keys(builder *b, hy_node *map)
+/* libyaml reads "<<: *base" as a key named "<<": says what it is, then
+ * drops the pair, which the checker would report again as an unknown key. */
+static void drop_merge_keys(builder *b, hy_node *map)
 {
-    /* libyaml reads "<<: *base" as a key named "<<": say what it is */
+    size_t kept = 0;
     for (size_t i = 0; i < map->n; i++) {
-        const hy_node *k = map->kids[2 * i];
+        hy_node *k = map->kids[2 * i], *v = map->kids[2 * i + 1];
         if (k->kind == HY_SCALAR && k->plain && !strcmp(k->str, "<<")) {
             heed_srcpos pos = {b->doc->file, b->doc->text, k->line, k->col};
             heed_diag_add(b->diag, HEED_ERR_SYNTAX, &pos, NULL,
                           "merge keys ('<<') are not supported: write the keys out (an alias "
                           "such as *base may stand for a whole value)");
             b->soft_errors++;
+            continue;
         }
+        map->kids[2 * kept] = k;
+        map->kids[2 * kept + 1] = v;
+        kept++;
     }
+    map->n = kept;
+}
+
+/* libyaml accepts repeated keys; a model with two `lr:` silently using one is a trap. */
+static bool check_duplicate_keys(builder *b, hy_node *map)
+{
+    drop_merge_keys(b, map);
     if (map->n < 2)
         return true;
     hy_node **keys = heed_zalloc(b->env, map->n, sizeof *keys);

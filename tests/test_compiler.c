@@ -739,7 +739,8 @@ static void block_parameters_from_the_caller(void **state)
 }
 
 /* One mistake, one error: a refused data field's vocabulary is not then
- * an unbound dim. */
+ * an unbound dim; a merge key is not also an unknown key, nor a repeated
+ * input also a name defined twice. */
 static void said_once(void **state)
 {
     (void)state;
@@ -757,6 +758,19 @@ static void said_once(void **state)
                                    "chars,words,label, not 'char'; did you mean 'chars'?"));
     assert_non_null(strstr(d.text, "field.yaml:5:3: error: data field 'wrd' is not a model "
                                    "input; did you mean 'word'?"));
+    assert_int_not_equal(tu_check("merge.yaml",
+                                  "heed: 1\ninputs:\n  x: [B, 4]\n  x: [B, 5]\nnodes:\n"
+                                  "  a: {op: Affine, in: x, units: 4, <<: {bias: false}}\n"
+                                  "train: {<<: {lr: 0.1}}\n",
+                                  &d),
+                         HEED_OK);
+    assert_int_equal(d.count, 3);
+    assert_non_null(strstr(d.text, "merge.yaml:4:3: error: duplicate key 'x' (first defined at "
+                                   "line 3)"));
+    assert_non_null(strstr(d.text, "merge.yaml:6:36: error: merge keys ('<<') are not "
+                                   "supported"));
+    assert_non_null(strstr(d.text, "merge.yaml:7:9: error: merge keys ('<<') are not "
+                                   "supported"));
 }
 
 /* Details of messages: a state's batch dim as its input names it. */
