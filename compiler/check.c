@@ -2186,6 +2186,15 @@ static void check_top(checker *ck, const hy_node *root)
         nomem(ck);
 }
 
+/* The key node of `name` in a mapping: where a name defined there is written. */
+static const hy_node *key_of(const hy_node *map, const char *name)
+{
+    for (size_t i = 0; i < map->n; i++)
+        if (scalar(hy_key(map, i)) && !strcmp(hy_key(map, i)->str, name))
+            return hy_key(map, i);
+    return map;
+}
+
 static void check_dim_attrs(checker *ck)
 {
     heed_model *m = ck->m;
@@ -2249,7 +2258,7 @@ heed_status heed_model_build(const heed_env *env, hy_doc *doc, heed_model **out,
             err(&ck, NULL, loss, "'loss' must be a mapping such as {op: CrossEntropy, ...}");
         } else {
             int before = m->n_nodes;
-            add_op_node(&ck, &top, "loss", hy_get(root, "loss") ? loss : root, loss, true);
+            add_op_node(&ck, &top, "loss", key_of(root, "loss"), loss, true);
             if (m->n_nodes > before)
                 m->loss_node = before;
         }

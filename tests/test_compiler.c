@@ -773,7 +773,8 @@ static void said_once(void **state)
                                    "supported"));
 }
 
-/* Details of messages: a state's batch dim as its input names it. */
+/* Details of messages: a state's batch dim as its input names it; a
+ * second 'loss' at its key, as other names are. */
 static void message_details(void **state)
 {
     (void)state;
@@ -785,6 +786,11 @@ static void message_details(void **state)
                      "needs [N,4]\n",
                      "state.yaml:5:3: error: node 'l': state has shape [N,S,8] but this node "
                      "needs [N,4] (h) or twice that wide (h and c)\n",
+                     NULL);
+    tu_expect_errors("loss.yaml",
+                     "heed: 1\ninputs: {x: [B, 4], y: [B, 4]}\nnodes:\n"
+                     "  loss: {op: Tanh, in: x}\nloss: {op: MSE, in: x, target: y}\n",
+                     "loss.yaml:5:1: error: 'loss' is defined twice (first as a node at line 4)",
                      NULL);
 }
 
