@@ -394,11 +394,22 @@ static void diag_append(heed_diag *diag, const char *lines, size_t len, size_t r
         memcpy(diag->text + used, DIAG_FULL_LINE, sizeof DIAG_FULL_LINE);
 }
 
-/* A message, whole characters only, with no terminal escape in it. */
+/* A message as one line of whole characters: a line break in it (a value
+ * quoted from a file) is written \n, or the text after it would read as a
+ * line of its own; a terminal escape becomes '?'. */
 static void vformat_line(char *msg, size_t cap, const char *fmt, va_list ap)
 {
-    vsnprintf(msg, cap, fmt, ap);
-    if (strlen(msg) == cap - 1)
+    char raw[1024];
+    vsnprintf(raw, sizeof raw, fmt, ap);
+    size_t n = 0;
+    const char *p = raw;
+    for (; *p && n + 2 < cap; p++) {
+        if (*p == '\n')
+            msg[n++] = '\\';
+        msg[n++] = *p == '\n' ? 'n' : *p;
+    }
+    msg[n] = '\0';
+    if (*p || strlen(raw) == sizeof raw - 1)
         drop_partial_char(msg);
     replace_controls(msg);
 }

@@ -774,7 +774,8 @@ static void said_once(void **state)
 }
 
 /* Details of messages: a state's batch dim as its input names it; a
- * second 'loss' at its key, as other names are. */
+ * second 'loss' at its key, as other names are; a line break in a value
+ * quoted is written \\n, so no text of the file reads as a line of its own. */
 static void message_details(void **state)
 {
     (void)state;
@@ -792,6 +793,19 @@ static void message_details(void **state)
                      "  loss: {op: Tanh, in: x}\nloss: {op: MSE, in: x, target: y}\n",
                      "loss.yaml:5:1: error: 'loss' is defined twice (first as a node at line 4)",
                      NULL);
+    heed_diag d;
+    assert_int_not_equal(tu_check("nl.yaml",
+                                  "heed: 1\ninputs: {x: [B, 4]}\nnodes:\n"
+                                  "  a:\n    op: Affine\n    in: x\n    units: 2\n"
+                                  "    activation: |\n      relu\n"
+                                  "      fake.yaml:1:1: error: forged\n",
+                                  &d),
+                         HEED_OK);
+    assert_non_null(strstr(d.text, "nl.yaml:8:17: error: node 'a': 'activation' must be one of "
+                                   "none,tanh,sigmoid,relu, not 'relu\\nfake.yaml:1:1: error: "
+                                   "forged\\n'\n"));
+    assert_null(strstr(d.text, "\nfake.yaml"));
+    assert_null(strchr(d.message, '\n'));
 }
 
 /* Did-you-mean never offers a node as its own input (a cycle), covers the
