@@ -511,7 +511,7 @@ static bool check_value(checker *ck, const scope *sc, const char *node, const ch
     case HEED_A_BOOL: {
         bool b;
         if (!hy_bool(v, &b)) {
-            err(ck, node, v, "%s%s%s'%s' must be true or false, not '%s'%s", WHO, key,
+            err(ck, node, v, "%s%s%s'%s' must be " HY_BOOL_SPELLINGS ", not '%s'%s", WHO, key,
                 v->kind == HY_SCALAR ? v->str : hy_kind_name(v->kind), quoted(v));
             return false;
         }
@@ -1952,6 +1952,11 @@ static void check_outputs(checker *ck, const hy_node *outputs)
     if (!outputs)
         return;
     const hy_node *list = outputs;
+    if (hy_is_null(list)) {
+        err(ck, NULL, list, "'outputs' is empty: list the values to keep readable, e.g. "
+                            "outputs: [logits], or leave it out");
+        return;
+    }
     if (list->kind == HY_SCALAR) {
         /* a single name */
     } else if (list->kind != HY_SEQ) {

@@ -471,6 +471,33 @@ bool hy_int(const hy_node *node, int64_t *out)
     return true;
 }
 
+/* Whether s is a number as YAML 1.2's core schema writes one: digits with
+ * an optional sign, point and exponent. strtod alone also reads hex floats
+ * (0x0.1p0), "inf" and "nan", which YAML reads as text. */
+static bool is_decimal(const char *s)
+{
+    const char *digits = "0123456789";
+    s += *s == '-' || *s == '+';
+    size_t n = strspn(s, digits);
+    s += n;
+    if (*s == '.') {
+        size_t frac = strspn(s + 1, digits);
+        s += 1 + frac;
+        n += frac;
+    }
+    if (n == 0)
+        return false;
+    if (*s == 'e' || *s == 'E') {
+        s++;
+        s += *s == '-' || *s == '+';
+        size_t exp = strspn(s, digits);
+        if (exp == 0)
+            return false;
+        s += exp;
+    }
+    return *s == '\0';
+}
+
 bool hy_float(const hy_node *node, double *out)
 {
     if (!node || node->kind != HY_SCALAR || !node->plain || node->len == 0)
@@ -489,6 +516,8 @@ bool hy_float(const hy_node *node, double *out)
         *out = NAN;
         return true;
     }
+    if (!is_decimal(s))
+        return false;
     errno = 0;
     char *end;
     double v = strtod(s, &end);
@@ -498,18 +527,21 @@ bool hy_float(const hy_node *node, double *out)
     return true;
 }
 
-bool hy_bool(const hy_node *node, bool *out)
+bool hy_bool_text(const char *s, bool *out)
 {
-    if (!node || node->kind != HY_SCALAR || !node->plain)
-        return false;
-    const char *s = node->str;
-    if (!strcmp(s, "true") || !strcmp(s, "True") || !strcmp(s, "yes")) {
-        *out = true;
-        return true;
-    }
-    if (!strcmp(s, "false") || !strcmp(s, "False") || !strcmp(s, "no")) {
-        *out = false;
-        return true;
+    /* YAML 1.2's spellings, and YAML 1.1's yes and no, which files use */
+    static const char *const yes[] = {"true", "True", "TRUE", "yes"};
+    static const char *const no[] = {"false", "False", "FALSE", "no"};
+    for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++) {
+        if (!strcmp(s, yes[i]) || !strcmp(s, no[i])) {
+            *out = !strcmp(s, yes[i]);
+            return true;
+        }
     }
     return false;
+}
+
+bool hy_bool(const hy_node *node, bool *out)
+{
+    return node && node->kind == HY_SCALAR && node->plain && hy_bool_text(node->str, out);
 }

@@ -188,7 +188,8 @@ bool heed_attr_bool(heed_infer *c, const char *name)
 {
     const hy_node *v;
     const char *t = attr_text(c, name, &v);
-    return t && (!strcmp(t, "true") || !strcmp(t, "True") || !strcmp(t, "yes"));
+    bool b = false;
+    return t && hy_bool_text(t, &b) && b;
 }
 
 int heed_attr_choice(heed_infer *c, const char *name)

@@ -66,6 +66,9 @@ const char *hy_kind_name(hy_kind kind);
 bool hy_int(const hy_node *node, int64_t *out);
 bool hy_float(const hy_node *node, double *out);
 bool hy_bool(const hy_node *node, bool *out);
+/* A boolean's spellings: true, True, TRUE, yes; false, False, FALSE, no. */
+#define HY_BOOL_SPELLINGS "true or false (or True, TRUE, yes; False, FALSE, no)"
+bool hy_bool_text(const char *s, bool *out);
 bool hy_is_null(const hy_node *node);
 
 #endif /* HEED_YAML_H */

@@ -73,7 +73,8 @@ static void wrong_type(void **state)
                      "  a: {op: Affine, in: x, units: 3, bias: maybe}\n"
                      "  b: {op: Affine, in: a, units: [3]}\n"
                      "  c: {op: Affine, in: b, units: 3, activation: tanhh}\n",
-                     "type.yaml:4:42: error: node 'a': 'bias' must be true or false, not 'maybe'",
+                     "type.yaml:4:42: error: node 'a': 'bias' must be true or false (or True, "
+                     "TRUE, yes; False, FALSE, no), not 'maybe'",
                      "type.yaml:5:33: error: node 'b': 'units' must be a dim (a positive number, "
                      "a dim name or a product such as 2*H), not 'a list'",
                      "type.yaml:6:48: error: node 'c': 'activation' must be one of "
@@ -679,7 +680,9 @@ static void yaml_merge_keys_and_columns(void **state)
                      "quoted.yaml:2:11: error: dim 'E' must be a positive integer up to "
                      "2147483648, not '4' (it is in quotes, which make it text: write it "
                      "without them)",
-                     "'bias' must be true or false, not 'true' (it is in quotes", NULL);
+                     "'bias' must be true or false (or True, TRUE, yes; False, FALSE, no), not "
+                     "'true' (it is in quotes",
+                     NULL);
     tu_expect_errors("shape.yaml",
                      "heed: 1\ninputs: {x: [B, \"4\"], y: [B, [4]]}\nnodes:\n"
                      "  a: {op: Add, in: [x, y]}\n",
@@ -771,6 +774,37 @@ static void said_once(void **state)
                                    "supported"));
     assert_non_null(strstr(d.text, "merge.yaml:7:9: error: merge keys ('<<') are not "
                                    "supported"));
+}
+
+/* Scalars as YAML 1.2 reads them: TRUE and FALSE are booleans (yes and
+ * no still are); a hex float is text, not a number; an empty outputs: is
+ * said to be empty. */
+static void scalars(void **state)
+{
+    (void)state;
+    heed_model *m = tu_model("bool.yaml", "heed: 1\ninputs: {x: [B, 4]}\nnodes:\n"
+                                          "  a: {op: Affine, in: x, units: 2, bias: FALSE}\n"
+                                          "  b: {op: Affine, in: a, units: 2, bias: TRUE}\n"
+                                          "  c: {op: Affine, in: b, units: 2, bias: no}\n");
+    heed_weights *w;
+    heed_diag d;
+    assert_int_equal(heed_weights_new(m, NULL, NULL, 0, 1, &w, &d), HEED_OK);
+    heed_tensor t;
+    assert_int_not_equal(heed_weights_find(w, "a.bias", &t), HEED_OK);
+    assert_int_equal(heed_weights_find(w, "b.bias", &t), HEED_OK);
+    assert_int_not_equal(heed_weights_find(w, "c.bias", &t), HEED_OK);
+    heed_weights_free(w);
+    heed_model_free(m);
+    tu_expect_errors("scalar.yaml",
+                     "heed: 1\ninputs: {x: [B, 4]}\nnodes:\n"
+                     "  a: {op: Affine, in: x, units: 2, bias: On}\n"
+                     "  d: {op: Dropout, in: a, p: 0x0.1p0}\noutputs:\n",
+                     "scalar.yaml:4:42: error: node 'a': 'bias' must be true or false (or True, "
+                     "TRUE, yes; False, FALSE, no), not 'On'",
+                     "scalar.yaml:5:30: error: node 'd': 'p' must be a number, not '0x0.1p0'",
+                     "scalar.yaml:6:9: error: 'outputs' is empty: list the values to keep "
+                     "readable, e.g. outputs: [logits], or leave it out",
+                     NULL);
 }
 
 /* Details of messages: a state's batch dim as its input names it; a
@@ -1118,6 +1152,7 @@ int main(void)
         cmocka_unit_test(block_parameters_from_the_caller),
         cmocka_unit_test(suggestions),
         cmocka_unit_test(said_once),
+        cmocka_unit_test(scalars),
         cmocka_unit_test(message_details),
         cmocka_unit_test(failed_block_output),
         cmocka_unit_test(block_inputs_passed_on),
