@@ -256,7 +256,17 @@ static bool on_alias(builder *b, const yaml_event_t *ev)
             /* Shared, not copied, but counted as if expanded (billion laughs). */
             if (!add_expanded(b, target->weight, &ev->start_mark))
                 return false;
-            return attach(b, target);
+            /* the node itself is repeated where the alias is written (its
+             * contents shared), so a mistake in the value is reported at
+             * that use, not on the anchor's line */
+            hy_node *use = new_node(b, target->kind, &ev->start_mark);
+            if (!use)
+                return false;
+            int line = use->line, col = use->col;
+            *use = *target;
+            use->line = line;
+            use->col = col;
+            return attach(b, use);
         }
     }
     fail_at(b, HEED_ERR_SYNTAX, (int)ev->start_mark.line + 1, (int)ev->start_mark.column + 1,

@@ -693,6 +693,22 @@ static void yaml_merge_keys_and_columns(void **state)
                      NULL);
     tu_expect_errors("ctl.yaml", "heed: 1\ndoc: \xc3\xa9\xc3\xa9\x01\n",
                      "ctl.yaml:2:8: error: YAML: control characters are not allowed", NULL);
+    /* a mistake in an aliased value is reported where the alias is used,
+     * each use once */
+    heed_diag d;
+    assert_int_not_equal(tu_check("alias.yaml",
+                                  "heed: 1\ndims: {E: 8}\ninputs: {x: [B, S]}\nnodes:\n"
+                                  "  emb: {op: Embedding, in: &v x, vocab: 10, dim: E}\n"
+                                  "  d: {op: Dropout, in: emb, p: &p 0.5}\n"
+                                  "  a: {op: Affine, in: emb, units: *v}\n"
+                                  "  b: {op: Affine, in: emb, units: 4, bias: *p}\n"
+                                  "  c: {op: Affine, in: emb, units: 4, bias: *p}\n",
+                                  &d),
+                         HEED_OK);
+    assert_int_equal(d.count, 3);
+    assert_non_null(strstr(d.text, "alias.yaml:7:35: error: node 'a': unbound dim 'x'"));
+    assert_non_null(strstr(d.text, "alias.yaml:8:44: error: node 'b': 'bias' must be"));
+    assert_non_null(strstr(d.text, "alias.yaml:9:44: error: node 'c': 'bias' must be"));
 }
 
 /* A parameter's value is read where the instance wrote it: an outer
