@@ -2183,6 +2183,14 @@ static void check_top(checker *ck, const hy_node *root)
     const hy_node *name = hy_get(root, "name"), *doc = hy_get(root, "doc");
     if (name && !scalar(name))
         err(ck, NULL, name, "'name' must be a name, not %s", hy_kind_name(name->kind));
+    /* the name is printed by the tools and written into weights files: a
+     * control character would reach a terminal as it is */
+    for (const char *c = scalar(name) ? name->str : ""; *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f) {
+            err(ck, NULL, name, "'name' holds a control character (byte 0x%02x)",
+                (unsigned)(unsigned char)*c);
+            break;
+        }
     if (doc && !scalar(doc))
         err(ck, NULL, doc, "'doc' must be text, not %s", hy_kind_name(doc->kind));
     m->name = hm_strdup(m, scalar(name) ? name->str : "model");

@@ -1053,6 +1053,11 @@ static void silent_mistakes_refused(void **state)
                      "fields.yaml:13:3: error: a model reads at most 8 data fields; 'i' is the "
                      "9th",
                      NULL);
+    /* a model's name reaches terminals through check and inspect */
+    tu_expect_errors("esc.yaml",
+                     "heed: 1\nname: \"a\\e[31mred\"\ninputs: {x: [B, 4]}\n"
+                     "nodes:\n  t: {op: Tanh, in: x}\n",
+                     "esc.yaml:2:7: error: 'name' holds a control character (byte 0x1b)", NULL);
     tu_expect_errors("inboth.yaml",
                      "heed: 1\ninputs: {x: [B, 4], y: [B, 4]}\nblocks:\n"
                      "  l:\n    inputs: [h]\n    nodes:\n      o: {op: Tanh, in: h}\n"
