@@ -81,12 +81,20 @@ static bool stopped(const checker *ck)
  * a dot, as in 'stack.0.res'), as every copy of a block, repeated or
  * nested, repeats its mistake. Records it otherwise (a full record only
  * loses the check). */
+static bool name_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '_' || c == '.';
+}
+
 static bool echoes(checker *ck, const hy_node *at, const char *node, const char *msg)
 {
     uint64_t h = heed_hash_bytes(HEED_HASH_INIT, &at, sizeof at);
     size_t n = node ? strlen(node) : 0;
     for (const char *p = msg; *p; p++) {
-        if (n && !strncmp(p, node, n)) {
+        /* the node's name as a whole word: a one-letter name is not taken
+         * out of the words around it */
+        if (n && !strncmp(p, node, n) && (p == msg || !name_char(p[-1])) && !name_char(p[n])) {
             p += n - 1;
             continue;
         }
@@ -1334,7 +1342,9 @@ static void expand_block(checker *ck, const scope *sc, const char *local, const 
             allowed[n_allowed++] = hy_key(params, i)->str;
     for (size_t i = 0; i < inst->n; i++) {
         const char *k = scalar(hy_key(inst, i));
-        bool ok = false;
+        /* the list above is for suggestions and may stop short of a long
+         * parameter list: a parameter is looked up in the block itself */
+        bool ok = k && params && params->kind == HY_MAP && hy_get(params, k);
         for (size_t j = 0; k && j < n_allowed; j++)
             ok |= strcmp(k, allowed[j]) == 0;
         if (!ok) {

@@ -714,6 +714,40 @@ static void yaml_merge_keys_and_columns(void **state)
 /* A parameter's value is read where the instance wrote it: an outer
  * block's parameter passed on to an inner block, a value name meaning the
  * caller's node (not the block's node of that name), in lists too. */
+/* An instance may set any of its block's parameters, however many the
+ * block has: the 60th was refused as unknown (the keys were matched against
+ * a list that stopped at about 50). */
+static void many_block_parameters(void **state)
+{
+    (void)state;
+    char yaml[4096];
+    size_t len = (size_t)snprintf(yaml, sizeof yaml,
+                                  "heed: 1\ninputs: {x: [B, 4]}\nblocks:\n  lin:\n"
+                                  "    inputs: [h]\n    params: {");
+    for (int i = 0; i < 60; i++)
+        len += (size_t)snprintf(yaml + len, sizeof yaml - len, "%sp%d: 2", i ? ", " : "", i);
+    snprintf(yaml + len, sizeof yaml - len,
+             "}\n    nodes:\n      a: {op: Affine, in: h, units: p59}\n"
+             "nodes:\n  l: {block: lin, in: x, p59: 5}\n");
+    heed_diag d;
+    assert_int_equal(tu_check("many.yaml", yaml, &d), HEED_OK);
+    heed_model *m = tu_model("many.yaml", yaml);
+    heed_plan *p;
+    assert_int_equal(heed_plan_new(m, NULL, 0, HEED_MODE_INFER, &p, &d), HEED_OK);
+    heed_node_info info;
+    bool found = false;
+    for (size_t i = 0; i < heed_plan_node_count(p); i++) {
+        assert_int_equal(heed_plan_node_info(p, i, &info), HEED_OK);
+        if (!strcmp(info.name, "l.a")) {
+            found = true;
+            assert_int_equal(info.shape[1], 5); /* p59: 5 from the instance */
+        }
+    }
+    assert_true(found);
+    heed_plan_free(p);
+    heed_model_free(m);
+}
+
 static void block_parameters_from_the_caller(void **state)
 {
     (void)state;
@@ -1171,6 +1205,7 @@ int main(void)
         cmocka_unit_test(silent_mistakes_refused),
         cmocka_unit_test(yaml_merge_keys_and_columns),
         cmocka_unit_test(block_parameters_from_the_caller),
+        cmocka_unit_test(many_block_parameters),
         cmocka_unit_test(suggestions),
         cmocka_unit_test(said_once),
         cmocka_unit_test(scalars),
