@@ -862,6 +862,15 @@ static void check_data(checker *ck, const hy_node *data)
     for (size_t i = 0; i < data->n; i++) {
         const hy_node *k = hy_key(data, i), *v = hy_val(data, i);
         const char *name = scalar(k);
+        if (i >= HEED_MAX_FIELDS) {
+            /* said once, at the first entry past the limit; the entries'
+             * vocabularies stay bound so their users are not reported */
+            if (i == HEED_MAX_FIELDS)
+                err(ck, NULL, k, "a model reads at most %d data fields; '%s' is the %dth",
+                    HEED_MAX_FIELDS, name ? name : "?", HEED_MAX_FIELDS + 1);
+            bind_refused_vocab(ck, v);
+            continue;
+        }
         hm_input *in = name ? find_input(m, name) : NULL;
         if (!in) {
             const char *names[64];
@@ -873,11 +882,6 @@ static void check_data(checker *ck, const hy_node *data)
                 name ? suggest(ck, sug, sizeof sug, name, names, n) : "");
             bind_refused_vocab(ck, v);
             continue;
-        }
-        if (i == HEED_MAX_FIELDS) {
-            err(ck, NULL, k, "a model reads at most %d data fields; '%s' is the %dth",
-                HEED_MAX_FIELDS, name, HEED_MAX_FIELDS + 1);
-            break;
         }
         const hy_node *f[8];
         int before = ck->errors;
@@ -2195,12 +2199,16 @@ static void check_top(checker *ck, const hy_node *root)
         err(ck, NULL, name, "'name' must be a name, not %s", hy_kind_name(name->kind));
     /* the name is printed by the tools and written into weights files: a
      * control character would reach a terminal as it is */
-    for (const char *c = scalar(name) ? name->str : ""; *c; c++)
-        if ((unsigned char)*c < 0x20 || *c == 0x7f) {
-            err(ck, NULL, name, "'name' holds a control character (byte 0x%02x)",
-                (unsigned)(unsigned char)*c);
+    for (const char *c = scalar(name) ? name->str : ""; *c; c++) {
+        unsigned char b = (unsigned char)*c, next = (unsigned char)c[1];
+        /* C0, DEL and C1 (U+0080-U+009F, UTF-8 C2 80-9F), which some
+         * terminals obey as well */
+        if (b < 0x20 || b == 0x7f || (b == 0xc2 && next >= 0x80 && next < 0xa0)) {
+            err(ck, NULL, name, "'name' holds a control character (U+%04X)",
+                b == 0xc2 ? (unsigned)next : (unsigned)b);
             break;
         }
+    }
     if (doc && !scalar(doc))
         err(ck, NULL, doc, "'doc' must be text, not %s", hy_kind_name(doc->kind));
     m->name = hm_strdup(m, scalar(name) ? name->str : "model");

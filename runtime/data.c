@@ -815,6 +815,15 @@ static int64_t fixed_length(const heed_session *s, const hm_field *fd)
     return 0;
 }
 
+/* What a field's token count includes besides the text's own tokens. */
+static const char *ends_counted(const hm_field *fd)
+{
+    return fd->bos && fd->eos ? " (<bos> and <eos> included)"
+           : fd->bos          ? " (<bos> included)"
+           : fd->eos          ? " (<eos> included)"
+                              : "";
+}
+
 /* The fixed length for messages: "L = 4", or "its length at 4" when the
  * shape gives the number itself. */
 static const char *fixed_text(const heed_model *m, const hm_field *fd, int64_t fixed, char *buf,
@@ -851,8 +860,9 @@ heed_status heed_dataset_feed(const heed_dataset *ds, const size_t *rows, size_t
                 char buf[HEED_MAX_DIM_NAME + 32];
                 heed_srcpos pos = {ds->path, NULL, r->line, 1};
                 heed_diag_add(diag, HEED_ERR_DATA, &pos, NULL,
-                              "field '%s' has %d tokens, but input '%s' fixes %s", fd->input,
-                              r->len[f], fd->input, fixed_text(m, fd, fixed, buf, sizeof buf));
+                              "field '%s' has %d tokens%s, but input '%s' fixes %s", fd->input,
+                              r->len[f], ends_counted(fd), fd->input,
+                              fixed_text(m, fd, fixed, buf, sizeof buf));
                 return HEED_ERR_DATA;
             }
             if ((size_t)r->len[f] > T)
@@ -1053,8 +1063,9 @@ static heed_status feed_field(heed_session *s, const hm_field *fd, const char *c
             char buf[HEED_MAX_DIM_NAME + 32];
             size_t k = first + i + 1;
             st = heed_fail(diag, HEED_ERR_DATA,
-                           "the %zu%s text has %zu tokens for field '%s', but input '%s' fixes %s",
-                           k, ordinal_suffix(k), count, fd->input, fd->input,
+                           "the %zu%s text has %zu tokens%s for field '%s', but input '%s' fixes "
+                           "%s",
+                           k, ordinal_suffix(k), count, ends_counted(fd), fd->input, fd->input,
                            fixed_text(s->m, fd, fixed, buf, sizeof buf));
         }
         if (count > T)

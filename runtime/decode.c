@@ -588,6 +588,22 @@ static int table_positions(const hm_node *nd)
 static heed_status check_own_length(const heed_model *m, heed_diag *diag)
 {
     const hm_input *fed = &m->inputs[m->decode_input];
+    /* nor may its length be fixed: a step holds one position of it */
+    bool fixed = fed->rank >= 2 && (fed->sym[1] < 0 || m->syms[fed->sym[1]].kind == HM_SYM_FIXED);
+    if (fixed) {
+        heed_srcpos pos = hm_pos(m, fed->at);
+        char len[HEED_MAX_DIM_NAME + 24];
+        if (fed->sym[1] < 0)
+            snprintf(len, sizeof len, "%lld", (long long)fed->lit[1]);
+        else
+            snprintf(len, sizeof len, "%s (in dims:)", m->syms[fed->sym[1]].name);
+        heed_diag_add(diag, HEED_ERR_UNSUPPORTED, &pos, NULL,
+                      "model '%s' cannot decode: its fed-back input '%s' has the fixed length "
+                      "%s, and decoding feeds it one step at a time (give it a length of its "
+                      "own, a name not in dims:, e.g. [B, T])",
+                      m->name, fed->name, len);
+        return HEED_ERR_UNSUPPORTED;
+    }
     for (int i = 0; fed->rank >= 2 && fed->sym[1] >= 0 && i < m->n_inputs; i++) {
         const hm_input *in = &m->inputs[i];
         for (int a = 0; i != m->decode_input && a < in->rank; a++) {

@@ -193,6 +193,17 @@ contains err.txt "fifo.tsv is not a regular file: a data file is read more than 
 expect 1 "heed train on an empty file" "$heed" train "$src/graphs/char_classifier.yaml" --data empty.tsv --quiet
 contains err.txt "empty.tsv has no rows with text" "heed train on an empty file"
 expect 0 "heed check from a pipe" sh -c "cat calc.yaml | '$heed' check /dev/stdin"
+# past 20 errors checking stops and says so last, with no count of the
+# errors shown after it ("20 errors" contradicted "more than 20 errors")
+{
+    printf 'heed: 1\ninputs: {x: [B, 4]}\nnodes:\n'
+    for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22; do
+        printf '  n%s: {op: Tanhh, in: x}\n' "$i"
+    done
+} >many-errors.yaml
+expect 1 "check of 22 mistakes" "$heed" check many-errors.yaml
+[ "$(tail -n 1 err.txt)" = "error: more than 20 errors; the rest of the file was not checked" ] ||
+    fail "check of 22 mistakes ends with: $(tail -n 1 err.txt)"
 cp calc.yaml calc-kept.yaml
 expect 2 "run --out over the model" "$heed" run calc-kept.yaml --inputs in.safetensors --out calc-kept.yaml
 contains err.txt "would overwrite calc-kept.yaml" "run --out over the model"
@@ -285,6 +296,16 @@ expect 1 "train past a fixed length" "$heed" train fixed.yaml --data fixed-long.
     --out fixed.safetensors --quiet
 contains err.txt "fixed-long.tsv:2:1: error: field 'x' has 6 tokens, but input 'x' fixes L = 4" \
     "train past a fixed length"
+# nor can a fed-back input of fixed length (T in dims:): it trains (its rows
+# padded to T), so decoding says why it cannot run, not that T is 1
+sed 's/^dims: {E: 16, H: 256, L: 1}/dims: {E: 8, H: 16, L: 1, T: 24}/' \
+    "$src/graphs/bahdanau_seq2seq.yaml" >fixed-t.yaml
+expect 0 "train a decoder of fixed length" "$heed" train fixed-t.yaml --data spell1.tsv \
+    --epochs 1 --threads 1 --out fixed-t.safetensors --quiet
+expect 1 "infer a decoder of fixed length" "$heed" infer fixed-t.yaml --weights \
+    fixed-t.safetensors abc
+contains err.txt "cannot decode: its fed-back input 'tgt' has the fixed length T (in dims:)" \
+    "infer a decoder of fixed length"
 # a UTF-8 byte-order mark before the first row is not data, for eval's own
 # reading of the rows as for the library's (row 1 decoded with an <unk>)
 printf '\357\273\277' | cat - scored.tsv >scored-bom.tsv

@@ -1075,23 +1075,33 @@ static void silent_mistakes_refused(void **state)
                      NULL);
     /* a dataset row keeps 8 fields' ids: a ninth was refused only when
      * training read the data */
-    tu_expect_errors("fields.yaml",
-                     "heed: 1\ninputs: {a: [B, S], b: [B, S], c: [B, S], d: [B, S], e: [B, S],\n"
-                     "         f: [B, S], g: [B, S], h: [B, S], i: [B, S]}\n"
-                     "data:\n  a: {column: 0, vocab: V}\n  b: {column: 1, vocab: V}\n"
-                     "  c: {column: 2, vocab: V}\n  d: {column: 3, vocab: V}\n"
-                     "  e: {column: 4, vocab: V}\n  f: {column: 5, vocab: V}\n"
-                     "  g: {column: 6, vocab: V}\n  h: {column: 7, vocab: V}\n"
-                     "  i: {column: 8, vocab: V}\n"
-                     "nodes:\n  x: {op: Embedding, in: a, vocab: V, dim: 4}\n",
+    const char *fields_yaml =
+        "heed: 1\ninputs: {a: [B, S], b: [B, S], c: [B, S], d: [B, S], e: [B, S],\n"
+        "         f: [B, S], g: [B, S], h: [B, S], i: [B, S]}\n"
+        "data:\n  a: {column: 0, vocab: V}\n  b: {column: 1, vocab: V}\n"
+        "  c: {column: 2, vocab: V}\n  d: {column: 3, vocab: V}\n"
+        "  e: {column: 4, vocab: V}\n  f: {column: 5, vocab: V}\n"
+        "  g: {column: 6, vocab: V}\n  h: {column: 7, vocab: V}\n"
+        "  i: {column: 8, vocab: W}\n"
+        "nodes:\n  x: {op: Embedding, in: a, vocab: V, dim: 4}\n"
+        "  y: {op: Embedding, in: i, vocab: W, dim: 4}\n";
+    tu_expect_errors("fields.yaml", fields_yaml,
                      "fields.yaml:13:3: error: a model reads at most 8 data fields; 'i' is the "
                      "9th",
                      NULL);
+    /* and no more: the ninth field's vocabulary stays bound for its user */
+    heed_diag fd;
+    assert_int_not_equal(tu_check("fields.yaml", fields_yaml, &fd), HEED_OK);
+    assert_int_equal(fd.count, 1);
     /* a model's name reaches terminals through check and inspect */
     tu_expect_errors("esc.yaml",
                      "heed: 1\nname: \"a\\e[31mred\"\ninputs: {x: [B, 4]}\n"
                      "nodes:\n  t: {op: Tanh, in: x}\n",
-                     "esc.yaml:2:7: error: 'name' holds a control character (byte 0x1b)", NULL);
+                     "esc.yaml:2:7: error: 'name' holds a control character (U+001B)", NULL);
+    tu_expect_errors("csi.yaml",
+                     "heed: 1\nname: \"a\\u009b31mred\"\ninputs: {x: [B, 4]}\n"
+                     "nodes:\n  t: {op: Tanh, in: x}\n",
+                     "csi.yaml:2:7: error: 'name' holds a control character (U+009B)", NULL);
     tu_expect_errors("inboth.yaml",
                      "heed: 1\ninputs: {x: [B, 4], y: [B, 4]}\nblocks:\n"
                      "  l:\n    inputs: [h]\n    nodes:\n      o: {op: Tanh, in: h}\n"

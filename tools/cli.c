@@ -223,7 +223,9 @@ int cli_report(const heed_diag *d)
         fputs(d->text, stderr);
     else
         fprintf(stderr, "error: %s\n", d->message[0] ? d->message : heed_status_string(d->status));
-    if (d->count > 1)
+    /* after "more than 20 errors; the rest ... was not checked" a count
+     * of the errors shown would contradict it */
+    if (d->count > 1 && !strstr(d->text, "was not checked"))
         fprintf(stderr, "%d errors\n", d->count);
     return d->status == HEED_ERR_ARGUMENT ? CLI_USAGE : CLI_USER_ERROR;
 }
