@@ -190,14 +190,17 @@ static bool check_duplicate_keys(builder *b, hy_node *map)
     for (size_t i = 0; i < map->n; i++)
         keys[i] = map->kids[2 * i];
     qsort(keys, map->n, sizeof *keys, cmp_key);
-    for (size_t i = 1; i < map->n; i++) {
-        if (keys[i]->kind == HY_SCALAR && keys[i - 1]->kind == HY_SCALAR &&
-            strcmp(keys[i]->str, keys[i - 1]->str) == 0) {
+    /* each repeat names the key's first place, the start of its run */
+    for (size_t i = 1, first = 0; i < map->n; i++) {
+        if (keys[i]->kind == HY_SCALAR && keys[first]->kind == HY_SCALAR &&
+            strcmp(keys[i]->str, keys[first]->str) == 0) {
             heed_srcpos pos = {b->doc->file, b->doc->text, keys[i]->line, keys[i]->col};
             heed_diag_add(b->diag, HEED_ERR_SYNTAX, &pos, NULL,
                           "duplicate key '%s' (first defined at line %d)", keys[i]->str,
-                          keys[i - 1]->line);
+                          keys[first]->line);
             b->soft_errors++;
+        } else {
+            first = i;
         }
     }
     heed_dealloc(b->env, keys);

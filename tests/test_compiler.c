@@ -121,10 +121,13 @@ static void duplicate_names(void **state)
                      "nodes:\n"
                      "  a: {op: Tanh, in: x}\n"
                      "  x: {op: Tanh, in: a}\n"
-                     "  a: {op: ReLU, in: x, in: a}\n",
+                     "  a: {op: ReLU, in: x, in: a}\n"
+                     "  a: {op: Sigmoid, in: x}\n",
                      "dup.yaml:5:3: error: 'x' is defined twice (first as an input at line 2)",
                      "dup.yaml:6:3: error: duplicate key 'a' (first defined at line 4)",
-                     "dup.yaml:6:24: error: duplicate key 'in' (first defined at line 6)", NULL);
+                     "dup.yaml:6:24: error: duplicate key 'in' (first defined at line 6)",
+                     /* a third copy names the first, not the second */
+                     "dup.yaml:7:3: error: duplicate key 'a' (first defined at line 4)", NULL);
 }
 
 static void cycle(void **state)
