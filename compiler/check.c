@@ -435,17 +435,28 @@ static bool check_factor(void *user, const char *name, int64_t lit)
     const char **names = sym_names(d->ck, &n);
     const char *params[MAX_PARAM_NAMES];
     size_t n_params = param_names(d->sc, d->at, params);
+    /* a parameter's name left over is a value that named another
+     * parameter (a default such as {a: b, b: 5}): substituted once, not
+     * again, so listing the parameters would suggest it should work */
+    bool chained = false;
+    for (size_t i = 0; i < n_params && !chained; i++)
+        chained = !strcmp(params[i], name);
     char sug[SUGGEST_CAP];
-    if (names)
+    sug[0] = '\0';
+    if (chained)
+        snprintf(sug, sizeof sug, " (the value of a parameter names parameter '%s'; a "
+                                  "parameter's value is not substituted again: give the value "
+                                  "itself)", name);
+    else if (names)
         suggest(d->ck, sug, sizeof sug, name, names, n);
-    if (!names || !sug[0])
+    if (!chained && (!names || !sug[0]))
         suggest(d->ck, sug, sizeof sug, name, params, n_params);
     err(d->ck, d->node, d->at, "%s%s%sunbound dim '%s'%s", d->node ? "node '" : "",
         d->node ? d->node : "", d->node ? "': " : "", name, sug);
-    if (names && n)
+    if (names && n && !chained)
         note_list(d->ck, "dims are bound in dims:, by input shapes or by data vocabularies", names,
                   n);
-    if (n_params)
+    if (n_params && !chained)
         note_list(d->ck, "parameters of the blocks it is in", params, n_params);
     d->ok = false;
     return true;

@@ -1096,6 +1096,17 @@ static void silent_mistakes_refused(void **state)
     heed_diag fd;
     assert_int_not_equal(tu_check("fields.yaml", fields_yaml, &fd), HEED_OK);
     assert_int_equal(fd.count, 1);
+    /* a parameter's default naming another parameter is not substituted
+     * again: said so, not listed among the parameters as if it would work */
+    tu_expect_errors("chain.yaml",
+                     "heed: 1\ninputs: {x: [B, 4]}\nblocks:\n  lin:\n    inputs: [h]\n"
+                     "    params: {a: b, b: 5}\n    nodes:\n"
+                     "      p: {op: Affine, in: h, units: a}\n"
+                     "nodes:\n  l: {block: lin, in: x}\n",
+                     "chain.yaml:6:17: error: node 'l.p': unbound dim 'b' (the value of a "
+                     "parameter names parameter 'b'; a parameter's value is not substituted "
+                     "again: give the value itself)",
+                     NULL);
     /* a model's name reaches terminals through check and inspect */
     tu_expect_errors("esc.yaml",
                      "heed: 1\nname: \"a\\e[31mred\"\ninputs: {x: [B, 4]}\n"
