@@ -547,11 +547,14 @@ static bool check_value(checker *ck, const scope *sc, const char *node, const ch
             return int_in_range(ck, node, key, a, v, x);
         }
         dimcheck d = {ck, sc, node, v, true};
-        if (v->kind != HY_SCALAR || !each_factor(v->str, check_factor, &d)) {
+        /* quotes make a number text, as for integers and shapes; a quoted
+         * dim name is still a name */
+        bool text = v->kind == HY_SCALAR && !v->plain && !is_ident(v->str);
+        if (v->kind != HY_SCALAR || text || !each_factor(v->str, check_factor, &d)) {
             err(ck, node, v,
                 "%s%s%s'%s' must be a dim (a positive number, a dim name or a product such as "
-                "2*H), not '%s'",
-                WHO, key, v->kind == HY_SCALAR ? v->str : hy_kind_name(v->kind));
+                "2*H), not '%s'%s",
+                WHO, key, v->kind == HY_SCALAR ? v->str : hy_kind_name(v->kind), quoted(v));
             return false;
         }
         return d.ok;

@@ -1096,6 +1096,14 @@ static void silent_mistakes_refused(void **state)
     heed_diag fd;
     assert_int_not_equal(tu_check("fields.yaml", fields_yaml, &fd), HEED_OK);
     assert_int_equal(fd.count, 1);
+    /* a quoted number is text for a dim as for an integer or a shape */
+    tu_expect_errors("qdim.yaml",
+                     "heed: 1\ninputs: {x: [B, 4]}\nnodes:\n"
+                     "  p: {op: Affine, in: x, units: \"16\"}\n",
+                     "qdim.yaml:4:33: error: node 'p': 'units' must be a dim (a positive number, "
+                     "a dim name or a product such as 2*H), not '16' (it is in quotes, which make "
+                     "it text: write it without them)",
+                     NULL);
     /* a parameter's default naming another parameter is not substituted
      * again: said so, not listed among the parameters as if it would work */
     tu_expect_errors("chain.yaml",
