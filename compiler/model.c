@@ -293,6 +293,14 @@ const char *heed_model_dim_name(const heed_model *m, size_t i)
     return m && i < (size_t)m->n_syms ? m->syms[i].name : NULL;
 }
 
+int hm_input_index(const heed_model *m, const char *name)
+{
+    for (int i = 0; name && i < m->n_inputs; i++)
+        if (!strcmp(m->inputs[i].name, name))
+            return i;
+    return -1;
+}
+
 int hm_tag_field(const heed_model *m)
 {
     if (!m || m->loss_node < 0)
@@ -302,10 +310,8 @@ int hm_tag_field(const heed_model *m)
         return -1;
     const hm_input *t = &m->inputs[target->port];
     for (int f = 0; t->rank == 2 && f < m->n_fields; f++) {
-        const hm_input *in = NULL;
-        for (int i = 0; i < m->n_inputs && !in; i++)
-            if (!strcmp(m->inputs[i].name, m->fields[f].input))
-                in = &m->inputs[i];
+        int i = hm_input_index(m, m->fields[f].input);
+        const hm_input *in = i >= 0 ? &m->inputs[i] : NULL;
         if (!in || in == t || in->rank != 2 || m->fields[f].tokens == HM_TOK_LABEL)
             continue;
         bool same = in->sym[1] >= 0 ? in->sym[1] == t->sym[1]

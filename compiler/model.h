@@ -140,6 +140,8 @@ int hm_attr_index(const heed_op *op, const char *name);
  * the loss's [B, S] target, whose [B, S] input has the target's length S;
  * -1 when there is none (the model does not tag). */
 int hm_tag_field(const heed_model *m);
+/* The index of model input `name`, or -1 (also for NULL). */
+int hm_input_index(const heed_model *m, const char *name);
 heed_srcpos hm_pos(const heed_model *m, const hy_node *at);
 
 /* Evaluates a DIM expression ("256", "H", "2*H") under dim values `vals`

@@ -470,33 +470,41 @@ heed_status heed_fail(heed_diag *diag, heed_status status, const char *fmt, ...)
     return status;
 }
 
+/* One line of a diagnostic's text: prefix, the formatted message, newline;
+ * its length. */
+static size_t diag_line(char *line, size_t cap, const char *prefix, const char *fmt, va_list ap)
+{
+    char msg[1024];
+    vformat_line(msg, sizeof msg, fmt, ap);
+    int n = snprintf(line, cap, "%s%s\n", prefix, msg);
+    return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
+}
+
 void heed_diag_note(heed_diag *diag, const char *fmt, ...)
 {
     if (!diag)
         return;
-    char msg[1024], line[1100];
+    char line[1100];
     va_list ap;
     va_start(ap, fmt);
-    vformat_line(msg, sizeof msg, fmt, ap);
+    size_t n = diag_line(line, sizeof line, "      = note: ", fmt, ap);
     va_end(ap);
-    int n = snprintf(line, sizeof line, "      = note: %s\n", msg);
-    diag_append(diag, line, (size_t)n, DIAG_RESERVE);
+    diag_append(diag, line, n, DIAG_RESERVE);
 }
 
 void heed_diag_close(heed_diag *diag, const char *fmt, ...)
 {
     if (!diag)
         return;
-    char msg[1024], line[1100];
+    char line[1100];
     va_list ap;
     va_start(ap, fmt);
-    vformat_line(msg, sizeof msg, fmt, ap);
+    size_t n = diag_line(line, sizeof line, "error: ", fmt, ap);
     va_end(ap);
-    int n = snprintf(line, sizeof line, "error: %s\n", msg);
     size_t used = strlen(diag->text);
     /* the room entries and notes leave is for this line */
-    if ((size_t)n < sizeof diag->text - used)
-        memcpy(diag->text + used, line, (size_t)n + 1);
+    if (n < sizeof diag->text - used)
+        memcpy(diag->text + used, line, n + 1);
 }
 
 static bool same_letter(int a, int b)

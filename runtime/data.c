@@ -655,14 +655,10 @@ typedef struct load_ctx {
  * [B, S]), or -1 (a label, or a fixed length). */
 static int length_sym(const heed_model *m, const hm_field *fd)
 {
-    for (int i = 0; i < m->n_inputs; i++) {
-        const hm_input *in = &m->inputs[i];
-        if (!strcmp(in->name, fd->input))
-            return in->rank >= 2 && in->sym[1] >= 0 && m->syms[in->sym[1]].kind == HM_SYM_RUNTIME
-                       ? in->sym[1]
-                       : -1;
-    }
-    return -1;
+    const hm_input *in = &m->inputs[hm_input_index(m, fd->input)];
+    return in->rank >= 2 && in->sym[1] >= 0 && m->syms[in->sym[1]].kind == HM_SYM_RUNTIME
+               ? in->sym[1]
+               : -1;
 }
 
 /* Fields whose inputs share a run-time length (a tagger's words and tags,
@@ -804,15 +800,12 @@ const char *heed_dataset_text(const heed_dataset *ds, size_t row, int column)
 static int64_t fixed_length(const heed_session *s, const hm_field *fd)
 {
     const heed_model *m = s->m;
-    for (int i = 0; fd->tokens != HM_TOK_LABEL && i < m->n_inputs; i++) {
-        const hm_input *in = &m->inputs[i];
-        if (strcmp(in->name, fd->input) || in->rank != 2)
-            continue;
-        if (in->sym[1] < 0)
-            return in->lit[1];
-        return m->syms[in->sym[1]].kind == HM_SYM_FIXED ? s->w->dimval[in->sym[1]] : 0;
-    }
-    return 0;
+    const hm_input *in = &m->inputs[hm_input_index(m, fd->input)];
+    if (fd->tokens == HM_TOK_LABEL || in->rank != 2)
+        return 0;
+    if (in->sym[1] < 0)
+        return in->lit[1];
+    return m->syms[in->sym[1]].kind == HM_SYM_FIXED ? s->w->dimval[in->sym[1]] : 0;
 }
 
 /* What a field's token count includes besides the text's own tokens. */
@@ -829,12 +822,9 @@ static const char *ends_counted(const hm_field *fd)
 static const char *fixed_text(const heed_model *m, const hm_field *fd, int64_t fixed, char *buf,
                               size_t cap)
 {
-    const char *dim = NULL;
-    for (int i = 0; i < m->n_inputs && !dim; i++)
-        if (!strcmp(m->inputs[i].name, fd->input) && m->inputs[i].sym[1] >= 0)
-            dim = m->syms[m->inputs[i].sym[1]].name;
-    if (dim)
-        snprintf(buf, cap, "%s = %lld", dim, (long long)fixed);
+    int sym = m->inputs[hm_input_index(m, fd->input)].sym[1];
+    if (sym >= 0)
+        snprintf(buf, cap, "%s = %lld", m->syms[sym].name, (long long)fixed);
     else
         snprintf(buf, cap, "its length at %lld", (long long)fixed);
     return buf;

@@ -42,11 +42,8 @@ heed_status heed_session_accuracy(heed_session *s, heed_accuracy *acc, heed_diag
     heed_task task = heed_model_task(m);
     const int32_t *src = NULL;
     if (task == HEED_TASK_TAG) {
-        const char *field = m->fields[hm_tag_field(m)].input;
         /* the session's copy: the arena's may hold later values by now */
-        for (int i = 0; i < m->n_inputs && !src; i++)
-            if (!strcmp(m->inputs[i].name, field))
-                src = s->inputs[i].data;
+        src = s->inputs[hm_input_index(m, m->fields[hm_tag_field(m)].input)].data;
     }
     int64_t first = (task == HEED_TASK_CLASSIFY || src) && 4 < V ? 4 : 0;
     for (int64_t b = 0; b < B; b++) {
@@ -78,20 +75,28 @@ heed_status heed_session_accuracy(heed_session *s, heed_accuracy *acc, heed_diag
     return HEED_OK;
 }
 
+/* Sets the loss's label input, which texts do not give, to placeholder ids
+ * (any valid id will do): [n] for a classifier, [n, width] for a tagger. */
+static heed_status placeholder_labels(heed_session *s, size_t n, size_t width, heed_diag *diag)
+{
+    const hm_node *ce = &s->m->nodes[s->m->loss_node];
+    const char *label = s->m->inputs[s->m->values[ce->in[1]].port].name;
+    int32_t *zeros = heed_zalloc(s->env, n * (width ? width : 1), sizeof *zeros);
+    if (!zeros)
+        return heed_fail(diag, HEED_ERR_NOMEM, "out of memory");
+    heed_tensor t = {label, HEED_I32, width ? 2 : 1, {(int64_t)n, (int64_t)width, 0, 0}, zeros};
+    heed_status st = heed_session_set_input(s, label, &t, diag);
+    heed_dealloc(s->env, zeros);
+    return st;
+}
+
 /* Labels (and probabilities) of n texts, one forward pass: texts[0] is the
  * caller's text `first`. */
 static heed_status classify_chunk(heed_session *s, const char *const *texts, size_t n,
                                   size_t first, int32_t *labels, float *probs, heed_diag *diag)
 {
-    /* the label input is not read from texts: any valid id will do */
     const hm_node *ce = &s->m->nodes[s->m->loss_node];
-    const char *label = s->m->inputs[s->m->values[ce->in[1]].port].name;
-    int32_t *dummy = heed_zalloc(s->env, n, sizeof *dummy);
-    if (!dummy)
-        return heed_fail(diag, HEED_ERR_NOMEM, "out of memory");
-    heed_tensor t = {label, HEED_I32, 1, {(int64_t)n, 0, 0, 0}, dummy};
-    heed_status st = heed_session_set_input(s, label, &t, diag);
-    heed_dealloc(s->env, dummy);
+    heed_status st = placeholder_labels(s, n, 0, diag);
     if (st == HEED_OK)
         st = hd_feed_texts(s, texts, n, first, 1, -1, NULL, NULL, diag);
     if (st == HEED_OK)
@@ -172,18 +177,14 @@ static heed_status tag_chunk(heed_session *s, heed_decode_result *res, const cha
                              size_t n, size_t first, heed_diag *diag)
 {
     const hm_node *ce = &s->m->nodes[s->m->loss_node];
-    const char *label = s->m->inputs[s->m->values[ce->in[1]].port].name;
-    int32_t *ids = NULL, *dummy = NULL;
+    int32_t *ids = NULL, *scratch = NULL;
     size_t width = 0;
     heed_status st = hd_feed_texts(s, texts, n, first, 1, hm_tag_field(s->m), &ids, &width,
                                    diag);
-    /* the label input is not read from texts: any valid ids will do */
-    if (st == HEED_OK && !(dummy = heed_zalloc(s->env, n * width + 1, sizeof *dummy)))
+    if (st == HEED_OK)
+        st = placeholder_labels(s, n, width, diag);
+    if (st == HEED_OK && !(scratch = heed_alloc(s->env, (width + 1) * sizeof *scratch)))
         st = heed_fail(diag, HEED_ERR_NOMEM, "out of memory");
-    if (st == HEED_OK) {
-        heed_tensor t = {label, HEED_I32, 2, {(int64_t)n, (int64_t)width, 0, 0}, dummy};
-        st = heed_session_set_input(s, label, &t, diag);
-    }
     if (st == HEED_OK)
         st = heed_session_forward(s, diag);
     /* the plan is there only after a forward pass that ran */
@@ -199,12 +200,12 @@ static heed_status tag_chunk(heed_session *s, heed_decode_result *res, const cha
     const float *lg = st == HEED_OK ? hs_value_ptr(s, ce->in[0], false) : NULL;
     for (size_t i = 0; i < n && st == HEED_OK; i++) {
         st = tag_row(res, first + i, ids + i * width, lg + i * width * (size_t)V, width, V,
-                     dummy);
+                     scratch);
         if (st != HEED_OK)
             heed_fail(diag, st, "out of memory");
     }
     heed_dealloc(s->env, ids);
-    heed_dealloc(s->env, dummy);
+    heed_dealloc(s->env, scratch);
     return st;
 }
 

@@ -136,14 +136,6 @@ const heed_plan *heed_session_plan(const heed_session *s)
 
 /* ------------------------------------------------------------ inputs */
 
-static int find_input(const heed_model *m, const char *name)
-{
-    for (int i = 0; name && i < m->n_inputs; i++)
-        if (strcmp(m->inputs[i].name, name) == 0)
-            return i;
-    return -1;
-}
-
 heed_status heed_session_set_input(heed_session *s, const char *name, const heed_tensor *t,
                                    heed_diag *diag)
 {
@@ -151,7 +143,7 @@ heed_status heed_session_set_input(heed_session *s, const char *name, const heed
     if (!s || !t)
         return heed_fail(diag, HEED_ERR_ARGUMENT, "heed_session_set_input: NULL argument");
     const heed_model *m = s->m;
-    int i = find_input(m, name);
+    int i = hm_input_index(m, name);
     if (i < 0) {
         const char *names[64];
         size_t n = 0;
