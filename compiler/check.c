@@ -844,10 +844,8 @@ static const heed_attr field_schema[] = {
 
 static hm_input *find_input(heed_model *m, const char *name)
 {
-    for (int i = 0; i < m->n_inputs; i++)
-        if (strcmp(m->inputs[i].name, name) == 0)
-            return &m->inputs[i];
-    return NULL;
+    int i = hm_input_index(m, name);
+    return i >= 0 ? &m->inputs[i] : NULL;
 }
 
 /* A refused data field's vocabulary name is bound all the same: its uses
@@ -2081,15 +2079,6 @@ static const heed_attr decode_schema[] = {
      .doc = "attention weights to show (default: the first kept value named *.weights)"},
     {0}};
 
-/* The index of the model input named `name`, or -1. */
-static int decode_input_find(const heed_model *m, const char *name)
-{
-    for (int i = 0; i < m->n_inputs; i++)
-        if (!strcmp(m->inputs[i].name, name))
-            return i;
-    return -1;
-}
-
 /* What decoding feeds back and reads: given in decode:, or derived from a
  * CrossEntropy loss with shift 1 on a model input. */
 static void check_decode(checker *ck, const hy_node *decode)
@@ -2115,7 +2104,7 @@ static void check_decode(checker *ck, const hy_node *decode)
         }
     }
     char sug[SUGGEST_CAP];
-    if (f[1] && (m->decode_input = decode_input_find(m, f[1]->str)) < 0) {
+    if (f[1] && (m->decode_input = hm_input_index(m, f[1]->str)) < 0) {
         const char *names[64];
         size_t n = 0;
         for (int i = 0; i < m->n_inputs && n < 64; i++)
