@@ -18,6 +18,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "kernels/heads512.h"
 #include "kernels/kernels.h"
 #include "op.h"
 
@@ -330,18 +331,32 @@ static heed_status mha_forward(heed_exec *x)
     }
     bool drop = x->training && cfg->dropout > 0.0f;
     float *Pd = drop ? x->ws + cfg->w_pd : P; /* the probabilities the values are mixed with */
+    /* on AVX-512 each head in one kernel of heed's own (heads512.h): in the
+     * encoder's forward pass the attention node took 3.6-3.8 ms a layer
+     * instead of 4.0-4.1 (OpenBLAS's packing of two 64-cubed products and a
+     * call per softmax row) */
+    bool fast = heed_heads512_wanted(S, dh);
 #pragma omp parallel for collapse(2) schedule(static)
     for (int64_t b = 0; b < B; b++)
         for (int64_t h = 0; h < H; h++) {
             float *pb = P + (b * H + h) * L * S, *pd = Pd + (b * H + h) * L * S;
-            heed_gemm(false, true, L, S, dh, cfg->scale, Q + b * L * ld + h * dh, ld,
-                      K + b * S * ld + h * dh, ld, 0.0f, pb, S);
-            for (int64_t i = 0; i < L; i++)
-                heed_softmax_row(pb + i * S, S, visible(cfg, len, b, i));
+            const float *qh = Q + b * L * ld + h * dh, *kh = K + b * S * ld + h * dh;
+            const float *vh = V + b * S * ld + h * dh;
+            float *oh = O + b * L * E + h * dh;
+            if (fast) {
+                heed_heads512_probs(L, S, dh, cfg->scale, qh, ld, kh, ld, heed_len(len, b, S),
+                                    cfg->causal, pb);
+            } else {
+                heed_gemm(false, true, L, S, dh, cfg->scale, qh, ld, kh, ld, 0.0f, pb, S);
+                for (int64_t i = 0; i < L; i++)
+                    heed_softmax_row(pb + i * S, S, visible(cfg, len, b, i));
+            }
             if (drop)
                 apply_dropout(x, cfg, b, h, pb, pd);
-            heed_gemm(false, false, L, dh, S, 1.0f, pd, S, V + b * S * ld + h * dh, ld, 0.0f,
-                      O + b * L * E + h * dh, E);
+            if (fast)
+                heed_heads512_mix(L, S, dh, pd, heed_len(len, b, S), vh, ld, oh, E);
+            else
+                heed_gemm(false, false, L, dh, S, 1.0f, pd, S, vh, ld, 0.0f, oh, E);
         }
     /* the weights shown are the ones the values were mixed with */
     float *w = x->out[OUT_WEIGHTS];

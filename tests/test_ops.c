@@ -8,6 +8,7 @@
 #include "../ops/kernels/attend.h"
 #include "../ops/kernels/kernels.h"
 #include "../ops/kernels/gemm512.h"
+#include "../ops/kernels/heads512.h"
 #include "../ops/kernels/packed.h"
 #include "../ops/kernels/shallow.h"
 #include "testutil.h"
@@ -481,6 +482,81 @@ static double loop_product(const float *A, const float *B, int ld, bool tb, int 
     for (int k = 0; k < K; k++)
         sum += (double)A[m * ld + k] * (tb ? B[n * ld + k] : B[k * ld + n]);
     return sum;
+}
+
+/* One attention head on AVX-512 equals plain loops: query rows on and off
+ * the 6-row tile, key counts on and off the 16-lane vector and the 64-column
+ * tile up to the 256 the stack buffers take, every head width it takes,
+ * rows seeing all keys, a prefix of them (none, one, part) or causally,
+ * rows ld apart. Probabilities past a row's keys are exactly 0, the output
+ * columns past dh untouched. Without AVX-512 (or for other widths) the
+ * kernel declines. */
+static void heads512_matches_loop(void **state)
+{
+    (void)state;
+    enum { MAXL = 70, MAXS = 256, LD = 200 };
+    static float Q[MAXL * LD], K[MAXS * LD], V[MAXS * LD], P[MAXL * MAXS], O[MAXL * LD];
+    static double want_p[MAXL * MAXS];
+    for (int i = 0; i < MAXL * LD; i++)
+        Q[i] = (float)((i * 7) % 23) / 8.0f - 1.4f;
+    for (int i = 0; i < MAXS * LD; i++) {
+        K[i] = (float)((i * 5) % 19) / 9.0f - 1.0f;
+        V[i] = (float)((i * 3) % 17) / 5.0f - 1.6f;
+    }
+    bool avx512 = __builtin_cpu_supports("avx512f");
+    assert_false(heed_heads512_wanted(64, 8));
+    assert_false(heed_heads512_wanted(64, 80));
+    assert_false(heed_heads512_wanted(257, 64));
+    assert_true(heed_heads512_wanted(256, 48) == avx512);
+    if (!avx512)
+        return;
+    const int cases[][3] = {{1, 1, 16}, {7, 17, 64}, {6, 64, 64}, {13, 70, 32},
+                            {64, 64, 48}, {5, 256, 16}, {70, 15, 64}, {12, 200, 32}};
+    for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++)
+        for (int way = 0; way < 5; way++) {
+            int L = cases[ci][0], S = cases[ci][1], dh = cases[ci][2];
+            int n = way == 0 ? S : way == 1 ? 0 : way == 2 ? 1 : way == 3 ? (S + 1) / 2 : S;
+            bool causal = way == 4;
+            float scale = 0.3f;
+            for (int i = 0; i < MAXL * LD; i++)
+                O[i] = 7.0f;
+            for (int i = 0; i < L * S; i++)
+                P[i] = NAN;
+            heed_heads512_probs(L, S, dh, scale, Q, LD, K, LD, n, causal, P);
+            heed_heads512_mix(L, S, dh, P, n, V, LD, O, LD);
+            char what[96];
+            for (int i = 0; i < L; i++) {
+                int vis = causal && i + 1 < n ? i + 1 : n;
+                double top = -INFINITY, sum = 0.0;
+                for (int j = 0; j < vis; j++) {
+                    want_p[i * S + j] = scale * loop_product(Q, K, LD, true, i, j, dh);
+                    top = fmax(top, want_p[i * S + j]);
+                }
+                for (int j = 0; j < vis; j++)
+                    sum += want_p[i * S + j] = exp(want_p[i * S + j] - top);
+                for (int j = 0; j < S; j++) {
+                    snprintf(what, sizeof what, "heads512 P L=%d S=%d dh=%d way=%d [%d,%d]", L,
+                             S, dh, way, i, j);
+                    if (j >= vis)
+                        assert_true(P[i * S + j] == 0.0f);
+                    else
+                        tu_close(P[i * S + j], want_p[i * S + j] / sum, 2e-6, what);
+                }
+                for (int c = 0; c < LD; c++) {
+                    double want = 0.0;
+                    for (int j = 0; j < vis; j++)
+                        want += want_p[i * S + j] / sum * V[j * LD + c];
+                    snprintf(what, sizeof what, "heads512 O L=%d S=%d dh=%d way=%d [%d,%d]", L,
+                             S, dh, way, i, c);
+                    if (c >= dh)
+                        assert_true(O[i * LD + c] == 7.0f);
+                    else
+                        tu_close(O[i * LD + c], want, 1e-5 * (1 + fabs(want)), what);
+                }
+            }
+            for (int i = L; i < MAXL; i++) /* rows past L untouched */
+                assert_true(O[i * LD] == 7.0f);
+        }
 }
 
 /* A product with a bias equals a plain loop through both of
@@ -1195,6 +1271,7 @@ int main(void)
         cmocka_unit_test(for_if_visits_each_index_once),
         cmocka_unit_test(gemm_packed_matches_gemm),
         cmocka_unit_test(gemm512_matches_loop),
+        cmocka_unit_test(heads512_matches_loop),
         cmocka_unit_test(gemm_bias_matches_loop),
         cmocka_unit_test(gemm_shallow_matches_loop),
         cmocka_unit_test(gemm_thin_matches_loop),
