@@ -363,14 +363,21 @@ static heed_status mha_forward(heed_exec *x)
     if (cfg->per_head) {
         memcpy(w, Pd, (size_t)(B * H * L * S) * sizeof *w);
     } else {
+        /* summed one head after another, in that order: contiguous loops
+         * the compiler vectorises (a loop over the heads inside one over
+         * the weights did not vectorise) */
+        int64_t LS = L * S;
 #pragma omp parallel for schedule(static)
-        for (int64_t b = 0; b < B; b++)
-            for (int64_t ij = 0; ij < L * S; ij++) {
-                float acc = 0.0f;
-                for (int64_t h = 0; h < H; h++)
-                    acc += Pd[(b * H + h) * L * S + ij];
-                w[b * L * S + ij] = acc / (float)H;
-            }
+        for (int64_t b = 0; b < B; b++) {
+            float *wb = w + b * LS;
+            const float *pb = Pd + b * H * LS;
+            memcpy(wb, pb, (size_t)LS * sizeof *wb);
+            for (int64_t h = 1; h < H; h++)
+                for (int64_t ij = 0; ij < LS; ij++)
+                    wb[ij] += pb[h * LS + ij];
+            for (int64_t ij = 0; ij < LS; ij++)
+                wb[ij] /= (float)H;
+        }
     }
     heed_gemm_bias(false, true, B * L, E, E, O, E, p.wo, E, p.bo, x->out[OUT_MAIN], E);
     return HEED_OK;
