@@ -20,6 +20,7 @@
 
 #include "kernels/heads512.h"
 #include "kernels/kernels.h"
+#include "kernels/steal.h"
 #include "op.h"
 
 enum { OUT_MAIN, OUT_WEIGHTS };
@@ -308,16 +309,49 @@ static void project_fused(const heed_exec *x, const mha_cfg *cfg, const proj *p,
     heed_gemm_bias(false, true, BL, 3 * E, E, x->in[0], E, p->wq, E, p->bq, out, 3 * E);
 }
 
+/* What each head's forward reads and writes. */
+typedef struct heads {
+    const heed_exec *x;
+    qkv z;
+    float *O, *P, *Pd; /* Pd: the probabilities the values are mixed with */
+    const int32_t *len;
+    bool drop, fast; /* fast: heads512 takes the heads */
+} heads;
+
+/* Shape key: Q_bh [L,dh], K_bh [S,dh], V_bh [S,dh] -> P_bh [L,S], O_bh [L,dh] */
+static void head_forward(const heads *a, int64_t b, int64_t h)
+{
+    const mha_cfg *cfg = a->x->cfg;
+    int64_t L = cfg->L, S = cfg->S, E = cfg->E, dh = cfg->dh, ld = a->z.ld;
+    float *pb = a->P + (b * cfg->H + h) * L * S, *pd = a->Pd + (b * cfg->H + h) * L * S;
+    const float *qh = a->z.q + b * L * ld + h * dh, *kh = a->z.k + b * S * ld + h * dh;
+    const float *vh = a->z.v + b * S * ld + h * dh;
+    float *oh = a->O + b * L * E + h * dh;
+    int64_t n = heed_len(a->len, b, S);
+    if (a->fast) {
+        heed_heads512_probs(L, S, dh, cfg->scale, qh, ld, kh, ld, n, cfg->causal, pb);
+    } else {
+        heed_gemm(false, true, L, S, dh, cfg->scale, qh, ld, kh, ld, 0.0f, pb, S);
+        for (int64_t i = 0; i < L; i++)
+            heed_softmax_row(pb + i * S, S, visible(cfg, a->len, b, i));
+    }
+    if (a->drop)
+        apply_dropout(a->x, cfg, b, h, pb, pd);
+    if (a->fast)
+        heed_heads512_mix(L, S, dh, pd, n, vh, ld, oh, E);
+    else
+        heed_gemm(false, false, L, dh, S, 1.0f, pd, S, vh, ld, 0.0f, oh, E);
+}
+
 /* Shape key: (b, h): Q_bh [L,dh], K_bh [S,dh], V_bh [S,dh] -> O_bh [L,dh] */
 static heed_status mha_forward(heed_exec *x)
 {
     const mha_cfg *cfg = x->cfg;
-    int64_t B = cfg->B, L = cfg->L, S = cfg->S, E = cfg->E, H = cfg->H, dh = cfg->dh;
+    int64_t B = cfg->B, L = cfg->L, S = cfg->S, E = cfg->E, H = cfg->H;
     proj p = params_of(x, cfg);
     qkv z = qkv_of(cfg, cfg->fused ? x->ws + cfg->w_fqkv : x->saved[SV_Q], x->saved[SV_K],
                    x->saved[SV_V]);
     float *Q = z.q, *K = z.k, *V = z.v, *O = x->saved[SV_O], *P = x->saved[SV_P];
-    int64_t ld = z.ld;
     const int32_t *len = cfg->port_len >= 0 ? (const int32_t *)x->in[cfg->port_len]
                                             : x->len[cfg->port_key >= 0 ? cfg->port_key : 0];
     if (cfg->fused) {
@@ -330,34 +364,20 @@ static heed_status mha_forward(heed_exec *x)
                        cfg->vdim, p.bv, V, E);
     }
     bool drop = x->training && cfg->dropout > 0.0f;
-    float *Pd = drop ? x->ws + cfg->w_pd : P; /* the probabilities the values are mixed with */
     /* on AVX-512 each head in one kernel of heed's own (heads512.h): in the
      * encoder's forward pass the attention node took 3.6-3.8 ms a layer
      * instead of 4.0-4.1 (OpenBLAS's packing of two 64-cubed products and a
      * call per softmax row) */
-    bool fast = heed_heads512_wanted(S, dh);
-#pragma omp parallel for collapse(2) schedule(static)
-    for (int64_t b = 0; b < B; b++)
-        for (int64_t h = 0; h < H; h++) {
-            float *pb = P + (b * H + h) * L * S, *pd = Pd + (b * H + h) * L * S;
-            const float *qh = Q + b * L * ld + h * dh, *kh = K + b * S * ld + h * dh;
-            const float *vh = V + b * S * ld + h * dh;
-            float *oh = O + b * L * E + h * dh;
-            if (fast) {
-                heed_heads512_probs(L, S, dh, cfg->scale, qh, ld, kh, ld, heed_len(len, b, S),
-                                    cfg->causal, pb);
-            } else {
-                heed_gemm(false, true, L, S, dh, cfg->scale, qh, ld, kh, ld, 0.0f, pb, S);
-                for (int64_t i = 0; i < L; i++)
-                    heed_softmax_row(pb + i * S, S, visible(cfg, len, b, i));
-            }
-            if (drop)
-                apply_dropout(x, cfg, b, h, pb, pd);
-            if (fast)
-                heed_heads512_mix(L, S, dh, pd, heed_len(len, b, S), vh, ld, oh, E);
-            else
-                heed_gemm(false, false, L, dh, S, 1.0f, pd, S, vh, ld, 0.0f, oh, E);
-        }
+    heads run = {x, z, O, P, drop ? x->ws + cfg->w_pd : P, len, drop,
+                 heed_heads512_wanted(S, cfg->dh)};
+    /* the (row, head) pairs split as a static schedule would, with the
+     * last ones left taken by whichever thread is free (steal.h) */
+    heed_steal steal;
+    heed_steal_init(&steal, B * H, omp_in_parallel() ? 1 : omp_get_max_threads());
+#pragma omp parallel
+    for (int64_t bh; (bh = heed_steal_next(&steal, omp_get_thread_num())) >= 0;)
+        head_forward(&run, bh / H, bh % H);
+    const float *Pd = run.Pd;
     /* the weights shown are the ones the values were mixed with */
     float *w = x->out[OUT_WEIGHTS];
     if (cfg->per_head) {

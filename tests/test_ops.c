@@ -11,6 +11,7 @@
 #include "../ops/kernels/heads512.h"
 #include "../ops/kernels/packed.h"
 #include "../ops/kernels/shallow.h"
+#include "../ops/kernels/steal.h"
 #include "testutil.h"
 
 /* ------------------------------------------------------------ helpers */
@@ -482,6 +483,48 @@ static double loop_product(const float *A, const float *B, int ld, bool tb, int 
     for (int k = 0; k < K; k++)
         sum += (double)A[m * ld + k] * (tb ? B[n * ld + k] : B[k * ld + n]);
     return sum;
+}
+
+/* Stealing hands out every chunk once: a thread's own run first, in order,
+ * as schedule(static) would split it; then the other runs from their ends,
+ * the next run first; a lone thread takes the runs of threads that never came; more
+ * threads than runs share them; and two real threads split a loop between
+ * them without losing or repeating a chunk. */
+static void steal_takes_each_chunk_once(void **state)
+{
+    (void)state;
+    heed_steal s;
+    heed_steal_init(&s, 10, 3); /* runs [0,3) [3,6) [6,10) */
+    const int64_t first[] = {3, 4, 5, 9, 8, 7, 6, 2, 1, 0, -1};
+    for (size_t i = 0; i < sizeof first / sizeof *first; i++)
+        assert_int_equal(heed_steal_next(&s, 1), first[i]);
+    assert_int_equal(heed_steal_next(&s, 0), -1);
+    heed_steal_init(&s, 5, 70); /* more threads than runs: 64 runs, most empty */
+    int seen[5] = {0};
+    for (int64_t c; (c = heed_steal_next(&s, 69)) >= 0;)
+        seen[c]++;
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(seen[i], 1);
+    enum { N = 20000 };
+    static int count[N];
+    memset(count, 0, sizeof count);
+    int threads_before = omp_get_max_threads();
+    omp_set_num_threads(2);
+    heed_steal_init(&s, N, 2);
+    int64_t mine[2] = {0, 0};
+#pragma omp parallel
+    {
+        int id = omp_get_thread_num();
+        for (int64_t c; (c = heed_steal_next(&s, id)) >= 0;) {
+#pragma omp atomic
+            count[c]++;
+            mine[id]++;
+        }
+    }
+    omp_set_num_threads(threads_before);
+    for (int i = 0; i < N; i++)
+        assert_int_equal(count[i], 1);
+    assert_int_equal(mine[0] + mine[1], N);
 }
 
 /* One attention head on AVX-512 equals plain loops: query rows on and off
@@ -1272,6 +1315,7 @@ int main(void)
         cmocka_unit_test(gemm_packed_matches_gemm),
         cmocka_unit_test(gemm512_matches_loop),
         cmocka_unit_test(heads512_matches_loop),
+        cmocka_unit_test(steal_takes_each_chunk_once),
         cmocka_unit_test(gemm_bias_matches_loop),
         cmocka_unit_test(gemm_shallow_matches_loop),
         cmocka_unit_test(gemm_thin_matches_loop),

@@ -7,6 +7,7 @@
 
 #include "kernels.h"
 #include "packed.h"
+#include "steal.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -21,8 +22,9 @@
  * (256 columns, 256 KiB packed, in L2) pass along its rows; C is written
  * along its rows, in the order the hardware prefetcher follows. MC: a
  * thread packs A 192 rows at a time (192 KiB, in L2 beside the panels):
- * as fast as packing all its rows at once, in a tenth of the memory. */
-enum { MR = 6, NV = 4, NR = 32, KC = 256, NB = 8, MC = 192 };
+ * as fast as packing all its rows at once, in a tenth of the memory. CH:
+ * the rows a thread takes at a time (8 tiles; thread_512). */
+enum { MR = 6, NV = 4, NR = 32, KC = 256, NB = 8, MC = 192, CH = 48 };
 
 char *openblas_get_corename(void);
 
@@ -203,16 +205,21 @@ static void rows_512(const gemm *g, int64_t k0, int64_t kc, int64_t m0, int64_t 
 }
 
 /* One thread's part: for each K block, the B panels packed by all threads,
- * then the thread's share of the rows (whole tiles) with no further
- * synchronisation. */
-static void thread_512(const gemm *g)
+ * then blocks of CH rows, its own first and then any left of the others'
+ * (steal.h), with no further synchronisation. A block packs only its own
+ * rows of A, so the finer split costs little. */
+static void thread_512(const gemm *g, heed_steal *steal)
 {
-    int64_t nt = omp_get_num_threads(), id = omp_get_thread_num();
-    int64_t tiles = (g->M + MR - 1) / MR, npan = (g->N + NR - 1) / NR;
-    int64_t m0 = tiles * id / nt * MR, m1 = tiles * (id + 1) / nt * MR;
+    int id = omp_get_thread_num();
+    int64_t npan = (g->N + NR - 1) / NR, blocks = (g->M + CH - 1) / CH;
     float *pa = g->pa + (size_t)id * g->pa_floats;
     for (int64_t k0 = 0; k0 < g->K; k0 += KC) {
         int64_t kc = g->K - k0 < KC ? g->K - k0 : KC;
+        /* set again for each later K block: taken from only after the
+         * packing's barrier, and the block before was done at the last */
+#pragma omp single nowait
+        if (k0 > 0)
+            heed_steal_init(steal, blocks, omp_get_num_threads());
 #pragma omp for schedule(static)
         for (int64_t p = 0; p < npan; p++) {
             /* op(B)[k0.., p NR..] as one panel (heed_pack's layout) */
@@ -220,7 +227,8 @@ static void thread_512(const gemm *g)
             const float *b = g->tb ? g->B + j0 * g->ldb + k0 : g->B + k0 * g->ldb + j0;
             heed_pack(g->pb + p * NR * kc, b, g->ldb, g->tb, kc, n);
         }
-        rows_512(g, k0, kc, m0, m1 < g->M ? m1 : g->M, pa);
+        for (int64_t r; (r = heed_steal_next(steal, id)) >= 0;)
+            rows_512(g, k0, kc, r * CH, (r + 1) * CH < g->M ? (r + 1) * CH : g->M, pa);
         /* the next block's packing overwrites the panels */
 #pragma omp barrier
     }
@@ -247,8 +255,11 @@ static int run_512(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alph
     }
     gemm g = {ta, tb,  M,  N,  K,  alpha, beta, A,   B,
               lda, ldb, ldc, C, pa, pb, bias,  bytes_a / sizeof(float)};
+    /* a team smaller than asked steals the runs left without a thread */
+    heed_steal steal;
+    heed_steal_init(&steal, (M + CH - 1) / CH, threads);
 #pragma omp parallel num_threads(threads)
-    thread_512(&g);
+    thread_512(&g, &steal);
     free(pa), free(pb);
     return 0;
 #else
