@@ -10,7 +10,10 @@
 #include <string.h>
 
 #include "kernels/kernels.h"
+#include "kernels/steal.h"
 #include "op.h"
+
+enum { FWD_ROWS = 32 }; /* rows per block of the forward pass */
 
 typedef struct layernorm_cfg {
     int64_t R, E;
@@ -117,8 +120,22 @@ static heed_status layernorm_forward(heed_exec *x)
     const float *in = x->in[0], *w = cfg->affine ? x->param[0] : NULL;
     const float *b = cfg->affine ? x->param[1] : NULL;
     int64_t E = cfg->E;
-    HEED_FOR_IF(cfg->R * E > 16384, , for (int64_t r = 0; r < cfg->R; r++),
-        normalise_row(in + r * E, E, cfg->eps, w, b, x->out[0] + r * E, x->saved[0] + 2 * r););
+    float *out = x->out[0], *stats = x->saved[0];
+    if (cfg->R * E <= 16384 || omp_in_parallel()) {
+        for (int64_t r = 0; r < cfg->R; r++)
+            normalise_row(in + r * E, E, cfg->eps, w, b, out + r * E, stats + 2 * r);
+        return HEED_OK;
+    }
+    /* blocks of FWD_ROWS rows with stealing at the end (steal.h): in the
+     * encoder one thread's half of a layer's second LayerNorm ran 2.5x
+     * slower than the other's, while it wrote its output */
+    int64_t blocks = (cfg->R + FWD_ROWS - 1) / FWD_ROWS;
+    heed_steal steal;
+    heed_steal_init(&steal, blocks, omp_get_max_threads());
+#pragma omp parallel
+    for (int64_t k; (k = heed_steal_next(&steal, omp_get_thread_num())) >= 0;)
+        for (int64_t r = k * FWD_ROWS; r < cfg->R && r < (k + 1) * FWD_ROWS; r++)
+            normalise_row(in + r * E, E, cfg->eps, w, b, out + r * E, stats + 2 * r);
     return HEED_OK;
 }
 
