@@ -118,11 +118,12 @@ T512 static void softmax_row(float *x, int64_t S, int64_t vis)
     }
 }
 
-/* p[r][0, 16 nv) (the last vector's lanes in `last`) = scale q[r] . kt's
- * columns for the MR rows, over dh; rows whose p[r] is NULL not written.
- * kt: [dh, ldk] with these columns first, 64-byte aligned. */
-INLINE512 void scores_tile(int nv, int64_t dh, const float *const q[MR], const float *kt,
-                           int64_t ldk, float scale, float *const p[MR], __mmask16 last)
+/* c[r][0, 16 nv) (the last vector's lanes in `last`) = scale times the sum
+ * over j < k of a[r][j] times row j of b (ldb apart), for the MR rows; rows
+ * whose c[r] is NULL not written. The scores are q[r] . the columns of the
+ * transposed keys, the mixing p[r] . the rows of the values (scale 1). */
+INLINE512 void tile(int nv, int64_t k, const float *const a[MR], const float *b, int64_t ldb,
+                    float scale, float *const c[MR], __mmask16 last)
 {
     __m512 acc[MR][4];
 #pragma GCC unroll 6
@@ -130,82 +131,39 @@ INLINE512 void scores_tile(int nv, int64_t dh, const float *const q[MR], const f
 #pragma GCC unroll 4
         for (int v = 0; v < nv; v++)
             acc[r][v] = _mm512_setzero_ps();
-    for (int64_t d = 0; d < dh; d++) {
-        __m512 b[4];
+    for (int64_t j = 0; j < k; j++) {
+        __m512 bv[4];
 #pragma GCC unroll 4
         for (int v = 0; v < nv; v++)
-            b[v] = _mm512_load_ps(kt + d * ldk + 16 * v);
+            bv[v] = _mm512_loadu_ps(b + j * ldb + 16 * v);
 #pragma GCC unroll 6
         for (int r = 0; r < MR; r++) {
-            __m512 a = _mm512_set1_ps(q[r][d]);
+            __m512 av = _mm512_set1_ps(a[r][j]);
 #pragma GCC unroll 4
             for (int v = 0; v < nv; v++)
-                acc[r][v] = _mm512_fmadd_ps(a, b[v], acc[r][v]);
+                acc[r][v] = _mm512_fmadd_ps(av, bv[v], acc[r][v]);
         }
     }
     __m512 s = _mm512_set1_ps(scale);
 #pragma GCC unroll 6
     for (int r = 0; r < MR; r++)
-        if (p[r])
+        if (c[r])
 #pragma GCC unroll 4
             for (int v = 0; v < nv; v++)
-                _mm512_mask_storeu_ps(p[r] + 16 * v, v == nv - 1 ? last : (__mmask16)0xFFFF,
+                _mm512_mask_storeu_ps(c[r] + 16 * v, v == nv - 1 ? last : (__mmask16)0xFFFF,
                                       _mm512_mul_ps(acc[r][v], s));
 }
 
-/* o[r][0, 16 nv) = p[r][0, keys) . the rows of v (ldv apart), for the MR
- * rows; rows whose o[r] is NULL not written. */
-INLINE512 void mix_tile(int nv, int64_t keys, const float *const p[MR], const float *v,
-                        int64_t ldv, float *const o[MR])
-{
-    __m512 acc[MR][4];
-#pragma GCC unroll 6
-    for (int r = 0; r < MR; r++)
-#pragma GCC unroll 4
-        for (int c = 0; c < nv; c++)
-            acc[r][c] = _mm512_setzero_ps();
-    for (int64_t j = 0; j < keys; j++) {
-        __m512 b[4];
-#pragma GCC unroll 4
-        for (int c = 0; c < nv; c++)
-            b[c] = _mm512_loadu_ps(v + j * ldv + 16 * c);
-#pragma GCC unroll 6
-        for (int r = 0; r < MR; r++) {
-            __m512 a = _mm512_set1_ps(p[r][j]);
-#pragma GCC unroll 4
-            for (int c = 0; c < nv; c++)
-                acc[r][c] = _mm512_fmadd_ps(a, b[c], acc[r][c]);
-        }
-    }
-#pragma GCC unroll 6
-    for (int r = 0; r < MR; r++)
-        if (o[r])
-#pragma GCC unroll 4
-            for (int c = 0; c < nv; c++)
-                _mm512_storeu_ps(o[r] + 16 * c, acc[r][c]);
-}
-
-/* The tiles' vector counts as constants, so their accumulators stay in
+/* The tile's vector count as a constant, so its accumulators stay in
  * registers. */
-T512 static void scores_tile_n(int nv, int64_t dh, const float *const q[MR], const float *kt,
-                               int64_t ldk, float scale, float *const p[MR], __mmask16 last)
+T512 static void tile_n(int nv, int64_t k, const float *const a[MR], const float *b, int64_t ldb,
+                        float scale, float *const c[MR], __mmask16 last)
 {
     switch (nv) {
-    case 1: scores_tile(1, dh, q, kt, ldk, scale, p, last); break;
-    case 2: scores_tile(2, dh, q, kt, ldk, scale, p, last); break;
-    case 3: scores_tile(3, dh, q, kt, ldk, scale, p, last); break;
-    default: scores_tile(4, dh, q, kt, ldk, scale, p, last); break;
-    }
-}
-
-T512 static void mix_tile_n(int nv, int64_t keys, const float *const p[MR], const float *v,
-                            int64_t ldv, float *const o[MR])
-{
-    switch (nv) {
-    case 1: mix_tile(1, keys, p, v, ldv, o); break;
-    case 2: mix_tile(2, keys, p, v, ldv, o); break;
-    case 3: mix_tile(3, keys, p, v, ldv, o); break;
-    default: mix_tile(4, keys, p, v, ldv, o); break;
+    case 1: tile(1, k, a, b, ldb, scale, c, last); break;
+    case 2: tile(2, k, a, b, ldb, scale, c, last); break;
+    case 3: tile(3, k, a, b, ldb, scale, c, last); break;
+    default: tile(4, k, a, b, ldb, scale, c, last); break;
     }
 }
 
@@ -232,7 +190,7 @@ T512 static void probs512(int64_t L, int64_t S, int64_t dh, float scale, const f
             float *pc[MR];
             for (int r = 0; r < MR; r++)
                 pc[r] = p[r] ? p[r] + c : NULL;
-            scores_tile_n(nv, dh, q, kt + c, sp, scale, pc, lanes(S - c - 16 * (nv - 1)));
+            tile_n(nv, dh, q, kt + c, sp, scale, pc, lanes(S - c - 16 * (nv - 1)));
         }
         for (int64_t r = i; r < L && r < i + MR; r++)
             softmax_row(P + r * S, S, causal && r + 1 < n ? r + 1 : n);
@@ -256,7 +214,7 @@ T512 static void mix512(int64_t L, int64_t S, int64_t dh, const float *P, int64_
             p[r] = in ? P + (i + r) * S : zero;
             o[r] = in ? O + (i + r) * ldo : NULL;
         }
-        mix_tile_n((int)(dh / 16), n, p, vc, dh, o);
+        tile_n((int)(dh / 16), n, p, vc, dh, 1.0f, o, (__mmask16)0xFFFF);
     }
 }
 #endif
