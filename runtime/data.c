@@ -830,6 +830,45 @@ static const char *fixed_text(const heed_model *m, const hm_field *fd, int64_t f
     return buf;
 }
 
+/* Reports a row with more tokens in field fd than its input's fixed length. */
+static void too_long(const heed_dataset *ds, const hm_field *fd, const hd_row *r, int f,
+                     int64_t fixed, heed_diag *diag)
+{
+    char buf[HEED_MAX_DIM_NAME + 32];
+    heed_srcpos pos = {ds->path, NULL, r->line, 1};
+    heed_diag_add(diag, HEED_ERR_DATA, &pos, NULL,
+                  "field '%s' has %d tokens%s, but input '%s' fixes %s", fd->input, r->len[f],
+                  ends_counted(fd), fd->input, fixed_text(ds->m, fd, fixed, buf, sizeof buf));
+}
+
+enum { CHECK_MAX_ERRORS = 20 };
+
+heed_status heed_dataset_check(const heed_dataset *ds, const heed_session *s, heed_diag *diag)
+{
+    heed_diag_clear(diag);
+    if (!ds || !s)
+        return heed_fail(diag, HEED_ERR_ARGUMENT, "heed_dataset_check: NULL argument");
+    if (s->m != ds->m)
+        return heed_fail(diag, HEED_ERR_ARGUMENT,
+                         "heed_dataset_check: the dataset was read for another model");
+    /* every row that does not fit, up to the limit, rather than the first:
+     * a file fixed by its first error alone would be refused again */
+    int errors = 0;
+    for (size_t i = 0; i < ds->n; i++)
+        for (int f = 0; f < ds->m->n_fields; f++) {
+            int64_t fixed = fixed_length(s, &ds->m->fields[f]);
+            if (fixed <= 0 || ds->rows[i].len[f] <= fixed)
+                continue;
+            if (errors++ == CHECK_MAX_ERRORS) {
+                heed_diag_close(diag, "more than %d rows do not fit; the rest was not checked",
+                                CHECK_MAX_ERRORS);
+                return HEED_ERR_DATA;
+            }
+            too_long(ds, &ds->m->fields[f], &ds->rows[i], f, fixed, diag);
+        }
+    return errors ? HEED_ERR_DATA : HEED_OK;
+}
+
 heed_status heed_dataset_feed(const heed_dataset *ds, const size_t *rows, size_t n,
                               heed_session *s, heed_diag *diag)
 {
@@ -847,12 +886,7 @@ heed_status heed_dataset_feed(const heed_dataset *ds, const size_t *rows, size_t
                                  rows[i], ds->n);
             const hd_row *r = &ds->rows[rows[i]];
             if (fixed > 0 && r->len[f] > fixed) {
-                char buf[HEED_MAX_DIM_NAME + 32];
-                heed_srcpos pos = {ds->path, NULL, r->line, 1};
-                heed_diag_add(diag, HEED_ERR_DATA, &pos, NULL,
-                              "field '%s' has %d tokens%s, but input '%s' fixes %s", fd->input,
-                              r->len[f], ends_counted(fd), fd->input,
-                              fixed_text(m, fd, fixed, buf, sizeof buf));
+                too_long(ds, fd, r, f, fixed, diag);
                 return HEED_ERR_DATA;
             }
             if ((size_t)r->len[f] > T)

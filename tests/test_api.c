@@ -562,6 +562,17 @@ static void vocabularies_of_another_model(void **state)
     unlink(tsv);
 }
 
+/* A model's vocabularies built from tsv, the file read with them and new
+ * weights (seed 1). */
+static void data_and_weights(heed_model *m, const char *tsv, heed_vocab **v, heed_dataset **ds,
+                             heed_weights **w)
+{
+    heed_diag d;
+    assert_int_equal(heed_vocab_build(m, tsv, v, &d), HEED_OK);
+    assert_int_equal(heed_dataset_load(m, *v, tsv, ds, &d), HEED_OK);
+    assert_int_equal(heed_weights_new(m, *v, NULL, 0, 1, w, &d), HEED_OK);
+}
+
 /* A classifier's teacher-forced accuracy predicts among its labels only, as
  * heed_session_classify and heed eval do: a reserved id (here <unk>) with
  * the largest logit is not the prediction. */
@@ -576,9 +587,7 @@ static void classifier_accuracy_skips_reserved_ids(void **state)
     heed_weights *w;
     heed_session *s;
     heed_diag d;
-    assert_int_equal(heed_vocab_build(m, tsv, &v, &d), HEED_OK);
-    assert_int_equal(heed_dataset_load(m, v, tsv, &ds, &d), HEED_OK);
-    assert_int_equal(heed_weights_new(m, v, NULL, 0, 1, &w, &d), HEED_OK);
+    data_and_weights(m, tsv, &v, &ds, &w);
     heed_tensor wt, bt;
     assert_int_equal(heed_weights_find(w, "logits.weight", &wt), HEED_OK);
     assert_int_equal(heed_weights_find(w, "logits.bias", &bt), HEED_OK);
@@ -600,6 +609,65 @@ static void classifier_accuracy_skips_reserved_ids(void **state)
     heed_vocab_free(v);
     heed_model_free(m);
     unlink(tsv);
+}
+
+static const char *fixed_yaml = "heed: 1\n"
+                                "dims: {L: 4}\n"
+                                "inputs: {x: [B, L], c: [B]}\n"
+                                "data:\n"
+                                "  x: {column: 0, tokens: chars, vocab: V}\n"
+                                "  c: {column: 1, tokens: label, vocab: C}\n"
+                                "nodes:\n"
+                                "  e: {op: Embedding, in: x, vocab: V, dim: 8}\n"
+                                "  p: {op: MeanPool, in: e}\n"
+                                "  logits: {op: Affine, in: p, units: C}\n"
+                                "loss: {op: CrossEntropy, logits: logits, target: c}\n";
+
+/* heed_dataset_check names every row longer than a fixed length, with its
+ * line, where heed_dataset_feed refuses only a batch that holds one. */
+static void dataset_check_names_rows_past_fixed_length(void **state)
+{
+    (void)state;
+    char tsv[] = "/tmp/heed_api_fix_XXXXXX";
+    write_temp(tsv, "abcd\tx\nab\ty\n\nabcdef\ty\nabc\tx\nabcdefg\tx\n");
+    heed_model *m = tu_model("fixed.yaml", fixed_yaml);
+    heed_vocab *v;
+    heed_dataset *ds;
+    heed_weights *w;
+    heed_session *s;
+    heed_diag d;
+    data_and_weights(m, tsv, &v, &ds, &w);
+    assert_int_equal(heed_session_new(w, HEED_MODE_TRAIN, &s, &d), HEED_OK);
+    size_t fits[3] = {0, 1, 3};
+    assert_int_equal(heed_dataset_feed(ds, fits, 3, s, &d), HEED_OK);
+    assert_int_equal(heed_dataset_check(ds, s, &d), HEED_ERR_DATA);
+    assert_int_equal(d.count, 2);
+    assert_int_equal(d.line, 4); /* the empty line 3 is not a row */
+    assert_non_null(
+        strstr(d.text, ":4:1: error: field 'x' has 6 tokens, but input 'x' fixes L = 4"));
+    assert_non_null(strstr(d.text, ":6:1: error: field 'x' has 7 tokens"));
+    size_t late[2] = {1, 4};
+    assert_int_equal(heed_dataset_feed(ds, late, 2, s, &d), HEED_ERR_DATA);
+    assert_int_equal(d.line, 6);
+    assert_int_equal(heed_dataset_check(NULL, s, &d), HEED_ERR_ARGUMENT);
+    heed_session_free(s);
+    heed_weights_free(w);
+    heed_dataset_free(ds);
+    /* rows within the length pass */
+    char ok[] = "/tmp/heed_api_fix_XXXXXX";
+    write_temp(ok, "abcd\tx\nab\ty\n");
+    assert_int_equal(heed_dataset_load(m, v, ok, &ds, &d), HEED_OK);
+    assert_int_equal(heed_weights_new(m, v, NULL, 0, 1, &w, &d), HEED_OK);
+    assert_int_equal(heed_session_new(w, HEED_MODE_INFER, &s, &d), HEED_OK);
+    assert_int_equal(heed_dataset_check(ds, s, &d), HEED_OK);
+    assert_int_equal(d.count, 0);
+    heed_session_free(s);
+    heed_weights_free(w);
+    heed_dataset_free(ds);
+    heed_vocab_free(v);
+    heed_model_free(m);
+    unlink(tsv);
+    unlink(ok);
 }
 
 static const char *tagger_yaml =
@@ -1128,6 +1196,7 @@ int main(void)
         cmocka_unit_test(vocabularies_of_another_model),
         cmocka_unit_test(saving_when_jansson_runs_out),
         cmocka_unit_test(classifier_accuracy_skips_reserved_ids),
+        cmocka_unit_test(dataset_check_names_rows_past_fixed_length),
         cmocka_unit_test(tagger_labels_each_token),
         cmocka_unit_test(tagging_when_allocations_fail),
         cmocka_unit_test(loading_at_the_models_dims),

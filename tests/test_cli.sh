@@ -296,6 +296,20 @@ expect 1 "train past a fixed length" "$heed" train fixed.yaml --data fixed-long.
     --out fixed.safetensors --quiet
 contains err.txt "fixed-long.tsv:2:1: error: field 'x' has 6 tokens, but input 'x' fixes L = 4" \
     "train past a fixed length"
+# said before the first step, every such row of both files: a long row
+# late in the data does not stop the run part-way
+printf 'abcd\tx\nab\ty\nabcdef\ty\nabcdefg\tx\n' >fixed-late.tsv
+expect 1 "train past a fixed length, late rows" "$heed" train fixed.yaml --data fixed-late.tsv \
+    --valid fixed-long.tsv --threads 1 --out fixed-late.safetensors --log fixed-late.csv
+contains err.txt "fixed-late.tsv:3:1: error: field 'x' has 6 tokens" "train past L, row 3"
+contains err.txt "fixed-late.tsv:4:1: error: field 'x' has 7 tokens" "train past L, row 4"
+[ ! -e fixed-late.safetensors ] && [ ! -e fixed-late.csv ] && ! grep -q '^training' out.txt ||
+    fail "a run refused for a row past a fixed length trained or wrote files"
+printf 'abcd\tx\nab\ty\n' >fixed-ok.tsv
+expect 1 "validate past a fixed length" "$heed" train fixed.yaml --data fixed-ok.tsv \
+    --valid fixed-long.tsv --threads 1 --out fixed-late.safetensors
+contains err.txt "fixed-long.tsv:2:1: error: field 'x' has 6 tokens" "validate past a fixed length"
+[ ! -e fixed-late.safetensors ] || fail "a run refused for its validation data wrote weights"
 # nor can a fed-back input of fixed length (T in dims:): it trains (its rows
 # padded to T), so decoding says why it cannot run, not that T is 1
 sed 's/^dims: {E: 16, H: 256, L: 1}/dims: {E: 8, H: 16, L: 1, T: 24}/' \

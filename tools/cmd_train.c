@@ -611,6 +611,10 @@ static int run_training(train_args *a)
         (!a->valid || (st = heed_dataset_load(r.m, vocab, a->valid, &valid, &d)) == HEED_OK) &&
         (st = heed_session_new(r.w, HEED_MODE_TRAIN, &r.s, &d)) == HEED_OK && valid)
         st = heed_session_new(r.w, HEED_MODE_INFER, &r.vs, &d);
+    /* a row too long for a fixed length is said now, not when its batch
+     * comes up, perhaps epochs into the run */
+    if (st == HEED_OK && (st = heed_dataset_check(train, r.s, &d)) == HEED_OK && valid)
+        st = heed_dataset_check(valid, r.vs, &d);
     if (st != HEED_OK)
         rc = cli_report(&d);
     if (rc == CLI_OK) {
