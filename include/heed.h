@@ -578,12 +578,13 @@ HEED_API void heed_dataset_shuffle(const heed_dataset *dataset, size_t batch, ui
 HEED_API heed_status heed_dataset_feed(const heed_dataset *dataset, const size_t *rows,
                                        size_t n, heed_session *session, heed_diag *diag);
 /*
- * Checks that every row fits the session's inputs: a row with more tokens
- * than an input of fixed length takes would be refused when its batch is
- * fed. Each such row is named (file:line), up to 20; call it before a long
- * run so that no row stops the run part-way.
+ * Checks that the first n rows (all when n is past the end) fit the
+ * session's inputs: a row with more tokens than an input of fixed length
+ * takes would be refused when its batch is fed. Each such row is named
+ * (file:line), up to 20; call it before a long run so that no row stops the
+ * run part-way.
  */
-HEED_API heed_status heed_dataset_check(const heed_dataset *dataset,
+HEED_API heed_status heed_dataset_check(const heed_dataset *dataset, size_t n,
                                         const heed_session *session, heed_diag *diag);
 
 /*

@@ -843,7 +843,8 @@ static void too_long(const heed_dataset *ds, const hm_field *fd, const hd_row *r
 
 enum { CHECK_MAX_ERRORS = 20 };
 
-heed_status heed_dataset_check(const heed_dataset *ds, const heed_session *s, heed_diag *diag)
+heed_status heed_dataset_check(const heed_dataset *ds, size_t n, const heed_session *s,
+                               heed_diag *diag)
 {
     heed_diag_clear(diag);
     if (!ds || !s)
@@ -854,7 +855,7 @@ heed_status heed_dataset_check(const heed_dataset *ds, const heed_session *s, he
     /* every row that does not fit, up to the limit, rather than the first:
      * a file fixed by its first error alone would be refused again */
     int errors = 0;
-    for (size_t i = 0; i < ds->n; i++)
+    for (size_t i = 0; i < ds->n && i < n; i++)
         for (int f = 0; f < ds->m->n_fields; f++) {
             int64_t fixed = fixed_length(s, &ds->m->fields[f]);
             if (fixed <= 0 || ds->rows[i].len[f] <= fixed)

@@ -640,8 +640,13 @@ static void dataset_check_names_rows_past_fixed_length(void **state)
     assert_int_equal(heed_session_new(w, HEED_MODE_TRAIN, &s, &d), HEED_OK);
     size_t fits[3] = {0, 1, 3};
     assert_int_equal(heed_dataset_feed(ds, fits, 3, s, &d), HEED_OK);
-    assert_int_equal(heed_dataset_check(ds, s, &d), HEED_ERR_DATA);
+    assert_int_equal(heed_dataset_check(ds, SIZE_MAX, s, &d), HEED_ERR_DATA);
     assert_int_equal(d.count, 2);
+    /* the first rows only: lines 1, 2 and 4, then 1 and 2 */
+    assert_int_equal(heed_dataset_check(ds, 3, s, &d), HEED_ERR_DATA);
+    assert_int_equal(d.count, 1);
+    assert_int_equal(heed_dataset_check(ds, 2, s, &d), HEED_OK);
+    assert_int_equal(heed_dataset_check(ds, SIZE_MAX, s, &d), HEED_ERR_DATA);
     assert_int_equal(d.line, 4); /* the empty line 3 is not a row */
     assert_non_null(
         strstr(d.text, ":4:1: error: field 'x' has 6 tokens, but input 'x' fixes L = 4"));
@@ -649,7 +654,7 @@ static void dataset_check_names_rows_past_fixed_length(void **state)
     size_t late[2] = {1, 4};
     assert_int_equal(heed_dataset_feed(ds, late, 2, s, &d), HEED_ERR_DATA);
     assert_int_equal(d.line, 6);
-    assert_int_equal(heed_dataset_check(NULL, s, &d), HEED_ERR_ARGUMENT);
+    assert_int_equal(heed_dataset_check(NULL, SIZE_MAX, s, &d), HEED_ERR_ARGUMENT);
     heed_session_free(s);
     heed_weights_free(w);
     heed_dataset_free(ds);
@@ -659,7 +664,7 @@ static void dataset_check_names_rows_past_fixed_length(void **state)
     assert_int_equal(heed_dataset_load(m, v, ok, &ds, &d), HEED_OK);
     assert_int_equal(heed_weights_new(m, v, NULL, 0, 1, &w, &d), HEED_OK);
     assert_int_equal(heed_session_new(w, HEED_MODE_INFER, &s, &d), HEED_OK);
-    assert_int_equal(heed_dataset_check(ds, s, &d), HEED_OK);
+    assert_int_equal(heed_dataset_check(ds, SIZE_MAX, s, &d), HEED_OK);
     assert_int_equal(d.count, 0);
     heed_session_free(s);
     heed_weights_free(w);

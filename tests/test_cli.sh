@@ -310,6 +310,12 @@ expect 1 "validate past a fixed length" "$heed" train fixed.yaml --data fixed-ok
     --valid fixed-long.tsv --threads 1 --out fixed-late.safetensors
 contains err.txt "fixed-long.tsv:2:1: error: field 'x' has 6 tokens" "validate past a fixed length"
 [ ! -e fixed-late.safetensors ] || fail "a run refused for its validation data wrote weights"
+expect 1 "eval past a fixed length" "$heed" eval fixed.yaml --weights fixed.safetensors \
+    --data fixed-late.tsv
+contains err.txt "fixed-late.tsv:4:1: error: field 'x' has 7 tokens" "eval past a fixed length"
+expect 0 "eval up to a fixed length" "$heed" eval fixed.yaml --weights fixed.safetensors \
+    --data fixed-late.tsv --limit 2
+contains out.txt "2 rows" "eval up to a fixed length"
 # nor can a fed-back input of fixed length (T in dims:): it trains (its rows
 # padded to T), so decoding says why it cannot run, not that T is 1
 sed 's/^dims: {E: 16, H: 256, L: 1}/dims: {E: 8, H: 16, L: 1, T: 24}/' \

@@ -539,6 +539,9 @@ static int run_eval(const eval_args *a)
         rc = CLI_USER_ERROR;
     else if (r.n == 0)
         rc = (fprintf(stderr, "heed eval: error: %s has no rows\n", a->data), CLI_USER_ERROR);
+    /* a row too long for a fixed length named by its line, before any runs */
+    else if (heed_dataset_check(ds, r.n, s, &d) != HEED_OK)
+        rc = cli_report(&d);
     else if (heed_model_task(m) == HEED_TASK_SEQ2SEQ)
         rc = eval_seq2seq(a, m, s, heed_weights_vocab(w), ds, &r);
     else if (heed_model_task(m) == HEED_TASK_CLASSIFY)

@@ -613,8 +613,8 @@ static int run_training(train_args *a)
         st = heed_session_new(r.w, HEED_MODE_INFER, &r.vs, &d);
     /* a row too long for a fixed length is said now, not when its batch
      * comes up, perhaps epochs into the run */
-    if (st == HEED_OK && (st = heed_dataset_check(train, r.s, &d)) == HEED_OK && valid)
-        st = heed_dataset_check(valid, r.vs, &d);
+    if (st == HEED_OK && (st = heed_dataset_check(train, SIZE_MAX, r.s, &d)) == HEED_OK && valid)
+        st = heed_dataset_check(valid, SIZE_MAX, r.vs, &d);
     if (st != HEED_OK)
         rc = cli_report(&d);
     if (rc == CLI_OK) {
