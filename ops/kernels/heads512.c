@@ -3,8 +3,10 @@
 
 #include <string.h>
 
+#include "kernels.h"
+
 #if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
+#include "avx512.h"
 #define HEED_HEADS512 1
 #endif
 
@@ -36,56 +38,33 @@ static __mmask16 lanes(int64_t w)
 }
 
 /* dst[c * ldd + r] = src[r * lds + c] for a 16 x 16 block, rows r >= rows
- * read as 0: three rounds of lane shuffles (pairs of floats, of float
- * pairs, then of 128-bit quarters, twice). */
+ * read as 0. */
 T512 static void transpose16(const float *src, int64_t lds, int64_t rows, float *dst,
                              int64_t ldd)
 {
-    __m512 r[16], t[16];
+    __m512 r[16];
     for (int i = 0; i < 16; i++)
         r[i] = i < rows ? _mm512_loadu_ps(src + i * lds) : _mm512_setzero_ps();
-    for (int i = 0; i < 16; i += 2) {
-        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
-        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
-    }
-    for (int i = 0; i < 16; i += 4)
-        for (int j = 0; j < 2; j++) {
-            __m512d a = _mm512_castps_pd(t[i + j]), b = _mm512_castps_pd(t[i + j + 2]);
-            r[i + 2 * j] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, b));
-            r[i + 2 * j + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, b));
-        }
-    /* r[4g + k] holds, in each 128-bit quarter q, column 4q + k of rows
-     * 4g..4g+3: gather the quarters of groups (0, 1) and (2, 3), then of
-     * those pairs */
-    for (int k = 0; k < 4; k++) {
-        t[k] = _mm512_shuffle_f32x4(r[k], r[4 + k], 0x88);
-        t[4 + k] = _mm512_shuffle_f32x4(r[k], r[4 + k], 0xDD);
-        t[8 + k] = _mm512_shuffle_f32x4(r[8 + k], r[12 + k], 0x88);
-        t[12 + k] = _mm512_shuffle_f32x4(r[8 + k], r[12 + k], 0xDD);
-    }
-    for (int k = 0; k < 8; k++) {
-        /* t[k] holds columns k and k + 8 of rows 0-7 (quarters 0, 2 and
-         * 1, 3), t[8 + k] those of rows 8-15 */
-        _mm512_storeu_ps(dst + k * ldd, _mm512_shuffle_f32x4(t[k], t[8 + k], 0x88));
-        _mm512_storeu_ps(dst + (k + 8) * ldd, _mm512_shuffle_f32x4(t[k], t[8 + k], 0xDD));
-    }
+    heed_block16_transpose(r);
+    for (int i = 0; i < 16; i++)
+        _mm512_storeu_ps(dst + i * ldd, r[i]);
 }
 
-/* e^x for x <= 0 on 16 lanes: heed_exp_neg's steps (kernels.h), NaN kept. */
+/* e^x for x <= 0 on 16 lanes: heed_exp_neg's steps and constants
+ * (kernels.h), NaN kept. */
 INLINE512 __m512 exp_neg16(__m512 x)
 {
     x = _mm512_max_ps(_mm512_set1_ps(-87.0f), x);
-    __m512 t = _mm512_fmadd_ps(x, _mm512_set1_ps(1.44269504088896341f),
-                               _mm512_set1_ps(12582912.0f));
-    __m512 n = _mm512_sub_ps(t, _mm512_set1_ps(12582912.0f));
-    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-    r = _mm512_fmadd_ps(n, _mm512_set1_ps(2.12194440e-4f), r);
-    __m512 p = _mm512_set1_ps(1.9875691500E-4f);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507E-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073E-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894E-2f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459E-1f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201E-1f));
+    __m512 t = _mm512_fmadd_ps(x, _mm512_set1_ps(HEED_EXP_LOG2E), _mm512_set1_ps(HEED_EXP_ROUND));
+    __m512 n = _mm512_sub_ps(t, _mm512_set1_ps(HEED_EXP_ROUND));
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(HEED_EXP_LN2_HI), x);
+    r = _mm512_fmadd_ps(n, _mm512_set1_ps(HEED_EXP_LN2_LO), r);
+    __m512 p = _mm512_set1_ps(HEED_EXP_P5);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(HEED_EXP_P4));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(HEED_EXP_P3));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(HEED_EXP_P2));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(HEED_EXP_P1));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(HEED_EXP_P0));
     p = _mm512_fmadd_ps(_mm512_mul_ps(p, r), r, _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
     __m512i bits = _mm512_sub_epi32(_mm512_castps_si512(t), _mm512_set1_epi32(0x4B400000 - 127));
     return _mm512_mul_ps(p, _mm512_castsi512_ps(_mm512_slli_epi32(bits, 23)));

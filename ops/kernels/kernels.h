@@ -108,21 +108,32 @@ void heed_act_backward(heed_act act, float *dx, const float *dy, const float *y,
  * power built in the exponent bits. Rounding uses the 1.5 * 2^23 trick, which
  * relies on the compiler not reassociating float arithmetic (no -ffast-math).
  */
+#define HEED_EXP_LOG2E 1.44269504088896341f /* heed_exp's constants, for its vector twins */
+#define HEED_EXP_ROUND 12582912.0f /* 1.5 * 2^23 */
+#define HEED_EXP_LN2_HI 0.693359375f /* ln 2 = HI - LO, HI exact in few bits */
+#define HEED_EXP_LN2_LO 2.12194440e-4f
+#define HEED_EXP_P5 1.9875691500E-4f /* the polynomial, highest first */
+#define HEED_EXP_P4 1.3981999507E-3f
+#define HEED_EXP_P3 8.3334519073E-3f
+#define HEED_EXP_P2 4.1665795894E-2f
+#define HEED_EXP_P1 1.6666665459E-1f
+#define HEED_EXP_P0 5.0000001201E-1f
+
 static inline float heed_exp_clamped(float x) /* x in [-87, 88], or NaN */
 {
     /* t's low bits hold round(x log2 e) as an integer: the power is built
      * from them, not by converting n, whose conversion is undefined for a
      * NaN x (which the polynomial then carries through to the result) */
-    float t = x * 1.44269504088896341f + 12582912.0f;
-    float n = t - 12582912.0f;
-    float r = x - n * 0.693359375f;
-    r = r + n * 2.12194440e-4f;
-    float p = 1.9875691500E-4f;
-    p = p * r + 1.3981999507E-3f;
-    p = p * r + 8.3334519073E-3f;
-    p = p * r + 4.1665795894E-2f;
-    p = p * r + 1.6666665459E-1f;
-    p = p * r + 5.0000001201E-1f;
+    float t = x * HEED_EXP_LOG2E + HEED_EXP_ROUND;
+    float n = t - HEED_EXP_ROUND;
+    float r = x - n * HEED_EXP_LN2_HI;
+    r = r + n * HEED_EXP_LN2_LO;
+    float p = HEED_EXP_P5;
+    p = p * r + HEED_EXP_P4;
+    p = p * r + HEED_EXP_P3;
+    p = p * r + HEED_EXP_P2;
+    p = p * r + HEED_EXP_P1;
+    p = p * r + HEED_EXP_P0;
     p = p * r * r + r + 1.0f;
     uint32_t tb;
     memcpy(&tb, &t, sizeof tb);

@@ -7,7 +7,7 @@
 #include "kernels.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
+#include "avx512.h"
 #define HEED_PACKED_AVX512 1
 #endif
 
@@ -38,35 +38,6 @@ void heed_packed_share(int64_t M, int64_t id, int64_t nt, int64_t *r0, int64_t *
 }
 
 #ifdef HEED_PACKED_AVX512
-/* r[i] (row i, 16 columns) becomes column i: four rounds of shuffles, from
- * pairs of rows up to the 128-bit lanes. */
-__attribute__((target("avx512f"))) static inline void transpose16(__m512 r[16])
-{
-    __m512 t[16];
-    for (int i = 0; i < 8; i++) {
-        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-    }
-    for (int i = 0; i < 4; i++) { /* r[4i+c], lane L: column 4L+c of rows 4i.. */
-        r[4 * i] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
-        r[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
-        r[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
-        r[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
-    }
-    for (int c = 0; c < 4; c++) {
-        t[c] = _mm512_shuffle_f32x4(r[c], r[4 + c], 0x88);
-        t[4 + c] = _mm512_shuffle_f32x4(r[c], r[4 + c], 0xDD);
-        t[8 + c] = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], 0x88);
-        t[12 + c] = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], 0xDD);
-    }
-    for (int c = 0; c < 4; c++) {
-        r[c] = _mm512_shuffle_f32x4(t[c], t[8 + c], 0x88);
-        r[8 + c] = _mm512_shuffle_f32x4(t[c], t[8 + c], 0xDD);
-        r[4 + c] = _mm512_shuffle_f32x4(t[4 + c], t[12 + c], 0x88);
-        r[12 + c] = _mm512_shuffle_f32x4(t[4 + c], t[12 + c], 0xDD);
-    }
-}
-
 /* The first k16 (a multiple of 16) rows of a full panel of W [N,K]: 16 x 16
  * blocks read along W's rows and transposed in registers. Gathering down
  * W's columns one float at a time made the pack cost as much as the 29
@@ -79,7 +50,7 @@ __attribute__((target("avx512f"))) static void pack_trans_avx512(float *d, const
         for (int half = 0; half < 2; half++) {
             for (int i = 0; i < 16; i++)
                 r[i] = _mm512_loadu_ps(w + (half * 16 + i) * ldw + k0);
-            transpose16(r);
+            heed_block16_transpose(r);
             for (int i = 0; i < 16; i++)
                 _mm512_storeu_ps(d + (k0 + i) * NR + half * 16, r[i]);
         }
